@@ -1,0 +1,94 @@
+/*
+ * The one table of configuration keys.  Everything that reads xident.conf
+ * (plugin, xidentd, the CLI) sees these keys and no others; the manual page
+ * doc/xident.conf.5 is generated from this table (`xident config doc`).
+ *
+ * X(id, name, type, default, flags, constraint, documentation)
+ *   type        XI_CT_STRING | XI_CT_INT | XI_CT_BOOL | XI_CT_ENUM |
+ *               XI_CT_LIST | XI_CT_URI_LIST | XI_CT_PATH | XI_CT_SECRET |
+ *               XI_CT_LEVEL
+ *   default     text parsed as if written in the file, or NULL for none
+ *   flags       XI_CF_REQUIRED, XI_CF_SECRET_FILE_ONLY, 0
+ *   constraint  ENUM: "a|b|c"; INT: "min..max"; otherwise NULL
+ *
+ * To add a key: add one line here (keep the groups), then read it with the
+ * typed getters of config.h.  Nothing else needs to change.
+ */
+#ifndef XI_CONFIG_KEYS_H
+#define XI_CONFIG_KEYS_H
+
+#define XI_CONFIG_KEYS(X) \
+	/* --- directory ---------------------------------------------------- */ \
+	X(LDAP_URIS, "ldap_uris", XI_CT_URI_LIST, NULL, XI_CF_REQUIRED, NULL, \
+	  "LDAP servers, tried in order (ldap://, ldaps:// or ldapi://), separated by spaces.") \
+	X(LDAP_BASE_DN, "ldap_base_dn", XI_CT_STRING, NULL, XI_CF_REQUIRED, NULL, \
+	  "Subtree searched for accounts, mailboxes and custom recipients.") \
+	X(LDAP_BIND_DN, "ldap_bind_dn", XI_CT_STRING, NULL, 0, NULL, \
+	  "DN of the service account; empty means an anonymous bind.") \
+	X(LDAP_BIND_PASSWORD, "ldap_bind_password", XI_CT_SECRET, NULL, 0, NULL, \
+	  "Password of the service account. Prefer putting it in secrets_file.") \
+	X(SECRETS_FILE, "secrets_file", XI_CT_PATH, NULL, 0, NULL, \
+	  "File holding secret keys (ldap_bind_password) in the same syntax; refused unless only its owner can read it.") \
+	X(LDAP_STARTTLS, "ldap_starttls", XI_CT_BOOL, "no", 0, NULL, \
+	  "Issue StartTLS on ldap:// connections and fail if it does not succeed.") \
+	X(LDAP_TLS_CA_FILE, "ldap_tls_ca_file", XI_CT_PATH, NULL, 0, NULL, \
+	  "CA certificates (PEM) that the LDAP server certificate must chain to.") \
+	X(LDAP_TLS_REQUIRE_CERT, "ldap_tls_require_cert", XI_CT_BOOL, "yes", 0, NULL, \
+	  "Verify the LDAP server certificate and host name (never turn off in production).") \
+	X(LDAP_NETWORK_TIMEOUT, "ldap_network_timeout", XI_CT_INT, "5", 0, "1..300", \
+	  "Seconds allowed to connect to one LDAP server before trying the next.") \
+	X(LDAP_TIMEOUT, "ldap_timeout", XI_CT_INT, "10", 0, "1..300", \
+	  "Seconds allowed for one LDAP operation.") \
+	X(LDAP_POOL_SIZE, "ldap_pool_size", XI_CT_INT, "4", 0, "1..256", \
+	  "LDAP connections kept open per process (searches and binds overlap across them).") \
+	X(SCHEMA, "schema", XI_CT_ENUM, "xident", 0, "xident|ad|exchange55", \
+	  "Attribute map: this project's schema, Active Directory / Samba 4, or an Exchange 5.5 directory.") \
+	/* --- logon ---------------------------------------------------------- */ \
+	X(PASSWORD_MODE, "password_mode", XI_CT_ENUM, "bind", 0, "bind|hash", \
+	  "bind: check clear-text passwords by binding as the account; hash: compare with userPassword.") \
+	X(DEFAULT_DOMAINS, "default_domains", XI_CT_LIST, NULL, 0, NULL, \
+	  "NetBIOS domains tried in order for a logon name without a domain.") \
+	X(SERVER_NAME, "server_name", XI_CT_STRING, NULL, 0, NULL, \
+	  "This server's name as mailboxes' home server attribute spells it; empty accepts every home server.") \
+	X(PROTOCOLS, "protocols", XI_CT_LIST, "imap pop3", 0, NULL, \
+	  "Protocols enabled on this server; a protocol off here wins over a mailbox's own setting.") \
+	X(UPN_LOGON, "upn_logon", XI_CT_BOOL, "yes", 0, NULL, \
+	  "Accept user@suffix as a user principal name.") \
+	X(MAIL_ADDRESS_LOGON, "mail_address_logon", XI_CT_BOOL, "yes", 0, NULL, \
+	  "Accept a mailbox's mail address as a logon name (after UPNs).") \
+	X(CANONICAL_USER_FORMAT, "canonical_user_format", XI_CT_STRING, "%a", 0, NULL, \
+	  "Name the host program is told after a logon: %a alias, %d domain, %u account, %m first mail address, %% a percent sign.") \
+	X(HOME_SERVER_ACTION, "home_server_action", XI_CT_ENUM, "referral", 0, "referral|proxy", \
+	  "Mailbox homed on another server: refuse with a referral naming it, or proxy to it (Dovecot).") \
+	X(HOME_SERVER_PORT_IMAP, "home_server_port_imap", XI_CT_INT, "143", 0, "1..65535", \
+	  "IMAP port of other home servers, for referrals and proxying.") \
+	X(HOME_SERVER_PORT_POP3, "home_server_port_pop3", XI_CT_INT, "110", 0, "1..65535", \
+	  "POP3 port of other home servers, for proxying.") \
+	/* --- NTLM ----------------------------------------------------------- */ \
+	X(NTLM_PROTOCOLS, "ntlm_protocols", XI_CT_LIST, "imap pop3", 0, NULL, \
+	  "Protocols on which NTLM (Secure Password Authentication) is allowed; empty disables NTLM.") \
+	X(NTLM_V1, "ntlm_v1", XI_CT_BOOL, "no", 0, NULL, \
+	  "Also accept NTLMv1 and NTLMv1 with extended session security (weak; for old clients only).") \
+	X(NTLM_TIMESTAMP_WINDOW, "ntlm_timestamp_window", XI_CT_INT, "300", 0, "10..129600", \
+	  "Seconds an NTLMv2 client timestamp may differ from this server's clock.") \
+	X(NTLM_NETBIOS_DOMAIN, "ntlm_netbios_domain", XI_CT_STRING, NULL, 0, NULL, \
+	  "NetBIOS domain announced in the NTLM challenge (default: the first default domain).") \
+	X(NTLM_DNS_DOMAIN, "ntlm_dns_domain", XI_CT_STRING, NULL, 0, NULL, \
+	  "DNS domain announced in the NTLM challenge.") \
+	X(NTLM_NETBIOS_COMPUTER, "ntlm_netbios_computer", XI_CT_STRING, NULL, 0, NULL, \
+	  "NetBIOS computer name announced in the NTLM challenge (default: host name, upper case).") \
+	X(NTLM_DNS_COMPUTER, "ntlm_dns_computer", XI_CT_STRING, NULL, 0, NULL, \
+	  "DNS computer name announced in the NTLM challenge (default: host name).") \
+	/* --- diagnostics ------------------------------------------------------ */ \
+	X(DIAG_AUTHENTICATION, "diag_authentication", XI_CT_LEVEL, "minimum", 0, NULL, \
+	  "Diagnostics level of the Authentication category: none, minimum, medium, maximum (0, 1, 3, 5).") \
+	X(DIAG_LOGONS, "diag_logons", XI_CT_LEVEL, "minimum", 0, NULL, \
+	  "Diagnostics level of the Logons category.") \
+	X(DIAG_CONNECTIONS, "diag_connections", XI_CT_LEVEL, "minimum", 0, NULL, \
+	  "Diagnostics level of the Connections category.") \
+	X(DIAG_CLIENT_ACTIONS, "diag_client_actions", XI_CT_LEVEL, "minimum", 0, NULL, \
+	  "Diagnostics level of the Client Actions category.") \
+	X(DIAG_CONFIGURATION, "diag_configuration", XI_CT_LEVEL, "minimum", 0, NULL, \
+	  "Diagnostics level of the Configuration category.")
+
+#endif

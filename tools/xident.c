@@ -1,0 +1,50 @@
+/*
+ * xident: the administrator's command line.  This file only dispatches; each
+ * verb is a cmd_*.c file registered in the table below.
+ */
+#include "xident-config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct xi_command commands[] = {
+	{ NULL, NULL, NULL }
+};
+
+static void usage(FILE *out)
+{
+	const struct xi_command *c;
+
+	fprintf(out, "usage: xident VERB [ARGS...]\n\nverbs:\n");
+	for (c = commands; c->name != NULL; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out, "\n`xident VERB --help` describes a verb.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const struct xi_command *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return XI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return XI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("xident %s\n", PACKAGE_VERSION);
+		return XI_EXIT_OK;
+	}
+	for (c = commands; c->name != NULL; c++) {
+		if (strcmp(c->name, argv[1]) == 0)
+			return c->run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "xident: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return XI_EXIT_USAGE;
+}
