@@ -1,0 +1,52 @@
+/*
+ * event: one logged fact about a logon or a connection, written as one
+ * key=value line ("event=13003 category=Authentication ...") through a sink
+ * the host provides (Dovecot's log, syslog, stderr, a test buffer).  An event
+ * is written when its level is at or below its category's diagnostics level;
+ * errors (level 0) are always written.  Never carries a password or a hash.
+ */
+#ifndef XI_EVENT_H
+#define XI_EVENT_H
+
+#include <stddef.h>
+
+#include "outcome.h"
+
+struct xi_config;
+
+struct xi_event {
+	unsigned id;                  /* 11202, 13003, ... */
+	enum xi_event_category category;
+	enum xi_diag_level level;
+	const char *severity;
+	const char *outcome;          /* outcome name, or NULL for connection events */
+	const char *protocol;         /* "imap", "pop3", ... */
+	const char *remote;           /* remote address as text */
+	const char *login;            /* the logon name as typed (sanitised for logging) */
+	const char *resolved;         /* "DOMAIN\\account -> alias" or NULL */
+	const char *account_dn;
+	const char *mailbox_dn;
+	const char *cause;            /* why, in words */
+	const char *remedy;           /* what to do */
+};
+
+/* Receives each event that passes the level filter, already formatted. */
+typedef void xi_event_sink_fn(void *ctx, const struct xi_event *ev, const char *line);
+
+/* Diagnostics levels per category, from the config (diag_* keys). */
+struct xi_event_levels {
+	enum xi_diag_level level[XI_CAT__COUNT];
+};
+
+void xi_event_levels_from_config(const struct xi_config *cfg, struct xi_event_levels *lv);
+
+/* Formats ev as one key=value line: values with spaces are double-quoted,
+ * control bytes and quotes escaped, each value bounded.  Returns the length
+ * that would have been written (like snprintf). */
+size_t xi_event_format(const struct xi_event *ev, char *buf, size_t size);
+
+/* Filters by level, formats and hands to sink (sink may be NULL: dropped). */
+void xi_event_emit(const struct xi_event_levels *lv, xi_event_sink_fn *sink, void *ctx,
+		   const struct xi_event *ev);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * outcome: how a logon ends, and the ONE table that says, for each outcome,
+ * what the client is told, which event is logged and what the administrator
+ * should do.  Adapters (Dovecot plugin, xidentd) map from enum xi_outcome;
+ * they never invent texts of their own.  Design: design.md sections 3 and 4.
+ */
+#ifndef XI_OUTCOME_H
+#define XI_OUTCOME_H
+
+enum xi_outcome {
+	XI_OUTCOME_OK = 0,
+	XI_OUTCOME_BAD_CREDENTIALS,   /* unknown name or wrong password: one text, one cost */
+	XI_OUTCOME_INVALID_NAME,      /* malformed logon name: told as bad credentials */
+	XI_OUTCOME_ACCOUNT_DISABLED,  /* after proof; before proof it is bad credentials */
+	XI_OUTCOME_NO_MAILBOX,        /* custom recipient, distribution list, account without mailbox */
+	XI_OUTCOME_ACCESS_DENIED,     /* neither primary account nor delegate (event 1023) */
+	XI_OUTCOME_AMBIGUOUS,         /* duplicate alias, or account owning several mailboxes */
+	XI_OUTCOME_PROTOCOL_DISABLED, /* the mailbox (or server) has this protocol off */
+	XI_OUTCOME_METHOD_DISABLED,   /* the mailbox refuses this logon method (e.g. NTLM only) */
+	XI_OUTCOME_OTHER_SERVER,      /* mailbox homed on another server: referral or proxy */
+	XI_OUTCOME_NTLM_DISABLED,     /* NTLM off for this protocol */
+	XI_OUTCOME_NTLM_FAILED,       /* NTLM exchange failed (malformed, replayed, v1 refused...) */
+	XI_OUTCOME_TEMPFAIL,          /* directory down/timeout/missing right: never "bad password" */
+	XI_OUTCOME__COUNT
+};
+
+enum xi_event_category {
+	XI_CAT_AUTHENTICATION = 0,
+	XI_CAT_LOGONS,
+	XI_CAT_CONNECTIONS,
+	XI_CAT_CLIENT_ACTIONS,
+	XI_CAT_CONFIGURATION,
+	XI_CAT__COUNT
+};
+
+/* Diagnostics levels as Exchange's registry numbers. */
+enum xi_diag_level {
+	XI_LEVEL_NONE = 0,
+	XI_LEVEL_MINIMUM = 1,
+	XI_LEVEL_MEDIUM = 3,
+	XI_LEVEL_MAXIMUM = 5
+};
+
+struct xi_outcome_info {
+	enum xi_outcome outcome;
+	const char *name;          /* stable identifier: "bad_credentials" */
+	unsigned event_id;         /* 11202, 13003, 13004, 13005, 1023, ... */
+	enum xi_event_category category;
+	enum xi_diag_level level;  /* errors are XI_LEVEL_NONE: always written */
+	const char *severity;      /* "success", "failure", "error", "warning" */
+	const char *client_text;   /* what the client sees; may hold %s placeholders
+				      documented per row, filled by xi_outcome_client_text */
+	const char *remedy;        /* what the administrator should do */
+	int temporary;             /* 1: client should retry later (tempfail) */
+};
+
+const struct xi_outcome_info *xi_outcome_info(enum xi_outcome outcome);
+const char *xi_category_name(enum xi_event_category cat);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * resolver: an Exchange-style logon, resolved against the directory.
+ *
+ * A logon goes through three phases so that every host (clear text in the
+ * Dovecot passdb, NTLM through Dovecot's credentials path, xidentd) can run
+ * the same rules:
+ *
+ *   1. xi_resolve()        parse the name, find account and mailbox, decide
+ *                          what WOULD happen; fetch the proof material
+ *                          (account DN for bind mode, userPassword hash, NT
+ *                          hash).  Discloses nothing: an unknown name gets
+ *                          dummy material of the same cost.
+ *   2. xi_verify_password() clear text: bind as the account or compare the
+ *                          hash (constant time).  NTLM: the host verifies the
+ *                          response with xi_resolution_nt_hash() and reports
+ *                          the result with xi_proof_ntlm().
+ *   3. xi_finish()         the outcome given the proof: refusals about the
+ *                          mailbox are only revealed after the password was
+ *                          proven; emits the event; fills the result.
+ *
+ * xi_logon_plain() runs all three for a clear-text password.
+ *
+ * A struct xi_resolver is created once per process from a config and is
+ * shared by threads (its LDAP pool is internally locked).  A struct
+ * xi_resolution belongs to one request.
+ */
+#ifndef XI_RESOLVER_H
+#define XI_RESOLVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "outcome.h"
+#include "xi_error.h"
+
+struct xi_config;
+struct xi_resolver;
+struct xi_resolution;
+
+enum xi_protocol { XI_PROTO_IMAP, XI_PROTO_POP3, XI_PROTO_LMTP, XI_PROTO_OTHER };
+enum xi_auth_method { XI_METHOD_PLAIN, XI_METHOD_NTLM };
+
+const char *xi_protocol_name(enum xi_protocol p);
+
+struct xi_logon_request {
+	const char *name;          /* as typed; for NTLM the AUTHENTICATE user field */
+	const char *ntlm_domain;   /* NTLM: the AUTHENTICATE domain field, else NULL */
+	enum xi_protocol protocol;
+	enum xi_auth_method method;
+	const char *remote;        /* remote address, for events; may be NULL */
+};
+
+/* Lengths bound what the directory may hand us; longer values are refused. */
+#define XI_DN_MAX 1024
+#define XI_NAME_MAX 256
+#define XI_FIELD_MAX 1024
+#define XI_CLIENT_TEXT_MAX 512
+
+struct xi_logon_result {
+	enum xi_outcome outcome;
+	char client_text[XI_CLIENT_TEXT_MAX]; /* what the client is told ("" for ok) */
+	/* What the name resolved to (empty when unknown). */
+	char domain[XI_NAME_MAX];
+	char account[XI_NAME_MAX];
+	char account_dn[XI_DN_MAX];
+	char alias[XI_NAME_MAX];
+	char mailbox_dn[XI_DN_MAX];
+	char canonical_user[XI_NAME_MAX];     /* canonical_user_format applied */
+	/* userdb fields of the mailbox (empty when absent) */
+	char home[XI_FIELD_MAX];
+	char mail[XI_FIELD_MAX];
+	char uid[32];
+	char gid[32];
+	char quota[64];
+	/* XI_OUTCOME_OTHER_SERVER: where the mailbox lives */
+	char home_server[XI_NAME_MAX];
+	/* Filled for every outcome: the event that was (or would be) written. */
+	unsigned event_id;
+	char cause[XI_CLIENT_TEXT_MAX];
+};
+
+/* The resolver's steps, for `xident resolve` (NULL in production). */
+typedef void xi_trace_fn(void *ctx, const char *step);
+
+int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void *sink_ctx,
+		       struct xi_resolver **resolver_r, struct xi_error *err);
+void xi_resolver_destroy(struct xi_resolver *resolver);
+
+/* Phase 1.  Returns 0 and a resolution (to be freed) in every case that is a
+ * logon decision; -1 only when no resolution could be made at all (out of
+ * memory).  Directory failures become a resolution whose outcome is
+ * XI_OUTCOME_TEMPFAIL. */
+int xi_resolve(struct xi_resolver *resolver, const struct xi_logon_request *req,
+	       xi_trace_fn *trace, void *trace_ctx,
+	       struct xi_resolution **res_r, struct xi_error *err);
+
+/* Phase 2, clear text. */
+void xi_verify_password(struct xi_resolver *resolver, struct xi_resolution *res,
+			const char *password);
+
+/* Phase 2, NTLM: the account's NT hash (dummy for unknown names: the caller
+ * verifies anyway, at the same cost).  Returns false when the directory gave
+ * no NT hash for a real account (the event will say so). */
+bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16]);
+/* The NTLM user name to put into NTOWFv2 (the account name, not the alias). */
+void xi_proof_ntlm(struct xi_resolution *res, bool verified);
+
+/* Phase 3: outcome, event, result fields. */
+void xi_finish(struct xi_resolver *resolver, struct xi_resolution *res,
+	       struct xi_logon_result *result);
+
+void xi_resolution_free(struct xi_resolution *res);
+
+/* All three phases for a clear-text password. */
+void xi_logon_plain(struct xi_resolver *resolver, const struct xi_logon_request *req,
+		    const char *password, struct xi_logon_result *result);
+
+#endif
