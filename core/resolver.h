@@ -104,7 +104,6 @@ void xi_verify_password(struct xi_resolver *resolver, struct xi_resolution *res,
  * verifies anyway, at the same cost).  Returns false when the directory gave
  * no NT hash for a real account (the event will say so). */
 bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16]);
-/* The NTLM user name to put into NTOWFv2 (the account name, not the alias). */
 void xi_proof_ntlm(struct xi_resolution *res, bool verified);
 
 /* Phase 3: outcome, event, result fields. */
