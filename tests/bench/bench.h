@@ -101,6 +101,16 @@ size_t bench_ntlm_authenticate(const unsigned char *challenge, size_t challenge_
 			       const char *domain, const char *user,
 			       const unsigned char nt_hash[16],
 			       unsigned char *out, size_t cap);
+/* The same with a given client challenge and timestamp (8 bytes each; NULL
+ * = random / the server's or the current time), for the MS-NLMP vectors. */
+size_t bench_ntlm_authenticate_fixed(const unsigned char *challenge, size_t challenge_len,
+				     const char *domain, const char *user,
+				     const unsigned char nt_hash[16],
+				     const unsigned char *client_challenge,
+				     const unsigned char *timestamp,
+				     unsigned char *out, size_t cap);
+/* Checks the NTLM client against MS-NLMP 4.2.1 and 4.2.4; prints TAP. */
+int bench_ntlm_selftest(void);
 /* NT hash = MD4(UTF-16LE(password)); false when MD4 is unavailable. */
 bool bench_nt_hash(const char *password, unsigned char out[16]);
 

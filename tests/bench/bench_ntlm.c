@@ -120,10 +120,12 @@ static void put_field(unsigned char *header, unsigned char *msg, size_t *off,
 	*off += len;
 }
 
-size_t bench_ntlm_authenticate(const unsigned char *chal, size_t chal_len,
-			       const char *domain, const char *user,
-			       const unsigned char nt_hash[16],
-			       unsigned char *out, size_t cap)
+size_t bench_ntlm_authenticate_fixed(const unsigned char *chal, size_t chal_len,
+				     const char *domain, const char *user,
+				     const unsigned char nt_hash[16],
+				     const unsigned char *fixed_client_challenge,
+				     const unsigned char *fixed_timestamp,
+				     unsigned char *out, size_t cap)
 {
 	unsigned char ident[1024], ntowf[16], blob[2048], nt_resp[2048 + 16], lm_resp[24];
 	unsigned char udom[512], uuser[512];
@@ -149,13 +151,17 @@ size_t bench_ntlm_authenticate(const unsigned char *chal, size_t chal_len,
 	    !hmac_md5(nt_hash, 16, ident, ulen + dlen, NULL, 0, ntowf))
 		return 0;
 
-	if (!find_timestamp(info, info_len, ts)) {
+	if (fixed_timestamp != NULL) {
+		memcpy(ts, fixed_timestamp, 8);
+	} else if (!find_timestamp(info, info_len, ts)) {
 		uint64_t ft = ((uint64_t)time(NULL) + FILETIME_UNIX_OFFSET) * 10000000ull;
 
 		for (int i = 0; i < 8; i++)
 			ts[i] = (unsigned char)(ft >> (8 * i));
 	}
-	if (RAND_bytes(client_challenge, sizeof(client_challenge)) != 1)
+	if (fixed_client_challenge != NULL)
+		memcpy(client_challenge, fixed_client_challenge, 8);
+	else if (RAND_bytes(client_challenge, sizeof(client_challenge)) != 1)
 		return 0;
 
 	/* temp = 01 01 0000 00000000 timestamp client-challenge 00000000 info 00000000 */
@@ -195,6 +201,15 @@ size_t bench_ntlm_authenticate(const unsigned char *chal, size_t chal_len,
 	put32(out + 60, (flags & (NTLM_UNICODE | NTLM_NTLM | NTLM_ALWAYS_SIGN |
 				  NTLM_EXTENDED_SESSIONSECURITY | NTLM_TARGET_INFO)) | NTLM_UNICODE);
 	return off;
+}
+
+size_t bench_ntlm_authenticate(const unsigned char *chal, size_t chal_len,
+			       const char *domain, const char *user,
+			       const unsigned char nt_hash[16],
+			       unsigned char *out, size_t cap)
+{
+	return bench_ntlm_authenticate_fixed(chal, chal_len, domain, user, nt_hash,
+					     NULL, NULL, out, cap);
 }
 
 bool bench_nt_hash(const char *password, unsigned char out[16])

@@ -521,7 +521,8 @@ static void usage(FILE *f)
 		"  -w, --warmup S        seconds run before measuring (0.5)\n"
 		"      --service NAME    auth modes: service= (imap)\n"
 		"      --domain NAME     NTLM domain (BENCH)\n"
-		"      --label TEXT      label in the JSON line\n");
+		"      --label TEXT      label in the JSON line\n"
+		"      --selftest        check the NTLM client against MS-NLMP vectors (TAP)\n");
 }
 
 int main(int argc, char **argv)
@@ -543,6 +544,7 @@ int main(int argc, char **argv)
 		{ "service", required_argument, NULL, 'S' },
 		{ "domain", required_argument, NULL, 'N' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "selftest", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -573,6 +575,7 @@ int main(int argc, char **argv)
 		case 'S': run.opts.service = optarg; break;
 		case 'N': run.opts.domain = optarg; break;
 		case 'l': run.opts.label = optarg; break;
+		case 'T': return bench_ntlm_selftest();
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
