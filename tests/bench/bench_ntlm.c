@@ -85,8 +85,10 @@ static bool hmac_md5(const unsigned char *key, size_t key_len, const unsigned ch
 
 	if (a_len + b_len > sizeof(buf))
 		return false;
-	memcpy(buf, a, a_len);
-	memcpy(buf + a_len, b, b_len);
+	if (a_len > 0)
+		memcpy(buf, a, a_len);
+	if (b_len > 0)
+		memcpy(buf + a_len, b, b_len);
 	return HMAC(EVP_md5(), key, (int)key_len, buf, a_len + b_len, out, &len) != NULL;
 }
 
@@ -116,7 +118,8 @@ static void put_field(unsigned char *header, unsigned char *msg, size_t *off,
 	put16(header, (unsigned)len);
 	put16(header + 2, (unsigned)len);
 	put32(header + 4, (uint32_t)*off);
-	memcpy(msg + *off, data, len);
+	if (len > 0)
+		memcpy(msg + *off, data, len);
 	*off += len;
 }
 
