@@ -358,6 +358,13 @@ static bool check_uri(const struct xi_config_key_info *info, const char *uri,
 			 snippet(uri, quoted, sizeof(quoted)), info->name, url_error_text(rc));
 		return false;
 	}
+	/* libldap takes any number as a port. */
+	if (desc->lud_port < 0 || desc->lud_port > 65535) {
+		say(why, why_size, "bad LDAP URI '%s' in '%s' (port out of range)",
+		    snippet(uri, quoted, sizeof(quoted)), info->name);
+		ldap_free_urldesc(desc);
+		return false;
+	}
 	ldap_free_urldesc(desc);
 	return true;
 }
