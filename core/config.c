@@ -99,6 +99,30 @@ static bool ascii_iprefix(const char *s, const char *prefix)
 	return true;
 }
 
+static bool has_control(const char *text)
+{
+	for (; *text != '\0'; text++) {
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/* Whether text looks like a key someone meant to write (a misspelt one):
+ * in a secrets file only such text is quoted back, never a stray secret. */
+static bool looks_like_key(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++, n++) {
+		char c = ascii_lower(*text);
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return n > 0 && n <= 40;
+}
+
 /* Copies text for quoting in a reason: bounded, and with bytes that could
  * upset a terminal shown as \xHH (the file may be anything). */
 static const char *snippet(const char *text, char *buf, size_t size)
@@ -453,7 +477,8 @@ static int convert(const struct xi_config_key_info *info, const char *text,
 		v->text = strdup(text);
 		break;
 	case XI_CT_PATH:
-		if (text[0] != '/') {
+		/* Paths end up in reasons and logs: no control characters. */
+		if (text[0] != '/' || has_control(text)) {
 			say(why, why_size, "'%s' must be an absolute path, not '%s'",
 				 info->name, quoted);
 			return -1;
@@ -601,6 +626,10 @@ static void parse_line(struct loader *l, const char *file, unsigned line_no, cha
 		return;
 	}
 	info = find_key(p);
+	if (info == NULL && secrets && !looks_like_key(p)) {
+		problem(l, file, line_no, "unknown key (not shown: this is a secrets file)");
+		return;
+	}
 	if (info == NULL) {
 		problem(l, file, line_no, "unknown key '%s'", snippet(p, quoted, sizeof(quoted)));
 		return;

@@ -132,6 +132,9 @@ static void test_value_errors(void)
 		   "bad level");
 	expect_one(REQ "ldap_tls_ca_file = ca.pem\n",
 		   "t.conf:3: 'ldap_tls_ca_file' must be an absolute path, not 'ca.pem'", "relative path");
+	expect_one(REQ "ldap_tls_ca_file = /ca\033[2J.pem\n",
+		   "t.conf:3: 'ldap_tls_ca_file' must be an absolute path, not '/ca\\x1b[2J.pem'",
+		   "path with a control character");
 	expect_one("ldap_uris = http://x\nldap_base_dn = dc=x\n",
 		   "t.conf:1: bad LDAP URI 'http://x' in 'ldap_uris' (must start with ldap://, ldaps:// or ldapi://)",
 		   "URI with the wrong scheme");
@@ -257,6 +260,7 @@ static void test_limits(void)
 static void test_secrets(void)
 {
 	char text[1024], want[1024];
+	struct xi_config_report report;
 	struct xi_config *cfg;
 	const char *secrets;
 
@@ -297,6 +301,15 @@ static void test_secrets(void)
 	snprintf(text, sizeof(text), REQ "secrets_file = %s\n", secrets);
 	snprintf(want, sizeof(want), "%s:1: missing '=' (a setting is written key = value)", secrets);
 	expect_one(text, str(want), "a malformed secrets line is not quoted back");
+
+	secrets = write_text("secrets5", "ldap_bind_pasword = x\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB = x\n", 0600);
+	snprintf(text, sizeof(text), REQ "secrets_file = %s\n", secrets);
+	xi_config_load_string("t.conf", text, &cfg, &report);
+	snprintf(want, sizeof(want), "%s:1: unknown key 'ldap_bind_pasword'", secrets);
+	tap_is_str(problem_text(&report, 0), str(want), "misspelt key in a secrets file is named");
+	snprintf(want, sizeof(want), "%s:2: unknown key (not shown: this is a secrets file)", secrets);
+	tap_is_str(problem_text(&report, 1), str(want), "text unlike a key in a secrets file is not shown");
+	xi_config_report_free(&report);
 }
 
 static void test_values(void)
@@ -434,7 +447,7 @@ int main(void)
 
 	{
 		static const char *const files[] = {
-			"nul.conf", "secrets", "secrets2", "secrets3", "secrets4", "ok.conf"
+			"nul.conf", "secrets", "secrets2", "secrets3", "secrets4", "secrets5", "ok.conf"
 		};
 		size_t i;
 
