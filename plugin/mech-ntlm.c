@@ -146,6 +146,15 @@ static void take_private_fields(struct auth_request *auth_request, bool keep_pro
 		auth_fields_remove(auth_request->fields.extra_fields, key);
 }
 
+/* The text the login process shows the client.  Set directly: before the
+ * user name is known auth_request_set_field() must not be called (it
+ * dereferences the user). */
+static void set_reason(struct auth_request *auth_request, const char *text)
+{
+	if (text != NULL && *text != '\0')
+		auth_fields_add(auth_request->fields.extra_fields, "reason", text, 0);
+}
+
 static void ntlm_fail(struct ntlm_auth_request *request, enum xi_outcome outcome,
 		      const char *cause)
 {
@@ -160,7 +169,7 @@ static void ntlm_fail(struct ntlm_auth_request *request, enum xi_outcome outcome
 		 * account leaks before the password is proven. */
 		text = client_text(outcome);
 		if (text != NULL)
-			auth_request_set_field(auth_request, "reason", text, NULL);
+			set_reason(auth_request, text);
 	} T_END;
 	auth_request_fail(auth_request);
 }
@@ -219,8 +228,7 @@ static void ntlm_credentials_callback(enum passdb_result result,
 		T_BEGIN {
 			const char *event, *severity;
 			take_private_fields(auth_request, FALSE, NULL, &event, &severity);
-			auth_request_set_field(auth_request, "reason",
-					       client_text(XI_OUTCOME_BAD_CREDENTIALS), NULL);
+			set_reason(auth_request, client_text(XI_OUTCOME_BAD_CREDENTIALS));
 		} T_END;
 		auth_request_fail(auth_request);
 		return;
@@ -272,7 +280,7 @@ static void ntlm_negotiate(struct ntlm_auth_request *request,
 			       t_strdup_printf("ntlm_protocols does not list %s",
 					       auth_request->fields.service));
 		if (info != NULL && info->client_text != NULL)
-			auth_request_set_field(auth_request, "reason", info->client_text, NULL);
+			set_reason(auth_request, info->client_text);
 		auth_request_fail(auth_request);
 		return;
 	}

@@ -27,6 +27,9 @@ As a command (the long-lived demo variant):
 
     tests/lib/dovecot.py demo-start DIR [--module SO]... [--passdb-file F] [--userdb-file F]
     tests/lib/dovecot.py demo-stop DIR
+
+XI_DOVECOT_VALGRIND=1 runs the auth processes under valgrind (logs in the
+instance folder; keep it with XI_KEEP_TMP=1).
 """
 import grp
 import os
@@ -148,8 +151,12 @@ class Dovecot:
             os.chmod(os.path.join(moddir, os.path.basename(m)), 0o644)
         os.chmod(moddir, 0o755)
         wrapper = os.path.join(self.dir, 'auth-wrapper')
+        auth = AUTH_BINARY
+        if os.environ.get('XI_DOVECOT_VALGRIND'):
+            # Debugging aid: auth processes under valgrind, one log per pid.
+            auth = 'valgrind --log-file=%s/valgrind.%%p.log %s' % (self.dir, AUTH_BINARY)
         with open(wrapper, 'w') as f:
-            f.write(WRAPPER % {'stock': STOCK_AUTH_MODULES, 'auth': AUTH_BINARY,
+            f.write(WRAPPER % {'stock': STOCK_AUTH_MODULES, 'auth': auth,
                                'moddir': moddir})
         os.chmod(wrapper, 0o755)
         return wrapper
