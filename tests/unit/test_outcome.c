@@ -115,6 +115,16 @@ int main(void)
 	xi_outcome_client_text(XI_OUTCOME_TEMPFAIL, NULL, 0, buf, sizeof(buf));
 	tap_ok(strstr(buf, "temporarily") != NULL && strstr(buf, "password") == NULL,
 	       "tempfail never speaks of a bad password");
+	{
+		const char *args[] = { "cn=xident,dc=corp,dc=example", "xidentNTHash",
+				       "cn=jsmith,ou=accounts,dc=corp,dc=example" };
+
+		xi_text_fill(XI_CAUSE_PRIVILEGE_NOT_HELD, args, 3, buf, sizeof(buf));
+		tap_is_str(str(buf), "A required privilege is not held by the client: "
+			   "cn=xident,dc=corp,dc=example may not read xidentNTHash of "
+			   "cn=jsmith,ou=accounts,dc=corp,dc=example",
+			   "tempfail cause names the service DN, the attribute and the entry");
+	}
 	tap_is_int(xi_outcome_client_text(XI_OUTCOME_OK, NULL, 0, buf, sizeof(buf)), 0,
 		   "ok has no client text");
 
