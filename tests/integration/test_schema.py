@@ -316,8 +316,44 @@ def tls(t):
              'start again: same port, same data')
 
 
+MAP_LINE = re.compile(r'^(class\s+)?([A-Za-z][A-Za-z0-9-]*)\s*=\s*(\S.*?)\s*$')
+CONVERSIONS = re.compile(r'^(flag:\d+|sid|last-cn|mdb-server|protocol-settings|kib)$')
+
+
+def attribute_maps(t):
+    for name in ('xident', 'ad', 'exchange55'):
+        path = src_path('ldap-schema', 'attrmap-%s.map' % name)
+        seen_attrs, seen_classes, bad = [], [], []
+        with open(path, encoding='utf-8') as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip() or line.lstrip().startswith('#'):
+                    continue
+                m = MAP_LINE.match(line)
+                if not m:
+                    bad.append((n, line))
+                    continue
+                value = m.group(3)
+                if m.group(1):
+                    seen_classes.append(m.group(2))
+                    if value != '-' and not (value.startswith('(') and value.endswith(')')):
+                        bad.append((n, 'class value is neither - nor a filter'))
+                    continue
+                seen_attrs.append(m.group(2))
+                words = value.split()
+                if words != ['-'] and (len(words) > 2 or
+                                       (len(words) == 2 and not CONVERSIONS.match(words[1]))):
+                    bad.append((n, 'unknown conversion: ' + line))
+        want_attrs = ATTRIBUTES + ['mail', 'displayName']
+        t.ok(not bad and sorted(seen_attrs) == sorted(want_attrs) and
+             sorted(seen_classes) == sorted(CLASSES),
+             'attrmap-%s.map: every class and attribute once, known conversions' % name,
+             'bad: %r\nattrs: %r\nclasses: %r' % (bad, sorted(set(want_attrs) ^ set(seen_attrs)),
+                                                 seen_classes))
+
+
 with Tap() as t:
     t.run('generators', generators, t)
+    t.run('attribute maps', attribute_maps, t)
     t.run('slaptest', slaptest, t)
     cc = t.run('cn=config', cn_config, t)
     with Slapd() as d:
