@@ -10,7 +10,6 @@
 #include <strings.h>
 #include <sys/time.h>
 
-#include "config.h"
 
 struct xi_ldap_conn {
 	LDAP *ld;
@@ -23,27 +22,7 @@ struct xi_ldap_conn {
 
 /* Longest piece of server-supplied diagnostic text we quote in a message. */
 #define DIAG_QUOTE_MAX 160
-
-int xi_ldap_settings_from_config(const struct xi_config *cfg, struct xi_ldap_settings *s,
-				 struct xi_error *err)
-{
-	memset(s, 0, sizeof(*s));
-	s->uris = xi_config_list(cfg, XI_CFG_LDAP_URIS, &s->uri_count);
-	if (s->uris == NULL || s->uri_count == 0)
-		return xi_error_set(err, XI_ERR_CONFIG, "ldap_uris: no LDAP server configured");
-	s->bind_dn = xi_config_str(cfg, XI_CFG_LDAP_BIND_DN);
-	s->bind_password = xi_config_str(cfg, XI_CFG_LDAP_BIND_PASSWORD);
-	s->starttls = xi_config_bool(cfg, XI_CFG_LDAP_STARTTLS);
-	s->ca_file = xi_config_str(cfg, XI_CFG_LDAP_TLS_CA_FILE);
-	s->require_cert = xi_config_bool(cfg, XI_CFG_LDAP_TLS_REQUIRE_CERT);
-	s->network_timeout = (int)xi_config_int(cfg, XI_CFG_LDAP_NETWORK_TIMEOUT);
-	s->op_timeout = (int)xi_config_int(cfg, XI_CFG_LDAP_TIMEOUT);
-	if (s->network_timeout <= 0)
-		s->network_timeout = 5;
-	if (s->op_timeout <= 0)
-		s->op_timeout = 10;
-	return 0;
-}
+#define XI_LDAP_URI_MAX 512
 
 enum xi_status xi_ldap_status(int rc)
 {
@@ -207,6 +186,28 @@ static int service_bind(struct xi_ldap_conn *conn, struct xi_error *err)
 	return conn_fail(conn, err, rc, "service bind as", dn);
 }
 
+/* libldap reports an ldaps:// certificate refusal like a server that is
+ * down.  Tell them apart by connecting to the same host and port without
+ * TLS (through libldap, which only opens the TCP connection): if that works,
+ * the server is up and it was the handshake that failed. */
+static bool port_answers(const char *uri, const struct xi_ldap_settings *s)
+{
+	char plain[XI_LDAP_URI_MAX];
+	struct timeval net = { .tv_sec = s->network_timeout, .tv_usec = 0 };
+	LDAP *ld = NULL;
+	bool up;
+
+	if (strlen(uri) >= sizeof(plain) || strncasecmp(uri, "ldaps://", 8) != 0)
+		return false;
+	snprintf(plain, sizeof(plain), "ldap://%s", uri + 8);
+	if (ldap_initialize(&ld, plain) != LDAP_SUCCESS)
+		return false;
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net);
+	up = ldap_connect(ld) == LDAP_SUCCESS;
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return up;
+}
+
 int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, bool bind,
 			  struct xi_ldap_conn **conn_r, struct xi_error *err)
 {
@@ -235,7 +236,7 @@ int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, boo
 	if (rc != LDAP_SUCCESS) {
 		/* With ldaps:// the handshake is part of connecting: a certificate
 		 * the CA does not vouch for shows up here as a connect error. */
-		if (ldaps && rc == LDAP_CONNECT_ERROR)
+		if (ldaps && (rc == LDAP_CONNECT_ERROR || port_answers(uri, s)))
 			set_ldap_error(err, conn->ld, rc, XI_ERR_CONFIG, uri,
 				       "TLS handshake failed (check ldap_tls_ca_file and the server certificate's name)",
 				       NULL);
