@@ -224,21 +224,25 @@ static void count_retry(struct xi_ldap_pool *pool)
 
 int xi_ldap_pool_search(struct xi_ldap_pool *pool, const char *base, int scope,
 			const char *filter, const char *const *attrs, int sizelimit,
-			LDAPMessage **res_r, bool *truncated_r, unsigned *ops,
+			xi_ldap_result_fn *parse, void *parse_ctx, unsigned *ops,
 			struct xi_error *err)
 {
 	struct xi_ldap_conn *conn;
-	bool fresh, broken;
+	LDAPMessage *res;
+	bool fresh, broken, truncated;
 	int attempt, rc = -1;
 
-	*res_r = NULL;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (xi_ldap_pool_get(pool, XI_POOL_SEARCH, &conn, &fresh, err) < 0)
 			return -1;
 		if (ops != NULL)
 			(*ops)++;
-		rc = xi_ldap_search(conn, base, scope, filter, attrs, sizelimit, res_r,
-				    truncated_r, err);
+		rc = xi_ldap_search(conn, base, scope, filter, attrs, sizelimit, &res,
+				    &truncated, err);
+		if (rc == 0) {
+			rc = parse(parse_ctx, xi_ldap_conn_handle(conn), res, truncated, err);
+			ldap_msgfree(res);
+		}
 		broken = rc < 0 && xi_ldap_conn_broken(conn);
 		xi_ldap_pool_put(pool, conn);
 		/* A connection that had been idle may have lost its server (slapd

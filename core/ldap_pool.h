@@ -40,12 +40,17 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 /* Returns it; a broken connection is closed and its slot emptied. */
 void xi_ldap_pool_put(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn);
 
+/* Reads a search result while its connection is still checked out (libldap
+ * parses results through the handle).  Returns 0 or -1 with err set. */
+typedef int xi_ldap_result_fn(void *ctx, LDAP *ld, LDAPMessage *res, bool truncated,
+			      struct xi_error *err);
+
 /* A search on a service connection, retried once on a new connection when
- * the old one turned out broken.  *ops (may be NULL) is increased by the
- * number of LDAP searches sent. */
+ * the old one turned out broken; parse reads the result, which is freed
+ * afterwards.  *ops (may be NULL) is increased by the searches sent. */
 int xi_ldap_pool_search(struct xi_ldap_pool *pool, const char *base, int scope,
 			const char *filter, const char *const *attrs, int sizelimit,
-			LDAPMessage **res_r, bool *truncated_r, unsigned *ops,
+			xi_ldap_result_fn *parse, void *parse_ctx, unsigned *ops,
 			struct xi_error *err);
 
 /* A user bind on a bind connection, with the same retry. */
