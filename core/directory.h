@@ -38,6 +38,16 @@ enum xi_dir_kind {
 	XI_DIR_DL = 1 << 3         /* distribution list */
 };
 
+/* Which parts of a query an entry satisfies (checked on the values returned,
+ * case-insensitively, so the resolver knows why each entry came back). */
+enum xi_dir_match {
+	XI_MATCH_ACCOUNT = 1 << 0,
+	XI_MATCH_UPN = 1 << 1,
+	XI_MATCH_ALIAS = 1 << 2,
+	XI_MATCH_MAIL = 1 << 3,
+	XI_MATCH_OWNER = 1 << 4
+};
+
 /* What a lookup says about a secret it was asked for. */
 enum xi_dir_secret {
 	XI_SECRET_NOT_ASKED = 0,
@@ -48,6 +58,7 @@ enum xi_dir_secret {
 
 struct xi_dir_entry {
 	unsigned kinds;            /* enum xi_dir_kind bits; 0 = none we know */
+	unsigned matched;          /* enum xi_dir_match bits (find only) */
 	char dn[XI_DN_MAX];
 
 	/* account */

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "ldap_escape.h"
 #include "ldap_pool.h"
+#include "unicode.h"
 
 #define FILTER_MAX 4096
 #define ATTRS_MAX 40
@@ -409,8 +410,65 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 	first_text(ld, msg, e, m->mail_quota, e->mail_quota, sizeof(e->mail_quota));
 }
 
+static bool any_caseeq(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
+		       const char *want)
+{
+	char buf[MULTI_MAX][XI_NAME_MAX];
+	const char *ptrs[MULTI_MAX];
+	size_t i, n;
+
+	if (attr == NULL || want == NULL)
+		return false;
+	n = text_values(ld, msg, e, attr, buf, ptrs);
+	for (i = 0; i < n; i++) {
+		if (xi_utf8_caseeq(ptrs[i], want))
+			return true;
+	}
+	return false;
+}
+
+static bool domain_listed(const struct xi_dir_query *q, const char *domain)
+{
+	size_t i;
+
+	if (q->domain_count == 0)
+		return true;
+	for (i = 0; i < q->domain_count; i++) {
+		if (xi_utf8_caseeq(q->domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+/* Why this entry came back: which parts of the query its values satisfy. */
+static unsigned match_parts(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+			    const struct xi_dir_query *q, struct xi_dir_entry *e)
+{
+	unsigned bits = 0;
+	bool recipient = (e->kinds & (XI_DIR_MAILBOX | XI_DIR_CUSTOM | XI_DIR_DL)) != 0;
+
+	if (q == NULL)
+		return 0;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->account != NULL &&
+	    xi_utf8_caseeq(e->account_name, q->account) &&
+	    (m->domain == NULL || domain_listed(q, e->domain)))
+		bits |= XI_MATCH_ACCOUNT;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->upn != NULL && e->upn[0] != '\0' &&
+	    xi_utf8_caseeq(e->upn, q->upn))
+		bits |= XI_MATCH_UPN;
+	if (recipient && q->alias != NULL && xi_utf8_caseeq(e->alias, q->alias))
+		bits |= XI_MATCH_ALIAS;
+	if (recipient && q->mail != NULL && any_caseeq(ld, msg, e, m->mail, q->mail))
+		bits |= XI_MATCH_MAIL;
+	if ((e->kinds & XI_DIR_MAILBOX) && q->owner_key != NULL && e->primary_key[0] != '\0' &&
+	    strcmp(e->primary_key, q->owner_key) == 0)
+		bits |= XI_MATCH_OWNER;
+	return bits;
+}
+
 static void read_entry(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
-		       struct xi_dir_entry *e, bool want_nt, bool want_pw)
+		       const struct xi_dir_query *q, struct xi_dir_entry *e, bool want_nt,
+		       bool want_pw)
 {
 	struct berval **classes = ldap_get_values_len(ld, msg, "objectClass");
 	struct berval **marker;
@@ -450,10 +508,12 @@ static void read_entry(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
 	/* Without an alias it is not a recipient we can name. */
 	if (e->alias[0] == '\0')
 		e->kinds &= ~(unsigned)(XI_DIR_CUSTOM | XI_DIR_DL | XI_DIR_MAILBOX);
+	e->matched = match_parts(ld, msg, m, q, e);
 }
 
 struct collect_ctx {
 	const struct xi_attrmap *map;
+	const struct xi_dir_query *query;
 	bool want_nt, want_pw;
 	struct xi_dir_result *out;
 };
@@ -476,17 +536,17 @@ static int collect(void *ctx, LDAP *ld, LDAPMessage *res, bool truncated, struct
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
 	for (msg = ldap_first_entry(ld, res); msg != NULL && out->count < (size_t)n;
 	     msg = ldap_next_entry(ld, msg))
-		read_entry(ld, msg, c->map, &out->entries[out->count++], c->want_nt, c->want_pw);
+		read_entry(ld, msg, c->map, c->query, &out->entries[out->count++], c->want_nt, c->want_pw);
 	return 0;
 }
 
 static int search_and_collect(struct directory_ldap *d, const char *base, int scope,
-			      const char *filter, bool want_nt, bool want_pw,
+			      const char *filter, const struct xi_dir_query *q, bool want_nt, bool want_pw,
 			      struct xi_dir_result *out, unsigned *ops, struct xi_error *err)
 {
 	const char *attrs[ATTRS_MAX + 1];
 	struct collect_ctx c = { .map = d->dir.map, .want_nt = want_nt, .want_pw = want_pw,
-				 .out = out };
+				 .out = out, .query = q };
 
 	xi_attrmap_attributes(d->dir.map, want_nt, want_pw, attrs, ATTRS_MAX);
 	snprintf(out->searched, sizeof(out->searched), "base=\"%s\" scope=%s filter=%s", base,
@@ -511,7 +571,7 @@ static int dl_find(struct xi_directory *dir, const struct xi_dir_query *q,
 	build_filter(dir->map, q, &f);
 	if (f.overflow)
 		return xi_error_set(err, XI_ERR_INVALID, "search filter would exceed %d bytes", FILTER_MAX);
-	return search_and_collect(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, q->want_nt_hash,
+	return search_and_collect(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, q, q->want_nt_hash,
 				  q->want_password, out, ops, err);
 }
 
@@ -522,7 +582,7 @@ static int dl_read(struct xi_directory *dir, const char *dn, bool want_nt, bool 
 	int rc;
 
 	xi_dir_result_init(out);
-	rc = search_and_collect(d, dn, LDAP_SCOPE_BASE, "(objectClass=*)", want_nt, want_pw, out,
+	rc = search_and_collect(d, dn, LDAP_SCOPE_BASE, "(objectClass=*)", NULL, want_nt, want_pw, out,
 				ops, err);
 	/* An entry that is not there is an empty result, not an error. */
 	if (rc < 0 && err != NULL && err->status == XI_ERR_NOTFOUND) {
