@@ -114,6 +114,8 @@ size_t bench_ntlm_authenticate_fixed(const unsigned char *challenge, size_t chal
 				     unsigned char *out, size_t cap);
 /* Checks the NTLM client against MS-NLMP 4.2.1 and 4.2.4; prints TAP. */
 int bench_ntlm_selftest(void);
+/* One client exchange over stdin/stdout (base64 lines), for tests. */
+int bench_ntlm_client(const char *domain, const char *user, const char *password);
 /* NT hash = MD4(UTF-16LE(password)); false when MD4 is unavailable. */
 bool bench_nt_hash(const char *password, unsigned char out[16]);
 

@@ -539,6 +539,7 @@ static void usage(FILE *f)
 		"      --domain NAME     NTLM domain (BENCH)\n"
 		"      --label TEXT      label in the JSON line\n"
 		"      --sequential      imap, pop3: log every user on once, in order, then stop\n"
+		"      --ntlm-client DOMAIN USER PASSWORD   one NTLM exchange on stdin/stdout\n"
 		"      --selftest        check the NTLM client against MS-NLMP vectors (TAP)\n");
 }
 
@@ -563,6 +564,7 @@ int main(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ "selftest", no_argument, NULL, 'T' },
 		{ "sequential", no_argument, NULL, 'Q' },
+		{ "ntlm-client", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -595,6 +597,12 @@ int main(int argc, char **argv)
 		case 'l': run.opts.label = optarg; break;
 		case 'T': return bench_ntlm_selftest();
 		case 'Q': run.opts.sequential = true; break;
+		case 'C':
+			if (argc - optind != 3) {
+				usage(stderr);
+				return 2;
+			}
+			return bench_ntlm_client(argv[optind], argv[optind + 1], argv[optind + 2]);
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
