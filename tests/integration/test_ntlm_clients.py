@@ -94,7 +94,7 @@ class Driver:
             auth = base64.b64decode(authenticate_b64)
             os.makedirs(save_dir, exist_ok=True)
             with open(os.path.join(save_dir, 'client-%02d' % saved[0]), 'wb') as f:
-                f.write(struct.pack('<H', len(neg)) + neg + auth)
+                f.write(b'\x07' + struct.pack('<H', len(neg)) + neg + auth)
             saved[0] += 1
         return result, fields
 
