@@ -8,6 +8,7 @@
 #ifndef XI_EVENT_H
 #define XI_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "outcome.h"
@@ -39,6 +40,20 @@ struct xi_event_levels {
 };
 
 void xi_event_levels_from_config(const struct xi_config *cfg, struct xi_event_levels *lv);
+
+/* Every category at one level; and the check xi_event_emit makes. */
+void xi_event_levels_set_all(struct xi_event_levels *lv, enum xi_diag_level level);
+bool xi_event_wanted(const struct xi_event_levels *lv, const struct xi_event *ev);
+
+/* Starts an event for an outcome: id (xi_outcome_event_id), category, level,
+ * severity, outcome name, protocol and remedy from the outcome table; every
+ * other field NULL for the caller to fill. */
+void xi_event_from_outcome(struct xi_event *ev, enum xi_outcome outcome, const char *protocol);
+
+/* Each value is written as at most XI_EVENT_VALUE_MAX bytes (escapes
+ * included), then "..."; a whole line fits XI_EVENT_LINE_MAX. */
+#define XI_EVENT_VALUE_MAX 512
+#define XI_EVENT_LINE_MAX 8192
 
 /* Formats ev as one key=value line: values with spaces are double-quoted,
  * control bytes and quotes escaped, each value bounded.  Returns the length

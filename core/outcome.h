@@ -7,6 +7,8 @@
 #ifndef XI_OUTCOME_H
 #define XI_OUTCOME_H
 
+#include <stddef.h>
+
 enum xi_outcome {
 	XI_OUTCOME_OK = 0,
 	XI_OUTCOME_BAD_CREDENTIALS,   /* unknown name or wrong password: one text, one cost */
@@ -56,5 +58,35 @@ struct xi_outcome_info {
 
 const struct xi_outcome_info *xi_outcome_info(enum xi_outcome outcome);
 const char *xi_category_name(enum xi_event_category cat);
+
+/* The event id for an outcome on a protocol ("pop3", "imap", NULL): the
+ * table's id, except that POP3 reports a disabled protocol as 11310 (POP3
+ * LOGIN FAILURE), as Exchange did. */
+unsigned xi_outcome_event_id(enum xi_outcome outcome, const char *protocol);
+
+/* Fills a text's %s placeholders, in order, from args (missing ones become
+ * ""; "%%" is a percent sign).  Each value is cut to XI_TEXT_VALUE_MAX bytes
+ * and its control bytes become '?', so a hostile name cannot add a line to a
+ * protocol response; the result is cut to size (never inside a UTF-8
+ * sequence) and trailing spaces are dropped.  Returns the length written. */
+#define XI_TEXT_VALUE_MAX 256
+size_t xi_text_fill(const char *text, const char *const *args, size_t nargs,
+		    char *buf, size_t size);
+
+/* xi_text_fill on the outcome's client_text.  Placeholders per outcome:
+ *   no_mailbox         what the name is instead ("sales is a custom recipient")
+ *   access_denied      mailbox alias, DOMAIN\account
+ *   ambiguous          the name as typed, the three-part name to use
+ *   protocol_disabled  the protocol's name ("POP3", "IMAP4")
+ *   method_disabled    the method's name ("NTLM", "clear-text")
+ *   other_server       mailbox alias, home server
+ * The others have none. */
+size_t xi_outcome_client_text(enum xi_outcome outcome, const char *const *args, size_t nargs,
+			      char *buf, size_t size);
+
+/* Cause of a tempfail when the service account lacks a right; placeholders:
+ * service account DN, attribute, entry DN. */
+#define XI_CAUSE_PRIVILEGE_NOT_HELD \
+	"A required privilege is not held by the client: %s may not read %s of %s"
 
 #endif
