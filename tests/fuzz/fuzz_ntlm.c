@@ -5,9 +5,10 @@
  * Input: byte 0 = mode, bytes 1-2 = NEGOTIATE length (little endian), the
  * NEGOTIATE, then the AUTHENTICATE.  Mode bits:
  *   1  allow NTLMv1
- *   2  fix up the response: recompute NTProofStr (or the v1 response) for the
- *      server's random challenge and a fixed NT hash, so that inputs get past
- *      the proof into the timestamp, MIC and key-exchange code
+ *   2  fix up the response: recompute NTProofStr (or the v1 response), and
+ *      the MIC when one is announced, for the server's random challenge and a
+ *      fixed NT hash, so that inputs get past the proof into the timestamp,
+ *      MIC and key-exchange code
  *   4  set the NTLMv2 blob's timestamp to now
  * Seeds in tests/fuzz/corpus/ntlm/ are real client exchanges saved by
  * tests/integration/test_ntlm_clients.py (XI_NTLM_SAVE_CORPUS).
@@ -44,8 +45,36 @@ static void put64(uint8_t *p, uint64_t v)
 
 /* Makes the response in msg right for challenge sc, where the message's own
  * fields allow it; anything odd is left for the server to refuse. */
-static void fix_up(uint8_t *msg, size_t len, const uint8_t sc[8], bool now)
+static void fix_mic(uint8_t *msg, size_t len, const struct xi_ntlm_authenticate *a,
+		    const uint8_t ntowf[16], const uint8_t proof[16],
+		    const uint8_t *neg, size_t neg_len, const uint8_t *chal, size_t chal_len)
 {
+	struct xi_ntlm_v2_blob blob;
+	struct xi_ntlm_buf kp = { proof, 16 }, parts[3];
+	uint8_t key[16], exported[16];
+
+	if (xi_ntlm_parse_v2_blob(a->nt.data + 16, a->nt.len - 16u, &blob, NULL) < 0 ||
+	    !blob.has_av_flags || !(blob.av_flags & XI_MSV_AV_FLAG_MIC_PRESENT) ||
+	    len < XI_NTLM_AUTH_HEADER_MIC)
+		return;
+	if (xi_ntlm_hmac_md5(ntowf, 16, &kp, 1, key, NULL) < 0)
+		return;
+	memcpy(exported, key, 16);
+	if ((a->flags & XI_NTLMSSP_NEGOTIATE_KEY_EXCH) && a->session_key.len == 16 &&
+	    xi_ntlm_rc4(key, a->session_key.data, 16, exported, NULL) < 0)
+		return;
+	memset(msg + XI_NTLM_AUTH_MIC_OFFSET, 0, 16);
+	parts[0] = (struct xi_ntlm_buf){ neg, neg_len };
+	parts[1] = (struct xi_ntlm_buf){ chal, chal_len };
+	parts[2] = (struct xi_ntlm_buf){ msg, len };
+	xi_ntlm_hmac_md5(exported, 16, parts, 3, key, NULL);
+	memcpy(msg + XI_NTLM_AUTH_MIC_OFFSET, key, 16);
+}
+
+static void fix_up(uint8_t *msg, size_t len, const uint8_t *neg, size_t neg_len,
+		   const uint8_t *chal, size_t chal_len, bool now)
+{
+	const uint8_t *sc = chal + 24;
 	struct xi_ntlm_authenticate a;
 	char user[2048], domain[2048];
 	uint8_t ntowf[16], proof[16];
@@ -74,8 +103,10 @@ static void fix_up(uint8_t *msg, size_t len, const uint8_t sc[8], bool now)
 		put64(nt + 16 + 8, xi_ntlm_filetime_now());
 	parts[0] = (struct xi_ntlm_buf){ sc, 8 };
 	parts[1] = (struct xi_ntlm_buf){ nt + 16, a.nt.len - 16u };
-	if (xi_ntlm_hmac_md5(ntowf, 16, parts, 2, proof, NULL) == 0)
-		memcpy(nt, proof, 16);
+	if (xi_ntlm_hmac_md5(ntowf, 16, parts, 2, proof, NULL) < 0)
+		return;
+	memcpy(nt, proof, 16);
+	fix_mic(msg, len, &a, ntowf, proof, neg, neg_len, chal, chal_len);
 }
 
 static void check_text(const char *s)
@@ -108,7 +139,7 @@ static void exchange(uint8_t mode, const uint8_t *neg, size_t neg_len,
 	if (auth_len > 0)
 		memcpy(auth, auth_in, auth_len);
 	if (mode & 2)
-		fix_up(auth, auth_len, chal + 24, (mode & 4) != 0);
+		fix_up(auth, auth_len, neg, neg_len, chal, chal_len, (mode & 4) != 0);
 	f = xi_ntlm_server_authenticate(srv, auth, auth_len, &err);
 	if (f == XI_NTLM_OK) {
 		check_text(xi_ntlm_server_user(srv));

@@ -87,8 +87,12 @@ class Driver:
                 result = line
             else:
                 fields[key] = value
+        # a sanitizer report (the build-san driver) lands on stderr and
+        # changes the exit status: both make the check fail
         if err.strip():
             fields['STDERR'] = err
+        if self.proc.returncode not in (0, 1):
+            fields['EXIT'] = self.proc.returncode
         if save_dir and self.negotiate and authenticate_b64:
             neg = base64.b64decode(self.negotiate)
             auth = base64.b64decode(authenticate_b64)
@@ -169,6 +173,7 @@ def gsasl_exchange(driver, user, realm, password):
 def suite(t, binary, label, conf):
     def check(name, result, fields, want, user=None, domain=None):
         good = result is not None and result.startswith(want)
+        good = good and 'STDERR' not in fields and 'EXIT' not in fields
         if user is not None:
             good = good and fields.get('USER') == user
         if domain is not None:
