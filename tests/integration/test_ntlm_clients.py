@@ -152,10 +152,17 @@ def gsasl_exchange(driver, user, realm, password):
     """gsasl's NTLM is client-first: it prints NEGOTIATE at once, then reads the
     challenge (sending it a blank line first would be taken as the challenge)."""
     argv = ['gsasl', '--client', '--mechanism=NTLM', '--authentication-id=' + user,
-            '--password=' + password, '--quiet', '--realm=' + realm]
+            '--password=' + password, '--quiet']
+    if realm is not None:
+        argv.append('--realm=' + realm)
     client = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
+        if realm is None:
+            # it asks for the realm first (prompt without a newline, then
+            # NEGOTIATE on the same line); an empty answer means none
+            client.stdin.write('\n')
+            client.stdin.flush()
         line = read_line(client, 'gsasl mechanism')
         if line.strip() == 'NTLM':
             line = read_line(client, 'gsasl NEGOTIATE')
@@ -240,6 +247,14 @@ def suite(t, binary, label, conf):
         check(name, result, fields, want, wuser, 'XIDENT')
         if want == 'OK':
             t.eq(nt_response_len(auth), 24, '%s: %s sent NTLMv1' % (label, name))
+
+    d = Driver(binary, ['--allow-v1'])
+    result, fields = d.finish(gsasl_exchange(d, 'alice', None, PASSWORD))
+    check('gsasl NTLMv1 without a realm (libntlm sends the server\'s domain)', result, fields,
+          'OK', 'alice', 'XIDENT')
+    d = Driver(binary, ['--allow-v1'])
+    result, fields = d.finish(gsasl_exchange(d, 'alice', None, 'wrong'))
+    check('gsasl NTLMv1 without a realm, wrong password', result, fields, 'FAIL bad_response')
 
     # NTLM off for the protocol
     d = Driver(binary, ['--disabled'])
