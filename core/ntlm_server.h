@@ -64,7 +64,8 @@ enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 						 const uint8_t *authenticate, size_t len,
 						 struct xi_error *err);
 /* UTF-8, from Unicode or OEM fields; valid until free.  NULL until an
- * AUTHENTICATE has been accepted. */
+ * AUTHENTICATE's names have been decoded; set also when it is then refused
+ * by policy (anonymous, v1 refused), so the event can name the user. */
 const char *xi_ntlm_server_user(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_domain(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_workstation(const struct xi_ntlm_server *srv);

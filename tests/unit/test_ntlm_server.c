@@ -407,6 +407,15 @@ static void test_good(void)
 
 	c.kind = V1;
 	IS_FAIL(exchange(&settings, &c, nt_hash, key), XI_NTLM_V1_REFUSED, "NTLMv1 refused by default");
+	{
+		struct run r;
+		start(&r, &settings, &c);
+		send_auth(&r, r.auth, r.auth_len);
+		tap_is_str(xi_ntlm_server_user(r.srv), "alice", "the refused v1 user is known for the event");
+		IS_FAIL(xi_ntlm_server_verify(r.srv, nt_hash, key, &r.err), XI_NTLM_STATE,
+			"verify after a v1 refusal: state");
+		finish_run(&r);
+	}
 	IS_FAIL(exchange(&settings_v1, &c, nt_hash, key), XI_NTLM_OK, "NTLMv1 accepted with allow_v1");
 	IS_FAIL(exchange(&settings_v1, &c, wrong_hash, key), XI_NTLM_BAD_RESPONSE, "NTLMv1 wrong password");
 	c.kind = V1_ESS;
