@@ -56,9 +56,10 @@ def read_line(proc, what):
 class Driver:
     """One exchange with tests/ntlm-driver."""
 
-    def __init__(self, binary, args=(), nt_hash=NT_HASH):
+    def __init__(self, binary, args=(), nt_hash=NT_HASH, env=None):
         self.proc = subprocess.Popen([binary] + list(args) + [nt_hash], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
         self.negotiate = None
         self.authenticate = None
 
@@ -255,6 +256,17 @@ def suite(t, binary, label, conf):
     d = Driver(binary, ['--allow-v1'])
     result, fields = d.finish(gsasl_exchange(d, 'alice', None, 'wrong'))
     check('gsasl NTLMv1 without a realm, wrong password', result, fields, 'FAIL bad_response')
+
+    # Without OpenSSL's legacy provider (no module folder to load it from):
+    # NTLMv2 needs only the default provider; NTLMv1 (DES, MD4) cannot work.
+    no_legacy = dict(os.environ, OPENSSL_MODULES=os.path.join(conf + '.no-such-folder'))
+    d = Driver(binary, ['--allow-v1'], env=no_legacy)
+    result, fields = d.finish(impacket_exchange(d, 'alice', 'XIDENT', PASSWORD))
+    check('without the legacy provider NTLMv2 still verifies', result, fields, 'OK', 'alice')
+    d = Driver(binary, ['--allow-v1'], env=no_legacy)
+    result, fields = d.finish(gsasl_exchange(d, 'alice', 'XIDENT', PASSWORD))
+    check('without the legacy provider NTLMv1 fails as internal (DES unavailable)', result, fields,
+          'FAIL internal')
 
     # NTLM off for the protocol
     d = Driver(binary, ['--disabled'])
