@@ -684,6 +684,15 @@ static void test_sasl_and_events(void)
 	tap_is_int(ev.category, XI_CAT_AUTHENTICATION, "event category Authentication");
 	tap_ok(strstr(ev.cause, "replayed") != NULL, "replayed cause");
 	tap_ok(ev.remedy != NULL && ev.remedy[0] != '\0', "with a remedy");
+	{
+		char line[2048];
+		ev.protocol = "imap";
+		ev.login = "XIDENT\\alice";
+		xi_event_format(&ev, line, sizeof(line));
+		tap_ok(strstr(line, "event=13004") != NULL && strstr(line, "category=Authentication") != NULL &&
+		       strstr(line, "outcome=ntlm_failed") != NULL && strstr(line, "replayed") != NULL,
+		       "formatted: %s", line);
+	}
 	xi_ntlm_event_fill(&ev, XI_NTLM_V1_REFUSED);
 	tap_ok(strstr(ev.remedy, "ntlm_v1") != NULL, "v1 remedy names ntlm_v1");
 	xi_ntlm_event_fill(&ev, XI_NTLM_EXPIRED);
