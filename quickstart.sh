@@ -25,6 +25,8 @@ cat <<MSG
 xident is built.
   CLI:    $src/build/tools/xident --help
   tests:  ./run-tests.sh
+  config: doc/xident.conf.example (every key); check a file with
+          $src/build/tools/xident config check FILE
 
 (The demo directory server and mail server are added by later milestones;
  nothing was started.)

@@ -9,7 +9,10 @@
 
 #include "commands.h"
 
+int cmd_config(int argc, char **argv);
+
 static const struct xi_command commands[] = {
+	{ "config", "check, show and document xident.conf", cmd_config },
 	{ NULL, NULL, NULL }
 };
 
