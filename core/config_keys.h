@@ -46,6 +46,9 @@
 	/* --- logon ---------------------------------------------------------- */ \
 	X(PASSWORD_MODE, "password_mode", XI_CT_ENUM, "bind", 0, "bind|hash", \
 	  "bind: check clear-text passwords by binding as the account; hash: compare with userPassword.") \
+	X(PASSWORD_DUMMY_SCHEME, "password_dummy_scheme", XI_CT_ENUM, "ssha512", 0, \
+	  "ssha|ssha256|ssha512|crypt-sha512|crypt-yescrypt|crypt-bcrypt|argon2", \
+	  "Hash mode: scheme of the dummy hash an unknown name is checked against, so that it costs what a wrong password costs; set it to the scheme most userPassword values use.") \
 	X(DEFAULT_DOMAINS, "default_domains", XI_CT_LIST, NULL, 0, NULL, \
 	  "NetBIOS domains tried in order for a logon name without a domain.") \
 	X(SERVER_NAME, "server_name", XI_CT_STRING, NULL, 0, NULL, \

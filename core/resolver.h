@@ -79,6 +79,9 @@ struct xi_logon_result {
 	/* Filled for every outcome: the event that was (or would be) written. */
 	unsigned event_id;
 	char cause[XI_CLIENT_TEXT_MAX];
+	/* Directory operations (searches + binds) this logon sent: the same for
+	 * an unknown name and a wrong password of the same form. */
+	unsigned ldap_ops;
 };
 
 /* The resolver's steps, for `xident resolve` (NULL in production). */

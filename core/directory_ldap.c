@@ -1,0 +1,659 @@
+/*
+ * directory_ldap: the directory interface over live LDAP searches.
+ *
+ * A find is one subtree search whose filter ORs the parts of the query, each
+ * value RFC 4515-escaped; entries come back interpreted through the
+ * attribute map with every value bounded.  Binds to prove passwords go to
+ * the pool's dedicated bind connections.
+ */
+#include "directory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ldap.h>
+
+#include "config.h"
+#include "ldap_escape.h"
+#include "ldap_pool.h"
+#include "unicode.h"
+
+#define FILTER_MAX 4096
+#define ATTRS_MAX 40
+
+struct directory_ldap {
+	struct xi_directory dir;
+	struct xi_ldap_settings settings;
+	struct xi_ldap_pool *pool;
+	const char *base_dn;
+};
+
+/* ------------------------------------------------------------ keys */
+
+/* The form in which DNs are compared: LDAPv3 string form of the parsed DN,
+ * ASCII lower case (the naming attributes we link by match case-insensitively).
+ * A value that is not a DN yields "" and links nowhere. */
+static void dn_key(const char *dn, char *out, size_t size)
+{
+	char *norm = NULL;
+	size_t i, len;
+
+	out[0] = '\0';
+	if (dn == NULL || dn[0] == '\0')
+		return;
+	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAP, &norm, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+	    norm == NULL)
+		return;
+	len = strlen(norm);
+	if (len < size) {
+		for (i = 0; i <= len; i++) {
+			char c = norm[i];
+			out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+		}
+	}
+	ldap_memfree(norm);
+}
+
+static void sid_key(const struct berval *bv, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	out[0] = '\0';
+	/* A SID is 8 + 4 * subauthorities bytes, at most 15 subauthorities. */
+	if (bv->bv_len < 8 || bv->bv_len > 68 || 4 + 2 * bv->bv_len >= size)
+		return;
+	memcpy(out, "sid:", 4);
+	for (i = 0; i < bv->bv_len; i++) {
+		out[4 + 2 * i] = hex[(unsigned char)bv->bv_val[i] >> 4];
+		out[5 + 2 * i] = hex[(unsigned char)bv->bv_val[i] & 0xf];
+	}
+	out[4 + 2 * bv->bv_len] = '\0';
+}
+
+static void link_key(const struct xi_attrmap *map, const struct berval *bv, char *out, size_t size)
+{
+	char dn[XI_DN_MAX];
+
+	out[0] = '\0';
+	if (map->link_kind == XI_LINK_SID) {
+		sid_key(bv, out, size);
+		return;
+	}
+	if (bv->bv_len == 0 || bv->bv_len >= sizeof(dn) || memchr(bv->bv_val, '\0', bv->bv_len))
+		return;
+	memcpy(dn, bv->bv_val, bv->bv_len);
+	dn[bv->bv_len] = '\0';
+	dn_key(dn, out, size);
+}
+
+/* ------------------------------------------------------------ filters */
+
+struct fbuf {
+	char *buf;
+	size_t size, len;
+	bool overflow;
+};
+
+static void fb_add(struct fbuf *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (f->overflow || f->len + n >= f->size) {
+		f->overflow = true;
+		return;
+	}
+	memcpy(f->buf + f->len, s, n + 1);
+	f->len += n;
+}
+
+/* (attr=escaped value) */
+static void fb_eq(struct fbuf *f, const char *attr, const char *value)
+{
+	char esc[3 * XI_DN_MAX + 1];
+
+	if (xi_ldap_filter_escape(value, strlen(value), esc, sizeof(esc), NULL) < 0) {
+		f->overflow = true;
+		return;
+	}
+	fb_add(f, "(");
+	fb_add(f, attr);
+	fb_add(f, "=");
+	fb_add(f, esc);
+	fb_add(f, ")");
+}
+
+/* (attr=\xx\xx...) for a binary value given as "sid:HEX". */
+static void fb_eq_sid(struct fbuf *f, const char *attr, const char *key)
+{
+	const char *hex = key + 4;
+	size_t i, n = strlen(hex);
+
+	if (strncmp(key, "sid:", 4) != 0 || n % 2 != 0) {
+		f->overflow = true;
+		return;
+	}
+	fb_add(f, "(");
+	fb_add(f, attr);
+	fb_add(f, "=");
+	for (i = 0; i < n; i += 2) {
+		char pair[4] = { '\\', hex[i], hex[i + 1], '\0' };
+		fb_add(f, pair);
+	}
+	fb_add(f, ")");
+}
+
+static void fb_class(struct fbuf *f, const char *cls)
+{
+	fb_eq(f, "objectClass", cls);
+}
+
+/* (|(objectClass=mailbox)(objectClass=custom)(objectClass=dl)) */
+static void fb_recipient_classes(struct fbuf *f, const struct xi_attrmap *m)
+{
+	fb_add(f, "(|");
+	if (m->mailbox_class != NULL)
+		fb_class(f, m->mailbox_class);
+	if (m->custom_class != NULL)
+		fb_class(f, m->custom_class);
+	if (m->dl_class != NULL)
+		fb_class(f, m->dl_class);
+	fb_add(f, ")");
+}
+
+/* Returns the number of parts written (a query with none matches nothing). */
+static int build_filter(const struct xi_attrmap *m, const struct xi_dir_query *q, struct fbuf *f)
+{
+	int parts = 0;
+	size_t i;
+
+	fb_add(f, "(|");
+	if (q->account != NULL && m->account_class != NULL && m->account_name != NULL) {
+		fb_add(f, "(&");
+		fb_class(f, m->account_class);
+		fb_eq(f, m->account_name, q->account);
+		if (m->domain != NULL && q->domain_count > 0) {
+			fb_add(f, "(|");
+			for (i = 0; i < q->domain_count; i++)
+				fb_eq(f, m->domain, q->domains[i]);
+			fb_add(f, ")");
+		}
+		fb_add(f, ")");
+		parts++;
+	}
+	if (q->upn != NULL && m->account_class != NULL && m->upn != NULL) {
+		fb_add(f, "(&");
+		fb_class(f, m->account_class);
+		fb_eq(f, m->upn, q->upn);
+		fb_add(f, ")");
+		parts++;
+	}
+	if (q->alias != NULL && m->alias != NULL) {
+		fb_add(f, "(&");
+		fb_recipient_classes(f, m);
+		fb_eq(f, m->alias, q->alias);
+		fb_add(f, ")");
+		parts++;
+	}
+	if (q->mail != NULL && m->mail != NULL) {
+		fb_add(f, "(&");
+		fb_recipient_classes(f, m);
+		fb_eq(f, m->mail, q->mail);
+		fb_add(f, ")");
+		parts++;
+	}
+	if (q->owner_key != NULL && m->primary_account != NULL && m->mailbox_class != NULL) {
+		fb_add(f, "(&");
+		fb_class(f, m->mailbox_class);
+		if (m->link_kind == XI_LINK_SID)
+			fb_eq_sid(f, m->primary_account, q->owner_key);
+		else
+			fb_eq(f, m->primary_account, q->owner_key);
+		fb_add(f, ")");
+		parts++;
+	}
+	if (parts == 0) {
+		/* Nothing to look for, but the same work as a real lookup must be
+		 * done (equal cost): ask for something that cannot exist. */
+		fb_add(f, "(&(objectClass=*)(!(objectClass=*)))");
+		parts = 1;
+	}
+	fb_add(f, ")");
+	return parts;
+}
+
+/* ------------------------------------------------------------ entries */
+
+static void note_problem(struct xi_dir_entry *e, const char *attr, const char *why)
+{
+	size_t len = strlen(e->problem);
+
+	if (len + 8 < sizeof(e->problem))
+		snprintf(e->problem + len, sizeof(e->problem) - len, "%s%s %s", len > 0 ? "; " : "",
+			 attr, why);
+}
+
+/* Copies a value meant as text: no NUL, no control byte, fits out. */
+static bool copy_text(struct xi_dir_entry *e, const char *attr, const struct berval *bv,
+		      char *out, size_t size)
+{
+	size_t i;
+
+	if (bv->bv_len >= size) {
+		note_problem(e, attr, "value too long (ignored)");
+		return false;
+	}
+	for (i = 0; i < bv->bv_len; i++) {
+		unsigned char c = (unsigned char)bv->bv_val[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			note_problem(e, attr, "value holds control bytes (ignored)");
+			return false;
+		}
+	}
+	memcpy(out, bv->bv_val, bv->bv_len);
+	out[bv->bv_len] = '\0';
+	return true;
+}
+
+static struct berval **values(LDAP *ld, LDAPMessage *msg, const char *attr)
+{
+	if (attr == NULL)
+		return NULL;
+	return ldap_get_values_len(ld, msg, attr);
+}
+
+static void first_text(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
+		       char *out, size_t size)
+{
+	struct berval **v = values(ld, msg, attr);
+
+	if (v != NULL && v[0] != NULL)
+		(void)copy_text(e, attr, v[0], out, size);
+	ldap_value_free_len(v);
+}
+
+static bool has_value(struct berval **v, const char *want)
+{
+	size_t n = strlen(want);
+
+	for (; v != NULL && *v != NULL; v++) {
+		if ((*v)->bv_len == n && strncasecmp((*v)->bv_val, want, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Collects up to 16 text values of attr for the interpreting helpers. */
+#define MULTI_MAX 16
+static size_t text_values(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
+			  char buf[MULTI_MAX][XI_NAME_MAX], const char *ptrs[MULTI_MAX])
+{
+	struct berval **v = values(ld, msg, attr);
+	size_t n = 0;
+
+	for (size_t i = 0; v != NULL && v[i] != NULL && n < MULTI_MAX; i++) {
+		if (copy_text(e, attr, v[i], buf[n], XI_NAME_MAX)) {
+			ptrs[n] = buf[n];
+			n++;
+		}
+	}
+	ldap_value_free_len(v);
+	return n;
+}
+
+static void read_account(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+			 struct xi_dir_entry *e, bool want_nt, bool want_pw)
+{
+	struct berval **v;
+	char flag[64] = "";
+
+	first_text(ld, msg, e, m->domain, e->domain, sizeof(e->domain));
+	first_text(ld, msg, e, m->account_name, e->account_name, sizeof(e->account_name));
+	first_text(ld, msg, e, m->upn, e->upn, sizeof(e->upn));
+	if (m->disabled != NULL) {
+		v = values(ld, msg, m->disabled);
+		if (v != NULL && v[0] != NULL) {
+			if (copy_text(e, m->disabled, v[0], flag, sizeof(flag)))
+				e->disabled = xi_attrmap_value_disabled(m, flag);
+			else
+				e->disabled = true; /* unreadable flag: not trusted as enabled */
+		}
+		ldap_value_free_len(v);
+	}
+	if (m->link_kind == XI_LINK_SID) {
+		v = values(ld, msg, m->account_sid);
+		if (v != NULL && v[0] != NULL)
+			sid_key(v[0], e->owner_key, sizeof(e->owner_key));
+		ldap_value_free_len(v);
+	} else {
+		dn_key(e->dn, e->owner_key, sizeof(e->owner_key));
+	}
+	if (want_nt) {
+		e->nt_hash_state = XI_SECRET_ABSENT;
+		v = values(ld, msg, m->nt_hash);
+		if (v != NULL && v[0] != NULL)
+			e->nt_hash_state = xi_attrmap_parse_nt_hash(v[0]->bv_val, v[0]->bv_len, e->nt_hash) ?
+				XI_SECRET_PRESENT : XI_SECRET_MALFORMED;
+		ldap_value_free_len(v);
+	}
+	if (want_pw) {
+		e->password_state = XI_SECRET_ABSENT;
+		v = values(ld, msg, m->password);
+		if (v != NULL && v[0] != NULL) {
+			if (v[0]->bv_len > 0 && v[0]->bv_len < sizeof(e->password) &&
+			    memchr(v[0]->bv_val, '\0', v[0]->bv_len) == NULL) {
+				memcpy(e->password, v[0]->bv_val, v[0]->bv_len);
+				e->password[v[0]->bv_len] = '\0';
+				e->password_state = XI_SECRET_PRESENT;
+			} else {
+				e->password_state = XI_SECRET_MALFORMED;
+			}
+		}
+		ldap_value_free_len(v);
+	}
+}
+
+static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+			   struct xi_dir_entry *e)
+{
+	char buf[MULTI_MAX][XI_NAME_MAX];
+	const char *ptrs[MULTI_MAX];
+	char home[XI_DN_MAX] = "";
+	struct berval **v;
+	size_t n, i;
+
+	first_text(ld, msg, e, m->alias, e->alias, sizeof(e->alias));
+	v = values(ld, msg, m->primary_account);
+	if (v != NULL && v[0] != NULL)
+		link_key(m, v[0], e->primary_key, sizeof(e->primary_key));
+	ldap_value_free_len(v);
+
+	v = values(ld, msg, m->delegate);
+	n = (size_t)ldap_count_values_len(v);
+	if (n > XI_DIR_DELEGATES_MAX) {
+		e->delegates_truncated = true;
+		note_problem(e, m->delegate, "has too many values (first 64 used)");
+		n = XI_DIR_DELEGATES_MAX;
+	}
+	if (n > 0 && (e->delegate_keys = calloc(n, sizeof(*e->delegate_keys))) != NULL) {
+		for (i = 0; i < n; i++) {
+			link_key(m, v[i], e->delegate_keys[e->delegate_count],
+				 sizeof(e->delegate_keys[0]));
+			if (e->delegate_keys[e->delegate_count][0] != '\0')
+				e->delegate_count++;
+		}
+	}
+	ldap_value_free_len(v);
+
+	first_text(ld, msg, e, m->home_server, home, sizeof(home));
+	if (home[0] != '\0' &&
+	    xi_attrmap_home_server_name(m, home, e->home_server, sizeof(e->home_server)) < 0) {
+		/* A home server we cannot read is not "any server". */
+		snprintf(e->home_server, sizeof(e->home_server), "%s", "(unreadable)");
+		note_problem(e, m->home_server, "value not in the expected shape");
+	}
+	n = text_values(ld, msg, e, m->protocols, buf, ptrs);
+	e->protocols = xi_attrmap_protocols(m, ptrs, n);
+	n = m->logon_methods != NULL ? text_values(ld, msg, e, m->logon_methods, buf, ptrs) : 0;
+	e->methods = xi_attrmap_methods(ptrs, n);
+
+	first_text(ld, msg, e, m->target_address, e->target_address, sizeof(e->target_address));
+	first_text(ld, msg, e, m->mail, e->mail, sizeof(e->mail));
+	first_text(ld, msg, e, m->display_name, e->display_name, sizeof(e->display_name));
+	first_text(ld, msg, e, m->mail_home, e->mail_home, sizeof(e->mail_home));
+	first_text(ld, msg, e, m->mail_location, e->mail_location, sizeof(e->mail_location));
+	first_text(ld, msg, e, m->mail_uid, e->mail_uid, sizeof(e->mail_uid));
+	first_text(ld, msg, e, m->mail_gid, e->mail_gid, sizeof(e->mail_gid));
+	first_text(ld, msg, e, m->mail_quota, e->mail_quota, sizeof(e->mail_quota));
+}
+
+static bool any_caseeq(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
+		       const char *want)
+{
+	char buf[MULTI_MAX][XI_NAME_MAX];
+	const char *ptrs[MULTI_MAX];
+	size_t i, n;
+
+	if (attr == NULL || want == NULL)
+		return false;
+	n = text_values(ld, msg, e, attr, buf, ptrs);
+	for (i = 0; i < n; i++) {
+		if (xi_utf8_caseeq(ptrs[i], want))
+			return true;
+	}
+	return false;
+}
+
+static bool domain_listed(const struct xi_dir_query *q, const char *domain)
+{
+	size_t i;
+
+	if (q->domain_count == 0)
+		return true;
+	for (i = 0; i < q->domain_count; i++) {
+		if (xi_utf8_caseeq(q->domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+/* Why this entry came back: which parts of the query its values satisfy. */
+static unsigned match_parts(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+			    const struct xi_dir_query *q, struct xi_dir_entry *e)
+{
+	unsigned bits = 0;
+	bool recipient = (e->kinds & (XI_DIR_MAILBOX | XI_DIR_CUSTOM | XI_DIR_DL)) != 0;
+
+	if (q == NULL)
+		return 0;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->account != NULL &&
+	    xi_utf8_caseeq(e->account_name, q->account) &&
+	    (m->domain == NULL || domain_listed(q, e->domain)))
+		bits |= XI_MATCH_ACCOUNT;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->upn != NULL && e->upn[0] != '\0' &&
+	    xi_utf8_caseeq(e->upn, q->upn))
+		bits |= XI_MATCH_UPN;
+	if (recipient && q->alias != NULL && xi_utf8_caseeq(e->alias, q->alias))
+		bits |= XI_MATCH_ALIAS;
+	if (recipient && q->mail != NULL && any_caseeq(ld, msg, e, m->mail, q->mail))
+		bits |= XI_MATCH_MAIL;
+	if ((e->kinds & XI_DIR_MAILBOX) && q->owner_key != NULL && e->primary_key[0] != '\0' &&
+	    strcmp(e->primary_key, q->owner_key) == 0)
+		bits |= XI_MATCH_OWNER;
+	return bits;
+}
+
+static void read_entry(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+		       const struct xi_dir_query *q, struct xi_dir_entry *e, bool want_nt,
+		       bool want_pw)
+{
+	struct berval **classes = ldap_get_values_len(ld, msg, "objectClass");
+	struct berval **marker;
+	char *dn = ldap_get_dn(ld, msg);
+	bool custom, dl, mailbox;
+
+	if (dn == NULL || strlen(dn) >= sizeof(e->dn)) {
+		note_problem(e, "DN", dn == NULL ? "unreadable" : "too long");
+		ldap_memfree(dn);
+		ldap_value_free_len(classes);
+		return;
+	}
+	memcpy(e->dn, dn, strlen(dn) + 1);
+	ldap_memfree(dn);
+
+	if (m->account_class != NULL && has_value(classes, m->account_class)) {
+		e->kinds |= XI_DIR_ACCOUNT;
+		read_account(ld, msg, m, e, want_nt, want_pw);
+	}
+	custom = m->custom_class != NULL && has_value(classes, m->custom_class);
+	dl = m->dl_class != NULL && has_value(classes, m->dl_class);
+	mailbox = m->mailbox_class != NULL && has_value(classes, m->mailbox_class) && !custom && !dl;
+	if (mailbox && m->mailbox_marker != NULL) {
+		marker = ldap_get_values_len(ld, msg, m->mailbox_marker);
+		mailbox = marker != NULL && marker[0] != NULL;
+		ldap_value_free_len(marker);
+	}
+	ldap_value_free_len(classes);
+	if (custom)
+		e->kinds |= XI_DIR_CUSTOM;
+	if (dl)
+		e->kinds |= XI_DIR_DL;
+	if (mailbox)
+		e->kinds |= XI_DIR_MAILBOX;
+	if (custom || dl || mailbox)
+		read_recipient(ld, msg, m, e);
+	/* Without an alias it is not a recipient we can name. */
+	if (e->alias[0] == '\0')
+		e->kinds &= ~(unsigned)(XI_DIR_CUSTOM | XI_DIR_DL | XI_DIR_MAILBOX);
+	e->matched = match_parts(ld, msg, m, q, e);
+}
+
+struct collect_ctx {
+	const struct xi_attrmap *map;
+	const struct xi_dir_query *query;
+	bool want_nt, want_pw;
+	struct xi_dir_result *out;
+};
+
+static int collect(void *ctx, LDAP *ld, LDAPMessage *res, bool truncated, struct xi_error *err)
+{
+	struct collect_ctx *c = ctx;
+	struct xi_dir_result *out = c->out;
+	LDAPMessage *msg;
+	int n;
+
+	n = ldap_count_entries(ld, res);
+	if (n < 0)
+		n = 0;
+	out->truncated = truncated || n > XI_DIR_ENTRIES_MAX;
+	if (n > XI_DIR_ENTRIES_MAX)
+		n = XI_DIR_ENTRIES_MAX;
+	out->entries = calloc(n > 0 ? (size_t)n : 1, sizeof(*out->entries));
+	if (out->entries == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	for (msg = ldap_first_entry(ld, res); msg != NULL && out->count < (size_t)n;
+	     msg = ldap_next_entry(ld, msg))
+		read_entry(ld, msg, c->map, c->query, &out->entries[out->count++], c->want_nt, c->want_pw);
+	return 0;
+}
+
+static int search_and_collect(struct directory_ldap *d, const char *base, int scope,
+			      const char *filter, const struct xi_dir_query *q, bool want_nt, bool want_pw,
+			      struct xi_dir_result *out, unsigned *ops, struct xi_error *err)
+{
+	const char *attrs[ATTRS_MAX + 1];
+	struct collect_ctx c = { .map = d->dir.map, .want_nt = want_nt, .want_pw = want_pw,
+				 .out = out, .query = q };
+
+	xi_attrmap_attributes(d->dir.map, want_nt, want_pw, attrs, ATTRS_MAX);
+	snprintf(out->searched, sizeof(out->searched), "base=\"%s\" scope=%s filter=%s", base,
+		 scope == LDAP_SCOPE_BASE ? "base" : "sub", filter);
+	if (xi_ldap_pool_search(d->pool, base, scope, filter, attrs, XI_DIR_ENTRIES_MAX + 1,
+				collect, &c, ops, err) < 0) {
+		xi_dir_result_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+static int dl_find(struct xi_directory *dir, const struct xi_dir_query *q,
+		     struct xi_dir_result *out, unsigned *ops, struct xi_error *err)
+{
+	struct directory_ldap *d = (struct directory_ldap *)dir;
+	char filter[FILTER_MAX];
+	struct fbuf f = { .buf = filter, .size = sizeof(filter) };
+
+	filter[0] = '\0';
+	xi_dir_result_init(out);
+	build_filter(dir->map, q, &f);
+	if (f.overflow)
+		return xi_error_set(err, XI_ERR_INVALID, "search filter would exceed %d bytes", FILTER_MAX);
+	return search_and_collect(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, q, q->want_nt_hash,
+				  q->want_password, out, ops, err);
+}
+
+static int dl_read(struct xi_directory *dir, const char *dn, bool want_nt, bool want_pw,
+		     struct xi_dir_result *out, unsigned *ops, struct xi_error *err)
+{
+	struct directory_ldap *d = (struct directory_ldap *)dir;
+	int rc;
+
+	xi_dir_result_init(out);
+	rc = search_and_collect(d, dn, LDAP_SCOPE_BASE, "(objectClass=*)", NULL, want_nt, want_pw, out,
+				ops, err);
+	/* An entry that is not there is an empty result, not an error. */
+	if (rc < 0 && err != NULL && err->status == XI_ERR_NOTFOUND) {
+		xi_error_clear(err);
+		return 0;
+	}
+	return rc;
+}
+
+static enum xi_dir_bind dl_verify_bind(struct xi_directory *dir, const char *dn,
+					 const char *password, size_t password_len,
+					 unsigned *ops, struct xi_error *err)
+{
+	struct directory_ldap *d = (struct directory_ldap *)dir;
+
+	switch (xi_ldap_pool_user_bind(d->pool, dn, password, password_len, ops, err)) {
+	case XI_LDAP_BIND_OK:
+		return XI_DIR_BIND_OK;
+	case XI_LDAP_BIND_REJECTED:
+		return XI_DIR_BIND_REJECTED;
+	case XI_LDAP_BIND_ERROR:
+	default:
+		return XI_DIR_BIND_ERROR;
+	}
+}
+
+static void dl_destroy(struct xi_directory *dir)
+{
+	struct directory_ldap *d = (struct directory_ldap *)dir;
+
+	xi_ldap_pool_destroy(d->pool);
+	free(d);
+}
+
+static const struct xi_directory_ops ldap_ops = {
+	.find = dl_find,
+	.read = dl_read,
+	.verify_bind = dl_verify_bind,
+	.destroy = dl_destroy,
+};
+
+int xi_directory_ldap_create(const struct xi_config *cfg, struct xi_directory **dir_r,
+			     struct xi_error *err)
+{
+	struct directory_ldap *d;
+	const char *schema;
+
+	*dir_r = NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	d->dir.ops = &ldap_ops;
+	schema = xi_config_str(cfg, XI_CFG_SCHEMA);
+	d->dir.map = xi_attrmap_by_name(schema != NULL ? schema : "xident");
+	if (d->dir.map == NULL) {
+		free(d);
+		return xi_error_set(err, XI_ERR_CONFIG, "schema: unknown attribute map \"%s\"", schema);
+	}
+	d->base_dn = xi_config_str(cfg, XI_CFG_LDAP_BASE_DN);
+	if (d->base_dn == NULL || d->base_dn[0] == '\0') {
+		free(d);
+		return xi_error_set(err, XI_ERR_CONFIG, "ldap_base_dn is not set");
+	}
+	if (xi_ldap_settings_from_config(cfg, &d->settings, err) < 0 ||
+	    xi_ldap_pool_create(&d->settings, (unsigned)xi_config_int(cfg, XI_CFG_LDAP_POOL_SIZE),
+				&d->pool, err) < 0) {
+		free(d);
+		return -1;
+	}
+	d->dir.service_dn = d->settings.bind_dn != NULL && d->settings.bind_dn[0] != '\0' ?
+		d->settings.bind_dn : "(anonymous)";
+	*dir_r = &d->dir;
+	return 0;
+}
