@@ -64,6 +64,27 @@ int xi_admin_parse(const char *prog, int argc, char **argv, const struct xi_admi
 		longopts[ncommon + i].has_arg = defs[i].has_arg ? required_argument : no_argument;
 		longopts[ncommon + i].val = XI_OPT__FIRST_VERB + (int)i;
 	}
+	/* getopt_long accepts unambiguous prefixes (--password for
+	 * --password-stdin); an administrator's typo must not select another
+	 * option, so every long option must be spelled out. */
+	for (i = 1; i < (size_t)argc && strcmp(argv[i], "--") != 0; i++) {
+		size_t k, n;
+
+		if (strncmp(argv[i], "--", 2) != 0)
+			continue;
+		n = strcspn(argv[i] + 2, "=");
+		for (k = 0; longopts[k].name != NULL; k++) {
+			if (strlen(longopts[k].name) == n &&
+			    strncmp(longopts[k].name, argv[i] + 2, n) == 0)
+				break;
+		}
+		if (longopts[k].name == NULL) {
+			fprintf(stderr, "%s: unknown option %s\n%s", prog, argv[i], usage);
+			return XI_EXIT_USAGE;
+		}
+		if (longopts[k].has_arg == required_argument && argv[i][2 + n] == '\0')
+			i++; /* its value may itself start with "--" */
+	}
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {

@@ -59,13 +59,15 @@ static ssize_t prompt(const char *text, char *buf, size_t size, struct xi_error 
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	fputs(text, stderr);
-	fflush(stderr);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
+	/* Echo goes off before the prompt appears, so nothing typed after the
+	 * prompt is ever shown; TCSANOW keeps what was typed ahead. */
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) < 0)
 		return xi_error_set(err, XI_ERR_IO, "cannot turn terminal echo off: %s",
 				    strerror(errno));
+	fputs(text, stderr);
+	fflush(stderr);
 	len = read_line(STDIN_FILENO, buf, size, err);
-	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	fputc('\n', stderr);
 	return len;
 }
