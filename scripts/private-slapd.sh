@@ -255,9 +255,9 @@ cmd_stop() {
 		return 0
 	fi
 	kill -TERM "$pid"
-	if ! timeout 10 tail -s 0.02 --pid="$pid" -f /dev/null; then
+	if ! timeout 10 tail -s 0.02 --pid="$pid" -f /dev/null 2>/dev/null; then
 		kill -KILL "$pid" 2>/dev/null || true
-		timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null || true
+		timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null 2>/dev/null || true
 	fi
 	rm -f "$dir/pid"
 }
