@@ -2,7 +2,7 @@
 # A private OpenLDAP slapd for tests and the demo: loopback only, a port
 # chosen at run time, its own configuration and mdb database in DIR.
 #
-# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--detach]
+# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--detach] [--owner PID]
 #        private-slapd.sh stop DIR
 #        private-slapd.sh status DIR
 #
@@ -18,6 +18,8 @@
 #                 ldaps:// on a second port and StartTLS on ldap://.
 #         --detach  start slapd in its own session (for the demo; tests leave
 #                 it in their process group so a crashed suite cannot leak it)
+#         --owner PID  stop slapd when process PID ends, however it ends (a
+#                 test suite passes its own pid: no slapd outlives its test)
 # stop    stops slapd by the pid in DIR/pid and waits for it to exit.
 # status  prints the URIs and exits 0 when running, else prints "stopped"
 #         and exits 3.
@@ -189,11 +191,12 @@ launch() {
 }
 
 cmd_start() {
-	local dir="" tls=no detach=no samples=() f fresh=no try
+	local dir="" tls=no detach=no owner="" samples=() f fresh=no try
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--tls) tls=yes ;;
 		--detach) detach=yes ;;
+		--owner) [ $# -ge 2 ] || usage; owner=$2; shift ;;
 		--sample) [ $# -ge 2 ] || usage; samples+=("$2"); shift ;;
 		-*) usage ;;
 		*) [ -z "$dir" ] || usage; dir=$1 ;;
@@ -237,6 +240,13 @@ cmd_start() {
 			echo "ldap://127.0.0.1:$(cat "$dir/port")" >"$dir/uri"
 			if [ -f "$dir/ldaps_port" ]; then
 				echo "ldaps://127.0.0.1:$(cat "$dir/ldaps_port")" >"$dir/ldaps_uri"
+			fi
+			if [ -n "$owner" ]; then
+				# A watcher in our process group: when the owner ends, stop
+				# slapd.  Its output goes nowhere so that a caller reading
+				# our output is not kept waiting for it.
+				(timeout 86400 tail --pid="$owner" -f /dev/null 2>/dev/null
+				 "$0" stop "$dir") </dev/null >/dev/null 2>&1 &
 			fi
 			cmd_status "$dir"
 			return 0

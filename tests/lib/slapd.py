@@ -86,7 +86,8 @@ class Slapd:
     def start(self):
         """Starts slapd; after stop(), starts it again on the same port(s)
         with the same data (for recovery tests)."""
-        argv = [SCRIPT, 'start', self.dir]
+        # --owner: slapd is stopped when this process ends, even by SIGKILL.
+        argv = [SCRIPT, 'start', self.dir, '--owner', str(os.getpid())]
         if not self._started_once:
             if self.tls:
                 argv.append('--tls')
