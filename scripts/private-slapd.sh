@@ -2,7 +2,7 @@
 # A private OpenLDAP slapd for tests and the demo: loopback only, a port
 # chosen at run time, its own configuration and mdb database in DIR.
 #
-# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--detach] [--owner PID]
+# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--no-sample] [--detach] [--owner PID]
 #        private-slapd.sh stop DIR
 #        private-slapd.sh status DIR
 #
@@ -14,6 +14,7 @@
 #         it has announced "slapd starting" (20 s at most).
 #         Started again on a DIR that already holds a database, it reuses the
 #         port(s), configuration and data without loading anything.
+#         --no-sample  load nothing (an empty database under the suffix)
 #         --tls   also a throwaway CA and server certificate (openssl CLI):
 #                 ldaps:// on a second port and StartTLS on ldap://.
 #         --detach  start slapd in its own session (for the demo; tests leave
@@ -191,12 +192,13 @@ launch() {
 }
 
 cmd_start() {
-	local dir="" tls=no detach=no owner="" samples=() f fresh=no try
+	local dir="" tls=no detach=no owner="" samples=() no_sample=no f fresh=no try
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--tls) tls=yes ;;
 		--detach) detach=yes ;;
 		--owner) [ $# -ge 2 ] || usage; owner=$2; shift ;;
+		--no-sample) no_sample=yes ;;
 		--sample) [ $# -ge 2 ] || usage; samples+=("$2"); shift ;;
 		-*) usage ;;
 		*) [ -z "$dir" ] || usage; dir=$1 ;;
@@ -211,7 +213,8 @@ cmd_start() {
 	fi
 	if [ ! -f "$dir/slapd.conf" ] || [ ! -f "$dir/db/data.mdb" ]; then
 		fresh=yes
-		[ ${#samples[@]} -gt 0 ] || samples=("$src/ldap-schema/sample.ldif")
+		[ ${#samples[@]} -gt 0 ] || [ "$no_sample" = yes ] ||
+			samples=("$src/ldap-schema/sample.ldif")
 		rm -rf "$dir/db" "$dir/tls"
 		rm -f "$dir/ldaps_port" "$dir/ldaps_uri" "$dir/ca_file"
 		mkdir -p "$dir/db"
@@ -226,7 +229,7 @@ cmd_start() {
 				die "slapadd refused $f: $(tail -n 5 "$dir/slapadd.log")"
 		done
 		printf 'ldapi://%s\n' "$(printf '%s' "$dir/ldapi" | sed 's,/,%2F,g')" >"$dir/ldapi_uri"
-	elif [ ${#samples[@]} -gt 0 ]; then
+	elif [ ${#samples[@]} -gt 0 ] || [ "$no_sample" = yes ]; then
 		die "$dir already holds a database; --sample applies to a fresh DIR only"
 	fi
 	for try in 1 2 3; do

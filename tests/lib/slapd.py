@@ -65,7 +65,8 @@ class Slapd:
 
     def __init__(self, tls=False, ldif=None, dir=None, start=True):
         """ldif: LDIF file paths or LDIF texts (a string holding a newline),
-        loaded in order into a fresh database; default the sample."""
+        loaded in order into a fresh database; default the sample; [] loads
+        nothing (not even the suffix entry)."""
         self.tls = tls
         self.dir = dir or xitest.tempdir('slapd-')
         self.pid = None
@@ -93,6 +94,8 @@ class Slapd:
                 argv.append('--tls')
             for p in self._ldif:
                 argv += ['--sample', p]
+            if not self._ldif:
+                argv.append('--no-sample')
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=60)
         if r.returncode != 0:
