@@ -177,6 +177,12 @@ def suite(t, binary, tag):
     r = x('account', 'add', 'BRANCH\\vector3', '--no-password', '--mailbox', 'JohnD')
     t.ok(r.returncode == 4 and one(d, '(xidentAccountName=vector3)') is None,
          T('account add --mailbox with an alias in use: exit 4, nothing added'), r.stderr)
+    r = x('account', 'add', 'BRANCH\\dry', '--password-stdin', '--dry-run', '--mailbox', 'dry',
+          input='Password\n')
+    t.ok(r.returncode == 0 and 'dn: uid=dry,ou=BRANCH,ou=accounts,dc=example,dc=com\n'
+         'changetype: add\n' in r.stdout and ('xidentNTHash: ' + NLMP_HASH) in r.stdout and
+         'xidentAlias: dry' in r.stdout and one(d, '(xidentAccountName=dry)') is None,
+         T('account add --dry-run prints the add record and writes nothing'), r.stdout + r.stderr)
     r = x('account', 'add', 'newbie', '--no-password')
     t.ok(r.returncode == 0 and one(d, '(&(xidentDomain=EXAMPLE)(xidentAccountName=newbie))'),
          T('account add without domain uses the first default domain'), r.stderr)
@@ -384,6 +390,10 @@ def suite(t, binary, tag):
          T('--bind-dn/--bind-password-file bind as that DN'), r.stderr)
     r = run([binary, 'account', 'show', '-c', svc_conf, '--bind-dn', d.rootdn, 'x'])
     t.eq(r.returncode, 1, T('--bind-dn without a password file is refused'))
+    wrong = d.write_config(admin_bind_dn=d.admin_dn, secrets={'admin_bind_password': 'wrong'})
+    r = run([binary, 'account', 'list', '-c', wrong])
+    t.ok(r.returncode == 1 and d.admin_dn in r.stderr,
+         T('a wrong admin password: exit 1 naming the DN'), r.stderr)
     dead = d.write_config(uris=['ldap://127.0.0.1:%d' % free_port()], ldap_network_timeout=2)
     r = run([binary, 'account', 'list', '-c', dead])
     t.eq(r.returncode, 75, T('directory unreachable: exit 75 (try again)'))
