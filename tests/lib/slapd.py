@@ -97,7 +97,7 @@ class Slapd:
             if not self._ldif:
                 argv.append('--no-sample')
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=60)
+                           text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError('private slapd did not start:\n%s%s' % (r.stdout, r.stderr))
         self._started_once = True
