@@ -444,8 +444,9 @@ static void open_named(struct xi_resolution *res, const struct xi_dir_entry *acc
 
 		xfmt(what, sizeof(what), "%s is a %s%s%s, not a mailbox.", m->alias,
 			 kind_name(m->kinds), m->target_address[0] ? " for " : "", m->target_address);
-		set_verdict(v, XI_OUTCOME_NO_MAILBOX, "%s was validated but %s has no mailbox (%s %s)",
-			    who, m->dn, kind_name(m->kinds), m->target_address);
+		set_verdict(v, XI_OUTCOME_NO_MAILBOX, "%s was validated but %s has no mailbox (%s%s%s)",
+			    who, m->dn, kind_name(m->kinds), m->target_address[0] ? " for " : "",
+			    m->target_address);
 		verdict_arg(v, what);
 		copy(res->r.mailbox_dn, sizeof(res->r.mailbox_dn), m->dn);
 		copy(res->r.alias, sizeof(res->r.alias), m->alias);
@@ -609,7 +610,12 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		decide(res, XI_OUTCOME_AMBIGUOUS, "Ambiguous Alias: %zu recipients answer to %s", count,
 		       typed);
 		verdict_arg(&res->pre, typed);
-		verdict_arg(&res->pre, "DOMAIN\\account\\alias with the alias of your own mailbox");
+		{
+			char form[XI_NAME_MAX + 20];
+
+			xfmt(form, sizeof(form), "DOMAIN\\account\\%s", typed);
+			verdict_arg(&res->pre, form);
+		}
 		return;
 	}
 	if (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL) || m->primary_key[0] == '\0' ||
@@ -617,11 +623,12 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		dummy_second_search(res);
 		if (!res->decided)
 			decide(res, XI_OUTCOME_BAD_CREDENTIALS,
-			       "%s is %s %s with no primary account to log on as%s%s", typed,
+			       "%s is %s %s with no primary account to log on as%s%s%s", typed,
 			       (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? "the" : "mailbox",
 			       (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? kind_name(m->kinds) : m->dn,
 			       m->target_address[0] ? " (target " : "",
-			       m->target_address[0] ? m->target_address : "");
+			       m->target_address[0] ? m->target_address : "",
+			       m->target_address[0] ? ")" : "");
 		return;
 	}
 	trace(res, "rule: %s is no account; it is the alias/address of %s, whose primary account is %s",
@@ -866,7 +873,8 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 		password = "";
 	/* Decided outcomes that no proof changes.  INVALID_NAME still pays for
 	 * a hash in hash mode so that malformed names answer no faster. */
-	if (res->decided && res->pre.outcome != XI_OUTCOME_BAD_CREDENTIALS) {
+	if (res->decided && res->pre.outcome != XI_OUTCOME_BAD_CREDENTIALS &&
+	    res->pre.outcome != XI_OUTCOME_AMBIGUOUS) {
 		if (rv->hash_mode && res->pre.outcome == XI_OUTCOME_INVALID_NAME)
 			xi_password_verify_dummy(rv->dummy_scheme, password);
 		res->proof = PROOF_FAILED;
@@ -1011,6 +1019,32 @@ static void finish_result(struct xi_resolver *rv, struct xi_resolution *res,
 	trace(res, "directory operations: %u", res->ops);
 }
 
+/* "No mailbox" found by a service account that sees no mailbox at all is a
+ * missing right (Q255269: after dcpromo the service lost its rights), not a
+ * fact about the user.  Checked only after the proof, so it costs nothing
+ * to logons that fail and reveals nothing before the password is known. */
+static bool missing_right(struct xi_resolver *rv, struct xi_resolution *res, struct verdict *v)
+{
+	struct xi_error err;
+	bool visible = false;
+
+	xi_error_clear(&err);
+	if (xi_dir_mailboxes_visible(rv->dir, &visible, &res->ops, &err) < 0) {
+		set_verdict(v, XI_OUTCOME_TEMPFAIL, "checking whether mailboxes are visible: %s",
+			    err.message);
+		return true;
+	}
+	if (visible)
+		return false;
+	set_verdict(v, XI_OUTCOME_TEMPFAIL,
+		    "A required privilege is not held by the client: %s may not read %s entries under the base DN (it sees none), so the mailbox of %s cannot be found",
+		    rv->dir->service_dn,
+		    rv->dir->map->mailbox_class != NULL ? rv->dir->map->mailbox_class : "mailbox",
+		    res->r.account_dn);
+	trace(res, "check: the service account sees no mailbox at all: a missing right, not a missing mailbox");
+	return true;
+}
+
 void xi_finish(struct xi_resolver *rv, struct xi_resolution *res, struct xi_logon_result *result)
 {
 	struct verdict v;
@@ -1039,6 +1073,11 @@ void xi_finish(struct xi_resolver *rv, struct xi_resolution *res, struct xi_logo
 		set_verdict(&v, XI_OUTCOME_ACCOUNT_DISABLED, "%s\\%s (%s) is disabled", res->r.domain,
 			    res->r.account, res->r.account_dn);
 		finish_result(rv, res, &v, true, result);
+		return;
+	}
+	if (res->after.outcome == XI_OUTCOME_NO_MAILBOX && res->r.mailbox_dn[0] == '\0' &&
+	    missing_right(rv, res, &v)) {
+		finish_result(rv, res, &v, false, result);
 		return;
 	}
 	finish_result(rv, res, &res->after, true, result);
