@@ -24,6 +24,9 @@ LOOP = build_path('tests', 'resolver-loop')
 BAD = 'Logon failure: unknown user name or bad password.'
 TEMP = 'The logon service is temporarily unavailable; please try again later.'
 
+# stderr of every run that printed a sanitizer or libldap complaint
+NOISY = []
+
 
 def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=None):
     """Runs `xident resolve`; returns a dict of its result lines plus rc,
@@ -40,6 +43,8 @@ def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=No
     argv.append(name)
     r = run(argv, input=(password + '\n') if password is not None else '')
     out = {'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr}
+    if 'Sanitizer' in r.stderr or 'runtime error' in r.stderr:
+        NOISY.append('%s: %s' % (name, r.stderr))
     for line in r.stdout.splitlines():
         if line.startswith(' ') or ': ' not in line:
             continue
@@ -274,6 +279,8 @@ def failover_and_restart(t, d):
         p.stdin.close()
         p.wait(timeout=30)
     t.eq(p.returncode, 0, 'loop: driver exits cleanly')
+    err = p.stderr.read()
+    t.ok('Sanitizer' not in err and 'runtime error' not in err, 'loop: no sanitizer report', err)
 
 
 def tls(t):
@@ -320,6 +327,7 @@ def main():
         t.run('failover and restart', failover_and_restart, t, d)
         d.stop()
         t.run('tls', tls, t)
+        t.ok(not NOISY, 'no sanitizer report from any xident run', '\n'.join(NOISY[:3]))
 
 
 main()
