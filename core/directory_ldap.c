@@ -407,7 +407,16 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 	first_text(ld, msg, e, m->mail_location, e->mail_location, sizeof(e->mail_location));
 	first_text(ld, msg, e, m->mail_uid, e->mail_uid, sizeof(e->mail_uid));
 	first_text(ld, msg, e, m->mail_gid, e->mail_gid, sizeof(e->mail_gid));
-	first_text(ld, msg, e, m->mail_quota, e->mail_quota, sizeof(e->mail_quota));
+	{
+		char quota[64] = "";
+
+		first_text(ld, msg, e, m->mail_quota, quota, sizeof(quota));
+		if (quota[0] != '\0' &&
+		    xi_attrmap_quota(m, quota, e->mail_quota, sizeof(e->mail_quota)) < 0) {
+			e->mail_quota[0] = '\0';
+			note_problem(e, m->mail_quota, "value not in the expected shape (ignored)");
+		}
+	}
 }
 
 static bool any_caseeq(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
