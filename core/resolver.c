@@ -747,9 +747,11 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 	if (acct != NULL && ambiguous) {
 		if (two_step)
 			dummy_second_search(res);
-		decide(res, XI_OUTCOME_TEMPFAIL,
-		       "the directory holds more than one account named %s%s%s: fix the directory",
+		decide(res, XI_OUTCOME_AMBIGUOUS,
+		       "more than one account answers to %s%s%s (same name in domains of equal rank, or a duplicate UPN)",
 		       n->domain, n->domain[0] ? "\\" : "", n->account[0] ? n->account : n->upn);
+		verdict_arg(&res->pre, res->login);
+		verdict_arg(&res->pre, "DOMAIN\\account\\alias with your domain");
 		xi_dir_result_free(&dr);
 		return;
 	}

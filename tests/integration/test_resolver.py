@@ -283,6 +283,22 @@ def failover_and_restart(t, d):
     t.ok('Sanitizer' not in err and 'runtime error' not in err, 'loop: no sanitizer report', err)
 
 
+def threads(t, d):
+    """One resolver shared by 8 threads over a pool of 2 connections per
+    kind: every logon ends as it does alone."""
+    lines = ''.join('%s\t%s\t%s\n' % x for x in [
+        ('EXAMPLE\\jdoe', 'jdoe-pw', 'imap'), ('wong', 'x', 'imap'), ('EXAMPLE\\jdoe', 'wrong', 'imap'),
+        ('EXAMPLE\\bjones', 'bjones-pw', 'imap'), ('imaponly', 'imaponly-pw', 'pop3'),
+        ('reception', 'reception-pw', 'imap'), ('nobody', 'x', 'imap'), ('johnd', 'jdoe-pw', 'imap')])
+    for mode in ('bind', 'hash'):
+        conf = d.write_config(password_mode=mode, ldap_pool_size=2)
+        r = run([LOOP, conf, '--threads', '8', '--rounds', '10'], input=lines, timeout=300)
+        t.eq((r.returncode, r.stdout.strip()), (0, 'threads ok=640 mismatched=0'),
+             '%s mode: 8 threads x 10 rounds x 8 logons on 2 connections, all as alone' % mode)
+        t.ok('Sanitizer' not in r.stderr and 'runtime error' not in r.stderr,
+             '%s mode threads: no sanitizer report' % mode, r.stderr)
+
+
 def tls(t):
     with Slapd(tls=True) as d:
         check(t, resolve(d.write_config(ldaps=True), 'EXAMPLE\\jdoe', 'jdoe-pw'), 'ldaps with the CA',
@@ -324,6 +340,7 @@ def main():
         t.run('injection', injection, t, bind_conf)
         t.run('config rows', config_rows, t, d)
         t.run('restricted', restricted, t, d)
+        t.run('threads', threads, t, d)
         t.run('failover and restart', failover_and_restart, t, d)
         d.stop()
         t.run('tls', tls, t)
