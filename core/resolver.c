@@ -311,6 +311,11 @@ static void use_account(struct xi_resolution *res, const struct xi_dir_entry *a,
 	trace(res, "account: %s\\%s = %s%s", res->r.domain, res->r.account, a->dn,
 	      a->disabled ? " (disabled)" : "");
 
+	if (res->method == XI_METHOD_NONE) {
+		/* A lookup for a user the host vouches for: nothing to prove. */
+		res->real_account = true;
+		return;
+	}
 	if (res->method == XI_METHOD_NTLM) {
 		if (a->nt_hash_state != XI_SECRET_PRESENT) {
 			res->nt_hash_missing = true;
@@ -366,6 +371,8 @@ static void check_mailbox(struct xi_resolution *res, const struct xi_dir_entry *
 	struct verdict *v = &res->after;
 	const char *proto = xi_protocol_name(res->protocol);
 
+	if (res->method == XI_METHOD_NONE)
+		goto home_server;
 	if (!xi_config_list_has(rv->cfg, XI_CFG_PROTOCOLS, proto)) {
 		set_verdict(v, XI_OUTCOME_PROTOCOL_DISABLED,
 			    "%s is not in this server's protocols setting", proto);
@@ -385,6 +392,7 @@ static void check_mailbox(struct xi_resolution *res, const struct xi_dir_entry *
 		verdict_arg(v, res->method == XI_METHOD_NTLM ? "NTLM" : "Clear-text");
 		return;
 	}
+home_server:
 	if (rv->server_name != NULL && rv->server_name[0] != '\0' && m->home_server[0] != '\0' &&
 	    !xi_utf8_caseeq(m->home_server, rv->server_name)) {
 		set_verdict(v, XI_OUTCOME_OTHER_SERVER, "the mailbox %s is homed on %s, this is %s",
@@ -833,7 +841,9 @@ int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 	*res_r = res;
 
 	trace(res, "logon: \"%s\" over %s with %s, password_mode = %s", res->login,
-	      xi_protocol_name(req->protocol), req->method == XI_METHOD_NTLM ? "NTLM" : "a clear-text password",
+	      xi_protocol_name(req->protocol),
+	      req->method == XI_METHOD_NTLM ? "NTLM" :
+	      req->method == XI_METHOD_NONE ? "no password (lookup)" : "a clear-text password",
 	      rv->hash_mode ? "hash" : "bind");
 
 	if (req->method == XI_METHOD_NTLM &&
@@ -941,6 +951,15 @@ bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16])
 	}
 	memcpy(nt_hash, dummy, 16);
 	return !res->nt_hash_missing;
+}
+
+void xi_proof_trusted(struct xi_resolution *res)
+{
+	if (res->proof != PROOF_PENDING)
+		return;
+	res->proof = res->method == XI_METHOD_NONE && res->real_account && !res->decided ?
+		PROOF_OK : PROOF_FAILED;
+	trace(res, "proof: none needed (the host vouches for the user)");
 }
 
 void xi_proof_ntlm(struct xi_resolution *res, bool verified)

@@ -28,7 +28,7 @@ TEMP = 'The logon service is temporarily unavailable; please try again later.'
 NOISY = []
 
 
-def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=None):
+def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=None, lookup=False):
     """Runs `xident resolve`; returns a dict of its result lines plus rc,
     stdout and stderr."""
     argv = [XIDENT, 'resolve', '-c', conf]
@@ -40,6 +40,8 @@ def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=No
         argv.append('--ntlm')
     if ntlm_domain:
         argv += ['--ntlm-domain', ntlm_domain]
+    if lookup:
+        argv.append('--lookup')
     argv.append(name)
     r = run(argv, input=(password + '\n') if password is not None else '')
     out = {'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr}
@@ -148,6 +150,20 @@ def ntlm_cases(t, conf):
           'NTLM wrong password', 'bad_credentials', 13003, BAD)
     check(t, resolve(conf, 'ntlmonly', 'ntlmonly-pw', ntlm=True, ntlm_domain='EXAMPLE'),
           'NTLM ntlmonly', 'ok', 11202, user='ntlmonly')
+
+
+def lookups(t, conf, restricted_conf):
+    """XI_METHOD_NONE (userdb, LMTP): no password, no protocol or method rule."""
+    r = resolve(conf, 'johnd', lookup=True, protocol='pop3')
+    check(t, r, 'lookup johnd', 'ok', 11202, user='johnd')
+    t.contains(r.get('userdb'), 'home=/var/lib/xident-demo/vmail/johnd', 'lookup johnd: userdb home')
+    check(t, resolve(conf, 'imaponly', lookup=True, protocol='pop3'), 'lookup imaponly over pop3', 'ok',
+          user='imaponly')
+    check(t, resolve(conf, 'ntlmonly', lookup=True), 'lookup ntlmonly', 'ok', user='ntlmonly')
+    check(t, resolve(conf, 'EXAMPLE\\rjames', lookup=True), 'lookup rjames', 'other_server', user='rjames')
+    check(t, resolve(conf, 'nobody', lookup=True), 'lookup unknown', 'bad_credentials', 13003)
+    check(t, resolve(restricted_conf, 'EXAMPLE\\jdoe', lookup=True), 'lookup with the restricted account',
+          'tempfail', 13003, cause='A required privilege is not held')
 
 
 def equal_cost(t, conf, mode):
@@ -328,6 +344,8 @@ def main():
         t.run('bind scenarios', scenarios, t, bind_conf, 'bind')
         t.run('hash scenarios', scenarios, t, hash_conf, 'hash')
         t.run('ntlm', ntlm_cases, t, bind_conf)
+        t.run('lookups', lookups, t, bind_conf,
+              d.write_config(bind_dn=d.restricted_dn, bind_password=d.restricted_password))
         t.run('equal cost bind', equal_cost, t, bind_conf, 'bind')
         t.run('equal cost hash', equal_cost, t, hash_conf, 'hash')
         # LDAP operations per logon (searches + binds), measured
