@@ -263,6 +263,24 @@ def failover_and_restart(t, d):
     dead = 'ldap://127.0.0.1:%d' % free_port()
     conf = d.write_config(uris=[dead, d.uri], ldap_network_timeout=2)
     check(t, resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw'), 'failover: first URI dead', 'ok', 11202, user='johnd')
+    # A first server that accepts connections but never answers: failover
+    # within ldap_timeout, for the search and the bind connections alike.
+    import socket
+    hung = socket.socket()
+    hung.bind(('127.0.0.1', 0))
+    hung.listen(16)
+    try:
+        hung_uri = 'ldap://127.0.0.1:%d' % hung.getsockname()[1]
+        for mode in ('bind', 'hash'):
+            conf = d.write_config(uris=[hung_uri, d.uri], ldap_timeout=1, ldap_network_timeout=1,
+                                  password_mode=mode)
+            check(t, resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw'),
+                  'failover (%s mode): first server hung' % mode, 'ok', 11202, user='johnd')
+        conf = d.write_config(uris=[hung_uri], ldap_timeout=1, ldap_network_timeout=1)
+        r = resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw')
+        check(t, r, 'only server hung', 'tempfail', 13003, TEMP, cause=hung_uri)
+    finally:
+        hung.close()
     conf_dead = d.write_config(uris=[dead])
     r = resolve(conf_dead, 'EXAMPLE\\jdoe', 'jdoe-pw')
     check(t, r, 'only URI dead', 'tempfail', 13003, TEMP, cause=dead)
