@@ -309,6 +309,20 @@ def failover_and_restart(t, d):
         t.contains(logon('EXAMPLE\\jdoe', 'jdoe-pw'), 'outcome=ok', 'loop: recovered after the restart')
         t.contains(logon('EXAMPLE\\asmith', 'asmith-pw'), 'user=asmith ', 'loop: next logon fine')
         t.contains(logon('EXAMPLE\\jdoe', 'wrong'), 'outcome=bad_credentials', 'loop: wrong password after restart')
+        # A restart between two logons costs no failed logon: the idle
+        # connections turn out broken and the operation is retried once on
+        # new ones (search and bind connections alike).
+        d.stop()
+        d.start()
+        wait_port(d.port)
+        line = logon('EXAMPLE\\jdoe', 'jdoe-pw')
+        t.ok(line.startswith('outcome=ok ') and ' user=johnd ' in line,
+             'loop: restart between logons: the next logon succeeds (retried on a new connection)', line)
+        d.stop()
+        d.start()
+        wait_port(d.port)
+        t.contains(logon('EXAMPLE\\jdoe', 'wrong'), 'outcome=bad_credentials',
+                   'loop: restart between logons: a wrong password is still a wrong password')
     finally:
         p.stdin.close()
         p.wait(timeout=30)
