@@ -626,6 +626,19 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		}
 		return;
 	}
+	if ((m->kinds & XI_DIR_ACCOUNT) && (m->kinds & XI_DIR_MAILBOX) &&
+	    (m->primary_key[0] == '\0' || strcmp(m->primary_key, m->owner_key) == 0)) {
+		/* The mailbox is on its account's own entry (AD style): search 1
+		 * fetched the account already. */
+		trace(res, "rule: %s is the alias of %s, which is also its own account", typed, m->dn);
+		dummy_second_search(res);
+		use_account(res, m, n);
+		if (!res->decided) {
+			use_mailbox(res, m);
+			check_mailbox(res, m);
+		}
+		return;
+	}
 	if (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL) || m->primary_key[0] == '\0' ||
 	    rv->dir->map->link_kind != XI_LINK_DN) {
 		dummy_second_search(res);

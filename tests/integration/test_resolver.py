@@ -166,6 +166,45 @@ def lookups(t, conf, restricted_conf):
           'tempfail', 13003, cause='A required privilege is not held')
 
 
+ADSTYLE = """dn: uid=adstyle,ou=EXAMPLE,ou=accounts,dc=example,dc=com
+changetype: add
+objectClass: inetOrgPerson
+objectClass: xidentAccount
+objectClass: xidentMailbox
+uid: adstyle
+cn: AD Style
+sn: Style
+xidentDomain: EXAMPLE
+xidentAccountName: adstyle
+userPassword: %s
+xidentAlias: ad-box
+mail: ad-box@example.com
+xidentMailHome: /var/lib/xident-demo/vmail/ad-box
+
+"""
+
+
+def ad_style(t, d, confs):
+    """An account entry carrying its own mailbox (Active Directory style)
+    with an alias unlike the account name, and no primary account link."""
+    pw = run(['slappasswd', '-h', '{SSHA}', '-s', 'adstyle-pw']).stdout.strip()
+    r = d.modify(ADSTYLE % pw)
+    t.ok(r.returncode == 0, 'AD-style entry added', r.stderr)
+    for mode, conf in confs:
+        check(t, resolve(conf, 'EXAMPLE\\adstyle', 'adstyle-pw'), '%s: AD style EXAMPLE\\adstyle' % mode,
+              'ok', 11202, user='ad-box')
+        check(t, resolve(conf, 'ad-box', 'adstyle-pw'), '%s: AD style alias ad-box' % mode,
+              'ok', 11202, user='ad-box')
+        check(t, resolve(conf, 'ad-box@example.com', 'adstyle-pw'), '%s: AD style mail address' % mode,
+              'ok', 11202, user='ad-box')
+        check(t, resolve(conf, 'EXAMPLE\\adstyle\\ad-box', 'adstyle-pw'), '%s: AD style three-part' % mode,
+              'ok', 11202, user='ad-box')
+        a = resolve(conf, 'ad-box', 'wrong')
+        b = resolve(conf, 'no-such-box', 'wrong')
+        t.eq(a.get('ldap operations'), b.get('ldap operations'),
+             '%s: AD-style alias and unknown name cost the same' % mode)
+
+
 def equal_cost(t, conf, mode):
     """Unknown name vs wrong password of the same form: same LDAP operations."""
     pairs = [
@@ -387,6 +426,7 @@ def main():
         t.run('ops hash', ops_per_mode, t, hash_conf, 'hash', [
             ('EXAMPLE\\jdoe\\johnd', 'jdoe-pw', 1), ('EXAMPLE\\jdoe', 'jdoe-pw', 2),
             ('johnd', 'jdoe-pw', 2), ('jdoe@example.com', 'jdoe-pw', 2)])
+        t.run('ad style', ad_style, t, d, [('bind', bind_conf), ('hash', hash_conf)])
         t.run('injection', injection, t, bind_conf)
         t.run('config rows', config_rows, t, d)
         t.run('restricted', restricted, t, d)
