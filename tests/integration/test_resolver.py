@@ -205,6 +205,24 @@ def ad_style(t, d, confs):
              '%s: AD-style alias and unknown name cost the same' % mode)
 
 
+def hostile_values(t, d, conf):
+    """Directory values are bounded and checked: too long or with control
+    bytes, they are ignored and named, never cut or passed on."""
+    import base64
+    ldif = ('dn: cn=longtarget,ou=recipients,dc=example,dc=com\nchangetype: add\n'
+            'objectClass: inetOrgPerson\nobjectClass: xidentCustomRecipient\n'
+            'cn: longtarget\nsn: x\nxidentAlias: longtarget\n'
+            'xidentTargetAddress: SMTP:%s@example.com\n'
+            'displayName:: %s\n\n' % ('a' * 2000, base64.b64encode(b'bell\x07ring').decode()))
+    r = d.modify(ldif)
+    t.ok(r.returncode == 0, 'entry with hostile values added', r.stderr)
+    r = resolve(conf, 'EXAMPLE\\jdoe\\longtarget', 'jdoe-pw')
+    check(t, r, 'custom recipient with a 2000-byte target', 'no_mailbox', 13005)
+    t.contains(r['stdout'], 'xidentTargetAddress value too long (ignored)', 'the too-long value is named')
+    t.contains(r['stdout'], 'displayName value holds control bytes (ignored)', 'the control bytes are named')
+    t.ok('a' * 1100 not in r['stdout'], 'the long value is not passed on', r['stdout'][:300])
+
+
 def equal_cost(t, conf, mode):
     """Unknown name vs wrong password of the same form: same LDAP operations."""
     pairs = [
@@ -427,6 +445,7 @@ def main():
             ('EXAMPLE\\jdoe\\johnd', 'jdoe-pw', 1), ('EXAMPLE\\jdoe', 'jdoe-pw', 2),
             ('johnd', 'jdoe-pw', 2), ('jdoe@example.com', 'jdoe-pw', 2)])
         t.run('ad style', ad_style, t, d, [('bind', bind_conf), ('hash', hash_conf)])
+        t.run('hostile values', hostile_values, t, d, bind_conf)
         t.run('injection', injection, t, bind_conf)
         t.run('config rows', config_rows, t, d)
         t.run('restricted', restricted, t, d)
