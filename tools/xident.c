@@ -18,7 +18,7 @@ int cmd_doctor(int argc, char **argv);
 
 static const struct xi_command commands[] = {
 	{ "config", "check, show and document xident.conf", cmd_config },
-	{ "account", "accounts (DOMAIN\name): add, show, list, disable, enable, delete, passwd", cmd_account },
+	{ "account", "accounts (DOMAIN\\name): add, show, list, disable, enable, delete, passwd", cmd_account },
 	{ "mailbox", "mailboxes: add, show, list, grant, revoke, set-home, set-protocols, delete", cmd_mailbox },
 	{ "recipient", "custom recipients: add, show, delete", cmd_recipient },
 	{ "resolve", "explain how a logon name resolves (and check a password)", cmd_resolve },
