@@ -10,9 +10,13 @@
 #include "commands.h"
 
 int cmd_config(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 static const struct xi_command commands[] = {
 	{ "config", "check, show and document xident.conf", cmd_config },
+	{ "resolve", "explain how a logon name resolves (and check a password)", cmd_resolve },
+	{ "doctor", "check a deployment: LDAP, TLS, service account rights, schema", cmd_doctor },
 	{ NULL, NULL, NULL }
 };
 
