@@ -272,6 +272,7 @@ static int start_auth(struct master *m)
 	if (m->auth_sock >= 0)
 		close(m->auth_sock);
 	m->auth_sock = to_master[0];
+	fcntl(m->auth_sock, F_SETFL, O_NONBLOCK); /* the master drains it in a loop */
 	m->auth_pid = pid;
 	return to_net[0];
 }
@@ -305,6 +306,7 @@ static int start_net(struct master *m, int auth_end)
 	close(pair[1]);
 	close(auth_end);
 	m->net_sock = pair[0];
+	fcntl(m->net_sock, F_SETFL, O_NONBLOCK);
 	m->net_pid = pid;
 	return 0;
 }
