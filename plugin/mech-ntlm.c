@@ -174,6 +174,30 @@ static void ntlm_fail(struct ntlm_auth_request *request, enum xi_outcome outcome
 	auth_request_fail(auth_request);
 }
 
+/* The passdb refused whatever the response: its text and its event. */
+static void ntlm_refuse(struct ntlm_auth_request *request)
+{
+	struct auth_request *auth_request = &request->auth_request;
+
+	T_BEGIN {
+		const char *reason = t_strdup(auth_fields_find(auth_request->fields.extra_fields,
+							       XI_FIELD_REFUSE_REASON));
+		ARRAY_TYPE(const_string) proven;
+		const char *event, *severity;
+
+		t_array_init(&proven, 4);
+		take_private_fields(auth_request, TRUE, &proven, &event, &severity);
+		if (event != NULL) {
+			struct xi_event ev;
+			i_zero(&ev);
+			ev.severity = severity;
+			xi_dovecot_event_sink(auth_request->mech_event, &ev, event);
+		}
+		set_reason(auth_request, reason);
+	} T_END;
+	auth_request_fail(auth_request);
+}
+
 static void ntlm_succeed(struct ntlm_auth_request *request)
 {
 	struct auth_request *auth_request = &request->auth_request;
@@ -231,6 +255,11 @@ static void ntlm_credentials_callback(enum passdb_result result,
 			set_reason(auth_request, client_text(XI_OUTCOME_BAD_CREDENTIALS));
 		} T_END;
 		auth_request_fail(auth_request);
+		return;
+	}
+	if (auth_request->fields.extra_fields != NULL &&
+	    auth_fields_exists(auth_request->fields.extra_fields, XI_FIELD_REFUSE_REASON)) {
+		ntlm_refuse(request);
 		return;
 	}
 	if (size != sizeof(zero_hash) || CRYPTO_memcmp(credentials, zero_hash, size) == 0) {

@@ -258,6 +258,21 @@ static void passdb_xident_lookup_credentials(struct auth_request *request,
 		i_free(r);
 		callback(result, NULL, 0, request);
 		return;
+	case XI_OUTCOME_NTLM_DISABLED:
+		/* Decided before any proof and told as such; a failed lookup
+		 * carries no text to the auth process, so it travels as a
+		 * private field of an answer no response can verify. */
+		auth_request_set_field(request, XI_FIELD_REFUSE_REASON, reason_text(r), NULL);
+		if (db->captured[0] != '\0') {
+			auth_request_set_field(request, XI_FIELD_EVENT, db->captured, NULL);
+			auth_request_set_field(request, XI_FIELD_EVENT_SEVERITY,
+					       db->captured_severity, NULL);
+		}
+		xi_authdb_end(db);
+		i_free(r);
+		memset(nt_hash, 0, sizeof(nt_hash));
+		callback(PASSDB_RESULT_OK, nt_hash, sizeof(nt_hash), request);
+		return;
 	default:
 		break;
 	}
