@@ -61,7 +61,14 @@ static void logon_request(struct auth_request *request, enum xi_auth_method meth
 {
 	i_zero(req_r);
 	req_r->name = request->fields.user;
-	req_r->ntlm_domain = method == XI_METHOD_NTLM ? request->fields.realm : NULL;
+	if (method == XI_METHOD_NTLM) {
+		/* The realm does not travel to auth-workers; the mechanism's
+		 * private field does. */
+		req_r->ntlm_domain = auth_fields_find(request->fields.extra_fields,
+						      XI_FIELD_NTLM_DOMAIN);
+		if (req_r->ntlm_domain == NULL)
+			req_r->ntlm_domain = request->fields.realm;
+	}
 	req_r->protocol = xi_dovecot_protocol(request->fields.service);
 	req_r->method = method;
 	req_r->remote = xi_dovecot_remote(request);
