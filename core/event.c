@@ -175,6 +175,9 @@ bool xi_event_wanted(const struct xi_event_levels *lv, const struct xi_event *ev
 		return true;
 	if ((unsigned)ev->category >= XI_CAT__COUNT)
 		return false;
+	/* No levels given: the configuration's default, minimum. */
+	if (lv == NULL)
+		return ev->level <= XI_LEVEL_MINIMUM;
 	return ev->level <= lv->level[ev->category];
 }
 

@@ -90,6 +90,25 @@ const char *xi_password_scheme_name(enum xi_password_scheme scheme)
 	return "{?}";
 }
 
+int xi_password_scheme_from_name(const char *name, enum xi_password_scheme *scheme_r,
+				 struct xi_error *err)
+{
+	static const char *const names[] = {
+		[XI_PW_SSHA] = "ssha", [XI_PW_SSHA256] = "ssha256", [XI_PW_SSHA512] = "ssha512",
+		[XI_PW_CRYPT_SHA512] = "crypt-sha512", [XI_PW_CRYPT_YESCRYPT] = "crypt-yescrypt",
+		[XI_PW_CRYPT_BCRYPT] = "crypt-bcrypt", [XI_PW_ARGON2] = "argon2",
+	};
+
+	for (size_t i = 0; name != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i] != NULL && strcasecmp(name, names[i]) == 0) {
+			*scheme_r = (enum xi_password_scheme)i;
+			return 0;
+		}
+	}
+	return xi_error_set(err, XI_ERR_INVALID, "unknown password scheme name (ssha, ssha256, ssha512, "
+			    "crypt-sha512, crypt-yescrypt, crypt-bcrypt or argon2)");
+}
+
 static bool name_is(const char *name, size_t len, const char *want)
 {
 	return strlen(want) == len && strncasecmp(name, want, len) == 0;
