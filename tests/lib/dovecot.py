@@ -243,14 +243,16 @@ class Dovecot:
         self.write_config()
         if os.path.exists(self.log_path):
             os.unlink(self.log_path)
+        # The master's own stderr goes beside (not into) Dovecot's log.
         self.proc = Proc(['/usr/sbin/dovecot', '-F', '-c', self.conf_path],
-                         name=self.name, logdir=self.dir)
+                         name=self.name + '-master', logdir=self.dir)
         self.pid = self.proc.pid
         try:
             for p in PORT_NAMES:
                 wait_port(self.ports[p], timeout=timeout, proc=self.proc)
             if self.auth_socket:
                 wait_path(self.auth_socket, timeout=timeout, proc=self.proc)
+            wait_path(self._ready_socket, timeout=timeout, proc=self.proc)
             self._wait_auth(timeout)
         except Exception as e:
             raise RuntimeError('%s\n--- dovecot.log\n%s\n--- stderr\n%s' %
