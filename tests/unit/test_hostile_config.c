@@ -44,9 +44,16 @@ static void free_hook(const volatile void *p)
 		inspect((const void *)p, __sanitizer_get_allocated_size((const void *)p));
 }
 
+/* The runtime installs a pair or nothing. */
+static void malloc_hook(const volatile void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+}
+
 static void install_watch(void)
 {
-	__sanitizer_install_malloc_and_free_hooks(NULL, free_hook);
+	__sanitizer_install_malloc_and_free_hooks(malloc_hook, free_hook);
 }
 #else
 extern void __libc_free(void *p);
