@@ -100,12 +100,50 @@ static int load_and_free(const char *path, int want_rc)
 	return rc == want_rc ? found : -1;
 }
 
+/* Loads text from a string; returns the first problem ("" when it loaded). */
+static const char *first_problem(const char *text, char *buf, size_t size)
+{
+	struct xi_config_report report;
+	struct xi_config *cfg = NULL;
+
+	buf[0] = '\0';
+	if (xi_config_load_string("t.conf", text, &cfg, &report) < 0 && report.count > 0)
+		xi_config_problem_format(&report.problems[0], buf, size);
+	else if (cfg == NULL)
+		snprintf(buf, size, "refused without a problem");
+	xi_config_free(cfg);
+	xi_config_report_free(&report);
+	return buf;
+}
+
+/* Text values (names, DNs) must be UTF-8 without control characters: they
+ * reach LDAP, NTLM challenges, logs and `xident config show`. */
+static void test_text_values(void)
+{
+	char buf[1024];
+
+	tap_is_str(first_problem(REQ "ldap_bind_dn = cn=x\033]0;owned\007,dc=x\n", buf, sizeof(buf)),
+		   "t.conf:3: 'ldap_bind_dn' must be UTF-8 text without control characters, "
+		   "not 'cn=x\\x1b]0;owned\\x07,dc=x'",
+		   "terminal escape in a DN refused, quoted as \\xHH");
+	tap_ok(strstr(first_problem(REQ "ntlm_netbios_domain = CORP\377\n", buf, sizeof(buf)),
+		      "must be UTF-8 text") != NULL,
+	       "ill-formed UTF-8 in an NTLM name refused: %s", buf);
+	tap_ok(strstr(first_problem(REQ "server_name = a\tb\n", buf, sizeof(buf)),
+		      "must be UTF-8 text") != NULL, "tab in a name refused: %s", buf);
+	tap_is_str(first_problem(REQ "server_name = J\303\266rg-Server\n", buf, sizeof(buf)), "",
+		   "UTF-8 name accepted");
+	tap_is_str(first_problem(REQ "ldap_bind_password = \"a\tb c\"\n", buf, sizeof(buf)), "",
+		   "a password may hold a tab (secrets are not names)");
+}
+
 int main(void)
 {
 	char main_path[] = "/tmp/xi-hostile-conf-XXXXXX";
 	char secrets_path[] = "/tmp/xi-hostile-secrets-XXXXXX";
 	char text[512];
 
+	test_text_values();
 	install_watch();
 
 	/* In the main file. */
