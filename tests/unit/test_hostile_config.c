@@ -137,42 +137,40 @@ static void test_text_values(void)
 		   "a password may hold a tab (secrets are not names)");
 }
 
+/* Writes main_text to a new xident.conf, loads it, expects want_rc and that
+ * no freed block held the secret. */
+static void secret_gone(const char *main_text, int want_rc, const char *what)
+{
+	char path[] = "/tmp/xi-hostile-conf-XXXXXX";
+
+	if (write_file(path, main_text, 0600) < 0) {
+		tap_ok(0, "%s: write %s", what, path);
+		return;
+	}
+	tap_is_int(load_and_free(path, want_rc), 0, "%s: no freed block holds the bind password",
+		   what);
+	unlink(path);
+}
+
 int main(void)
 {
-	char main_path[] = "/tmp/xi-hostile-conf-XXXXXX";
 	char secrets_path[] = "/tmp/xi-hostile-secrets-XXXXXX";
 	char text[512];
 
 	test_text_values();
 	install_watch();
 
-	/* In the main file. */
 	snprintf(text, sizeof(text), REQ "ldap_bind_password = %s\n", SECRET);
-	if (write_file(main_path, text, 0600) < 0)
-		return tap_ok(0, "write %s", main_path), tap_done();
-	tap_is_int(load_and_free(main_path, 0), 0,
-		   "bind password in xident.conf: no freed block holds it");
-	unlink(main_path);
+	secret_gone(text, 0, "bind password in xident.conf");
 
 	/* In the secrets file, and also when the load fails after reading it. */
 	snprintf(text, sizeof(text), "ldap_bind_password = \"%s\"\n", SECRET);
 	if (write_file(secrets_path, text, 0600) < 0)
 		return tap_ok(0, "write %s", secrets_path), tap_done();
-	strcpy(main_path, "/tmp/xi-hostile-conf-XXXXXX");
 	snprintf(text, sizeof(text), REQ "secrets_file = %s\n", secrets_path);
-	if (write_file(main_path, text, 0600) < 0)
-		return tap_ok(0, "write %s", main_path), tap_done();
-	tap_is_int(load_and_free(main_path, 0), 0,
-		   "bind password in the secrets file: no freed block holds it");
-	unlink(main_path);
-
-	strcpy(main_path, "/tmp/xi-hostile-conf-XXXXXX");
+	secret_gone(text, 0, "bind password in the secrets file");
 	snprintf(text, sizeof(text), REQ "secrets_file = %s\nno_such_key = 1\n", secrets_path);
-	if (write_file(main_path, text, 0600) < 0)
-		return tap_ok(0, "write %s", main_path), tap_done();
-	tap_is_int(load_and_free(main_path, -1), 0,
-		   "refused configuration: no freed block holds the bind password");
-	unlink(main_path);
+	secret_gone(text, -1, "refused configuration");
 	unlink(secrets_path);
 
 	/* The check itself can fail: a block with the secret is seen. */
