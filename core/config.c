@@ -12,6 +12,7 @@
 #include "xident-config.h"
 
 #include "config.h"
+#include "unicode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -490,6 +491,16 @@ static int convert(const struct xi_config_key_info *info, const char *text,
 	}
 	switch (info->type) {
 	case XI_CT_STRING:
+		/* Names and DNs go into LDAP requests, NTLM challenges, logs and
+		 * `xident config show`: well-formed UTF-8, no control characters
+		 * (an escape sequence would reach the administrator's terminal). */
+		if (!xi_utf8_valid_text(text, strlen(text))) {
+			say(why, why_size, "'%s' must be UTF-8 text without control characters, not '%s'",
+			    info->name, quoted);
+			return -1;
+		}
+		v->text = strdup(text);
+		break;
 	case XI_CT_SECRET:
 		v->text = strdup(text);
 		break;
