@@ -252,18 +252,34 @@ static void test_mailbox(void)
 		       xi_mailbox_message(mb, 3)->flags == XI_MAIL_SEEN,
 	       "sync sees the delivery with \\Seen");
 	uint32_t validity = xi_mailbox_uidvalidity(mb);
+	/* A file gone without our expunge (another agent, or a scan racing a
+	 * rename) keeps its uidlist record: were it back, it keeps its UID. */
+	char gone[600], kept[600];
+	snprintf(gone, sizeof(gone), "%s/Maildir/cur/%s:2,FSb", root, xi_mailbox_message(mb, 0)->basename);
+	snprintf(kept, sizeof(kept), "%s/Maildir/keep", root);
+	bool moved = rename(gone, kept) == 0;
+	xi_mailbox_close(mb);
+	tap_ok(moved, "file of UID 2 moved away");
+	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 7, "UID 7 delivered");
+	ul = read_text(path);
+	tap_ok(ul && strstr(ul, "\n2 :") != NULL, "record of UID 2 kept while its file is away");
+	free(ul);
+	rename(kept, gone);
+	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_find_uid(mb, 2) == 0 &&
+		       xi_mailbox_count(mb) == 5,
+	       "file back: UID 2 again");
 	xi_mailbox_close(mb);
 
 	/* A file dropped into new/ by another agent gets the next UID on open. */
 	snprintf(path, sizeof(path), "%s/Maildir/new/1800000000.M1P1.other", root);
 	write_file(path, "x\r\n");
-	tap_ok(xi_mailbox_open(md, NULL, true, &mb, &err) == 0 && xi_mailbox_count(mb) == 4,
+	tap_ok(xi_mailbox_open(md, NULL, true, &mb, &err) == 0 && xi_mailbox_count(mb) == 5,
 	       "read-only open leaves a file without UID out");
 	xi_mailbox_close(mb);
-	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_count(mb) == 5 &&
-		       xi_mailbox_message(mb, 4)->uid == 7 && xi_mailbox_message(mb, 4)->vsize == 3 &&
+	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_count(mb) == 6 &&
+		       xi_mailbox_message(mb, 5)->uid == 8 && xi_mailbox_message(mb, 5)->vsize == 3 &&
 		       xi_mailbox_uidvalidity(mb) == validity,
-	       "foreign file gets UID 7, vsize computed, UIDVALIDITY kept");
+	       "foreign file gets UID 8, vsize computed, UIDVALIDITY kept");
 	xi_mailbox_close(mb);
 
 	/* Folders */
