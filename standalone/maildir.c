@@ -796,8 +796,7 @@ static int build_messages(struct xi_mailbox *mb, struct xi_uidlist *ul, struct s
 	return 0;
 }
 
-static int mailbox_sync_full(struct xi_mailbox *mb, const char *const *drop, size_t ndrop,
-			     struct xi_error *err)
+static int mailbox_sync_full(struct xi_mailbox *mb, struct xi_error *err)
 {
 	struct xi_uidlist ul;
 	struct scan s;
@@ -819,9 +818,7 @@ static int mailbox_sync_full(struct xi_mailbox *mb, const char *const *drop, siz
 	}
 	if (matched < s.count)
 		need_write = true;
-	if (ndrop > 0)
-		need_write = true;
-	if (need_write && !mb->read_only && sync_locked(mb->md, mb->dir, &ul, &s, drop, ndrop, err) < 0)
+	if (need_write && !mb->read_only && sync_locked(mb->md, mb->dir, &ul, &s, NULL, 0, err) < 0)
 		goto out;
 	if (!exists && mb->read_only) {
 		ul.uidvalidity = 0;
@@ -854,7 +851,7 @@ int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 		free(mb);
 		return xi_error_set(err, XI_ERR_NOTFOUND, "no folder %s", folder ? folder : "INBOX");
 	}
-	if (mailbox_sync_full(mb, NULL, 0, err) < 0) {
+	if (mailbox_sync_full(mb, err) < 0) {
 		xi_mailbox_close(mb);
 		return -1;
 	}
@@ -864,7 +861,7 @@ int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 
 int xi_mailbox_sync(struct xi_mailbox *mb, struct xi_error *err)
 {
-	return mailbox_sync_full(mb, NULL, 0, err);
+	return mailbox_sync_full(mb, err);
 }
 
 void xi_mailbox_close(struct xi_mailbox *mb)
@@ -1018,7 +1015,7 @@ int xi_mailbox_message_open(struct xi_mailbox *mb, size_t index, int *fd_out, st
 	if (index >= mb->count)
 		return xi_error_set(err, XI_ERR_INVALID, "no message %zu", index + 1);
 	struct mb_msg *m = &mb->msgs[index];
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 2 && !m->pub.expunged; attempt++) {
 		char path[PATH_MAX];
 		if (msg_path(mb, m, path, sizeof(path), err) < 0)
 			return -1;
@@ -1064,7 +1061,7 @@ int xi_mailbox_set_flags(struct xi_mailbox *mb, size_t index, enum xi_flag_mode 
 		if ((keywords & (1u << i)) && mb->kw.names[i] == NULL)
 			return xi_error_set(err, XI_ERR_INVALID, "keyword %d is not defined", i);
 	struct mb_msg *m = &mb->msgs[index];
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 2 && !m->pub.expunged; attempt++) {
 		unsigned nf = m->pub.flags;
 		uint32_t nk = m->pub.keywords;
 		switch (mode) {
@@ -1118,16 +1115,35 @@ static int expunge_file(struct xi_mailbox *mb, struct mb_msg *m, struct xi_error
 	return 0;
 }
 
+/* Drops the uidlist records of files we removed, without touching the
+ * message array (indexes stay stable until the next sync). */
+static int forget_records(struct xi_mailbox *mb, const char *const *names, size_t n,
+			  struct xi_error *err)
+{
+	struct xi_uidlist ul;
+	struct scan s;
+	xi_uidlist_init(&ul);
+	memset(&s, 0, sizeof(s));
+	int ret = sync_locked(mb->md, mb->dir, &ul, &s, names, n, err);
+	xi_uidlist_free(&ul);
+	scan_free(&s);
+	return ret;
+}
+
 int xi_mailbox_expunge(struct xi_mailbox *mb, size_t index, struct xi_error *err)
 {
 	if (index >= mb->count)
 		return xi_error_set(err, XI_ERR_INVALID, "no message %zu", index + 1);
 	if (mb->read_only)
 		return xi_error_set(err, XI_ERR_DENIED, "mailbox opened read-only");
-	if (expunge_file(mb, &mb->msgs[index], err) < 0)
+	struct mb_msg *m = &mb->msgs[index];
+	if (m->pub.expunged)
+		return 0;
+	if (expunge_file(mb, m, err) < 0)
 		return -1;
-	const char *name = mb->msgs[index].basename;
-	return mailbox_sync_full(mb, &name, 1, err);
+	m->pub.expunged = true;
+	const char *name = m->basename;
+	return forget_records(mb, &name, 1, err);
 }
 
 int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out, struct xi_error *err)
@@ -1142,17 +1158,19 @@ int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out, struct 
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
 	int ret = 0;
 	for (size_t i = 0; i < mb->count && ret == 0; i++) {
-		if (!(mb->msgs[i].pub.flags & XI_MAIL_DELETED))
+		if (!(mb->msgs[i].pub.flags & XI_MAIL_DELETED) || mb->msgs[i].pub.expunged)
 			continue;
-		if (expunge_file(mb, &mb->msgs[i], err) < 0)
+		if (expunge_file(mb, &mb->msgs[i], err) < 0) {
 			ret = -1;
-		else
+		} else {
+			mb->msgs[i].pub.expunged = true;
 			gone[n++] = mb->msgs[i].basename;
+		}
 	}
 	if (count_out)
 		*count_out = n;
 	/* Even after a failure, forget what was removed. */
-	if (n > 0 && mailbox_sync_full(mb, gone, n, ret < 0 ? NULL : err) < 0)
+	if (n > 0 && forget_records(mb, gone, n, ret < 0 ? NULL : err) < 0)
 		ret = -1;
 	free(gone);
 	return ret;
