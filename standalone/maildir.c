@@ -1176,6 +1176,52 @@ int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out, struct 
 	return ret;
 }
 
+/* ---------------------------------------------------------------- session lock */
+
+struct xi_maildir_session_lock {
+	struct xi_dotlock lock;
+};
+
+int xi_maildir_session_lock(struct xi_maildir *md, unsigned timeout_seconds,
+			    struct xi_maildir_session_lock **lock_out, struct xi_error *err)
+{
+	*lock_out = NULL;
+	char path[PATH_MAX];
+	if (xi_path_join(path, sizeof(path), err, "%s/" XI_MAILDIR_SESSION_LOCK_NAME, md->root) < 0)
+		return -1;
+	struct xi_maildir_session_lock *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	if (xi_dotlock_take_file(path, path, XI_MAILDIR_SESSION_LOCK_STALE, timeout_seconds, &l->lock,
+				 err) < 0) {
+		free(l);
+		if (err != NULL && err->status == XI_ERR_TEMP)
+			xi_error_set(err, XI_ERR_TEMP, "the mailbox is in use by another POP3 session");
+		return -1;
+	}
+	*lock_out = l;
+	return 0;
+}
+
+int xi_maildir_session_lock_touch(struct xi_maildir_session_lock *l, struct xi_error *err)
+{
+	struct stat st;
+	if (fstat(l->lock.fd, &st) < 0 || lstat(l->lock.path, &st) < 0 || st.st_dev != l->lock.dev ||
+	    st.st_ino != l->lock.ino)
+		return xi_error_set(err, XI_ERR_TEMP, "the POP3 session lock was taken over");
+	if (futimens(l->lock.fd, NULL) < 0)
+		return xi_error_set(err, XI_ERR_IO, "touch %s: %s", l->lock.path, strerror(errno));
+	return 0;
+}
+
+void xi_maildir_session_unlock(struct xi_maildir_session_lock *l)
+{
+	if (l == NULL)
+		return;
+	xi_dotlock_release(&l->lock);
+	free(l);
+}
+
 /* ---------------------------------------------------------------- delivery */
 
 int xi_maildir_delivery_begin(struct xi_maildir *md, const char *folder,

@@ -102,6 +102,23 @@ int xi_maildir_folder_delete(struct xi_maildir *md, const char *name, struct xi_
 int xi_maildir_folder_rename(struct xi_maildir *md, const char *from, const char *to,
 			     struct xi_error *err);
 
+/* ---------------------------------------------------------------- POP3 session lock */
+
+/* One POP3 session per mailbox, shared with Dovecot's pop3_lock_session:
+ * ROOT/dovecot-pop3-session.lock, a dotlock holding "pid:host", overridden
+ * when its process is gone or it was not touched for 300 s.  XI_ERR_TEMP
+ * when another session holds it for timeout_seconds (Dovecot waits 10): the
+ * POP3 answer is "-ERR [IN-USE]".  The holder calls _touch at least every
+ * 150 s (Dovecot refreshes every 300 s); unlock removes it (only if still
+ * ours). */
+#define XI_MAILDIR_SESSION_LOCK_NAME "dovecot-pop3-session.lock"
+#define XI_MAILDIR_SESSION_LOCK_STALE 300
+struct xi_maildir_session_lock;
+int xi_maildir_session_lock(struct xi_maildir *md, unsigned timeout_seconds,
+			    struct xi_maildir_session_lock **lock_out, struct xi_error *err);
+int xi_maildir_session_lock_touch(struct xi_maildir_session_lock *lock, struct xi_error *err);
+void xi_maildir_session_unlock(struct xi_maildir_session_lock *lock);
+
 /* ---------------------------------------------------------------- delivery */
 
 /* Streaming delivery (LMTP): begin writes into DIR/tmp/, write appends, commit

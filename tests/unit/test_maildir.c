@@ -377,6 +377,46 @@ static void test_lock(void)
 	xi_dotlock_release(&b);
 }
 
+static void test_session_lock(void)
+{
+	struct xi_error err;
+	struct xi_maildir *md;
+	struct xi_maildir_session_lock *a = NULL, *b = NULL;
+	char path[512], lockpath[600];
+	snprintf(path, sizeof(path), "%s/Pop", root);
+	snprintf(lockpath, sizeof(lockpath), "%s/" XI_MAILDIR_SESSION_LOCK_NAME, path);
+	if (xi_maildir_open(path, true, NULL, &md, &err) < 0) {
+		tap_ok(0, "Maildir for the session lock");
+		return;
+	}
+	tap_ok(xi_maildir_session_lock(md, 1, &a, &err) == 0 && access(lockpath, F_OK) == 0,
+	       "POP3 session lock taken: ROOT/dovecot-pop3-session.lock");
+	tap_ok(xi_maildir_session_lock(md, 1, &b, &err) < 0 && err.status == XI_ERR_TEMP && b == NULL,
+	       "second POP3 session refused while the first lives (%s)", err.message);
+	struct timeval old[2] = {{time(NULL) - 100, 0}, {time(NULL) - 100, 0}};
+	utimes(lockpath, old);
+	struct stat st;
+	tap_ok(xi_maildir_session_lock_touch(a, &err) == 0 && stat(lockpath, &st) == 0 &&
+		       st.st_mtime >= time(NULL) - 5,
+	       "touch refreshes the lock");
+	xi_maildir_session_unlock(a);
+	tap_ok(access(lockpath, F_OK) != 0, "unlock removes it");
+	/* A session process killed while holding the lock. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct xi_maildir_session_lock *c;
+		_exit(xi_maildir_session_lock(md, 1, &c, NULL) == 0 ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && access(lockpath, F_OK) == 0,
+	       "a dead session left its lock behind");
+	utimes(lockpath, old);
+	tap_ok(xi_maildir_session_lock(md, 5, &b, &err) == 0, "the lock of a dead session is overridden");
+	xi_maildir_session_unlock(b);
+	xi_maildir_close(md);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/xi-maildir-test.XXXXXX");
@@ -389,6 +429,7 @@ int main(void)
 	test_keywords_format();
 	test_mailbox();
 	test_lock();
+	test_session_lock();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
