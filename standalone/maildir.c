@@ -431,14 +431,16 @@ int xi_maildir_folder_rename(struct xi_maildir *md, const char *from, const char
 	struct stat st;
 	if (lstat(dst, &st) == 0 || folder_has_children(md, to))
 		return xi_error_set(err, XI_ERR_EXISTS, "folder %s exists", to);
-	if (lstat(src, &st) < 0)
+	/* In Maildir++ "A.B" exists without "A": renaming "A" moves the children. */
+	bool exists = lstat(src, &st) == 0;
+	if (!exists && !folder_has_children(md, from))
 		return xi_error_set(err, XI_ERR_NOTFOUND, "no folder %s", from);
 	char **names;
 	size_t n;
 	if (xi_maildir_folder_list(md, &names, &n, err) < 0)
 		return -1;
 	int ret = 0;
-	if (rename(src, dst) < 0)
+	if (exists && rename(src, dst) < 0)
 		ret = xi_error_set(err, XI_ERR_IO, "rename %s: %s", src, strerror(errno));
 	for (size_t i = 1; ret == 0 && i < n; i++) {
 		if (strncmp(names[i], from, flen) != 0 || names[i][flen] != '.')

@@ -12,6 +12,7 @@ build/tests/maildir-driver run as the same user.
 - xidentd -> Dovecot: deliveries, flag and keyword changes and an expunge by
   the driver, and a Maildir made by the driver alone: Dovecot FETCHes the
   same UIDs, flags, keywords and sizes, and logs no error.
+- Folders renamed and deleted on one side are so on the other.
 - POP3 session lock (Dovecot's pop3_lock_session file): a Dovecot POP3
   session keeps xidentd's out, and xidentd's keeps Dovecot's out ([IN-USE]).
 - Both at once: parallel deliveries by several drivers and Dovecot APPENDs
@@ -203,6 +204,31 @@ def fresh_maildir(t, site):
     t.eq(d_msgs, ours(dump), 'xidentd-only Maildir: Dovecot sees UIDs 1-3 with our flags and keyword')
 
 
+def folders(t, site):
+    before = site.dump('Archive.2026')
+    site.driver('rename', site.root, 'Archive', 'Old')
+    m = site.imap()
+    typ, data = m.list()
+    names = sorted(re.search(rb'"([^"]*)"$|(\S+)$', d).group(0).strip(b'"').decode() for d in data if d)
+    o_validity, o_next, o_msgs = fetch_all(m, 'Old.2026')
+    t.ok('Old.2026' in names and 'Archive.2026' not in names, 'folder renamed by xidentd: Dovecot lists Old.2026',
+         repr(names))
+    t.eq((o_validity, o_msgs), (before['uidvalidity'], ours(before)), 'renamed folder keeps UIDVALIDITY and UIDs')
+    m.create('Scratch')
+    m.append('Scratch', None, None, message(30))
+    m.rename('Work.Sub', 'Work.Moved')
+    m.delete('Scratch')
+    m.logout()
+    listed = site.driver('list', site.root).split()
+    t.ok('Scratch' not in listed and 'Work.Moved' in listed and 'Work.Sub' not in listed,
+         'folders deleted and renamed by Dovecot: xidentd lists them so', repr(listed))
+    site.driver('rmdir', site.root, 'Old.2026')
+    m = site.imap()
+    typ, data = m.list()
+    m.logout()
+    t.ok(not any(b'Old.2026' in d for d in data if d), 'folder deleted by xidentd: gone for Dovecot', repr(data))
+
+
 def session_lock(t, site):
     pop = site.pop3()
     pop.stdin.write(b'STAT\r\n')
@@ -287,6 +313,7 @@ def main():
         t.run('xidentd -> Dovecot', xidentd_to_dovecot, t, site)
         fresh = Site(base, 'fresh')
         t.run('xidentd-only Maildir', fresh_maildir, t, fresh)
+        t.run('folders', folders, t, site)
         t.run('POP3 session lock', session_lock, t, site)
         t.run('concurrent', concurrent, t, site)
         log = site.dovecot_log() + fresh.dovecot_log()

@@ -307,7 +307,13 @@ static void test_mailbox(void)
 	tap_ok(access(path, F_OK) == 0, "maildirfolder file");
 	tap_ok(xi_maildir_deliver(md, "A.B", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 1,
 	       "delivery into A.B: UID 1 there");
-	tap_ok(xi_maildir_folder_rename(md, "A", "C", &err) < 0, "renaming a folder that does not exist fails");
+	tap_ok(xi_maildir_folder_rename(md, "Nothing", "C", &err) < 0 && err.status == XI_ERR_NOTFOUND,
+	       "renaming a folder that does not exist fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "Sent", &err) < 0 && err.status == XI_ERR_EXISTS,
+	       "renaming onto an existing folder fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "A.B.C", &err) < 0, "renaming into its own child fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "D", &err) == 0 && xi_maildir_folder_rename(md, "D", "A", &err) == 0,
+	       "A (only A.B on disk) renamed to D and back: the children move");
 	tap_ok(xi_maildir_folder_create(md, "A", &err) == 0 && xi_maildir_folder_rename(md, "A", "C", &err) == 0,
 	       "A renamed to C (with its child)");
 	char **names;
