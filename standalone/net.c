@@ -1158,7 +1158,7 @@ static void on_master(struct net *n)
 		const uint8_t *cert, *key, *ca;
 		size_t cl, kl, cal;
 		if (xi_msg_bytes(m, &cert, &cl, XI_MSG_MAX) && xi_msg_bytes(m, &key, &kl, XI_MSG_MAX) &&
-		    xi_msg_bytes(m, &ca, &cal, XI_MSG_MAX)) {
+		    xi_msg_bytes(m, &ca, &cal, XI_MSG_MAX) && cl > 0) {
 			SSL_CTX *ctx = xd_tls_ctx_new((const char *)cert, cl, (const char *)key, kl,
 						      (const char *)ca, cal);
 			if (ctx != NULL) {
@@ -1176,6 +1176,9 @@ static void on_master(struct net *n)
 		close(n->auth);
 		n->auth = fd;
 		fd = -1;
+		/* Non-blocking like the first: on_auth drains it in a loop (and may
+		 * be called for an event of the old socket in this same batch). */
+		fcntl(n->auth, F_SETFL, O_NONBLOCK);
 		epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth, &ev);
 		/* Requests pending at the old auth process are lost: tell their clients. */
 		for (uint32_t i = 0; i < n->nslots; i++) {
@@ -1274,6 +1277,13 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		return 1;
 	}
 	fcntl(n->auth, F_SETFL, O_NONBLOCK);
+	/* The master's first message says whether there is TLS (and with which
+	 * certificates): take it before accepting anyone, so that the first
+	 * client is offered STLS. */
+	on_master(n);
+	if (n->stopping)
+		return 1;
+	fcntl(n->master, F_SETFL, O_NONBLOCK);
 	for (size_t i = 0; i < nlisten; i++) {
 		ev.events = EPOLLIN;
 		ev.data.u64 = ((uint64_t)i << 2) | KIND_LISTENER;
