@@ -122,6 +122,7 @@ struct net {
 	size_t max_line, max_conns, max_per_source, max_failures;
 	uint64_t delay_ms, delay_max_ms, idle_pre_ms, idle_ms;
 	bool stopping;
+	uint64_t last_sweep_ms;
 	char readbuf[READ_CHUNK];
 };
 
@@ -1214,9 +1215,32 @@ static void on_auth(struct net *n)
 	}
 }
 
+/* Forgets sources with no connection whose failures are old, once a minute
+ * (a source is otherwise freed when its last connection closes). */
+static void sweep_sources(struct net *n, uint64_t now)
+{
+	if (now - n->last_sweep_ms < 60000)
+		return;
+	n->last_sweep_ms = now;
+	for (unsigned h = 0; h < SOURCE_BUCKETS; h++) {
+		struct source **pp = &n->sources[h];
+		while (*pp != NULL) {
+			struct source *s = *pp;
+			if (s->conns == 0 && now - s->last_failure_ms >= SOURCE_FORGET_MS) {
+				*pp = s->next;
+				free(s);
+			} else {
+				pp = &s->next;
+			}
+		}
+	}
+}
+
 static void expire(struct net *n)
 {
 	uint64_t now = now_ms();
+
+	sweep_sources(n, now);
 
 	while (n->oldest != NULL && n->oldest->due_ms <= now) {
 		struct conn *c = n->oldest;
@@ -1299,7 +1323,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 
 	while (!n->stopping) {
 		struct epoll_event evs[64];
-		int timeout = -1, k;
+		int timeout = 60000, k;
 
 		if (n->oldest != NULL) {
 			uint64_t now = now_ms();
