@@ -25,7 +25,7 @@ from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, RawLine, curl_ntlm, impacket_ntlm, pop3_auth
 
-XIDENTD = build_path('standalone', 'xidentd')
+XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
 warnings.simplefilter('ignore', DeprecationWarning)  # the TLS 1.1 probe
 BAD = 'Logon failure: unknown user name or bad password.'
 VMAIL_UID = 5000
