@@ -41,6 +41,10 @@
 	  "Seconds allowed for one LDAP operation.") \
 	X(LDAP_POOL_SIZE, "ldap_pool_size", XI_CT_INT, "4", 0, "1..256", \
 	  "LDAP connections kept open per process (searches and binds overlap across them).") \
+	X(ADMIN_BIND_DN, "admin_bind_dn", XI_CT_STRING, NULL, 0, NULL, \
+	  "DN the xident CLI binds as to change the directory (account, mailbox, recipient verbs); empty means the service account.") \
+	X(ADMIN_BIND_PASSWORD, "admin_bind_password", XI_CT_SECRET, NULL, 0, NULL, \
+	  "Password of admin_bind_dn. Prefer putting it in secrets_file.") \
 	X(SCHEMA, "schema", XI_CT_ENUM, "xident", 0, "xident|ad|exchange55", \
 	  "Attribute map: this project's schema, Active Directory / Samba 4, or an Exchange 5.5 directory.") \
 	/* --- logon ---------------------------------------------------------- */ \

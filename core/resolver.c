@@ -311,6 +311,11 @@ static void use_account(struct xi_resolution *res, const struct xi_dir_entry *a,
 	trace(res, "account: %s\\%s = %s%s", res->r.domain, res->r.account, a->dn,
 	      a->disabled ? " (disabled)" : "");
 
+	if (res->method == XI_METHOD_NONE) {
+		/* A lookup for a user the host vouches for: nothing to prove. */
+		res->real_account = true;
+		return;
+	}
 	if (res->method == XI_METHOD_NTLM) {
 		if (a->nt_hash_state != XI_SECRET_PRESENT) {
 			res->nt_hash_missing = true;
@@ -366,6 +371,8 @@ static void check_mailbox(struct xi_resolution *res, const struct xi_dir_entry *
 	struct verdict *v = &res->after;
 	const char *proto = xi_protocol_name(res->protocol);
 
+	if (res->method == XI_METHOD_NONE)
+		goto home_server;
 	if (!xi_config_list_has(rv->cfg, XI_CFG_PROTOCOLS, proto)) {
 		set_verdict(v, XI_OUTCOME_PROTOCOL_DISABLED,
 			    "%s is not in this server's protocols setting", proto);
@@ -385,6 +392,7 @@ static void check_mailbox(struct xi_resolution *res, const struct xi_dir_entry *
 		verdict_arg(v, res->method == XI_METHOD_NTLM ? "NTLM" : "Clear-text");
 		return;
 	}
+home_server:
 	if (rv->server_name != NULL && rv->server_name[0] != '\0' && m->home_server[0] != '\0' &&
 	    !xi_utf8_caseeq(m->home_server, rv->server_name)) {
 		set_verdict(v, XI_OUTCOME_OTHER_SERVER, "the mailbox %s is homed on %s, this is %s",
@@ -618,6 +626,19 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		}
 		return;
 	}
+	if ((m->kinds & XI_DIR_ACCOUNT) && (m->kinds & XI_DIR_MAILBOX) &&
+	    (m->primary_key[0] == '\0' || strcmp(m->primary_key, m->owner_key) == 0)) {
+		/* The mailbox is on its account's own entry (AD style): search 1
+		 * fetched the account already. */
+		trace(res, "rule: %s is the alias of %s, which is also its own account", typed, m->dn);
+		dummy_second_search(res);
+		use_account(res, m, n);
+		if (!res->decided) {
+			use_mailbox(res, m);
+			check_mailbox(res, m);
+		}
+		return;
+	}
 	if (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL) || m->primary_key[0] == '\0' ||
 	    rv->dir->map->link_kind != XI_LINK_DN) {
 		dummy_second_search(res);
@@ -747,9 +768,11 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 	if (acct != NULL && ambiguous) {
 		if (two_step)
 			dummy_second_search(res);
-		decide(res, XI_OUTCOME_TEMPFAIL,
-		       "the directory holds more than one account named %s%s%s: fix the directory",
+		decide(res, XI_OUTCOME_AMBIGUOUS,
+		       "more than one account answers to %s%s%s (same name in domains of equal rank, or a duplicate UPN)",
 		       n->domain, n->domain[0] ? "\\" : "", n->account[0] ? n->account : n->upn);
+		verdict_arg(&res->pre, res->login);
+		verdict_arg(&res->pre, "DOMAIN\\account\\alias with your domain");
 		xi_dir_result_free(&dr);
 		return;
 	}
@@ -831,7 +854,9 @@ int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 	*res_r = res;
 
 	trace(res, "logon: \"%s\" over %s with %s, password_mode = %s", res->login,
-	      xi_protocol_name(req->protocol), req->method == XI_METHOD_NTLM ? "NTLM" : "a clear-text password",
+	      xi_protocol_name(req->protocol),
+	      req->method == XI_METHOD_NTLM ? "NTLM" :
+	      req->method == XI_METHOD_NONE ? "no password (lookup)" : "a clear-text password",
 	      rv->hash_mode ? "hash" : "bind");
 
 	if (req->method == XI_METHOD_NTLM &&
@@ -939,6 +964,15 @@ bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16])
 	}
 	memcpy(nt_hash, dummy, 16);
 	return !res->nt_hash_missing;
+}
+
+void xi_proof_trusted(struct xi_resolution *res)
+{
+	if (res->proof != PROOF_PENDING)
+		return;
+	res->proof = res->method == XI_METHOD_NONE && res->real_account && !res->decided ?
+		PROOF_OK : PROOF_FAILED;
+	trace(res, "proof: none needed (the host vouches for the user)");
 }
 
 void xi_proof_ntlm(struct xi_resolution *res, bool verified)

@@ -530,7 +530,8 @@ static int scan_folder(const char *dir, struct scan *s, struct xi_error *err)
 		scan_free(s);
 		return -1;
 	}
-	qsort(s->files, s->count, sizeof(*s->files), cmp_scanned);
+	if (s->count > 1)
+		qsort(s->files, s->count, sizeof(*s->files), cmp_scanned);
 	/* The same base name twice (seen in new/ and again in cur/): keep cur/. */
 	size_t w = 0;
 	for (size_t i = 0; i < s->count; i++) {
@@ -552,6 +553,8 @@ static int scan_folder(const char *dir, struct scan *s, struct xi_error *err)
 static struct scanned *scan_find(struct scan *s, const char *basename)
 {
 	struct scanned key = {(char *)basename, strlen(basename), false, false};
+	if (s->count == 0)
+		return NULL;
 	return bsearch(&key, s->files, s->count, sizeof(*s->files), cmp_scanned);
 }
 

@@ -5,7 +5,7 @@
  * tool an administrator runs when a user says "logon failure".
  *
  *   xident resolve [-c FILE] [--password-stdin] [--protocol imap|pop3]
- *                  [--ntlm [--ntlm-domain DOMAIN]] [--remote ADDR] NAME
+ *                  [--ntlm [--ntlm-domain DOMAIN]] [--lookup] [--remote ADDR] NAME
  *
  * Exit: 0 the logon would succeed, 1 it is refused, 75 temporary failure,
  * 2 usage or configuration.
@@ -34,11 +34,12 @@ static void resolve_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: xident resolve [-c FILE] [--password-stdin] [--protocol imap|pop3]\n"
-		"                      [--ntlm [--ntlm-domain DOMAIN]] [--remote ADDR] NAME\n"
+		"                      [--ntlm [--ntlm-domain DOMAIN]] [--lookup] [--remote ADDR] NAME\n"
 		"Explains how NAME resolves against the directory.  With --password-stdin the\n"
 		"password (first line of standard input) is checked too, and the outcome, the\n"
 		"client's text and the event are printed.  --ntlm resolves as an NTLM logon\n"
-		"would (NAME is the user field, DOMAIN the domain field).\n"
+		"would (NAME is the user field, DOMAIN the domain field).  --lookup resolves\n"
+		"as a userdb lookup does (no password; the host vouches for the user).\n"
 		"exit: 0 logon succeeds, 1 refused, 75 temporary failure, 2 usage\n");
 }
 
@@ -106,6 +107,7 @@ int cmd_resolve(int argc, char **argv)
 		{ "protocol", required_argument, NULL, 'P' },
 		{ "ntlm", no_argument, NULL, 'n' },
 		{ "ntlm-domain", required_argument, NULL, 'd' },
+		{ "lookup", no_argument, NULL, 'l' },
 		{ "remote", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -140,6 +142,7 @@ int cmd_resolve(int argc, char **argv)
 			break;
 		case 'n': req.method = XI_METHOD_NTLM; break;
 		case 'd': req.ntlm_domain = optarg; break;
+		case 'l': req.method = XI_METHOD_NONE; break;
 		case 'r': req.remote = optarg; break;
 		case 'h': resolve_usage(stdout); return XI_EXIT_OK;
 		default: resolve_usage(stderr); return XI_EXIT_USAGE;
@@ -165,19 +168,25 @@ int cmd_resolve(int argc, char **argv)
 	}
 
 	printf("resolving \"%s\" (%s, %s)\n", req.name, xi_protocol_name(req.protocol),
-	       req.method == XI_METHOD_NTLM ? "NTLM" : "clear text");
+	       req.method == XI_METHOD_NTLM ? "NTLM" : req.method == XI_METHOD_NONE ? "lookup" :
+	       "clear text");
 	if (xi_resolve(rv, &req, print_step, NULL, &res, &err) < 0) {
 		fprintf(stderr, "xident resolve: %s\n", err.message);
 		xi_resolver_destroy(rv);
 		xi_config_free(cfg);
 		return XI_EXIT_TEMP;
 	}
-	if (!with_password) {
+	if (req.method == XI_METHOD_NONE) {
+		xi_proof_trusted(res);
+		password[0] = '\0';
+	} else if (!with_password) {
 		printf("no password given (--password-stdin): the steps above are what the directory says;\n"
 		       "the outcome below is what a client would get without a proven password\n");
 		password[0] = '\0';
 	}
-	if (req.method == XI_METHOD_NTLM) {
+	if (req.method == XI_METHOD_NONE) {
+		/* proven above */
+	} else if (req.method == XI_METHOD_NTLM) {
 		uint8_t stored[16], typed[16];
 		bool same = false;
 

@@ -28,7 +28,7 @@ TEMP = 'The logon service is temporarily unavailable; please try again later.'
 NOISY = []
 
 
-def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=None):
+def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=None, lookup=False):
     """Runs `xident resolve`; returns a dict of its result lines plus rc,
     stdout and stderr."""
     argv = [XIDENT, 'resolve', '-c', conf]
@@ -40,6 +40,8 @@ def resolve(conf, name, password=None, protocol=None, ntlm=False, ntlm_domain=No
         argv.append('--ntlm')
     if ntlm_domain:
         argv += ['--ntlm-domain', ntlm_domain]
+    if lookup:
+        argv.append('--lookup')
     argv.append(name)
     r = run(argv, input=(password + '\n') if password is not None else '')
     out = {'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr}
@@ -150,6 +152,77 @@ def ntlm_cases(t, conf):
           'NTLM ntlmonly', 'ok', 11202, user='ntlmonly')
 
 
+def lookups(t, conf, restricted_conf):
+    """XI_METHOD_NONE (userdb, LMTP): no password, no protocol or method rule."""
+    r = resolve(conf, 'johnd', lookup=True, protocol='pop3')
+    check(t, r, 'lookup johnd', 'ok', 11202, user='johnd')
+    t.contains(r.get('userdb'), 'home=/var/lib/xident-demo/vmail/johnd', 'lookup johnd: userdb home')
+    check(t, resolve(conf, 'imaponly', lookup=True, protocol='pop3'), 'lookup imaponly over pop3', 'ok',
+          user='imaponly')
+    check(t, resolve(conf, 'ntlmonly', lookup=True), 'lookup ntlmonly', 'ok', user='ntlmonly')
+    check(t, resolve(conf, 'EXAMPLE\\rjames', lookup=True), 'lookup rjames', 'other_server', user='rjames')
+    check(t, resolve(conf, 'nobody', lookup=True), 'lookup unknown', 'bad_credentials', 13003)
+    check(t, resolve(restricted_conf, 'EXAMPLE\\jdoe', lookup=True), 'lookup with the restricted account',
+          'tempfail', 13003, cause='A required privilege is not held')
+
+
+ADSTYLE = """dn: uid=adstyle,ou=EXAMPLE,ou=accounts,dc=example,dc=com
+changetype: add
+objectClass: inetOrgPerson
+objectClass: xidentAccount
+objectClass: xidentMailbox
+uid: adstyle
+cn: AD Style
+sn: Style
+xidentDomain: EXAMPLE
+xidentAccountName: adstyle
+userPassword: %s
+xidentAlias: ad-box
+mail: ad-box@example.com
+xidentMailHome: /var/lib/xident-demo/vmail/ad-box
+
+"""
+
+
+def ad_style(t, d, confs):
+    """An account entry carrying its own mailbox (Active Directory style)
+    with an alias unlike the account name, and no primary account link."""
+    pw = run(['slappasswd', '-h', '{SSHA}', '-s', 'adstyle-pw']).stdout.strip()
+    r = d.modify(ADSTYLE % pw)
+    t.ok(r.returncode == 0, 'AD-style entry added', r.stderr)
+    for mode, conf in confs:
+        check(t, resolve(conf, 'EXAMPLE\\adstyle', 'adstyle-pw'), '%s: AD style EXAMPLE\\adstyle' % mode,
+              'ok', 11202, user='ad-box')
+        check(t, resolve(conf, 'ad-box', 'adstyle-pw'), '%s: AD style alias ad-box' % mode,
+              'ok', 11202, user='ad-box')
+        check(t, resolve(conf, 'ad-box@example.com', 'adstyle-pw'), '%s: AD style mail address' % mode,
+              'ok', 11202, user='ad-box')
+        check(t, resolve(conf, 'EXAMPLE\\adstyle\\ad-box', 'adstyle-pw'), '%s: AD style three-part' % mode,
+              'ok', 11202, user='ad-box')
+        a = resolve(conf, 'ad-box', 'wrong')
+        b = resolve(conf, 'no-such-box', 'wrong')
+        t.eq(a.get('ldap operations'), b.get('ldap operations'),
+             '%s: AD-style alias and unknown name cost the same' % mode)
+
+
+def hostile_values(t, d, conf):
+    """Directory values are bounded and checked: too long or with control
+    bytes, they are ignored and named, never cut or passed on."""
+    import base64
+    ldif = ('dn: cn=longtarget,ou=recipients,dc=example,dc=com\nchangetype: add\n'
+            'objectClass: inetOrgPerson\nobjectClass: xidentCustomRecipient\n'
+            'cn: longtarget\nsn: x\nxidentAlias: longtarget\n'
+            'xidentTargetAddress: SMTP:%s@example.com\n'
+            'displayName:: %s\n\n' % ('a' * 2000, base64.b64encode(b'bell\x07ring').decode()))
+    r = d.modify(ldif)
+    t.ok(r.returncode == 0, 'entry with hostile values added', r.stderr)
+    r = resolve(conf, 'EXAMPLE\\jdoe\\longtarget', 'jdoe-pw')
+    check(t, r, 'custom recipient with a 2000-byte target', 'no_mailbox', 13005)
+    t.contains(r['stdout'], 'xidentTargetAddress value too long (ignored)', 'the too-long value is named')
+    t.contains(r['stdout'], 'displayName value holds control bytes (ignored)', 'the control bytes are named')
+    t.ok('a' * 1100 not in r['stdout'], 'the long value is not passed on', r['stdout'][:300])
+
+
 def equal_cost(t, conf, mode):
     """Unknown name vs wrong password of the same form: same LDAP operations."""
     pairs = [
@@ -247,6 +320,24 @@ def failover_and_restart(t, d):
     dead = 'ldap://127.0.0.1:%d' % free_port()
     conf = d.write_config(uris=[dead, d.uri], ldap_network_timeout=2)
     check(t, resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw'), 'failover: first URI dead', 'ok', 11202, user='johnd')
+    # A first server that accepts connections but never answers: failover
+    # within ldap_timeout, for the search and the bind connections alike.
+    import socket
+    hung = socket.socket()
+    hung.bind(('127.0.0.1', 0))
+    hung.listen(16)
+    try:
+        hung_uri = 'ldap://127.0.0.1:%d' % hung.getsockname()[1]
+        for mode in ('bind', 'hash'):
+            conf = d.write_config(uris=[hung_uri, d.uri], ldap_timeout=1, ldap_network_timeout=1,
+                                  password_mode=mode)
+            check(t, resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw'),
+                  'failover (%s mode): first server hung' % mode, 'ok', 11202, user='johnd')
+        conf = d.write_config(uris=[hung_uri], ldap_timeout=1, ldap_network_timeout=1)
+        r = resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw')
+        check(t, r, 'only server hung', 'tempfail', 13003, TEMP, cause=hung_uri)
+    finally:
+        hung.close()
     conf_dead = d.write_config(uris=[dead])
     r = resolve(conf_dead, 'EXAMPLE\\jdoe', 'jdoe-pw')
     check(t, r, 'only URI dead', 'tempfail', 13003, TEMP, cause=dead)
@@ -275,12 +366,42 @@ def failover_and_restart(t, d):
         t.contains(logon('EXAMPLE\\jdoe', 'jdoe-pw'), 'outcome=ok', 'loop: recovered after the restart')
         t.contains(logon('EXAMPLE\\asmith', 'asmith-pw'), 'user=asmith ', 'loop: next logon fine')
         t.contains(logon('EXAMPLE\\jdoe', 'wrong'), 'outcome=bad_credentials', 'loop: wrong password after restart')
+        # A restart between two logons costs no failed logon: the idle
+        # connections turn out broken and the operation is retried once on
+        # new ones (search and bind connections alike).
+        d.stop()
+        d.start()
+        wait_port(d.port)
+        line = logon('EXAMPLE\\jdoe', 'jdoe-pw')
+        t.ok(line.startswith('outcome=ok ') and ' user=johnd ' in line,
+             'loop: restart between logons: the next logon succeeds (retried on a new connection)', line)
+        d.stop()
+        d.start()
+        wait_port(d.port)
+        t.contains(logon('EXAMPLE\\jdoe', 'wrong'), 'outcome=bad_credentials',
+                   'loop: restart between logons: a wrong password is still a wrong password')
     finally:
         p.stdin.close()
         p.wait(timeout=30)
     t.eq(p.returncode, 0, 'loop: driver exits cleanly')
     err = p.stderr.read()
     t.ok('Sanitizer' not in err and 'runtime error' not in err, 'loop: no sanitizer report', err)
+
+
+def threads(t, d):
+    """One resolver shared by 8 threads over a pool of 2 connections per
+    kind: every logon ends as it does alone."""
+    lines = ''.join('%s\t%s\t%s\n' % x for x in [
+        ('EXAMPLE\\jdoe', 'jdoe-pw', 'imap'), ('wong', 'x', 'imap'), ('EXAMPLE\\jdoe', 'wrong', 'imap'),
+        ('EXAMPLE\\bjones', 'bjones-pw', 'imap'), ('imaponly', 'imaponly-pw', 'pop3'),
+        ('reception', 'reception-pw', 'imap'), ('nobody', 'x', 'imap'), ('johnd', 'jdoe-pw', 'imap')])
+    for mode in ('bind', 'hash'):
+        conf = d.write_config(password_mode=mode, ldap_pool_size=2)
+        r = run([LOOP, conf, '--threads', '8', '--rounds', '10'], input=lines, timeout=300)
+        t.eq((r.returncode, r.stdout.strip()), (0, 'threads ok=640 mismatched=0'),
+             '%s mode: 8 threads x 10 rounds x 8 logons on 2 connections, all as alone' % mode)
+        t.ok('Sanitizer' not in r.stderr and 'runtime error' not in r.stderr,
+             '%s mode threads: no sanitizer report' % mode, r.stderr)
 
 
 def tls(t):
@@ -312,6 +433,8 @@ def main():
         t.run('bind scenarios', scenarios, t, bind_conf, 'bind')
         t.run('hash scenarios', scenarios, t, hash_conf, 'hash')
         t.run('ntlm', ntlm_cases, t, bind_conf)
+        t.run('lookups', lookups, t, bind_conf,
+              d.write_config(bind_dn=d.restricted_dn, bind_password=d.restricted_password))
         t.run('equal cost bind', equal_cost, t, bind_conf, 'bind')
         t.run('equal cost hash', equal_cost, t, hash_conf, 'hash')
         # LDAP operations per logon (searches + binds), measured
@@ -321,9 +444,12 @@ def main():
         t.run('ops hash', ops_per_mode, t, hash_conf, 'hash', [
             ('EXAMPLE\\jdoe\\johnd', 'jdoe-pw', 1), ('EXAMPLE\\jdoe', 'jdoe-pw', 2),
             ('johnd', 'jdoe-pw', 2), ('jdoe@example.com', 'jdoe-pw', 2)])
+        t.run('ad style', ad_style, t, d, [('bind', bind_conf), ('hash', hash_conf)])
+        t.run('hostile values', hostile_values, t, d, bind_conf)
         t.run('injection', injection, t, bind_conf)
         t.run('config rows', config_rows, t, d)
         t.run('restricted', restricted, t, d)
+        t.run('threads', threads, t, d)
         t.run('failover and restart', failover_and_restart, t, d)
         d.stop()
         t.run('tls', tls, t)
