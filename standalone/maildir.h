@@ -58,6 +58,7 @@ struct xi_maildir_message {
 	unsigned flags;       /* enum xi_mail_flag */
 	uint32_t keywords;    /* bit i = keyword i of xi_mailbox_keyword_name */
 	bool recent;          /* found in new/ by this sync */
+	bool expunged;        /* removed by xi_mailbox_expunge* since the last sync */
 	const char *basename; /* file name without the ":2," info */
 };
 
@@ -165,9 +166,13 @@ enum xi_flag_mode { XI_FLAGS_REPLACE, XI_FLAGS_ADD, XI_FLAGS_REMOVE };
 int xi_mailbox_set_flags(struct xi_mailbox *mb, size_t index, enum xi_flag_mode mode,
 			 unsigned flags, uint32_t keywords, struct xi_error *err);
 
-/* Removes one message (its file; the uidlist forgets it on the next write). */
+/* Removes one message: its file, and its uidlist record under the lock.
+ * Indexes do not move: the message stays at its index with expunged set
+ * until the next xi_mailbox_sync, so a POP3 QUIT loop over indexes is safe
+ * even while another process expunges.  Expunging twice is not an error. */
 int xi_mailbox_expunge(struct xi_mailbox *mb, size_t index, struct xi_error *err);
-/* Removes every message flagged \Deleted; *count_out (may be NULL) = how many. */
+/* Removes every message flagged \Deleted (same rules); *count_out (may be
+ * NULL) = how many. */
 int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out,
 			       struct xi_error *err);
 
