@@ -57,6 +57,9 @@ def make_root():
     return root
 
 
+SERVERS = []
+
+
 class Server:
     def __init__(self, d, root, name='xidentd', **keys):
         self.port = free_port()
@@ -67,7 +70,10 @@ class Server:
         keys.setdefault('logon_failure_delay_max', 400)
         self.conf = d.write_config(xidentd_chroot=chroot, mail_root=root, **keys)
         self.proc = Proc([XIDENTD, '-F', '-c', self.conf], name=name)
+        SERVERS.append(self)
         wait_port(self.port, proc=self.proc)
+        # the master listens before it forks: wait for the network process
+        wait_until(lambda: self.children('xidentd-net'), timeout=20, what='network process')
 
     def log(self):
         return self.proc.output()
@@ -603,3 +609,7 @@ with Tap() as t:
         t.run('tls', test_tls, t, d, root)
         t.run('memory', test_memory, t, d, root)
         t.run('shutdown', test_shutdown, t, srv)
+        for s in SERVERS:
+            out = s.log()
+            t.ok('runtime error' not in out and 'Sanitizer' not in out and 'Segmentation' not in out,
+                 '%s: no sanitizer report or crash in its log' % s.proc.name, out[-3000:])
