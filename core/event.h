@@ -41,7 +41,8 @@ struct xi_event_levels {
 
 void xi_event_levels_from_config(const struct xi_config *cfg, struct xi_event_levels *lv);
 
-/* Every category at one level; and the check xi_event_emit makes. */
+/* Every category at one level; and the check xi_event_emit makes (lv NULL:
+ * every category at minimum, the default). */
 void xi_event_levels_set_all(struct xi_event_levels *lv, enum xi_diag_level level);
 bool xi_event_wanted(const struct xi_event_levels *lv, const struct xi_event *ev);
 

@@ -27,10 +27,18 @@ enum xi_password_scheme {
 	XI_PW_CRYPT_SHA512,    /* {CRYPT}$6$ */
 	XI_PW_CRYPT_YESCRYPT,  /* {CRYPT}$y$ */
 	XI_PW_CRYPT_BCRYPT,    /* {CRYPT}$2b$ (and $2y$, $2a$) */
-	XI_PW_CRYPT_OTHER,     /* {CRYPT} with another accepted method */
 	XI_PW_ARGON2,
+	XI_PW_CRYPT_OTHER,     /* {CRYPT} with another accepted method */
 	XI_PW__COUNT
 };
+/* The first seven are in the order of the password_dummy_scheme config
+ * values; xi_password_scheme_from_name maps those names without relying on it. */
+
+/* "ssha", "ssha256", "ssha512", "crypt-sha512", "crypt-yescrypt",
+ * "crypt-bcrypt", "argon2" (any case; the values of password_dummy_scheme).
+ * Returns 0, or -1 with XI_ERR_INVALID. */
+int xi_password_scheme_from_name(const char *name, enum xi_password_scheme *scheme_r,
+				 struct xi_error *err);
 
 /* The scheme of a stored value.  Returns 0, or -1: XI_ERR_INVALID when it has
  * no {SCHEME} prefix or an unknown one, XI_ERR_UNSUPPORTED for {ARGON2}

@@ -2,7 +2,7 @@
 # A private OpenLDAP slapd for tests and the demo: loopback only, a port
 # chosen at run time, its own configuration and mdb database in DIR.
 #
-# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--detach]
+# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--no-sample] [--detach] [--owner PID]
 #        private-slapd.sh stop DIR
 #        private-slapd.sh status DIR
 #
@@ -14,10 +14,13 @@
 #         it has announced "slapd starting" (20 s at most).
 #         Started again on a DIR that already holds a database, it reuses the
 #         port(s), configuration and data without loading anything.
+#         --no-sample  load nothing (an empty database under the suffix)
 #         --tls   also a throwaway CA and server certificate (openssl CLI):
 #                 ldaps:// on a second port and StartTLS on ldap://.
 #         --detach  start slapd in its own session (for the demo; tests leave
 #                 it in their process group so a crashed suite cannot leak it)
+#         --owner PID  stop slapd when process PID ends, however it ends (a
+#                 test suite passes its own pid: no slapd outlives its test)
 # stop    stops slapd by the pid in DIR/pid and waits for it to exit.
 # status  prints the URIs and exits 0 when running, else prints "stopped"
 #         and exits 3.
@@ -189,11 +192,13 @@ launch() {
 }
 
 cmd_start() {
-	local dir="" tls=no detach=no samples=() f fresh=no try
+	local dir="" tls=no detach=no owner="" samples=() no_sample=no f fresh=no try
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--tls) tls=yes ;;
 		--detach) detach=yes ;;
+		--owner) [ $# -ge 2 ] || usage; owner=$2; shift ;;
+		--no-sample) no_sample=yes ;;
 		--sample) [ $# -ge 2 ] || usage; samples+=("$2"); shift ;;
 		-*) usage ;;
 		*) [ -z "$dir" ] || usage; dir=$1 ;;
@@ -208,7 +213,8 @@ cmd_start() {
 	fi
 	if [ ! -f "$dir/slapd.conf" ] || [ ! -f "$dir/db/data.mdb" ]; then
 		fresh=yes
-		[ ${#samples[@]} -gt 0 ] || samples=("$src/ldap-schema/sample.ldif")
+		[ ${#samples[@]} -gt 0 ] || [ "$no_sample" = yes ] ||
+			samples=("$src/ldap-schema/sample.ldif")
 		rm -rf "$dir/db" "$dir/tls"
 		rm -f "$dir/ldaps_port" "$dir/ldaps_uri" "$dir/ca_file"
 		mkdir -p "$dir/db"
@@ -217,13 +223,15 @@ cmd_start() {
 		write_conf "$dir" "$tls"
 		slaptest -u -f "$dir/slapd.conf" >"$dir/slaptest.log" 2>&1 ||
 			die "slaptest refused $dir/slapd.conf: $(tail -n 3 "$dir/slaptest.log")"
+		# -q: no per-entry sync (a fresh test database is rebuilt, never
+		# repaired); schema checks still apply.
 		for f in "${samples[@]}"; do
 			[ -r "$f" ] || die "cannot read $f"
-			slapadd -f "$dir/slapd.conf" -l "$f" >"$dir/slapadd.log" 2>&1 ||
+			slapadd -q -f "$dir/slapd.conf" -l "$f" >"$dir/slapadd.log" 2>&1 ||
 				die "slapadd refused $f: $(tail -n 5 "$dir/slapadd.log")"
 		done
 		printf 'ldapi://%s\n' "$(printf '%s' "$dir/ldapi" | sed 's,/,%2F,g')" >"$dir/ldapi_uri"
-	elif [ ${#samples[@]} -gt 0 ]; then
+	elif [ ${#samples[@]} -gt 0 ] || [ "$no_sample" = yes ]; then
 		die "$dir already holds a database; --sample applies to a fresh DIR only"
 	fi
 	for try in 1 2 3; do
@@ -237,6 +245,13 @@ cmd_start() {
 			echo "ldap://127.0.0.1:$(cat "$dir/port")" >"$dir/uri"
 			if [ -f "$dir/ldaps_port" ]; then
 				echo "ldaps://127.0.0.1:$(cat "$dir/ldaps_port")" >"$dir/ldaps_uri"
+			fi
+			if [ -n "$owner" ]; then
+				# A watcher in our process group: when the owner ends, stop
+				# slapd.  Its output goes nowhere so that a caller reading
+				# our output is not kept waiting for it.
+				(timeout 86400 tail --pid="$owner" -f /dev/null 2>/dev/null
+				 "$0" stop "$dir") </dev/null >/dev/null 2>&1 &
 			fi
 			cmd_status "$dir"
 			return 0
@@ -255,9 +270,9 @@ cmd_stop() {
 		return 0
 	fi
 	kill -TERM "$pid"
-	if ! timeout 10 tail -s 0.02 --pid="$pid" -f /dev/null; then
+	if ! timeout 10 tail -s 0.02 --pid="$pid" -f /dev/null 2>/dev/null; then
 		kill -KILL "$pid" 2>/dev/null || true
-		timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null || true
+		timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null 2>/dev/null || true
 	fi
 	rm -f "$dir/pid"
 }

@@ -65,7 +65,8 @@ class Slapd:
 
     def __init__(self, tls=False, ldif=None, dir=None, start=True):
         """ldif: LDIF file paths or LDIF texts (a string holding a newline),
-        loaded in order into a fresh database; default the sample."""
+        loaded in order into a fresh database; default the sample; [] loads
+        nothing (not even the suffix entry)."""
         self.tls = tls
         self.dir = dir or xitest.tempdir('slapd-')
         self.pid = None
@@ -86,14 +87,17 @@ class Slapd:
     def start(self):
         """Starts slapd; after stop(), starts it again on the same port(s)
         with the same data (for recovery tests)."""
-        argv = [SCRIPT, 'start', self.dir]
+        # --owner: slapd is stopped when this process ends, even by SIGKILL.
+        argv = [SCRIPT, 'start', self.dir, '--owner', str(os.getpid())]
         if not self._started_once:
             if self.tls:
                 argv.append('--tls')
             for p in self._ldif:
                 argv += ['--sample', p]
+            if not self._ldif:
+                argv.append('--no-sample')
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=60)
+                           text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError('private slapd did not start:\n%s%s' % (r.stdout, r.stderr))
         self._started_once = True

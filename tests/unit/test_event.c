@@ -147,6 +147,9 @@ int main(void)
 	tap_is_int(emitted(&lv, (enum xi_event_category)42, XI_LEVEL_MINIMUM), 0,
 		   "unknown category: only errors pass");
 
+	tap_is_int(emitted(NULL, XI_CAT_LOGONS, XI_LEVEL_MINIMUM), 1, "no levels: minimum written");
+	tap_is_int(emitted(NULL, XI_CAT_LOGONS, XI_LEVEL_MEDIUM), 0, "no levels: medium dropped");
+
 	xi_event_levels_set_all(&lv, XI_LEVEL_NONE);
 	xi_event_from_outcome(&ev, XI_OUTCOME_OK, "imap");
 	xi_event_emit(&lv, capture_sink, &c, &ev);

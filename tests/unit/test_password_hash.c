@@ -1,9 +1,12 @@
 /* password_hash: known values made by other tools (slappasswd 2.5 with the
  * pw-sha2 and argon2 modules, Python's hashlib), wrong passwords, malformed
  * values, and values we generate. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "password_hash.h"
 #include "tap.h"
 #include "xident-config.h"
@@ -188,6 +191,45 @@ int main(void)
 	       scheme == XI_PW_CRYPT_BCRYPT, "scheme_of {CRYPT}$2y$ is bcrypt");
 	tap_ok(xi_password_scheme_of("{CRYPT}$5$x", 11, &scheme, &err) == 0 &&
 	       scheme == XI_PW_CRYPT_OTHER, "scheme_of {CRYPT}$5$ is another crypt method");
+
+	/* --- names of password_dummy_scheme ------------------------------------ */
+	{
+		static const char *const names[] = { "ssha", "ssha256", "ssha512", "crypt-sha512",
+						     "crypt-yescrypt", "crypt-bcrypt", "argon2" };
+		static const enum xi_password_scheme want[] = {
+			XI_PW_SSHA, XI_PW_SSHA256, XI_PW_SSHA512, XI_PW_CRYPT_SHA512,
+			XI_PW_CRYPT_YESCRYPT, XI_PW_CRYPT_BCRYPT, XI_PW_ARGON2 };
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			tap_ok(xi_password_scheme_from_name(names[i], &scheme, &err) == 0 &&
+			       scheme == want[i], "scheme name %s", names[i]);
+			tap_is_int(want[i], i, "%s is index %zu of the config enum", names[i], i);
+		}
+		tap_ok(xi_password_scheme_from_name("SSHA512", &scheme, &err) == 0 &&
+		       scheme == XI_PW_SSHA512, "scheme names are case-insensitive");
+		tap_ok(xi_password_scheme_from_name("md5", &scheme, &err) == -1 &&
+		       err.status == XI_ERR_INVALID, "unknown scheme name refused");
+		tap_ok(xi_password_scheme_from_name(NULL, &scheme, &err) == -1, "NULL name refused");
+	}
+	/* The config key's alternatives, in order, are the enum's first values. */
+	{
+		const struct xi_config_key_info *keys;
+		size_t count, index = 0;
+		char alternatives[256], *save = NULL;
+		bool all = true;
+
+		keys = xi_config_key_table(&count);
+		alternatives[0] = '\0';
+		for (size_t i = 0; i < count; i++) {
+			if (keys[i].key == XI_CFG_PASSWORD_DUMMY_SCHEME)
+				snprintf(alternatives, sizeof(alternatives), "%s", keys[i].constraint);
+		}
+		for (char *w = strtok_r(alternatives, "|", &save); w != NULL;
+		     w = strtok_r(NULL, "|", &save), index++)
+			all = all && xi_password_scheme_from_name(w, &scheme, &err) == 0 &&
+			      (size_t)scheme == index;
+		tap_ok(all && index == 7, "password_dummy_scheme values map to the enum in order");
+	}
 
 	/* --- generation ---------------------------------------------------------- */
 	roundtrip(XI_PW_SSHA512, "{SSHA512}");
