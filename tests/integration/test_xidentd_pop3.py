@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
-from mailclients import LineConn, RawLine, curl_ntlm, impacket_ntlm, pop3_auth
+from mailclients import LineConn, NtlmAuthClient, RawLine, curl_ntlm, impacket_ntlm, pop3_auth
 
 XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
 warnings.simplefilter('ignore', DeprecationWarning)  # the TLS 1.1 probe
@@ -239,6 +239,12 @@ def test_sasl(t, srv):
     t.ok(line.startswith('+OK Logged on to mailbox johnd'), 'AUTH NTLM (impacket NTLMv2)', tr)
     line, tr = pop3_auth(srv.port, 'NTLM', impacket_ntlm('jdoe\\helpdesk', 'jdoe-pw', 'EXAMPLE'))
     t.ok(line.startswith('+OK Logged on to mailbox helpdesk'), 'AUTH NTLM naming a delegate mailbox', tr)
+    client = NtlmAuthClient('asmith', 'asmith-pw', 'EXAMPLE')
+    try:
+        line, tr = pop3_auth(srv.port, 'NTLM', client)
+    finally:
+        client.close()
+    t.ok(line.startswith('+OK Logged on to mailbox asmith'), 'AUTH NTLM (Samba ntlm_auth NTLMv2)', tr)
     line, tr = pop3_auth(srv.port, 'NTLM', impacket_ntlm('jdoe', 'wrong', 'EXAMPLE'))
     t.ok(line.startswith('-ERR [AUTH] ' + BAD), 'AUTH NTLM wrong password', line)
     line, tr = pop3_auth(srv.port, 'NTLM', lambda ch: b'NTLMSSP\0garbage')
@@ -376,6 +382,28 @@ def test_limits(t, d, root):
     userpass(srv.port, 'jdoe', 'wrong-again')
     t.ok(time.monotonic() - t0 >= 0.9, 'a new connection from the same source keeps the penalty (%.2f s)'
          % (time.monotonic() - t0))
+    srv.proc.stop()
+
+
+def test_session_limit(t, d, root):
+    srv = Server(d, root, name='xidentd-sessions', max_connections=2)
+    held = []
+    for name, pw in (('EXAMPLE\\bjones', 'bjones-pw'), ('EXAMPLE\\asmith', 'asmith-pw')):
+        c = LineConn(srv.port)
+        c.readline()
+        c.send('USER ' + name)
+        c.readline()
+        c.send('PASS ' + pw)
+        t.ok(c.readline().startswith('+OK'), 'session %s within max_connections' % name)
+        held.append(c)
+    r = userpass(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+    t.ok(r[0].startswith('-ERR [SYS/TEMP]') and 'sessions' in r[0],
+         'logged-on sessions count against max_connections', r)
+    for c in held:
+        hangup(c)
+    wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
+    r = userpass(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw', ['QUIT'])
+    t.ok(r[0].startswith('+OK'), 'a session slot is free again once sessions end', r)
     srv.proc.stop()
 
 
@@ -550,10 +578,13 @@ def pss_kib(pid):
         int(re.search(r'^Rss:\s+(\d+) kB', text, re.M).group(1))
 
 
-def test_memory(t, d, root, n=1000):
+def test_memory(t, d, root, n=int(os.environ.get('XD_MEM_CONNS', '1000'))):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n + 200:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 500), hard))
+    if hard < n + 200:
+        t.skip('memory at %d connections' % n, 'open file limit %d' % hard)
+        return
     srv = Server(d, root, name='xidentd-mem', max_connections_per_source=n + 10)
     net = srv.children('xidentd-net')[0]
     _can_connect(srv.port)
@@ -572,6 +603,28 @@ def test_memory(t, d, root, n=1000):
     t.ok(per_pss <= 8192, 'idle plain connection costs <= 8 KiB PSS (%.0f bytes)' % per_pss)
     for c in conns:
         hangup(c)
+    srv.proc.stop()
+    # the same over implicit TLS (handshake done, greeting read)
+    cert, key = throwaway_cert()
+    port_s = free_port()
+    srv = Server(d, root, name='xidentd-mem-tls', max_connections_per_source=n + 10,
+                 tls_cert_file=cert, tls_key_file=key, pop3s_listen='127.0.0.1:%d' % port_s)
+    wait_port(port_s, proc=srv.proc)
+    net = srv.children('xidentd-net')[0]
+    ctx = ssl._create_unverified_context()
+    pss0, rss0 = pss_kib(net)
+    socks = []
+    for _ in range(n):
+        s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port_s), timeout=20))
+        s.recv(100)
+        socks.append(s)
+    pss1, rss1 = pss_kib(net)
+    per_tls = (pss1 - pss0) * 1024.0 / n
+    t.diag('network process at %d idle TLS connections: PSS %d -> %d KiB (%.0f bytes each)'
+           % (n, pss0, pss1, per_tls))
+    t.ok(per_tls < 64 * 1024, 'idle TLS connection measured (%.0f bytes PSS; OpenSSL state)' % per_tls)
+    for s in socks:
+        s.close()
     srv.proc.stop()
 
 
@@ -594,7 +647,7 @@ with Tap() as t:
         only = os.environ.get('XD_ONLY')
         if only:
             for name in only.split(','):
-                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root),
+                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'ntlm_disabled': (t, d, root),
                                                'limits': (t, d, root)}.get(name, (t, srv)))
             sys.exit(1 if t.failed else 0)
         t.run('logon forms', test_logons, t, srv)
@@ -605,6 +658,7 @@ with Tap() as t:
         t.run('kill -9 session', test_kill_session, t, srv)
         t.run('tempfail', test_tempfail, t, d, srv)
         t.run('limits', test_limits, t, d, root)
+        t.run('session limit', test_session_limit, t, d, root)
         t.run('ntlm disabled', test_ntlm_disabled, t, d, root)
         t.run('tls', test_tls, t, d, root)
         t.run('memory', test_memory, t, d, root)
