@@ -311,6 +311,19 @@ def test_transaction(t, srv):
     t.eq(r[2], '+OK ' + uidls[0], 'the remaining message keeps its UIDL')
 
 
+def test_pipelining(t, srv):
+    wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
+    c = LineConn(srv.port)
+    c.readline()
+    c.s.sendall(b'USER jdoe\r\nPASS wrong\r\nUSER EXAMPLE\\asmith\r\nPASS asmith-pw\r\nSTAT\r\nQUIT\r\n')
+    got = [c.readline() for _ in range(6)]
+    hangup(c)
+    t.ok(got[0] == '+OK' and got[1].startswith('-ERR [AUTH]') and got[2] == '+OK'
+         and got[3].startswith('+OK Logged on to mailbox asmith') and got[4].startswith('+OK 0 0')
+         and got[5].startswith('+OK'),
+         'pipelined commands behind a delayed failure and across the hand-over to the session', got)
+
+
 def test_hostile(t, srv):
     c = LineConn(srv.port)
     c.readline()
@@ -344,7 +357,7 @@ def test_hostile(t, srv):
 def test_limits(t, d, root):
     srv = Server(d, root, name='xidentd-limits', max_connections_per_source=3,
                  logon_failure_delay=150, logon_failure_delay_max=2000, max_failed_logons=3,
-                 diag_connections='maximum')
+                 diag_connections='maximum', idle_timeout_preauth=5)
     # wait_port's probe counts until the server has seen it close
     wait_until(lambda: 'client disconnected' in srv.log(), timeout=10, what='probe closed')
     conns = [LineConn(srv.port) for _ in range(3)]
@@ -382,6 +395,13 @@ def test_limits(t, d, root):
     userpass(srv.port, 'jdoe', 'wrong-again')
     t.ok(time.monotonic() - t0 >= 0.9, 'a new connection from the same source keeps the penalty (%.2f s)'
          % (time.monotonic() - t0))
+    c = LineConn(srv.port)
+    c.readline()
+    t0 = time.monotonic()
+    line = c.readline()
+    t.ok(line.startswith('-ERR') and 'Idle' in line and 4 <= time.monotonic() - t0 < 15,
+         'idle_timeout_preauth closes a silent connection (%.1f s)' % (time.monotonic() - t0), line)
+    hangup(c)
     srv.proc.stop()
 
 
@@ -622,7 +642,10 @@ def test_memory(t, d, root, n=int(os.environ.get('XD_MEM_CONNS', '1000'))):
     per_tls = (pss1 - pss0) * 1024.0 / n
     t.diag('network process at %d idle TLS connections: PSS %d -> %d KiB (%.0f bytes each)'
            % (n, pss0, pss1, per_tls))
-    t.ok(per_tls < 64 * 1024, 'idle TLS connection measured (%.0f bytes PSS; OpenSSL state)' % per_tls)
+    if os.environ.get('XD_XIDENTD'):
+        t.skip('idle TLS connection under 64 KiB', 'sanitizer build: ASan pads every allocation')
+    else:
+        t.ok(per_tls < 64 * 1024, 'idle TLS connection under 64 KiB (%.0f bytes PSS; OpenSSL state)' % per_tls)
     for s in socks:
         s.close()
     srv.proc.stop()
@@ -654,6 +677,7 @@ with Tap() as t:
         t.run('refusals', test_refusals, t, srv)
         t.run('sasl', test_sasl, t, srv)
         t.run('transaction', test_transaction, t, srv)
+        t.run('pipelining', test_pipelining, t, srv)
         t.run('hostile', test_hostile, t, srv)
         t.run('kill -9 session', test_kill_session, t, srv)
         t.run('tempfail', test_tempfail, t, d, srv)
