@@ -567,6 +567,21 @@ def test_tls(t, d, root):
     s.close()
     t.ok(userpass(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw', ['QUIT'])[0].startswith('+OK'),
          'logons work after SIGHUP (new auth process)')
+    # SIGHUP also rereads the directory and NTLM settings
+    with open(srv.conf, 'a') as f:
+        f.write('ntlm_protocols = imap\n')
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    wait_until(lambda: srv.log().count('reloaded ') >= 2, timeout=10, what='second reload')
+    line, _ = pop3_auth(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
+    t.eq(line, '-ERR [AUTH] ' + 'The NTLM Authentication package has been disabled for this protocol.',
+         'SIGHUP applies a changed ntlm_protocols')
+    # a broken config is refused and the running one kept
+    with open(srv.conf, 'a') as f:
+        f.write('no_such_key = 1\n')
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    wait_until(lambda: 'keeping the old one' in srv.log(), timeout=10, what='refused reload')
+    t.ok('no_such_key' in srv.log() and userpass(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw', ['QUIT'])[0].startswith('+OK'),
+         'SIGHUP with a bad config: problem logged, old config kept, logons work')
     srv.proc.stop()
 
 
@@ -662,6 +677,25 @@ def test_memory(t, d, root, n=int(os.environ.get('XD_MEM_CONNS', '1000'))):
     srv.proc.stop()
 
 
+def test_daemon(t, d, root):
+    port = free_port()
+    chroot = tempdir('xdchroot-')
+    os.chmod(chroot, 0o755)
+    conf = d.write_config(xidentd_chroot=chroot, mail_root=root, pop3_listen='127.0.0.1:%d' % port)
+    pidfile = os.path.join(tempdir('xdpid-'), 'xidentd.pid')
+    r = run([XIDENTD, '-c', conf, '-p', pidfile], timeout=30)
+    t.eq(r.returncode, 0, 'without -F the master daemonizes and the starter exits 0')
+    try:
+        wait_path(pidfile)
+        wait_port(port)
+        t.ok(userpass(port, 'EXAMPLE\\asmith', 'asmith-pw', ['QUIT'])[0].startswith('+OK'), 'daemon serves logons')
+    finally:
+        stop_pidfile(pidfile)
+    t.ok(not _can_connect(port) and not os.path.exists(pidfile), 'daemon stopped by its pid; pid file removed')
+    r = run([XIDENTD, '-c', '/nonexistent/xident.conf', '-F'], timeout=30)
+    t.ok(r.returncode == 2 and '/nonexistent/xident.conf' in r.stderr, 'missing config: exit 2 naming the file', r.stderr)
+
+
 def test_shutdown(t, srv):
     pid = srv.proc.pid
     os.kill(pid, signal.SIGTERM)
@@ -681,7 +715,7 @@ with Tap() as t:
         only = os.environ.get('XD_ONLY')
         if only:
             for name in only.split(','):
-                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'ntlm_disabled': (t, d, root),
+                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root),
                                                'limits': (t, d, root)}.get(name, (t, srv)))
             sys.exit(1 if t.failed else 0)
         t.run('logon forms', test_logons, t, srv)
@@ -698,6 +732,7 @@ with Tap() as t:
         t.run('ntlm disabled', test_ntlm_disabled, t, d, root)
         t.run('tls', test_tls, t, d, root)
         t.run('memory', test_memory, t, d, root)
+        t.run('daemon', test_daemon, t, d, root)
         t.run('shutdown', test_shutdown, t, srv)
         for s in SERVERS:
             out = s.log()
