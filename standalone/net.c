@@ -103,6 +103,7 @@ struct conn {
 	bool implicit_tls;
 	bool sasl_ntlm;       /* the pending auth request is NTLM */
 	bool delayed_close;   /* close after the delayed reply */
+	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
 	SSL *ssl;
 	struct source *src;
 	char *user;           /* USER argument, or AUTH LOGIN name */
@@ -338,7 +339,7 @@ static void conn_update_events(struct net *n, struct conn *c)
 	struct epoll_event ev = { .data.u64 = ((uint64_t)(c->id & SLOT_MASK) << 2) | KIND_CLIENT };
 	bool want_read = c->state != ST_WAIT_AUTH && c->state != ST_DELAY &&
 			 c->state != ST_CLOSING && c->to_mail.len < OUTPUT_MAX / 4;
-	bool want_write = c->out.len > 0;
+	bool want_write = c->out.len > 0 || c->tls_want_write;
 
 	if (c->ssl != NULL && c->state == ST_TLS_HANDSHAKE) {
 		want_read = true;
@@ -932,6 +933,7 @@ static void tls_handshake(struct net *n, struct conn *c)
 	ERR_clear_error();
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
+		c->tls_want_write = false;
 		c->state = ST_AUTHORIZATION;
 		if (c->implicit_tls)
 			conn_sendf(n, c, "+OK " POP3_GREETING);
@@ -941,6 +943,8 @@ static void tls_handshake(struct net *n, struct conn *c)
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
+		c->tls_want_write = SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE;
+		conn_update_events(n, c);
 		return;
 	default: {
 		char why[256];
@@ -992,7 +996,8 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 		tls_handshake(n, c);
 		return;
 	}
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) &&
+	    !(c->tls_want_write && (events & EPOLLOUT)))
 		return;
 	for (;;) {
 		ssize_t r;
@@ -1002,6 +1007,7 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 			sr = SSL_read(c->ssl, n->readbuf, sizeof(n->readbuf));
 			if (sr <= 0) {
 				int e = SSL_get_error(c->ssl, sr);
+				c->tls_want_write = e == SSL_ERROR_WANT_WRITE;
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 					break;
 				conn_close(n, c, e == SSL_ERROR_ZERO_RETURN ? "client closed TLS" : "TLS read failed");
