@@ -78,6 +78,7 @@ def suite(t, binary, tag):
     conf = d.write_config(admin_bind_dn=d.admin_dn,
                           secrets={'admin_bind_password': d.admin_password})
     x = Cli(binary, conf, tag)
+    svc = Cli(binary, d.write_config(), tag)   # binds as the service account
 
     # --help of every group and verb
     bad = []
@@ -106,12 +107,17 @@ def suite(t, binary, tag):
     r = x('account', 'list', 'j*', '--domain', 'BRANCH')
     t.eq(r.stdout.splitlines(), ['BRANCH\\jdoe\tenabled\tjdoe@branch.example.com'],
          T('account list PATTERN --domain'))
-    r = x('account', 'show', 'EXAMPLE\\jdoe')
+    r = svc('account', 'show', 'EXAMPLE\\jdoe')
     t.ok(r.returncode == 0 and 'johnd (cn=johnd,ou=mailboxes' in r.stdout and
          'delegate of:    helpdesk' in r.stdout and 'password:       {SSHA512}' in r.stdout and
          'nt hash:        set' in r.stdout,
-         T('account show: owned and delegated mailboxes, password scheme'), r.stdout + r.stderr)
-    r = x('account', 'show', 'EXAMPLE/User')
+         T('account show (service account): mailboxes owned and delegated, password scheme'),
+         r.stdout + r.stderr)
+    r = x('account', 'show', 'EXAMPLE\\jdoe')
+    t.ok(r.returncode == 0 and 'password:       not set (or not readable)' in r.stdout and
+         'nt hash:        not set (or not readable)' in r.stdout,
+         T('account show (administrator): the hashes are write-only to it'), r.stdout + r.stderr)
+    r = svc('account', 'show', 'EXAMPLE/User')
     pwline = [ln for ln in r.stdout.splitlines() if ln.startswith('password:')]
     t.ok(r.returncode == 0 and NLMP_HASH not in r.stdout and
          pwline == ['password:       {SSHA512}'],
