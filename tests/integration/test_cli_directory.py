@@ -155,6 +155,16 @@ def suite(t, binary, tag):
     r = x('mailbox', 'list', 'rj*')
     t.eq(r.stdout.splitlines(), ['rjames\tEXAMPLE\\rjames\tmail2.example.com'],
          T('mailbox list PATTERN shows the home server'))
+    many = ''.join('dn: cn=bulk%02d,ou=mailboxes,dc=example,dc=com\nchangetype: add\n'
+                   'objectClass: inetOrgPerson\nobjectClass: xidentMailbox\ncn: bulk%02d\n'
+                   'sn: bulk\nxidentAlias: bulk%02d\nxidentPrimaryAccount: %s\n\n'
+                   % (i, i, i, account_dn('BRANCH', 'lwong')) for i in range(40))
+    t.eq(d.modify(many).returncode, 0, T('40 more mailboxes of BRANCH\\lwong added with ldapmodify'))
+    r = x('mailbox', 'list', '--owner', 'BRANCH\\lwong')
+    lines = r.stdout.splitlines()
+    t.ok(r.returncode == 0 and len(lines) == 41 and
+         all(ln.split('\t')[1] == 'BRANCH\\lwong' for ln in lines) and lines[0].startswith('bulk00\t'),
+         T('mailbox list of many mailboxes names every owner (one account search)'), r.stdout[-500:])
     r = x('recipient', 'show', 'partner')
     t.ok(r.returncode == 0 and 'target:         SMTP:partner@elsewhere.example' in r.stdout,
          T('recipient show'), r.stdout + r.stderr)
