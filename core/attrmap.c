@@ -4,6 +4,7 @@
  */
 #include "attrmap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,7 +38,9 @@ static const struct xi_attrmap maps[] = {
 		.mail_gid = "xidentMailGid",
 		.mail_quota = "xidentMailQuota",
 	},
-	/* Active Directory / Samba 4.  The NetBIOS domain is not an attribute of
+	/* Active Directory / Samba 4 (the same mapping as
+	 * ldap-schema/attrmap-ad.map, which test_attrmap compares).  A user is a
+	 * mailbox when it has homeMDB.  The NetBIOS domain is not an attribute of
 	 * a user (it is the naming context's), so accounts belong to the
 	 * configured default domains.  The NT hash (unicodePwd) is never
 	 * readable over LDAP: NTLM needs a different source there.  A mailbox
@@ -48,7 +51,7 @@ static const struct xi_attrmap maps[] = {
 		.id = XI_ATTRMAP_AD, .name = "ad",
 		.account_class = "user",
 		.mailbox_class = "user",
-		.mailbox_marker = "msExchHomeServerName",
+		.mailbox_marker = "homeMDB",
 		.custom_class = "contact",
 		.dl_class = "group",
 		.domain = NULL,
@@ -68,11 +71,12 @@ static const struct xi_attrmap maps[] = {
 		.target_address = "targetAddress",
 		.mail = "mail",
 		.display_name = "displayName",
-		.mail_home = "homeDirectory",
+		/* Where the mail lives is the host's default with AD. */
+		.mail_home = NULL,
 		.mail_location = NULL,
-		.mail_uid = "uidNumber",
-		.mail_gid = "gidNumber",
-		.mail_quota = NULL,
+		.mail_uid = NULL,
+		.mail_gid = NULL,
+		.mail_quota = "mDBStorageQuota", .quota_kind = XI_QUOTA_KIB,
 	},
 	/* Exchange 5.5's own directory over LDAP.  Accounts live in the NT
 	 * domain (SAM), not in this directory: a mailbox names its primary
@@ -340,6 +344,28 @@ int xi_attrmap_home_server_name(const struct xi_attrmap *m, const char *value, c
 		return copy_out(start, (size_t)(end - start), out, size);
 	}
 	return -1;
+}
+
+int xi_attrmap_quota(const struct xi_attrmap *m, const char *value, char *out, size_t size)
+{
+	unsigned long long kib;
+	char *end;
+	int n;
+
+	if (value == NULL || value[0] == '\0')
+		return -1;
+	if (m->quota_kind == XI_QUOTA_RULE)
+		return copy_out(value, strlen(value), out, size);
+	if (value[0] < '0' || value[0] > '9')
+		return -1;
+	kib = strtoull(value, &end, 10);
+	if (*end != '\0' || kib > (1ULL << 50))
+		return -1;
+	if (kib != 0 && kib % (1024ULL * 1024) == 0)
+		n = snprintf(out, size, "%lluG", kib / (1024ULL * 1024));
+	else
+		n = snprintf(out, size, "%lluk", kib);
+	return n > 0 && (size_t)n < size ? n : -1;
 }
 
 static int hexval(char c)

@@ -48,6 +48,12 @@ enum xi_protocols_kind {
 	XI_PROTOCOLS_EXCHANGE     /* Protocol-Settings: "POP3§1§...", second field 1/0 = enabled; absent = all */
 };
 
+/* How the quota is stored. */
+enum xi_quota_kind {
+	XI_QUOTA_RULE = 0,        /* a quota rule value as it is ("1G") */
+	XI_QUOTA_KIB              /* a number of KiB (mDBStorageQuota) */
+};
+
 struct xi_attrmap {
 	enum xi_attrmap_id id;
 	const char *name;              /* config value: "xident", "ad", "exchange55" */
@@ -92,6 +98,7 @@ struct xi_attrmap {
 	const char *mail_uid;
 	const char *mail_gid;
 	const char *mail_quota;
+	enum xi_quota_kind quota_kind;
 };
 
 const struct xi_attrmap *xi_attrmap_get(enum xi_attrmap_id id);
@@ -127,6 +134,10 @@ unsigned xi_attrmap_methods(const char *const *values, size_t n);
  * Returns its length, or -1 when the value does not have the expected shape. */
 int xi_attrmap_home_server_name(const struct xi_attrmap *map, const char *value, char *out,
 				size_t size);
+
+/* A quota value as a quota rule ("1G", "512k") into out.  Returns its
+ * length, or -1 when the value is not in the expected shape. */
+int xi_attrmap_quota(const struct xi_attrmap *map, const char *value, char *out, size_t size);
 
 /* An NT hash value (32 hex digits) into 16 bytes.  False when malformed. */
 bool xi_attrmap_parse_nt_hash(const char *value, size_t len, unsigned char out[16]);

@@ -28,6 +28,12 @@ enum xi_dir_bind xi_dir_verify_bind(struct xi_directory *dir, const char *dn,
 	return dir->ops->verify_bind(dir, dn, password, password_len, ops, err);
 }
 
+int xi_dir_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsigned *ops,
+			     struct xi_error *err)
+{
+	return dir->ops->mailboxes_visible(dir, visible_r, ops, err);
+}
+
 void xi_dir_destroy(struct xi_directory *dir)
 {
 	if (dir != NULL)

@@ -128,6 +128,11 @@ struct xi_directory_ops {
 	enum xi_dir_bind (*verify_bind)(struct xi_directory *dir, const char *dn,
 					const char *password, size_t password_len,
 					unsigned *ops, struct xi_error *err);
+	/* Whether the service account can see any mailbox at all: a name
+	 * that resolves to "no mailbox" is then a missing right (Q255269),
+	 * not a fact about the account. */
+	int (*mailboxes_visible)(struct xi_directory *dir, bool *visible_r, unsigned *ops,
+				 struct xi_error *err);
 	void (*destroy)(struct xi_directory *dir);
 };
 
@@ -151,6 +156,8 @@ int xi_dir_read(struct xi_directory *dir, const char *dn, bool want_nt_hash, boo
 enum xi_dir_bind xi_dir_verify_bind(struct xi_directory *dir, const char *dn,
 				    const char *password, size_t password_len, unsigned *ops,
 				    struct xi_error *err);
+int xi_dir_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsigned *ops,
+			     struct xi_error *err);
 void xi_dir_destroy(struct xi_directory *dir);
 
 void xi_dir_result_init(struct xi_dir_result *res);

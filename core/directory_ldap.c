@@ -407,7 +407,16 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 	first_text(ld, msg, e, m->mail_location, e->mail_location, sizeof(e->mail_location));
 	first_text(ld, msg, e, m->mail_uid, e->mail_uid, sizeof(e->mail_uid));
 	first_text(ld, msg, e, m->mail_gid, e->mail_gid, sizeof(e->mail_gid));
-	first_text(ld, msg, e, m->mail_quota, e->mail_quota, sizeof(e->mail_quota));
+	{
+		char quota[64] = "";
+
+		first_text(ld, msg, e, m->mail_quota, quota, sizeof(quota));
+		if (quota[0] != '\0' &&
+		    xi_attrmap_quota(m, quota, e->mail_quota, sizeof(e->mail_quota)) < 0) {
+			e->mail_quota[0] = '\0';
+			note_problem(e, m->mail_quota, "value not in the expected shape (ignored)");
+		}
+	}
 }
 
 static bool any_caseeq(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
@@ -609,6 +618,35 @@ static enum xi_dir_bind dl_verify_bind(struct xi_directory *dir, const char *dn,
 	}
 }
 
+static int count_only(void *ctx, LDAP *ld, LDAPMessage *res, bool truncated,
+		      struct xi_error *err)
+{
+	bool *visible = ctx;
+
+	*visible = truncated || ldap_count_entries(ld, res) > 0;
+	return 0;
+}
+
+static int dl_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsigned *ops,
+				struct xi_error *err)
+{
+	struct directory_ldap *d = (struct directory_ldap *)dir;
+	static const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+	char filter[FILTER_MAX];
+	struct fbuf f = { .buf = filter, .size = sizeof(filter) };
+
+	*visible_r = false;
+	if (dir->map->mailbox_class == NULL) {
+		*visible_r = true;
+		return 0;
+	}
+	fb_class(&f, dir->map->mailbox_class);
+	if (f.overflow)
+		return xi_error_set(err, XI_ERR_INTERNAL, "mailbox class filter too long");
+	return xi_ldap_pool_search(d->pool, d->base_dn, LDAP_SCOPE_SUBTREE, filter, no_attrs, 1,
+				   count_only, visible_r, ops, err);
+}
+
 static void dl_destroy(struct xi_directory *dir)
 {
 	struct directory_ldap *d = (struct directory_ldap *)dir;
@@ -621,6 +659,7 @@ static const struct xi_directory_ops ldap_ops = {
 	.find = dl_find,
 	.read = dl_read,
 	.verify_bind = dl_verify_bind,
+	.mailboxes_visible = dl_mailboxes_visible,
 	.destroy = dl_destroy,
 };
 

@@ -208,6 +208,23 @@ static bool port_answers(const char *uri, const struct xi_ldap_settings *s)
 	return up;
 }
 
+/* A server that accepts TCP connections but never answers (hung, or not an
+ * LDAP server) must fail here, within ldap_timeout, so that the next URI is
+ * tried: a connection used only for user binds would otherwise keep it.  An
+ * anonymous bind is legal in every LDAPv3 server; any answer, even a
+ * refusal, shows that the server is alive. */
+static int probe(struct xi_ldap_conn *conn, struct xi_error *err)
+{
+	struct berval none = { .bv_len = 0, .bv_val = (char *)"" };
+	int rc;
+
+	conn->ops++;
+	rc = ldap_sasl_bind_s(conn->ld, "", LDAP_SASL_SIMPLE, &none, NULL, NULL, NULL);
+	if (rc_breaks_connection(rc))
+		return conn_fail(conn, err, rc, "server does not answer: anonymous bind", NULL);
+	return 0;
+}
+
 int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, bool bind,
 			  struct xi_ldap_conn **conn_r, struct xi_error *err)
 {
@@ -258,8 +275,12 @@ int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, boo
 		}
 		conn->tls = true;
 	}
-	if (bind && s->bind_dn != NULL && s->bind_dn[0] != '\0' && service_bind(conn, err) < 0)
+	if (bind && s->bind_dn != NULL && s->bind_dn[0] != '\0') {
+		if (service_bind(conn, err) < 0)
+			goto fail;
+	} else if (probe(conn, err) < 0) {
 		goto fail;
+	}
 	*conn_r = conn;
 	return 0;
 fail:

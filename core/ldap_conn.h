@@ -59,7 +59,8 @@ int xi_ldap_conn_open(const struct xi_ldap_settings *s, struct xi_ldap_conn **co
 		      struct xi_error *err);
 
 /* Same, without the service bind (for connections that only ever bind as
- * users, and for `xident doctor` which checks each step on its own). */
+ * users, and for `xident doctor` which checks each step on its own): an
+ * anonymous bind checks that the server answers within ldap_timeout. */
 int xi_ldap_conn_open_unbound(const struct xi_ldap_settings *s, struct xi_ldap_conn **conn_r,
 			      struct xi_error *err);
 

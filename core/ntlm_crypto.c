@@ -46,19 +46,29 @@ static OSSL_LIB_CTX *legacy(struct xi_error *err)
 	return legacy_ctx;
 }
 
+/* HMAC fetched once: fetching per call cost more than the MAC itself (about
+ * 5 us against 1 us here).  Immutable after the once; EVP_MAC objects may be
+ * shared between threads. */
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *hmac;
+
+static void hmac_init(void)
+{
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 int xi_ntlm_hmac_md5(const uint8_t *key, size_t key_len,
 		     const struct xi_ntlm_buf *parts, size_t nparts,
 		     uint8_t out[16], struct xi_error *err)
 {
-	EVP_MAC *mac;
 	EVP_MAC_CTX *ctx = NULL;
 	OSSL_PARAM params[2];
 	size_t i, out_len = 0;
 	int ok = 0;
 
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac != NULL)
-		ctx = EVP_MAC_CTX_new(mac);
+	pthread_once(&hmac_once, hmac_init);
+	if (hmac != NULL)
+		ctx = EVP_MAC_CTX_new(hmac);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"MD5", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if (ctx != NULL && EVP_MAC_init(ctx, key, key_len, params) == 1) {
@@ -68,7 +78,6 @@ int xi_ntlm_hmac_md5(const uint8_t *key, size_t key_len,
 		ok = ok && EVP_MAC_final(ctx, out, &out_len, 16) == 1 && out_len == 16;
 	}
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	if (!ok)
 		return xi_error_set(err, XI_ERR_INTERNAL, "HMAC-MD5 unavailable from OpenSSL's default provider");
 	return 0;

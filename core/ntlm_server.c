@@ -45,6 +45,7 @@ struct xi_ntlm_server {
 	char dns_computer[NAME_MAX_BYTES + 1];
 
 	enum server_state state;
+	bool names_ok;                  /* user/domain/workstation decoded */
 	bool auth_ok;                   /* the AUTHENTICATE parsed and passed policy */
 	bool oem;                       /* names in the AUTHENTICATE are OEM bytes */
 	uint32_t challenge_flags;
@@ -270,6 +271,7 @@ enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 		srv->user[0] = srv->domain[0] = srv->workstation[0] = '\0';
 		return XI_NTLM_MALFORMED;
 	}
+	srv->names_ok = true;
 
 	if ((a->flags & XI_NTLMSSP_NEGOTIATE_ANONYMOUS) || srv->user[0] == '\0')
 		return fail(err, XI_NTLM_ANONYMOUS, XI_ERR_DENIED, "anonymous NTLM logon refused");
@@ -300,17 +302,17 @@ enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 
 const char *xi_ntlm_server_user(const struct xi_ntlm_server *srv)
 {
-	return srv->auth_ok ? srv->user : NULL;
+	return srv->names_ok ? srv->user : NULL;
 }
 
 const char *xi_ntlm_server_domain(const struct xi_ntlm_server *srv)
 {
-	return srv->auth_ok ? srv->domain : NULL;
+	return srv->names_ok ? srv->domain : NULL;
 }
 
 const char *xi_ntlm_server_workstation(const struct xi_ntlm_server *srv)
 {
-	return srv->auth_ok ? srv->workstation : NULL;
+	return srv->names_ok ? srv->workstation : NULL;
 }
 
 /* The UTF-16LE spellings of user and domain to try in NTOWFv2. */

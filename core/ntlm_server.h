@@ -63,13 +63,17 @@ enum xi_ntlm_failure xi_ntlm_server_challenge(struct xi_ntlm_server *srv,
 enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 						 const uint8_t *authenticate, size_t len,
 						 struct xi_error *err);
-/* UTF-8, from Unicode or OEM fields; valid until free. */
+/* UTF-8, from Unicode or OEM fields; valid until free.  NULL until an
+ * AUTHENTICATE's names have been decoded; set also when it is then refused
+ * by policy (anonymous, v1 refused), so the event can name the user. */
 const char *xi_ntlm_server_user(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_domain(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_workstation(const struct xi_ntlm_server *srv);
 
 /* Checks the response against the stored NT hash; on success fills the
- * session base key.  Constant-time comparisons. */
+ * session base key.  Constant-time comparisons.  nt_hash may be NULL (no
+ * such account, or no NT hash stored): the same work is done and the result
+ * is XI_NTLM_BAD_RESPONSE, so the time taken does not tell the two apart. */
 enum xi_ntlm_failure xi_ntlm_server_verify(struct xi_ntlm_server *srv,
 					   const uint8_t nt_hash[16],
 					   uint8_t session_base_key[16],

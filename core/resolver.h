@@ -40,7 +40,10 @@ struct xi_resolver;
 struct xi_resolution;
 
 enum xi_protocol { XI_PROTO_IMAP, XI_PROTO_POP3, XI_PROTO_LMTP, XI_PROTO_OTHER };
-enum xi_auth_method { XI_METHOD_PLAIN, XI_METHOD_NTLM };
+/* XI_METHOD_NONE: a lookup with no password (userdb, LMTP delivery,
+ * doveadm) for a user the host already vouches for: no secret is fetched, no
+ * protocol, method or NTLM rule applies; prove it with xi_proof_trusted(). */
+enum xi_auth_method { XI_METHOD_PLAIN, XI_METHOD_NTLM, XI_METHOD_NONE };
 
 const char *xi_protocol_name(enum xi_protocol p);
 
@@ -108,6 +111,8 @@ void xi_verify_password(struct xi_resolver *resolver, struct xi_resolution *res,
  * no NT hash for a real account (the event will say so). */
 bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16]);
 void xi_proof_ntlm(struct xi_resolution *res, bool verified);
+/* Phase 2 for XI_METHOD_NONE: the host vouches for the user. */
+void xi_proof_trusted(struct xi_resolution *res);
 
 /* Phase 3: outcome, event, result fields. */
 void xi_finish(struct xi_resolver *resolver, struct xi_resolution *res,

@@ -33,6 +33,7 @@ struct bench_opts {
 	unsigned connections;
 	double duration;
 	double warmup;
+	bool sequential;
 };
 
 /* What a driver tells the loop after handling input. */
@@ -75,6 +76,7 @@ struct bench_conn {
 	size_t out_len, out_off, out_cap;
 	void *priv;			/* driver-private (LDAP handle, NTLM state) */
 	uint64_t rng;
+	size_t *sequence;		/* --sequential: the run's next user */
 };
 
 uint64_t bench_now_ns(void);
@@ -82,7 +84,8 @@ uint64_t bench_now_ns(void);
 int bench_send(struct bench_conn *conn, const void *data, size_t len);
 int bench_sendf(struct bench_conn *conn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Picks a random user and marks the start of a timed logon. */
+/* Picks a random user (with --sequential the next one, NULL after the
+ * last) and marks the start of a timed logon. */
 const struct bench_user *bench_begin_logon(struct bench_conn *conn);
 int bench_connect_tcp(const char *host, int port);
 int bench_connect_unix(const char *path);
@@ -111,6 +114,8 @@ size_t bench_ntlm_authenticate_fixed(const unsigned char *challenge, size_t chal
 				     unsigned char *out, size_t cap);
 /* Checks the NTLM client against MS-NLMP 4.2.1 and 4.2.4; prints TAP. */
 int bench_ntlm_selftest(void);
+/* One client exchange over stdin/stdout (base64 lines), for tests. */
+int bench_ntlm_client(const char *domain, const char *user, const char *password);
 /* NT hash = MD4(UTF-16LE(password)); false when MD4 is unavailable. */
 bool bench_nt_hash(const char *password, unsigned char out[16]);
 

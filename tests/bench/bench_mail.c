@@ -16,7 +16,8 @@ enum mail_state {
 
 static int mail_open(struct bench_conn *conn)
 {
-	bench_begin_logon(conn);
+	if (bench_begin_logon(conn) == NULL)
+		return -1;
 	conn->fd = bench_connect_tcp(conn->opts->host, conn->opts->port);
 	conn->connecting = true;
 	conn->state = MAIL_GREETING;

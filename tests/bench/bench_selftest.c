@@ -82,3 +82,35 @@ int bench_ntlm_selftest(void)
 	printf("1..%d\n", tests);
 	return failures == 0 ? 0 : 1;
 }
+
+/* xibench --ntlm-client DOMAIN USER PASSWORD: the client side of one NTLM
+ * exchange over stdin/stdout (base64 lines: NEGOTIATE out, CHALLENGE in,
+ * AUTHENTICATE out), so a test can hold it against a real NTLM server such
+ * as tests/ntlm-driver. */
+int bench_ntlm_client(const char *domain, const char *user, const char *password)
+{
+	unsigned char raw[4096], challenge[2048], hash[16];
+	char line[4096], b64[6000];
+	size_t len;
+	int clen;
+
+	if (!bench_nt_hash(password, hash))
+		return 1;
+	len = bench_ntlm_negotiate(raw, sizeof(raw));
+	if (len == 0 || bench_b64_encode(raw, len, b64, sizeof(b64)) < 0)
+		return 1;
+	printf("%s\n", b64);
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return 1;
+	line[strcspn(line, "\r\n")] = '\0';
+	clen = bench_b64_decode(line, challenge, sizeof(challenge));
+	if (clen <= 0)
+		return 1;
+	len = bench_ntlm_authenticate(challenge, (size_t)clen, domain, user, hash, raw, sizeof(raw));
+	if (len == 0 || bench_b64_encode(raw, len, b64, sizeof(b64)) < 0)
+		return 1;
+	printf("%s\n", b64);
+	fflush(stdout);
+	return 0;
+}

@@ -43,6 +43,8 @@ struct bench_run {
 	int epfd;
 	uint64_t measure_from_ns, measure_until_ns;
 	uint64_t logons, failures, errors, reconnects;
+	size_t sequence;		/* --sequential: next user; each is used once */
+	unsigned active;		/* connections still working */
 	struct latency_log lat;
 };
 
@@ -73,6 +75,13 @@ static uint64_t next_random(uint64_t *state)
 
 const struct bench_user *bench_begin_logon(struct bench_conn *conn)
 {
+	if (conn->sequence != NULL) {
+		if (*conn->sequence >= conn->user_count)
+			return NULL;
+		conn->user = &conn->users[(*conn->sequence)++];
+		conn->started_ns = bench_now_ns();
+		return conn->user;
+	}
 	conn->user = &conn->users[next_random(&conn->rng) % conn->user_count];
 	conn->started_ns = bench_now_ns();
 	return conn->user;
@@ -280,6 +289,10 @@ static void conn_close(struct bench_run *run, struct bench_conn *conn)
 
 static int conn_open(struct bench_run *run, struct bench_conn *conn)
 {
+	if (conn->sequence != NULL && *conn->sequence >= conn->user_count) {
+		run->active--;	/* every user had its logon: this connection is done */
+		return 0;
+	}
 	if (run->driver->open(conn) < 0 || conn->fd < 0)
 		return -1;
 	watch(run, conn, EPOLL_CTL_ADD);
@@ -415,6 +428,7 @@ static int run_load(struct bench_run *run)
 	if (run->conns == NULL)
 		return -1;
 	start = bench_now_ns();
+	run->active = run->opts.connections;
 	run->measure_from_ns = start + (uint64_t)(run->opts.warmup * 1e9);
 	run->measure_until_ns = run->measure_from_ns + (uint64_t)(run->opts.duration * 1e9);
 	for (unsigned i = 0; i < run->opts.connections; i++) {
@@ -425,15 +439,17 @@ static int run_load(struct bench_run *run)
 		c->users = run->users;
 		c->user_count = run->user_count;
 		c->index = i;
+		c->sequence = run->opts.sequential ? &run->sequence : NULL;
 		c->fd = -1;
 		c->rng = (start ^ ((uint64_t)getpid() << 20)) + 0x9e3779b97f4a7c15ull * (i + 1);
-		if (conn_open(run, c) < 0) {
+		if (c->fd < 0 && conn_open(run, c) < 0) {
 			fprintf(stderr, "xibench: connection %u could not open\n", i);
 			return -1;
 		}
-		watch(run, c, EPOLL_CTL_MOD);
+		if (c->fd >= 0)
+			watch(run, c, EPOLL_CTL_MOD);
 	}
-	while (bench_now_ns() < run->measure_until_ns) {
+	while (run->active > 0 && bench_now_ns() < run->measure_until_ns) {
 		int n = epoll_wait(run->epfd, events, 256, 100);
 
 		if (n < 0 && errno != EINTR)
@@ -522,6 +538,8 @@ static void usage(FILE *f)
 		"      --service NAME    auth modes: service= (imap)\n"
 		"      --domain NAME     NTLM domain (BENCH)\n"
 		"      --label TEXT      label in the JSON line\n"
+		"      --sequential      imap, pop3: log every user on once, in order, then stop\n"
+		"      --ntlm-client DOMAIN USER PASSWORD   one NTLM exchange on stdin/stdout\n"
 		"      --selftest        check the NTLM client against MS-NLMP vectors (TAP)\n");
 }
 
@@ -545,6 +563,8 @@ int main(int argc, char **argv)
 		{ "domain", required_argument, NULL, 'N' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "selftest", no_argument, NULL, 'T' },
+		{ "sequential", no_argument, NULL, 'Q' },
+		{ "ntlm-client", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -576,6 +596,13 @@ int main(int argc, char **argv)
 		case 'N': run.opts.domain = optarg; break;
 		case 'l': run.opts.label = optarg; break;
 		case 'T': return bench_ntlm_selftest();
+		case 'Q': run.opts.sequential = true; break;
+		case 'C':
+			if (argc - optind != 3) {
+				usage(stderr);
+				return 2;
+			}
+			return bench_ntlm_client(argv[optind], argv[optind + 1], argv[optind + 2]);
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -584,7 +611,8 @@ int main(int argc, char **argv)
 		if (strcmp(drivers[i]->name, run.opts.mode) == 0)
 			run.driver = drivers[i];
 	if (run.driver == NULL || users_path == NULL || run.opts.connections == 0 ||
-	    run.opts.connections > 10000 || !(run.opts.duration > 0) || run.opts.warmup < 0) {
+	    run.opts.connections > 10000 || !(run.opts.duration > 0) || run.opts.warmup < 0 ||
+	    (run.opts.sequential && strcmp(run.opts.mode, "imap") != 0 && strcmp(run.opts.mode, "pop3") != 0)) {
 		usage(stderr);
 		return 2;
 	}

@@ -56,9 +56,10 @@ def read_line(proc, what):
 class Driver:
     """One exchange with tests/ntlm-driver."""
 
-    def __init__(self, binary, args=(), nt_hash=NT_HASH):
+    def __init__(self, binary, args=(), nt_hash=NT_HASH, env=None):
         self.proc = subprocess.Popen([binary] + list(args) + [nt_hash], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
         self.negotiate = None
         self.authenticate = None
 
@@ -87,14 +88,18 @@ class Driver:
                 result = line
             else:
                 fields[key] = value
+        # a sanitizer report (the build-san driver) lands on stderr and
+        # changes the exit status: both make the check fail
         if err.strip():
             fields['STDERR'] = err
+        if self.proc.returncode not in (0, 1):
+            fields['EXIT'] = self.proc.returncode
         if save_dir and self.negotiate and authenticate_b64:
             neg = base64.b64decode(self.negotiate)
             auth = base64.b64decode(authenticate_b64)
             os.makedirs(save_dir, exist_ok=True)
             with open(os.path.join(save_dir, 'client-%02d' % saved[0]), 'wb') as f:
-                f.write(struct.pack('<H', len(neg)) + neg + auth)
+                f.write(b'\x07' + struct.pack('<H', len(neg)) + neg + auth)
             saved[0] += 1
         return result, fields
 
@@ -148,10 +153,17 @@ def gsasl_exchange(driver, user, realm, password):
     """gsasl's NTLM is client-first: it prints NEGOTIATE at once, then reads the
     challenge (sending it a blank line first would be taken as the challenge)."""
     argv = ['gsasl', '--client', '--mechanism=NTLM', '--authentication-id=' + user,
-            '--password=' + password, '--quiet', '--realm=' + realm]
+            '--password=' + password, '--quiet']
+    if realm is not None:
+        argv.append('--realm=' + realm)
     client = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
+        if realm is None:
+            # it asks for the realm first (prompt without a newline, then
+            # NEGOTIATE on the same line); an empty answer means none
+            client.stdin.write('\n')
+            client.stdin.flush()
         line = read_line(client, 'gsasl mechanism')
         if line.strip() == 'NTLM':
             line = read_line(client, 'gsasl NEGOTIATE')
@@ -169,6 +181,7 @@ def gsasl_exchange(driver, user, realm, password):
 def suite(t, binary, label, conf):
     def check(name, result, fields, want, user=None, domain=None):
         good = result is not None and result.startswith(want)
+        good = good and 'STDERR' not in fields and 'EXIT' not in fields
         if user is not None:
             good = good and fields.get('USER') == user
         if domain is not None:
@@ -235,6 +248,25 @@ def suite(t, binary, label, conf):
         check(name, result, fields, want, wuser, 'XIDENT')
         if want == 'OK':
             t.eq(nt_response_len(auth), 24, '%s: %s sent NTLMv1' % (label, name))
+
+    d = Driver(binary, ['--allow-v1'])
+    result, fields = d.finish(gsasl_exchange(d, 'alice', None, PASSWORD))
+    check('gsasl NTLMv1 without a realm (libntlm sends the server\'s domain)', result, fields,
+          'OK', 'alice', 'XIDENT')
+    d = Driver(binary, ['--allow-v1'])
+    result, fields = d.finish(gsasl_exchange(d, 'alice', None, 'wrong'))
+    check('gsasl NTLMv1 without a realm, wrong password', result, fields, 'FAIL bad_response')
+
+    # Without OpenSSL's legacy provider (no module folder to load it from):
+    # NTLMv2 needs only the default provider; NTLMv1 (DES, MD4) cannot work.
+    no_legacy = dict(os.environ, OPENSSL_MODULES=os.path.join(conf + '.no-such-folder'))
+    d = Driver(binary, ['--allow-v1'], env=no_legacy)
+    result, fields = d.finish(impacket_exchange(d, 'alice', 'XIDENT', PASSWORD))
+    check('without the legacy provider NTLMv2 still verifies', result, fields, 'OK', 'alice')
+    d = Driver(binary, ['--allow-v1'], env=no_legacy)
+    result, fields = d.finish(gsasl_exchange(d, 'alice', 'XIDENT', PASSWORD))
+    check('without the legacy provider NTLMv1 fails as internal (DES unavailable)', result, fields,
+          'FAIL internal')
 
     # NTLM off for the protocol
     d = Driver(binary, ['--disabled'])

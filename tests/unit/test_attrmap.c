@@ -2,6 +2,9 @@
  * The attribute maps: names per directory, and the values whose meaning
  * differs (disabled flags, protocol settings, home servers, NT hashes).
  */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attrmap.h"
@@ -44,6 +47,8 @@ static void test_names(void)
 	tap_is_str(ad->upn, "userPrincipalName", "ad UPN");
 	tap_is_str(ad->alias, "mailNickname", "ad alias");
 	tap_is_str(ad->primary_account, "msExchMasterAccountSid", "ad primary account");
+	tap_is_str(ad->mailbox_marker, "homeMDB", "ad: a user with homeMDB has a mailbox");
+	tap_is_str(ad->mail_quota, "mDBStorageQuota", "ad quota");
 	tap_is_int(ad->link_kind, XI_LINK_SID, "ad links are SIDs");
 	tap_is_str(ad->home_server, "msExchHomeServerName", "ad home server");
 	tap_is_str(ad->custom_class, "contact", "ad custom recipients are contacts");
@@ -176,6 +181,140 @@ static void test_nt_hash(void)
 	tap_ok(!xi_attrmap_parse_nt_hash(NULL, 32, h), "NULL refused");
 }
 
+static void test_quota(void)
+{
+	const struct xi_attrmap *x = xi_attrmap_get(XI_ATTRMAP_XIDENT), *ad = xi_attrmap_get(XI_ATTRMAP_AD);
+	char out[32];
+
+	tap_ok(xi_attrmap_quota(x, "1G", out, sizeof(out)) == 2 && strcmp(out, "1G") == 0,
+	       "xident quota: the rule as it is");
+	tap_ok(xi_attrmap_quota(ad, "1048576", out, sizeof(out)) > 0 && strcmp(out, "1G") == 0,
+	       "ad quota: 1048576 KiB = 1G");
+	tap_ok(xi_attrmap_quota(ad, "3145728", out, sizeof(out)) > 0 && strcmp(out, "3G") == 0,
+	       "ad quota: 3145728 KiB = 3G");
+	tap_ok(xi_attrmap_quota(ad, "512000", out, sizeof(out)) > 0 && strcmp(out, "512000k") == 0,
+	       "ad quota: otherwise NNNk");
+	tap_ok(xi_attrmap_quota(ad, "-5", out, sizeof(out)) < 0 && xi_attrmap_quota(ad, "12x", out, sizeof(out)) < 0 &&
+	       xi_attrmap_quota(ad, "", out, sizeof(out)) < 0, "ad quota: not a number refused");
+	tap_ok(xi_attrmap_quota(ad, "99999999999999999999999", out, sizeof(out)) < 0, "ad quota: absurd size refused");
+}
+
+/* ldap-schema/attrmap-NAME.map (written for administrators) and the
+ * built-in C maps must say the same thing. */
+struct field { const char *xident; size_t offset; };
+#define F(name, member) { name, offsetof(struct xi_attrmap, member) }
+static const struct field fields[] = {
+	F("xidentDomain", domain), F("xidentAccountName", account_name),
+	F("xidentUserPrincipalName", upn), F("xidentNTHash", nt_hash),
+	F("xidentAccountDisabled", disabled), F("xidentAlias", alias),
+	F("xidentPrimaryAccount", primary_account), F("xidentDelegate", delegate),
+	F("xidentHomeServer", home_server), F("xidentProtocols", protocols),
+	F("xidentLogonMethods", logon_methods), F("xidentTargetAddress", target_address),
+	F("mail", mail), F("displayName", display_name), F("xidentMailHome", mail_home),
+	F("xidentMailLocation", mail_location), F("xidentMailUid", mail_uid),
+	F("xidentMailGid", mail_gid), F("xidentMailQuota", mail_quota),
+};
+static const struct field classes[] = {
+	F("xidentAccount", account_class), F("xidentMailbox", mailbox_class),
+	F("xidentCustomRecipient", custom_class), F("xidentDistributionList", dl_class),
+};
+
+static const char *member(const struct xi_attrmap *m, size_t offset)
+{
+	return *(const char *const *)((const char *)m + offset);
+}
+
+static const char *conversion(const struct xi_attrmap *m, const char *xident)
+{
+	if (strcmp(xident, "xidentAccountDisabled") == 0 && m->disabled_kind == XI_DISABLED_UAC)
+		return "flag:2";
+	if ((strcmp(xident, "xidentPrimaryAccount") == 0) && m->link_kind == XI_LINK_SID)
+		return "sid";
+	if (strcmp(xident, "xidentHomeServer") == 0 && m->home_kind == XI_HOME_LEGACY_DN)
+		return "last-cn";
+	if (strcmp(xident, "xidentHomeServer") == 0 && m->home_kind == XI_HOME_MDB_DN)
+		return "mdb-server";
+	if (strcmp(xident, "xidentProtocols") == 0 && m->protocols_kind == XI_PROTOCOLS_EXCHANGE)
+		return "protocol-settings";
+	if (strcmp(xident, "xidentMailQuota") == 0 && m->quota_kind == XI_QUOTA_KIB)
+		return "kib";
+	return "";
+}
+
+static void compare_map_file(const struct xi_attrmap *m)
+{
+	char path[512], line[512];
+	FILE *f;
+	unsigned checked = 0, wrong = 0;
+
+	snprintf(path, sizeof(path), "%s/ldap-schema/attrmap-%s.map", XI_TOP_SRCDIR, m->name);
+	f = fopen(path, "r");
+	if (!tap_ok(f != NULL, "%s: %s readable", m->name, path))
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char key[128], value[256], conv[64] = "";
+		bool is_class = strncmp(line, "class ", 6) == 0;
+		const char *p = is_class ? line + 6 : line;
+		size_t i;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(p, " %127[^ =] = %255s %63s", key, value, conv) < 2)
+			continue;
+		if (is_class) {
+			/* "= (objectClass=X)" or "(&(objectClass=X)...)" or "-" */
+			for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+				const char *want, *cls;
+				char needle[160];
+
+				if (strcmp(classes[i].xident, key) != 0)
+					continue;
+				cls = member(m, classes[i].offset);
+				checked++;
+				if (cls == NULL) {
+					want = "-";
+					if (strcmp(value, want) != 0) {
+						wrong++;
+						tap_diag("%s: class %s: file %s, C none", m->name, key, value);
+					}
+					continue;
+				}
+				snprintf(needle, sizeof(needle), "(objectClass=%s)", cls);
+				if (strstr(value, needle) == NULL) {
+					wrong++;
+					tap_diag("%s: class %s: file %s, C %s", m->name, key, value, cls);
+				}
+				if (strcmp(key, "xidentMailbox") == 0 && m->mailbox_marker != NULL) {
+					snprintf(needle, sizeof(needle), "(%s=*)", m->mailbox_marker);
+					if (strstr(value, needle) == NULL) {
+						wrong++;
+						tap_diag("%s: mailbox marker %s not in %s", m->name, m->mailbox_marker, value);
+					}
+				}
+			}
+			continue;
+		}
+		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			const char *attr;
+
+			if (strcmp(fields[i].xident, key) != 0)
+				continue;
+			attr = member(m, fields[i].offset);
+			checked++;
+			if (strcmp(value, attr != NULL ? attr : "-") != 0 ||
+			    strcmp(conv, conversion(m, key)) != 0) {
+				wrong++;
+				tap_diag("%s: %s: file \"%s %s\", C \"%s %s\"", m->name, key, value, conv,
+					 attr != NULL ? attr : "-", conversion(m, key));
+			}
+		}
+	}
+	fclose(f);
+	tap_is_int(checked, sizeof(fields) / sizeof(fields[0]) + sizeof(classes) / sizeof(classes[0]),
+		   "%s: every class and attribute of the map file checked", m->name);
+	tap_is_int(wrong, 0, "%s: the built-in map says what %s says", m->name, path);
+}
+
 int main(void)
 {
 	test_names();
@@ -184,5 +323,9 @@ int main(void)
 	test_protocols();
 	test_home_server();
 	test_nt_hash();
+	test_quota();
+	compare_map_file(xi_attrmap_get(XI_ATTRMAP_XIDENT));
+	compare_map_file(xi_attrmap_get(XI_ATTRMAP_AD));
+	compare_map_file(xi_attrmap_get(XI_ATTRMAP_EXCHANGE55));
 	return tap_done();
 }

@@ -3,6 +3,7 @@
  * MS-NLMP (v2 with and without MIC and key exchange, LMv2, v1, v1-ESS, OEM),
  * then hostile input: every refusal must be the right typed failure.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,6 +253,29 @@ static void finish_run(struct run *r)
 	free(r->chal);
 }
 
+/* XI_NTLM_SAVE_CORPUS=DIR: each exchange becomes a seed for
+ * tests/fuzz/fuzz_ntlm (mode 7, NEGOTIATE length, NEGOTIATE, AUTHENTICATE). */
+static void save_seed(const struct client *c, const struct run *r)
+{
+	static int n;
+	const char *dir = getenv("XI_NTLM_SAVE_CORPUS");
+	char path[512];
+	FILE *f;
+
+	if (dir == NULL || r->auth_len == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/spec-client-%02d", dir, n++);
+	f = fopen(path, "wb");
+	if (f == NULL)
+		return;
+	fputc(7, f);
+	fputc((int)(c->neg_len & 0xFF), f);
+	fputc((int)(c->neg_len >> 8), f);
+	fwrite(c->neg, 1, c->neg_len, f);
+	fwrite(r->auth, 1, r->auth_len, f);
+	fclose(f);
+}
+
 /* Whole exchange; returns the first failure (authenticate, then verify). */
 static enum xi_ntlm_failure exchange(const struct xi_ntlm_settings *s, struct client *c,
 				     const uint8_t *hash, uint8_t key[16])
@@ -261,6 +285,7 @@ static enum xi_ntlm_failure exchange(const struct xi_ntlm_settings *s, struct cl
 	uint8_t k[16];
 
 	start(&r, s, c);
+	save_seed(c, &r);
 	f = xi_ntlm_server_authenticate(r.srv, r.auth, r.auth_len, &r.err);
 	if (f == XI_NTLM_OK)
 		f = xi_ntlm_server_verify(r.srv, hash, key ? key : k, &r.err);
@@ -382,6 +407,15 @@ static void test_good(void)
 
 	c.kind = V1;
 	IS_FAIL(exchange(&settings, &c, nt_hash, key), XI_NTLM_V1_REFUSED, "NTLMv1 refused by default");
+	{
+		struct run r;
+		start(&r, &settings, &c);
+		send_auth(&r, r.auth, r.auth_len);
+		tap_is_str(xi_ntlm_server_user(r.srv), "alice", "the refused v1 user is known for the event");
+		IS_FAIL(xi_ntlm_server_verify(r.srv, nt_hash, key, &r.err), XI_NTLM_STATE,
+			"verify after a v1 refusal: state");
+		finish_run(&r);
+	}
 	IS_FAIL(exchange(&settings_v1, &c, nt_hash, key), XI_NTLM_OK, "NTLMv1 accepted with allow_v1");
 	IS_FAIL(exchange(&settings_v1, &c, wrong_hash, key), XI_NTLM_BAD_RESPONSE, "NTLMv1 wrong password");
 	c.kind = V1_ESS;
@@ -650,6 +684,15 @@ static void test_sasl_and_events(void)
 	tap_is_int(ev.category, XI_CAT_AUTHENTICATION, "event category Authentication");
 	tap_ok(strstr(ev.cause, "replayed") != NULL, "replayed cause");
 	tap_ok(ev.remedy != NULL && ev.remedy[0] != '\0', "with a remedy");
+	{
+		char line[2048];
+		ev.protocol = "imap";
+		ev.login = "XIDENT\\alice";
+		xi_event_format(&ev, line, sizeof(line));
+		tap_ok(strstr(line, "event=13004") != NULL && strstr(line, "category=Authentication") != NULL &&
+		       strstr(line, "outcome=ntlm_failed") != NULL && strstr(line, "replayed") != NULL,
+		       "formatted: %s", line);
+	}
 	xi_ntlm_event_fill(&ev, XI_NTLM_V1_REFUSED);
 	tap_ok(strstr(ev.remedy, "ntlm_v1") != NULL, "v1 remedy names ntlm_v1");
 	xi_ntlm_event_fill(&ev, XI_NTLM_EXPIRED);
