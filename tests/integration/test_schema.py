@@ -327,7 +327,7 @@ def tls(t):
 
 
 MAP_LINE = re.compile(r'^(class\s+)?([A-Za-z][A-Za-z0-9-]*)\s*=\s*(\S.*?)\s*$')
-CONVERSIONS = re.compile(r'^(flag:\d+|sid|last-cn|mdb-server|protocol-settings)$')
+CONVERSIONS = re.compile(r'^(flag:\d+|sid|last-cn|mdb-server|protocol-settings|kib)$')
 
 
 def attribute_maps(t):
