@@ -131,6 +131,13 @@ static int build_filter(const struct xi_attrmap *m, const struct xi_dir_query *q
 		fb_add(f, ")");
 		parts++;
 	}
+	if (q->sid_key != NULL && m->account_class != NULL && m->account_sid != NULL) {
+		fb_add(f, "(&");
+		fb_class(f, m->account_class);
+		fb_eq_sid(f, m->account_sid, q->sid_key);
+		fb_add(f, ")");
+		parts++;
+	}
 	if (parts == 0) {
 		/* Nothing to look for, but the same work as a real lookup must be
 		 * done (equal cost): ask for something that cannot exist. */

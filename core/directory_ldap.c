@@ -336,6 +336,9 @@ static unsigned match_parts(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap 
 	if ((e->kinds & XI_DIR_MAILBOX) && q->owner_key != NULL && e->primary_key[0] != '\0' &&
 	    strcmp(e->primary_key, q->owner_key) == 0)
 		bits |= XI_MATCH_OWNER;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->sid_key != NULL && e->owner_key[0] != '\0' &&
+	    strcmp(e->owner_key, q->sid_key) == 0)
+		bits |= XI_MATCH_SID;
 	return bits;
 }
 

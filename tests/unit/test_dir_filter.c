@@ -86,6 +86,14 @@ int main(void)
 		tap_ok(f && balanced(f), "ad filter balanced");
 	}
 	{
+		struct xi_dir_query q = { .sid_key = "sid:0102000000000005" };
+		f = filter(XI_ATTRMAP_AD, &q);
+		tap_is_str(f, "(|(&(objectClass=user)(objectSid=\\01\\02\\00\\00\\00\\00\\00\\05)))",
+			   "ad: account by objectSid (a mailbox's msExchMasterAccountSid)");
+		f = filter(XI_ATTRMAP_XIDENT, &q);
+		tap_is_str(f, "(|(&(objectClass=*)(!(objectClass=*))))", "xident: no SID attribute, matches nothing");
+	}
+	{
 		struct xi_dir_query q = { .owner_key = "sid:0105zz" };
 		tap_ok(filter(XI_ATTRMAP_AD, &q) == NULL, "ad: malformed SID key refused");
 	}
