@@ -12,6 +12,7 @@
 #include "xident-config.h"
 
 #include "config.h"
+#include "unicode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 /* A file full of garbage would otherwise produce one problem per line; past
  * this many the report says so and stops growing. */
@@ -219,11 +222,22 @@ static const struct xi_config_key_info *find_key(const char *name)
 
 /* ------------------------------------------------------------ values */
 
+/* Frees a buffer that may have held a secret (the bind password, a line of
+ * the secrets file), wiping it first so it does not linger in the heap. */
+static void free_wiped(char *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
+}
+
 static void value_clear(struct config_value *v)
 {
 	size_t i;
 
-	free(v->text);
+	if (v->text != NULL)
+		free_wiped(v->text, strlen(v->text));
 	if (v->words != NULL) {
 		for (i = 0; i < v->word_count; i++)
 			free(v->words[i]);
@@ -466,13 +480,27 @@ static int convert(const struct xi_config_key_info *info, const char *text,
 	size_t i;
 
 	memset(v, 0, sizeof(*v));
-	snippet(text, quoted, sizeof(quoted));
+	/* A secret is never quoted back, so it is not copied for quoting. */
+	if (info->type == XI_CT_SECRET)
+		quoted[0] = '\0';
+	else
+		snippet(text, quoted, sizeof(quoted));
 	if (text[0] == '\0' && (info->flags & XI_CF_REQUIRED) != 0) {
 		say(why, why_size, "'%s' must not be empty", info->name);
 		return -1;
 	}
 	switch (info->type) {
 	case XI_CT_STRING:
+		/* Names and DNs go into LDAP requests, NTLM challenges, logs and
+		 * `xident config show`: well-formed UTF-8, no control characters
+		 * (an escape sequence would reach the administrator's terminal). */
+		if (!xi_utf8_valid_text(text, strlen(text))) {
+			say(why, why_size, "'%s' must be UTF-8 text without control characters, not '%s'",
+			    info->name, quoted);
+			return -1;
+		}
+		v->text = strdup(text);
+		break;
 	case XI_CT_SECRET:
 		v->text = strdup(text);
 		break;
@@ -599,10 +627,9 @@ static const char *unquote_value(const char *p, char *out)
 }
 
 static void parse_line(struct loader *l, const char *file, unsigned line_no, char *line,
-		       bool secrets)
+		       char value[XI_CONFIG_LINE_MAX + 1], bool secrets)
 {
 	char quoted[SNIPPET_MAX * 4 + 8], why[sizeof(((struct xi_config_problem *)0)->reason)];
-	char value[XI_CONFIG_LINE_MAX + 1];
 	const struct xi_config_key_info *info;
 	struct key_origin *origin;
 	const char *malformed;
@@ -673,7 +700,7 @@ static void parse_line(struct loader *l, const char *file, unsigned line_no, cha
 static void parse_text(struct loader *l, const char *file, const char *text, size_t len,
 		       bool secrets)
 {
-	char line[XI_CONFIG_LINE_MAX + 1];
+	char line[XI_CONFIG_LINE_MAX + 1], value[XI_CONFIG_LINE_MAX + 1];
 	unsigned line_no = 0;
 	size_t pos = 0;
 
@@ -694,8 +721,11 @@ static void parse_text(struct loader *l, const char *file, const char *text, siz
 		}
 		memcpy(line, start, line_len);
 		line[line_len] = '\0';
-		parse_line(l, file, line_no, line, secrets);
+		parse_line(l, file, line_no, line, value, secrets);
 	}
+	/* Either file may hold ldap_bind_password. */
+	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(value, sizeof(value));
 }
 
 /* ------------------------------------------------------------ files */
@@ -759,7 +789,7 @@ static int read_file(struct loader *l, const char *path, bool secrets, char **te
 			continue;
 		if (n < 0) {
 			problem(l, path, 0, "cannot read: %s", errno_text(errno, errbuf, sizeof(errbuf)));
-			free(text);
+			free_wiped(text, len);
 			close(fd);
 			return -1;
 		}
@@ -768,7 +798,7 @@ static int read_file(struct loader *l, const char *path, bool secrets, char **te
 		len += (size_t)n;
 		if (len > XI_CONFIG_FILE_MAX) {
 			problem(l, path, 0, "file too large (more than %d bytes)", XI_CONFIG_FILE_MAX);
-			free(text);
+			free_wiped(text, len);
 			close(fd);
 			return -1;
 		}
@@ -790,7 +820,7 @@ static void read_secrets(struct loader *l)
 	if (read_file(l, v->text, true, &text, &len) < 0)
 		return;
 	parse_text(l, v->text, text, len, true);
-	free(text);
+	free_wiped(text, len);
 }
 
 /* Fills in defaults and reports required keys nobody wrote. */
@@ -842,14 +872,14 @@ static int load(const char *name, const char *text, size_t len, bool from_file,
 	parse_text(&l, name, text, len, false);
 	read_secrets(&l);
 	finish(&l, name);
-	free(owned);
+	free_wiped(owned, len);
 	owned = NULL;
 	if (l.problems > 0)
 		goto failed;
 	*cfg_r = l.cfg;
 	return 0;
 failed:
-	free(owned);
+	free_wiped(owned, len);
 	xi_config_free(l.cfg);
 	return -1;
 }

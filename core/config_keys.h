@@ -96,6 +96,41 @@
 	X(DIAG_CLIENT_ACTIONS, "diag_client_actions", XI_CT_LEVEL, "minimum", 0, NULL, \
 	  "Diagnostics level of the Client Actions category.") \
 	X(DIAG_CONFIGURATION, "diag_configuration", XI_CT_LEVEL, "minimum", 0, NULL, \
-	  "Diagnostics level of the Configuration category.")
+	  "Diagnostics level of the Configuration category.") \
+	/* --- standalone server (xidentd) ------------------------------------ */ \
+	X(POP3_LISTEN, "pop3_listen", XI_CT_LIST, NULL, 0, NULL, \
+	  "xidentd: POP3 listeners (STLS offered when a certificate is set), as address:port, IPv6 as [address]:port, separated by spaces.") \
+	X(POP3S_LISTEN, "pop3s_listen", XI_CT_LIST, NULL, 0, NULL, \
+	  "xidentd: POP3 over implicit TLS listeners (port 995), same syntax as pop3_listen; needs tls_cert_file.") \
+	X(TLS_CERT_FILE, "tls_cert_file", XI_CT_PATH, NULL, 0, NULL, \
+	  "xidentd: server certificate chain (PEM); reread on SIGHUP.") \
+	X(TLS_KEY_FILE, "tls_key_file", XI_CT_PATH, NULL, 0, NULL, \
+	  "xidentd: private key of tls_cert_file (PEM); reread on SIGHUP.") \
+	X(TLS_CA_FILE, "tls_ca_file", XI_CT_PATH, NULL, 0, NULL, \
+	  "xidentd: CA certificates (PEM) sent with the chain when tls_cert_file holds only the leaf.") \
+	X(MAX_LINE_LENGTH, "max_line_length", XI_CT_INT, "4096", 0, "512..65536", \
+	  "xidentd: longest command line (and SASL response) in bytes; a longer one closes the connection.") \
+	X(MAX_CONNECTIONS, "max_connections", XI_CT_INT, "10000", 0, "1..1000000", \
+	  "xidentd: client connections held at once; further ones are refused.") \
+	X(MAX_CONNECTIONS_PER_SOURCE, "max_connections_per_source", XI_CT_INT, "20", 0, "1..1000000", \
+	  "xidentd: client connections held at once from one remote address.") \
+	X(MAX_FAILED_LOGONS, "max_failed_logons", XI_CT_INT, "3", 0, "1..100", \
+	  "xidentd: failed logons after which a connection is closed.") \
+	X(LOGON_FAILURE_DELAY, "logon_failure_delay", XI_CT_INT, "500", 0, "0..60000", \
+	  "xidentd: milliseconds before a failed logon is answered; doubled for each further recent failure from the same address.") \
+	X(LOGON_FAILURE_DELAY_MAX, "logon_failure_delay_max", XI_CT_INT, "15000", 0, "0..600000", \
+	  "xidentd: upper bound of that delay in milliseconds; a source's failures are forgotten after 15 minutes without one.") \
+	X(IDLE_TIMEOUT_PREAUTH, "idle_timeout_preauth", XI_CT_INT, "60", 0, "5..3600", \
+	  "xidentd: seconds a connection may stay silent before it has logged on.") \
+	X(IDLE_TIMEOUT, "idle_timeout", XI_CT_INT, "600", 0, "60..86400", \
+	  "xidentd: seconds a logged-on session may stay silent (RFC 1939 asks for at least 10 minutes).") \
+	X(MAIL_ROOT, "mail_root", XI_CT_PATH, NULL, 0, NULL, \
+	  "xidentd: folder every mailbox home must lie under; a home outside it is refused as a temporary failure.") \
+	X(XIDENTD_USER, "xidentd_user", XI_CT_STRING, "nobody", 0, NULL, \
+	  "xidentd: unprivileged user the network and authentication processes run as.") \
+	X(XIDENTD_CHROOT, "xidentd_chroot", XI_CT_PATH, "/run/xidentd/empty", 0, NULL, \
+	  "xidentd: empty folder the network process is chrooted to (created, owned by root, when missing).") \
+	X(XIDENTD_LOG, "xidentd_log", XI_CT_ENUM, "stderr", 0, "stderr|syslog", \
+	  "xidentd: where events go: standard error (systemd journal) or syslog (facility mail).")
 
 #endif

@@ -1,6 +1,7 @@
 #include "event.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,25 +25,40 @@ static void line_str(struct line *l, const char *s)
 }
 
 
-/* Length of a well-formed-looking UTF-8 sequence at p that is not a C1
- * control (U+0080..U+009F would let a terminal interpret the log), else 0. */
+/* Length of the well-formed UTF-8 sequence at p when it is safe to write into
+ * a log as it is, else 0 (the bytes are then escaped one by one).  Not safe:
+ * overlong forms (E0 82 8A is a newline to a lenient reader), surrogates and
+ * values above U+10FFFF, C1 controls (a terminal acts on them), the line and
+ * paragraph separators (a log viewer may break the line there) and the bidi
+ * embedding/override/isolate controls (they can make a line read as
+ * something else). */
 static size_t utf8_sequence(const unsigned char *p)
 {
+	uint32_t cp;
 	size_t n;
 
-	if (*p >= 0xc2 && *p <= 0xdf)
+	if (*p >= 0xc2 && *p <= 0xdf) {
 		n = 2;
-	else if (*p >= 0xe0 && *p <= 0xef)
+		cp = *p & 0x1fu;
+	} else if (*p >= 0xe0 && *p <= 0xef) {
 		n = 3;
-	else if (*p >= 0xf0 && *p <= 0xf4)
+		cp = *p & 0x0fu;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
 		n = 4;
-	else
+		cp = *p & 0x07u;
+	} else {
 		return 0;
+	}
 	for (size_t i = 1; i < n; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
 	}
-	if (p[0] == 0xc2 && p[1] < 0xa0)
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069))
 		return 0;
 	return n;
 }

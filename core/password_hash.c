@@ -13,6 +13,8 @@
 
 #include "xident-config.h"
 
+#include "base64.h"
+
 #ifdef HAVE_ARGON2
 #include <argon2.h>
 #endif
@@ -182,57 +184,6 @@ int xi_password_scheme_of(const char *stored, size_t stored_len,
 	return 0;
 }
 
-/* ------------------------------------------------------------------ base64 */
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard alphabet, padded, canonical (unused bits zero), no whitespace.
- * Returns the decoded length or -1. */
-static int b64_decode_strict(const char *in, size_t len, uint8_t *out, size_t size)
-{
-	size_t pad = 0, n = 0;
-
-	if (len == 0 || len % 4 != 0 || len / 4 * 3 > size + 2)
-		return -1;
-	if (in[len - 1] == '=')
-		pad = in[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t acc = 0;
-		bool last = i + 4 == len;
-		size_t chars = last ? 4 - pad : 4;
-
-		for (size_t j = 0; j < 4; j++) {
-			int val = j < chars ? b64_value((unsigned char)in[i + j]) : 0;
-
-			if (val < 0 || (j >= chars && in[i + j] != '='))
-				return -1;
-			acc = acc << 6 | (uint32_t)val;
-		}
-		if ((pad == 1 && last && (acc & 0xff) != 0) ||
-		    (pad == 2 && last && (acc & 0xffff) != 0))
-			return -1;
-		for (size_t j = 0; j < chars - 1; j++) {
-			if (n == size)
-				return -1;
-			out[n++] = (uint8_t)(acc >> (16 - 8 * j));
-		}
-	}
-	return (int)n;
-}
-
 /* ------------------------------------------------------------- salted SHA */
 
 static int ssha_digest(enum xi_password_scheme scheme, const char *password,
@@ -255,17 +206,25 @@ static int ssha_verify(const struct stored_value *v, const char *password, struc
 {
 	uint8_t decoded[SSHA_DECODED_MAX], digest[EVP_MAX_MD_SIZE];
 	size_t digest_len = ssha_schemes[v->scheme].digest_len;
-	int n = b64_decode_strict(v->body, v->body_len, decoded, sizeof(decoded));
+	int n = xi_base64_decode(v->body, v->body_len, decoded, sizeof(decoded));
+	int ret;
 
 	if (n < 0)
-		return xi_error_set(err, XI_ERR_INVALID, "%s value is not valid base64 of a bounded size",
-				    xi_password_scheme_name(v->scheme));
-	if ((size_t)n <= digest_len)
-		return xi_error_set(err, XI_ERR_INVALID, "%s value is too short to hold digest and salt",
-				    xi_password_scheme_name(v->scheme));
-	if (ssha_digest(v->scheme, password, decoded + digest_len, (size_t)n - digest_len, digest) < 0)
-		return xi_error_set(err, XI_ERR_INTERNAL, "OpenSSL digest failed");
-	return CRYPTO_memcmp(digest, decoded, digest_len) == 0 ? 1 : 0;
+		ret = xi_error_set(err, XI_ERR_INVALID, "%s value is not valid base64 of a bounded size",
+				   xi_password_scheme_name(v->scheme));
+	else if ((size_t)n <= digest_len)
+		ret = xi_error_set(err, XI_ERR_INVALID, "%s value is too short to hold digest and salt",
+				   xi_password_scheme_name(v->scheme));
+	else if (ssha_digest(v->scheme, password, decoded + digest_len, (size_t)n - digest_len,
+			     digest) < 0)
+		ret = xi_error_set(err, XI_ERR_INTERNAL, "OpenSSL digest failed");
+	else
+		ret = CRYPTO_memcmp(digest, decoded, digest_len) == 0 ? 1 : 0;
+	/* The stored hash and the password's hash are both worth an offline
+	 * dictionary attack: gone before the stack is reused. */
+	OPENSSL_cleanse(decoded, sizeof(decoded));
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return ret;
 }
 
 static const uint8_t dummy_salt[SSHA_NEW_SALT] = {
@@ -279,6 +238,7 @@ static void ssha_dummy(enum xi_password_scheme scheme, const char *password)
 
 	if (ssha_digest(scheme, password, dummy_salt, sizeof(dummy_salt), digest) == 0)
 		(void)CRYPTO_memcmp(digest, never, ssha_schemes[scheme].digest_len);
+	OPENSSL_cleanse(digest, sizeof(digest));
 }
 
 static int ssha_hash(enum xi_password_scheme scheme, const char *password,
@@ -289,18 +249,102 @@ static int ssha_hash(enum xi_password_scheme scheme, const char *password,
 	size_t raw_len = digest_len + SSHA_NEW_SALT;
 	const char *prefix = xi_password_scheme_name(scheme);
 	size_t prefix_len = strlen(prefix);
+	int ret;
 
 	if (size < prefix_len + (raw_len + 2) / 3 * 4 + 1)
 		return xi_error_set(err, XI_ERR_INVALID, "output buffer too small for %s", prefix);
 	if (RAND_bytes(raw + digest_len, SSHA_NEW_SALT) != 1)
 		return xi_error_set(err, XI_ERR_INTERNAL, "OpenSSL could not make a random salt");
-	if (ssha_digest(scheme, password, raw + digest_len, SSHA_NEW_SALT, raw) < 0)
-		return xi_error_set(err, XI_ERR_INTERNAL, "OpenSSL digest failed");
-	memcpy(out, prefix, prefix_len);
-	return (int)prefix_len + EVP_EncodeBlock((unsigned char *)out + prefix_len, raw, (int)raw_len);
+	if (ssha_digest(scheme, password, raw + digest_len, SSHA_NEW_SALT, raw) < 0) {
+		ret = xi_error_set(err, XI_ERR_INTERNAL, "OpenSSL digest failed");
+	} else {
+		memcpy(out, prefix, prefix_len);
+		ret = (int)prefix_len + EVP_EncodeBlock((unsigned char *)out + prefix_len, raw,
+							 (int)raw_len);
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return ret;
 }
 
 /* ------------------------------------------------------------------ crypt */
+
+/* A {CRYPT} value names its own cost, and crypt_r obeys it: $6$rounds=
+ * 999999999$ is minutes of CPU, $2b$31$ days, a yescrypt N of 2^40 more memory
+ * than the host has, and all of it spent on every logon attempt under that
+ * name, whatever the password.  Costs above these limits are refused like
+ * the {ARGON2} ones (about a second of CPU, at most 256 MiB). */
+#define CRYPT_SHA_MAX_ROUNDS 1000000ul
+#define CRYPT_BCRYPT_MAX_COST 15
+/* The parameter strings libxcrypt's crypt_gensalt writes for yescrypt (and
+ * gost-yescrypt) costs 1..9 and for scrypt costs 6..10: 256 MiB at most.  A
+ * test checks them against crypt_gensalt_rn. */
+static const char *const yescrypt_params[] = {
+	"j75", "j85", "j7T", "j8T", "j9T", "jAT", "jBT", "jCT", "jDT"
+};
+static const char *const scrypt_params[] = {
+	"BU..../....", "CU..../....", "DU..../....", "EU..../....", "FU..../...."
+};
+
+static bool crypt_params_listed(const char *params, size_t len, const char *const *list,
+				size_t n, bool dollar_after)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t plen = strlen(list[i]);
+
+		if (len >= plen && memcmp(params, list[i], plen) == 0 &&
+		    (!dollar_after || (len > plen && params[plen] == '$')))
+			return true;
+	}
+	return false;
+}
+
+/* 0 when the cost written in the {CRYPT} body is within the limits, -1 when
+ * not (err set).  A body whose cost cannot be read is left to crypt_r. */
+static int crypt_cost_ok(const struct stored_value *v, struct xi_error *err)
+{
+	const char *b = v->body;
+	size_t len = v->body_len, i;
+
+	if (starts_with(b, len, "$5$rounds=") || starts_with(b, len, "$6$rounds=")) {
+		unsigned long rounds = 0;
+
+		for (i = 10; i < len && b[i] >= '0' && b[i] <= '9'; i++) {
+			rounds = rounds * 10 + (unsigned long)(b[i] - '0');
+			if (rounds > CRYPT_SHA_MAX_ROUNDS)
+				return xi_error_set(err, XI_ERR_INVALID,
+						    "{CRYPT} value asks for more than %lu rounds",
+						    CRYPT_SHA_MAX_ROUNDS);
+		}
+		return 0;
+	}
+	if (starts_with(b, len, "$2a$") || starts_with(b, len, "$2b$") || starts_with(b, len, "$2y$")) {
+		if (len >= 6 && b[4] >= '0' && b[4] <= '9' && b[5] >= '0' && b[5] <= '9' &&
+		    (b[4] - '0') * 10 + (b[5] - '0') > CRYPT_BCRYPT_MAX_COST)
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "{CRYPT} bcrypt value asks for a cost above %d",
+					    CRYPT_BCRYPT_MAX_COST);
+		return 0;
+	}
+	if (starts_with(b, len, "$y$") || starts_with(b, len, "$gy$")) {
+		size_t skip = b[1] == 'y' ? 3 : 4;
+
+		if (!crypt_params_listed(b + skip, len - skip, yescrypt_params,
+					 sizeof(yescrypt_params) / sizeof(yescrypt_params[0]), true))
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "{CRYPT} yescrypt value has parameters other than "
+					    "crypt_gensalt's costs 1 to 9 (at most 256 MiB)");
+		return 0;
+	}
+	if (starts_with(b, len, "$7$")) {
+		if (!crypt_params_listed(b + 3, len - 3, scrypt_params,
+					 sizeof(scrypt_params) / sizeof(scrypt_params[0]), false))
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "{CRYPT} scrypt value has parameters other than "
+					    "crypt_gensalt's costs 6 to 10 (at most 256 MiB)");
+		return 0;
+	}
+	return 0;
+}
 
 static int crypt_verify(const struct stored_value *v, const char *password, struct xi_error *err)
 {
@@ -311,6 +355,8 @@ static int crypt_verify(const struct stored_value *v, const char *password, stru
 
 	if (v->body_len >= CRYPT_OUTPUT_SIZE)
 		return xi_error_set(err, XI_ERR_INVALID, "{CRYPT} value is too long");
+	if (crypt_cost_ok(v, err) < 0)
+		return -1;
 	memcpy(setting, v->body, v->body_len);
 	setting[v->body_len] = '\0';
 	/* struct crypt_data is ~32 KiB: too much for a thread's stack in a host. */
@@ -328,6 +374,7 @@ static int crypt_verify(const struct stored_value *v, const char *password, stru
 		ret = CRYPTO_memcmp(result, setting, v->body_len) == 0 ? 1 : 0;
 	explicit_bzero(data, sizeof(*data));
 	free(data);
+	OPENSSL_cleanse(setting, v->body_len);
 	return ret;
 }
 
@@ -455,6 +502,7 @@ static int argon2_verify_value(const struct stored_value *v, const char *passwor
 				    ARGON2_MAX_P);
 	/* libargon2 compares the computed tag in constant time (argon2_compare). */
 	rc = argon2_verify(encoded, password, strlen(password), type);
+	OPENSSL_cleanse(encoded, sizeof(encoded));
 	if (rc == ARGON2_OK)
 		return 1;
 	if (rc == ARGON2_VERIFY_MISMATCH)

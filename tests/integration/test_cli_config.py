@@ -114,7 +114,7 @@ with Tap() as t:
     text = re.sub(r'^#([a-z_0-9]+ =)', r'\1', read(src_path('doc', 'xident.conf.example')), flags=re.M)
     text = text.replace('\nldap_uris =\n', '\nldap_uris = ldap://127.0.0.1\n')
     text = text.replace('\nldap_base_dn =\n', '\nldap_base_dn = dc=example,dc=com\n')
-    text = re.sub(r'^(secrets_file|ldap_tls_ca_file) =\n', '', text, flags=re.M)
+    text = re.sub(r'^(secrets_file|ldap_tls_ca_file|tls_cert_file|tls_key_file|tls_ca_file|mail_root) =\n', '', text, flags=re.M)
     r = xident('config', 'check', write(d, 'example.conf', text))
     t.eq((r.returncode, r.stderr), (0, ''), 'every default of the example parses')
 

@@ -1,0 +1,653 @@
+/*
+ * xidentd: the master process.  See xidentd.h for the process model.
+ *
+ *   xidentd -c FILE [-F] [-p PIDFILE]
+ *
+ * -F stays in the foreground (systemd, tests); otherwise it daemonizes.
+ * SIGTERM/SIGINT: stop the network and auth processes and exit (running
+ * mail sessions finish on their own).  SIGHUP: reread the config; a new
+ * auth process takes over with it and the network process gets the
+ * certificates anew.  Listeners and limits change at restart only.
+ */
+#define _GNU_SOURCE
+#include "xidentd.h"
+#include "privsep.h"
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "config.h"
+
+#define LISTEN_MAX 32
+#define GRANTS_MAX 256
+#define GRANT_TTL_SECONDS 30
+#define PEM_MAX (256 * 1024)
+
+struct grant {
+	bool used;
+	time_t created;
+	uint8_t token[XI_TOKEN_LEN];
+	unsigned uid, gid;
+	char user[256];
+	char home[1024];
+	char maildir[1040];
+};
+
+struct master {
+	const char *config_path;
+	struct xi_config *cfg;
+	int listen_fds[LISTEN_MAX];
+	bool listen_tls[LISTEN_MAX];
+	size_t nlisten;
+	unsigned run_uid, run_gid;
+	pid_t net_pid, auth_pid;
+	int net_sock;      /* master <-> network */
+	int auth_sock;     /* master <- auth (grants) */
+	int sigfd;
+	struct grant grants[GRANTS_MAX];
+};
+
+int xd_drop_privileges(unsigned uid, unsigned gid)
+{
+	if (setgroups(0, NULL) < 0 || setgid((gid_t)gid) < 0 || setuid((uid_t)uid) < 0) {
+		xd_log(LOG_ERR, "cannot drop privileges to %u:%u: %m", uid, gid);
+		return -1;
+	}
+	/* Verify: regaining root must fail. */
+	if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+		xd_log(LOG_ERR, "privileges were not dropped");
+		return -1;
+	}
+	return 0;
+}
+
+int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (pw == NULL)
+		return -1;
+	*uid_r = (unsigned)pw->pw_uid;
+	*gid_r = (unsigned)pw->pw_gid;
+	return 0;
+}
+
+/* The master's copy of the config holds the bind password; a child that
+ * must not know it wipes it from its copy-on-write memory. */
+static void forget_secrets(const struct xi_config *cfg)
+{
+	char *secret = (char *)xi_config_str(cfg, XI_CFG_LDAP_BIND_PASSWORD);
+
+	if (secret != NULL)
+		OPENSSL_cleanse(secret, strlen(secret));
+}
+
+static int open_listener(const char *spec, bool tls, struct master *m)
+{
+	char host[256];
+	const char *port, *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	struct addrinfo *ai = NULL;
+	int fd, one = 1, r;
+	size_t hl;
+
+	if (colon == NULL || colon == spec || m->nlisten >= LISTEN_MAX) {
+		fprintf(stderr, "xidentd: bad listener '%s' (want address:port)\n", spec);
+		return -1;
+	}
+	port = colon + 1;
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		fprintf(stderr, "xidentd: bad listener address\n");
+		return -1;
+	}
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	r = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints, &ai);
+	if (r != 0) {
+		fprintf(stderr, "xidentd: bad listener '%s': %s\n", spec, gai_strerror(r));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		fprintf(stderr, "xidentd: cannot listen on %s: %s\n", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	m->listen_fds[m->nlisten] = fd;
+	m->listen_tls[m->nlisten] = tls;
+	m->nlisten++;
+	return 0;
+}
+
+static struct xi_config *load_config(const char *path)
+{
+	struct xi_config *cfg = NULL;
+	struct xi_config_report rep = { 0 };
+
+	if (xi_config_load(path, &cfg, &rep) < 0) {
+		for (size_t i = 0; i < rep.count; i++) {
+			char line[800];
+			xi_config_problem_format(&rep.problems[i], line, sizeof(line));
+			xd_log(LOG_ERR, "config: %s", line);
+		}
+		xi_config_report_free(&rep);
+		return NULL;
+	}
+	xi_config_report_free(&rep);
+	return cfg;
+}
+
+/* Sends the certificates to the network process (it cannot read files). */
+static int send_tls(struct master *m)
+{
+	const char *cert = xi_config_str(m->cfg, XI_CFG_TLS_CERT_FILE);
+	const char *key = xi_config_str(m->cfg, XI_CFG_TLS_KEY_FILE);
+	const char *ca = xi_config_str(m->cfg, XI_CFG_TLS_CA_FILE);
+	char *cp = NULL, *kp = NULL, *ap = NULL;
+	size_t cl = 0, kl = 0, al = 0;
+	struct xi_msg *msg;
+	int ret = -1;
+
+	if (cert == NULL && key == NULL) {
+		/* Tell the network process there is none: it waits for this. */
+		msg = malloc(sizeof(*msg));
+		if (msg == NULL)
+			return -1;
+		xi_msg_init(msg, XI_MSG_TLS, 0);
+		xi_msg_put(msg, "", 0);
+		xi_msg_put(msg, "", 0);
+		xi_msg_put(msg, "", 0);
+		ret = xi_msg_send(m->net_sock, msg, -1);
+		free(msg);
+		return ret;
+	}
+	if (cert == NULL || key == NULL) {
+		xd_log(LOG_ERR, "config: tls_cert_file and tls_key_file go together");
+		return -1;
+	}
+	cp = xd_read_file(cert, PEM_MAX, &cl);
+	kp = xd_read_file(key, PEM_MAX, &kl);
+	if (ca != NULL)
+		ap = xd_read_file(ca, PEM_MAX, &al);
+	msg = malloc(sizeof(*msg));
+	if (cp == NULL || kp == NULL || (ca != NULL && ap == NULL) || msg == NULL) {
+		xd_log(LOG_ERR, "tls: cannot read %s: %m", cp == NULL ? cert : kp == NULL ? key : ca);
+		goto out;
+	}
+	/* Check here too, so that a bad file is reported at start, not per client. */
+	{
+		SSL_CTX *ctx = xd_tls_ctx_new(cp, cl, kp, kl, ap, al);
+		if (ctx == NULL)
+			goto out;
+		SSL_CTX_free(ctx);
+	}
+	xi_msg_init(msg, XI_MSG_TLS, 0);
+	xi_msg_put(msg, cp, cl);
+	xi_msg_put(msg, kp, kl);
+	xi_msg_put(msg, ap, al);
+	if (msg->bad) {
+		xd_log(LOG_ERR, "tls: certificate files too large to pass on");
+		goto out;
+	}
+	ret = xi_msg_send(m->net_sock, msg, -1);
+	OPENSSL_cleanse(msg->buf, msg->len);
+out:
+	if (kp != NULL)
+		OPENSSL_cleanse(kp, kl);
+	free(cp);
+	free(kp);
+	free(ap);
+	free(msg);
+	return ret;
+}
+
+static void close_listeners(struct master *m)
+{
+	for (size_t i = 0; i < m->nlisten; i++)
+		close(m->listen_fds[i]);
+}
+
+static void child_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Die with the master: no orphaned network or auth process. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Forks the auth process; returns the network process's end of its socket. */
+static int start_auth(struct master *m)
+{
+	int to_net[2], to_master[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, to_net) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, to_master) < 0) {
+		close(to_net[0]);
+		close(to_net[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		child_signals();
+		close_listeners(m);
+		close(to_net[0]);
+		close(to_master[0]);
+		if (m->net_sock >= 0)
+			close(m->net_sock);
+		if (m->auth_sock >= 0)
+			close(m->auth_sock);
+		close(m->sigfd);
+		prctl(PR_SET_NAME, "xidentd-auth");
+		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
+			_exit(1);
+		_exit(xd_auth_main(m->cfg, to_net[1], to_master[1]));
+	}
+	close(to_net[1]);
+	close(to_master[1]);
+	if (m->auth_sock >= 0)
+		close(m->auth_sock);
+	m->auth_sock = to_master[0];
+	fcntl(m->auth_sock, F_SETFL, O_NONBLOCK); /* the master drains it in a loop */
+	m->auth_pid = pid;
+	return to_net[0];
+}
+
+static int start_net(struct master *m, int auth_end)
+{
+	int pair[2];
+	pid_t pid;
+	const char *root = xi_config_str(m->cfg, XI_CFG_XIDENTD_CHROOT);
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		child_signals();
+		close(pair[0]);
+		close(m->auth_sock);
+		close(m->sigfd);
+		prctl(PR_SET_NAME, "xidentd-net");
+		forget_secrets(m->cfg);
+		if (chroot(root) < 0 || chdir("/") < 0) {
+			xd_log(LOG_ERR, "network: cannot chroot to %s: %m", root);
+			_exit(1);
+		}
+		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
+			_exit(1);
+		_exit(xd_net_main(m->cfg, m->listen_fds, m->listen_tls, m->nlisten, auth_end, pair[1]));
+	}
+	close(pair[1]);
+	close(auth_end);
+	m->net_sock = pair[0];
+	fcntl(m->net_sock, F_SETFL, O_NONBLOCK);
+	m->net_pid = pid;
+	return 0;
+}
+
+static void on_grant(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+	struct grant g = { 0 };
+	const uint8_t *token;
+	size_t tl;
+	char protocol[16], remote[64];
+	time_t now = time(NULL);
+
+	if (msg == NULL)
+		return;
+	while (xi_msg_recv(m->auth_sock, msg, NULL) > 0) {
+		if (msg->type != XI_MSG_GRANT || !xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) ||
+		    tl != XI_TOKEN_LEN || !xi_msg_str(msg, protocol, sizeof(protocol)) ||
+		    !xi_msg_str(msg, remote, sizeof(remote)) || !xi_msg_str(msg, g.user, sizeof(g.user)) ||
+		    !xi_msg_u32(msg, &g.uid) || !xi_msg_u32(msg, &g.gid) ||
+		    !xi_msg_str(msg, g.home, sizeof(g.home)) ||
+		    !xi_msg_str(msg, g.maildir, sizeof(g.maildir)) || g.uid == 0 || g.gid == 0)
+			continue;
+		memcpy(g.token, token, XI_TOKEN_LEN);
+		g.used = true;
+		g.created = now;
+		/* Reuse a free or expired slot; when all are live, the oldest goes. */
+		size_t pick = 0;
+		for (size_t i = 0; i < GRANTS_MAX; i++) {
+			if (!m->grants[i].used || now - m->grants[i].created > GRANT_TTL_SECONDS) {
+				pick = i;
+				break;
+			}
+			if (m->grants[i].created < m->grants[pick].created)
+				pick = i;
+		}
+		m->grants[pick] = g;
+	}
+	OPENSSL_cleanse(&g, sizeof(g));
+	free(msg);
+}
+
+static void start_mail(struct master *m, const struct grant *g, int fd, const char *pending,
+		       size_t pending_len)
+{
+	pid_t pid = fork();
+
+	if (pid != 0) {
+		if (pid < 0)
+			xd_log(LOG_ERR, "cannot fork a session for %s: %m", g->user);
+		return;
+	}
+	child_signals();
+	prctl(PR_SET_PDEATHSIG, 0); /* sessions outlive a master restart */
+	close_listeners(m);
+	close(m->net_sock);
+	close(m->auth_sock);
+	close(m->sigfd);
+	forget_secrets(m->cfg);
+	prctl(PR_SET_NAME, "xidentd-mail");
+	if (xd_drop_privileges(g->uid, g->gid) < 0 || chdir(g->home) < 0) {
+		static const char err[] = "-ERR [SYS/TEMP] The mailbox is not available now.\r\n";
+		if (write(fd, err, sizeof(err) - 1) < 0) {
+			/* nothing more to say */
+		}
+		xd_log(LOG_ERR, "session %s: cannot become %u:%u in %s: %m", g->user, g->uid, g->gid,
+		       g->home);
+		_exit(1);
+	}
+	_exit(xd_mail_main(m->cfg, fd, g->user, g->maildir, pending, pending_len));
+}
+
+static void on_session(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+	const uint8_t *token, *pending;
+	size_t tl, pl;
+	uint32_t tls;
+	int fd = -1;
+	time_t now = time(NULL);
+
+	if (msg == NULL)
+		return;
+	for (;;) {
+		int r = xi_msg_recv(m->net_sock, msg, &fd);
+		if (r <= 0)
+			break;
+		if (msg->type == XI_MSG_SESSION && fd >= 0 &&
+		    xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) && tl == XI_TOKEN_LEN &&
+		    xi_msg_u32(msg, &tls) && xi_msg_bytes(msg, &pending, &pl, XI_MSG_MAX)) {
+			struct grant *g = NULL;
+			for (size_t i = 0; i < GRANTS_MAX; i++) {
+				if (m->grants[i].used && now - m->grants[i].created <= GRANT_TTL_SECONDS &&
+				    CRYPTO_memcmp(m->grants[i].token, token, XI_TOKEN_LEN) == 0)
+					g = &m->grants[i];
+			}
+			if (g != NULL) {
+				start_mail(m, g, fd, (const char *)pending, pl);
+				/* A token opens one session. */
+				OPENSSL_cleanse(g, sizeof(*g));
+			} else {
+				xd_log(LOG_ERR, "network process presented an unknown session token");
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	free(msg);
+}
+
+static void reap(struct master *m, bool *net_died, bool *auth_died)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->net_pid) {
+			*net_died = true;
+			m->net_pid = 0;
+		} else if (pid == m->auth_pid) {
+			*auth_died = true;
+			m->auth_pid = 0;
+		}
+		if (WIFSIGNALED(status))
+			xd_log(LOG_WARNING, "process %d (%s) killed by signal %d", (int)pid,
+			       *net_died && m->net_pid == 0 ? "network" : "session or auth",
+			       WTERMSIG(status));
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: xidentd -c FILE [-F] [-p PIDFILE]\n"
+			"  -c FILE     xident.conf (the plugin's and the CLI's file)\n"
+			"  -F          stay in the foreground (systemd)\n"
+			"  -p PIDFILE  write the master's pid there\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct master m = { .net_sock = -1, .auth_sock = -1 };
+	const char *pidfile = NULL;
+	bool foreground = false, stopping = false;
+	struct xi_event_levels lv;
+	sigset_t mask;
+	size_t n;
+	int opt, auth_end;
+
+	while ((opt = getopt(argc, argv, "c:Fp:h")) != -1) {
+		switch (opt) {
+		case 'c': m.config_path = optarg; break;
+		case 'F': foreground = true; break;
+		case 'p': pidfile = optarg; break;
+		default: usage(); return 2;
+		}
+	}
+	if (m.config_path == NULL || optind != argc) {
+		usage();
+		return 2;
+	}
+	m.cfg = load_config(m.config_path);
+	if (m.cfg == NULL)
+		return 2;
+	xd_log_open(xi_config_enum(m.cfg, XI_CFG_XIDENTD_LOG) == 1);
+	xi_event_levels_from_config(m.cfg, &lv);
+	xd_event_levels_set(&lv);
+	if (geteuid() != 0) {
+		fprintf(stderr, "xidentd: must start as root (it drops privileges per process)\n");
+		return 1;
+	}
+	if (xd_lookup_user(xi_config_str(m.cfg, XI_CFG_XIDENTD_USER), &m.run_uid, &m.run_gid) < 0 ||
+	    m.run_uid == 0) {
+		fprintf(stderr, "xidentd: xidentd_user '%s' does not exist or is root\n",
+			xi_config_str(m.cfg, XI_CFG_XIDENTD_USER));
+		return 1;
+	}
+	{
+		const char *root = xi_config_str(m.cfg, XI_CFG_XIDENTD_CHROOT);
+		struct stat st;
+		if (stat(root, &st) < 0) {
+			char tmp[4096];
+			snprintf(tmp, sizeof(tmp), "%s", root);
+			for (char *p = tmp + 1; *p != '\0'; p++)
+				if (*p == '/') {
+					*p = '\0';
+					(void)mkdir(tmp, 0755);
+					*p = '/';
+				}
+			(void)mkdir(tmp, 0755);
+		}
+		if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+		    (st.st_mode & 0022) != 0) {
+			fprintf(stderr, "xidentd: xidentd_chroot %s must be a folder owned by root, "
+					"writable by nobody else\n", root);
+			return 1;
+		}
+	}
+	const char *const *specs = xi_config_list(m.cfg, XI_CFG_POP3_LISTEN, &n);
+	for (size_t i = 0; i < n; i++)
+		if (open_listener(specs[i], false, &m) < 0)
+			return 1;
+	specs = xi_config_list(m.cfg, XI_CFG_POP3S_LISTEN, &n);
+	for (size_t i = 0; i < n; i++)
+		if (open_listener(specs[i], true, &m) < 0)
+			return 1;
+	if (m.nlisten == 0) {
+		fprintf(stderr, "xidentd: no listeners: set pop3_listen and/or pop3s_listen\n");
+		return 1;
+	}
+	if (n > 0 && xi_config_str(m.cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
+		fprintf(stderr, "xidentd: pop3s_listen needs tls_cert_file and tls_key_file\n");
+		return 1;
+	}
+	if (!foreground && daemon(0, 0) < 0) {
+		perror("xidentd: daemon");
+		return 1;
+	}
+	if (pidfile != NULL) {
+		FILE *f = fopen(pidfile, "w");
+		if (f != NULL) {
+			fprintf(f, "%d\n", (int)getpid());
+			fclose(f);
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m.sigfd < 0 || (auth_end = start_auth(&m)) < 0 || start_net(&m, auth_end) < 0 ||
+	    send_tls(&m) < 0) {
+		xd_log(LOG_ERR, "cannot start: %m");
+		if (m.net_pid > 0)
+			kill(m.net_pid, SIGTERM);
+		if (m.auth_pid > 0)
+			kill(m.auth_pid, SIGTERM);
+		return 1;
+	}
+	xd_log(LOG_INFO, "started: %zu listeners, network process %d, auth process %d", m.nlisten,
+	       (int)m.net_pid, (int)m.auth_pid);
+
+	while (!stopping) {
+		struct pollfd p[3] = {
+			{ .fd = m.sigfd, .events = POLLIN },
+			{ .fd = m.auth_sock, .events = POLLIN },
+			{ .fd = m.net_sock, .events = POLLIN },
+		};
+		bool net_died = false, auth_died = false;
+
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		/* Grants first: the auth process sent a grant before its reply, so
+		 * it is here before the network process can present the token. */
+		if (p[1].revents & POLLIN)
+			on_grant(&m);
+		if (p[2].revents & POLLIN)
+			on_session(&m);
+		if (p[2].revents & (POLLHUP | POLLERR))
+			net_died = true;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(m.sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD) {
+					reap(&m, &net_died, &auth_died);
+				} else if (si.ssi_signo == SIGHUP) {
+					struct xi_config *cfg = load_config(m.config_path);
+					if (cfg == NULL) {
+						xd_log(LOG_ERR, "reload: config has errors, keeping the old one");
+						continue;
+					}
+					xi_config_free(m.cfg);
+					m.cfg = cfg;
+					xi_event_levels_from_config(m.cfg, &lv);
+					xd_event_levels_set(&lv);
+					if (m.auth_pid > 0)
+						kill(m.auth_pid, SIGTERM);
+					int end = start_auth(&m);
+					struct xi_msg *msg = malloc(sizeof(*msg));
+					if (end >= 0 && msg != NULL) {
+						xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
+						(void)xi_msg_send(m.net_sock, msg, end);
+						close(end);
+					}
+					free(msg);
+					(void)send_tls(&m);
+					xd_log(LOG_INFO, "reloaded %s", m.config_path);
+				} else {
+					stopping = true;
+				}
+			}
+		}
+		if (net_died && !stopping) {
+			xd_log(LOG_ERR, "network process ended; stopping (systemd restarts us)");
+			stopping = true;
+		}
+		if (auth_died && !stopping) {
+			xd_log(LOG_ERR, "auth process ended; starting a new one");
+			int end = start_auth(&m);
+			struct xi_msg *msg = malloc(sizeof(*msg));
+			if (end >= 0 && msg != NULL) {
+				xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
+				(void)xi_msg_send(m.net_sock, msg, end);
+				close(end);
+			}
+			free(msg);
+		}
+	}
+	if (m.net_pid > 0)
+		kill(m.net_pid, SIGTERM);
+	if (m.auth_pid > 0)
+		kill(m.auth_pid, SIGTERM);
+	/* Wait for both so that the listeners are closed when we return. */
+	for (int i = 0; i < 50 && (m.net_pid > 0 || m.auth_pid > 0); i++) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0)
+			break;
+		if (pid == m.net_pid)
+			m.net_pid = 0;
+		if (pid == m.auth_pid)
+			m.auth_pid = 0;
+	}
+	close_listeners(&m);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	xd_log(LOG_INFO, "stopped");
+	xi_config_free(m.cfg);
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * xidentd: the standalone POP3 server.  Processes (privilege separation in
+ * the spirit of OpenSMTPD and popa3d):
+ *
+ *   master   root; reads the config, opens listeners, forks the others,
+ *            starts a mail process per logged-on session from a grant the
+ *            auth process sent it (never from what the network process
+ *            claims), reaps children, handles SIGTERM/SIGHUP.
+ *   network  unprivileged, chrooted to an empty folder, no config secrets:
+ *            the event loop, TLS, limits, POP3 before logon.
+ *   auth     unprivileged: the config, the bind password and the resolver;
+ *            answers the network process, sends grants to the master.
+ *   mail     one per session, as the mailbox's uid/gid: the POP3
+ *            transaction state on one mailbox.  A crash ends one session.
+ */
+#ifndef XIDENTD_H
+#define XIDENTD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "event.h"
+
+struct xi_config;
+
+#define XIDENTD_IMPLEMENTATION "xidentd"
+
+/* Logging: stderr or syslog, chosen once before the processes fork. */
+void xd_log_open(bool use_syslog);
+void xd_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The core's event sink (ctx unused). */
+void xd_event_sink(void *ctx, const struct xi_event *ev, const char *line);
+/* Emits a connection-level event (11103, 13002, ...) with the config's levels. */
+void xd_event_levels_set(const struct xi_event_levels *lv);
+void xd_emit(const struct xi_event *ev);
+
+/* Drops root: setgroups(0), setgid, setuid, verified.  0 or -1 (logged). */
+int xd_drop_privileges(unsigned uid, unsigned gid);
+/* uid/gid of a user name.  0 or -1. */
+int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r);
+
+/* Process bodies; each returns the process's exit code. */
+int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock);
+int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *listen_tls,
+		size_t nlisten, int auth_sock, int master_sock);
+/* The mail process: serves fd (client socket, or the network process's
+ * proxy end) as user on the Maildir at maildir, after sending the logon's
+ * +OK.  pending/pending_len: input the client already sent. */
+int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+		 const char *pending, size_t pending_len);
+
+#endif
