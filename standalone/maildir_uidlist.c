@@ -563,8 +563,18 @@ static void sleep_ms(long ms)
 int xi_dotlock_take(const char *path, unsigned stale_seconds, unsigned timeout_seconds,
 		    struct xi_dotlock *lock, struct xi_error *err)
 {
+	char lockpath[sizeof(lock->path)];
 	lock->fd = -1;
-	if (xi_path_join(lock->path, sizeof(lock->path), err, "%s.lock", path) < 0)
+	if (xi_path_join(lockpath, sizeof(lockpath), err, "%s.lock", path) < 0)
+		return -1;
+	return xi_dotlock_take_file(lockpath, path, stale_seconds, timeout_seconds, lock, err);
+}
+
+int xi_dotlock_take_file(const char *lockpath, const char *path, unsigned stale_seconds,
+			 unsigned timeout_seconds, struct xi_dotlock *lock, struct xi_error *err)
+{
+	lock->fd = -1;
+	if (xi_path_join(lock->path, sizeof(lock->path), err, "%s", lockpath) < 0)
 		return -1;
 	char host[256];
 	if (gethostname(host, sizeof(host)) < 0)

@@ -346,6 +346,34 @@ static int compare_lines(const void *x, const void *y)
 	return strcasecmp(*(char *const *)x, *(char *const *)y);
 }
 
+static int compare_entry_dn(const void *x, const void *y)
+{
+	return strcasecmp(((const struct xi_entry *)x)->dn, ((const struct xi_entry *)y)->dn);
+}
+
+/* DOMAIN\name of the account at dn: from accounts (sorted by DN) when it is
+ * there, else by a lookup of its own. */
+static void owner_label(struct xi_admin *a, const struct xi_entries *accounts, const char *dn,
+			char *out, size_t size)
+{
+	struct xi_entry key = { .dn = (char *)dn };
+	const struct xi_entry *e = NULL;
+	const char *d, *n;
+
+	if (accounts->count > 0)
+		e = bsearch(&key, accounts->items, accounts->count, sizeof(key), compare_entry_dn);
+	if (e != NULL && (d = xi_entry_value(e, "xidentDomain")) != NULL &&
+	    (n = xi_entry_value(e, "xidentAccountName")) != NULL) {
+		snprintf(out, size, "%s\\%s", d, n);
+		return;
+	}
+	xi_admin_account_label(a, dn, out, size);
+}
+
+/* Past this many mailboxes, one search for every account's name is cheaper
+ * than one lookup per mailbox owner. */
+#define LIST_PREFETCH_OWNERS 32
+
 static int mailbox_list(const char *prog, int argc, char **argv)
 {
 	static const char *const attrs[] = { "xidentAlias", "xidentPrimaryAccount",
@@ -354,13 +382,15 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 	char filter[3 * XI_ADMIN_NAME_MAX + 3 * XI_ADMIN_DN_MAX + 128], label[XI_ADMIN_DN_MAX];
 	struct xi_admin_args args;
 	struct xi_admin a;
-	struct xi_entries es;
+	static const char *const account_attrs[] = { "xidentDomain", "xidentAccountName", NULL };
+	struct xi_entries es, accounts;
 	struct xi_entry owner;
 	struct xi_error err;
 	char **lines;
 	size_t i, n = 0;
 	int rc;
 
+	memset(&accounts, 0, sizeof(accounts));
 	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_OWNER), 0, 1, list_usage,
 			    &args);
 	if (rc != 0)
@@ -386,6 +416,16 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 	xi_entry_free(&owner);
 	if (xi_admin_search(&a, NULL, filter, attrs, &es, &err) < 0)
 		return fail_close(&a, prog, &err);
+	if (es.count > LIST_PREFETCH_OWNERS) {
+		if (xi_admin_search(&a, NULL, "(objectClass=xidentAccount)", account_attrs,
+				    &accounts, &err) < 0) {
+			xi_entries_free(&es);
+			return fail_close(&a, prog, &err);
+		}
+		if (accounts.count > 0)
+			qsort(accounts.items, accounts.count, sizeof(*accounts.items),
+			      compare_entry_dn);
+	}
 	lines = calloc(es.count + 1, sizeof(*lines));
 	for (i = 0; lines != NULL && i < es.count; i++) {
 		const char *alias = xi_entry_value(&es.items[i], "xidentAlias");
@@ -394,7 +434,7 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 		size_t size;
 
 		if (odn != NULL)
-			xi_admin_account_label(&a, odn, label, sizeof(label));
+			owner_label(&a, &accounts, odn, label, sizeof(label));
 		else
 			snprintf(label, sizeof(label), "-");
 		size = 16 + strlen(label) + (alias != NULL ? strlen(alias) : 1) +
@@ -406,16 +446,18 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 			 home != NULL ? home : "-");
 		n++;
 	}
-	if (lines != NULL)
-		qsort(lines, n, sizeof(*lines), compare_lines);
-	for (i = 0; i < n; i++) {
-		printf("%s\n", lines[i]);
-		free(lines[i]);
-	}
-	free(lines);
 	rc = lines == NULL || n < es.count ? XI_EXIT_FAIL : XI_EXIT_OK;
 	if (rc != XI_EXIT_OK)
 		fprintf(stderr, "%s: out of memory\n", prog);
+	if (lines != NULL)
+		qsort(lines, n, sizeof(*lines), compare_lines);
+	for (i = 0; i < n; i++) {
+		if (rc == XI_EXIT_OK)
+			printf("%s\n", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	xi_entries_free(&accounts);
 	xi_entries_free(&es);
 	xi_admin_close(&a);
 	return rc;

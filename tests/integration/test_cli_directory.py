@@ -78,6 +78,7 @@ def suite(t, binary, tag):
     conf = d.write_config(admin_bind_dn=d.admin_dn,
                           secrets={'admin_bind_password': d.admin_password})
     x = Cli(binary, conf, tag)
+    svc = Cli(binary, d.write_config(), tag)   # binds as the service account
 
     # --help of every group and verb
     bad = []
@@ -106,12 +107,17 @@ def suite(t, binary, tag):
     r = x('account', 'list', 'j*', '--domain', 'BRANCH')
     t.eq(r.stdout.splitlines(), ['BRANCH\\jdoe\tenabled\tjdoe@branch.example.com'],
          T('account list PATTERN --domain'))
-    r = x('account', 'show', 'EXAMPLE\\jdoe')
+    r = svc('account', 'show', 'EXAMPLE\\jdoe')
     t.ok(r.returncode == 0 and 'johnd (cn=johnd,ou=mailboxes' in r.stdout and
          'delegate of:    helpdesk' in r.stdout and 'password:       {SSHA512}' in r.stdout and
          'nt hash:        set' in r.stdout,
-         T('account show: owned and delegated mailboxes, password scheme'), r.stdout + r.stderr)
-    r = x('account', 'show', 'EXAMPLE/User')
+         T('account show (service account): mailboxes owned and delegated, password scheme'),
+         r.stdout + r.stderr)
+    r = x('account', 'show', 'EXAMPLE\\jdoe')
+    t.ok(r.returncode == 0 and 'password:       not set (or not readable)' in r.stdout and
+         'nt hash:        not set (or not readable)' in r.stdout,
+         T('account show (administrator): the hashes are write-only to it'), r.stdout + r.stderr)
+    r = svc('account', 'show', 'EXAMPLE/User')
     pwline = [ln for ln in r.stdout.splitlines() if ln.startswith('password:')]
     t.ok(r.returncode == 0 and NLMP_HASH not in r.stdout and
          pwline == ['password:       {SSHA512}'],
@@ -149,6 +155,16 @@ def suite(t, binary, tag):
     r = x('mailbox', 'list', 'rj*')
     t.eq(r.stdout.splitlines(), ['rjames\tEXAMPLE\\rjames\tmail2.example.com'],
          T('mailbox list PATTERN shows the home server'))
+    many = ''.join('dn: cn=bulk%02d,ou=mailboxes,dc=example,dc=com\nchangetype: add\n'
+                   'objectClass: inetOrgPerson\nobjectClass: xidentMailbox\ncn: bulk%02d\n'
+                   'sn: bulk\nxidentAlias: bulk%02d\nxidentPrimaryAccount: %s\n\n'
+                   % (i, i, i, account_dn('BRANCH', 'lwong')) for i in range(40))
+    t.eq(d.modify(many).returncode, 0, T('40 more mailboxes of BRANCH\\lwong added with ldapmodify'))
+    r = x('mailbox', 'list', '--owner', 'BRANCH\\lwong')
+    lines = r.stdout.splitlines()
+    t.ok(r.returncode == 0 and len(lines) == 41 and
+         all(ln.split('\t')[1] == 'BRANCH\\lwong' for ln in lines) and lines[0].startswith('bulk00\t'),
+         T('mailbox list of many mailboxes names every owner (one account search)'), r.stdout[-500:])
     r = x('recipient', 'show', 'partner')
     t.ok(r.returncode == 0 and 'target:         SMTP:partner@elsewhere.example' in r.stdout,
          T('recipient show'), r.stdout + r.stderr)
