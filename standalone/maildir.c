@@ -91,6 +91,12 @@ int xi_maildir_folder_name_check(const char *name, struct xi_error *err)
 		unsigned char c = (unsigned char)name[i];
 		if (c < 0x20 || c == 0x7f)
 			return xi_error_set(err, XI_ERR_INVALID, "folder name has a control character");
+		/* Dovecot keeps names in modified UTF-7 on disk (the IMAP wire
+		 * form, RFC 3501 5.1.3): 8-bit bytes would be a name it cannot
+		 * show. */
+		if (c >= 0x80)
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "folder name must be ASCII (modified UTF-7 as IMAP sends it)");
 		if (c == '/' || c == '*' || c == '%')
 			return xi_error_set(err, XI_ERR_INVALID, "folder name contains '%c'", c);
 	}

@@ -84,7 +84,10 @@ void xi_maildir_close(struct xi_maildir *md);
 const char *xi_maildir_root(const struct xi_maildir *md);
 
 /* 0 if name is a valid folder name ("INBOX" or "A", "A.B": no '/', no empty
- * component, no "..", no leading or trailing '.', no control bytes, bounded);
+ * component, no "..", no leading or trailing '.', no control bytes, no '*'
+ * or '%', ASCII only - non-ASCII names are given in modified UTF-7 as IMAP
+ * sends them ("Entw&APw-rfe"), which is also how Dovecot stores them -
+ * bounded);
  * -1 with XI_ERR_INVALID saying why otherwise. */
 int xi_maildir_folder_name_check(const char *name, struct xi_error *err);
 
