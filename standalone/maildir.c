@@ -659,11 +659,29 @@ static int sync_locked(struct xi_maildir *md, const char *dir, struct xi_uidlist
 	int ret = -1;
 	struct scanned **newf = NULL;
 	scan_free(s);
-	if (xi_uidlist_read(dir, ul, &exists, err) < 0 || scan_folder(dir, s, err) < 0)
+	bool broken = false;
+	if (xi_uidlist_read(dir, ul, &exists, err) < 0) {
+		if (err == NULL || err->status != XI_ERR_INVALID)
+			goto out;
+		/* As Dovecot: a broken uidlist is dropped and rebuilt.  It is kept
+		 * aside for the administrator, and the mailbox gets a new
+		 * UIDVALIDITY since its UIDs cannot be kept. */
+		char aside[PATH_MAX];
+		if (xi_path_join(aside, sizeof(aside), err, "%s/" XI_UIDLIST_NAME ".broken", dir) < 0 ||
+		    rename(path, aside) < 0)
+			goto out;
+		xi_error_clear(err);
+		exists = false;
+		broken = true;
+	}
+	if (scan_folder(dir, s, err) < 0)
 		goto out;
 	if (!exists) {
 		ul->uidvalidity = (uint32_t)time(NULL);
 		ul->nextuid = 1;
+		/* Never the same UIDVALIDITY twice in one second after a rebuild. */
+		if (broken)
+			ul->uidvalidity ^= 0x80000000u;
 	}
 	if (ul->guid[0] == '\0' && random_guid(ul->guid, err) < 0)
 		goto out;
@@ -813,9 +831,16 @@ static int mailbox_sync_full(struct xi_mailbox *mb, struct xi_error *err)
 	if (scan_folder(mb->dir, &s, err) < 0)
 		return -1;
 	int ret = -1;
-	if (xi_uidlist_read(mb->dir, &ul, &exists, err) < 0)
-		goto out;
-	bool need_write = !exists;
+	bool need_write = false;
+	if (xi_uidlist_read(mb->dir, &ul, &exists, err) < 0) {
+		/* A writer rebuilds a broken uidlist under the lock (sync_locked). */
+		if (mb->read_only || err == NULL || err->status != XI_ERR_INVALID)
+			goto out;
+		xi_error_clear(err);
+		exists = true;
+		need_write = true;
+	}
+	need_write = need_write || !exists;
 	size_t matched = 0;
 	for (size_t i = 0; i < ul.count; i++) {
 		struct scanned *f = scan_find(&s, ul.recs[i].basename);

@@ -147,7 +147,9 @@ int xi_maildir_deliver(struct xi_maildir *md, const char *folder, const void *da
  * reads dovecot-uidlist and dovecot-keywords, gives new files UIDs and
  * rewrites the uidlist under its lock when anything changed.  With read_only
  * nothing is written: files without a UID are left out until a writer
- * syncs. */
+ * syncs, and a broken uidlist is XI_ERR_INVALID.  A writer treats a broken
+ * uidlist as Dovecot does: it is set aside (dovecot-uidlist.broken) and
+ * rebuilt with a new UIDVALIDITY. */
 int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 		    struct xi_mailbox **mb_out, struct xi_error *err);
 /* Rescan (new deliveries, changes by others).  Pointers returned by

@@ -332,11 +332,21 @@ static void test_mailbox(void)
 	tap_ok(xi_maildir_folder_list(md, &names, &count, &err) == 0 && count == 2, "list: INBOX, Sent");
 	xi_maildir_folder_list_free(names, count);
 
-	/* A hostile uidlist refuses the open rather than renumbering. */
+	/* A hostile uidlist: refused read-only, set aside and rebuilt by a writer. */
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 1,
+	       "delivery into Sent");
 	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
-	write_file(path, "3 V1 N2\n1 :../../x\n");
-	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
-	       "hostile uidlist: open refused");
+	write_file(path, "3 V7 N9\n8 :../../x\n");
+	tap_ok(xi_mailbox_open(md, "Sent", true, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
+	       "hostile uidlist: read-only open refused");
+	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 1 &&
+		       xi_mailbox_message(mb, 0)->uid == 1 && xi_mailbox_uidvalidity(mb) != 7,
+	       "hostile uidlist: a writer rebuilds it with a new UIDVALIDITY");
+	xi_mailbox_close(mb);
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist.broken", root);
+	ul = read_text(path);
+	tap_ok(ul && strcmp(ul, "3 V7 N9\n8 :../../x\n") == 0, "the broken uidlist is kept aside");
+	free(ul);
 	xi_maildir_close(md);
 }
 
