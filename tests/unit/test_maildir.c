@@ -64,8 +64,8 @@ static void test_info(void)
 
 static void test_names(void)
 {
-	static const char *const good[] = {"INBOX", "inbox", "Sent", "A.B", "Entwürfe", "a b"};
-	static const char *const bad[] = {"", ".x", "x.", "a..b", "a/b", "..", "a\tb", "*", "x%"};
+	static const char *const good[] = {"INBOX", "inbox", "Sent", "A.B", "Entw&APw-rfe", "a b"};
+	static const char *const bad[] = {"", ".x", "x.", "a..b", "a/b", "..", "a\tb", "*", "x%", "Entwürfe"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
 		tap_ok(xi_maildir_folder_name_check(good[i], NULL) == 0, "folder name '%s' accepted", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
@@ -204,7 +204,13 @@ static void test_mailbox(void)
 	tap_ok(uids[0] == 1 && uids[1] == 2 && uids[4] == 5, "delivery assigns increasing UIDs 1..5");
 	snprintf(path, sizeof(path), "%s/Maildir/dovecot-uidlist", root);
 	char *ul = read_text(path);
-	tap_ok(ul && strncmp(ul, "3 V", 3) == 0 && strstr(ul, " N6 G") != NULL, "uidlist header 3 V.. N6 G..");
+	tap_ok(ul && strncmp(ul, "3 V", 3) == 0 && strstr(ul, " G") != NULL && strstr(ul, "\n5 :") != NULL,
+	       "uidlist: header 3 V.. N.. G.., UID 5 appended as Dovecot's savers do");
+	struct xi_uidlist parsed;
+	xi_uidlist_init(&parsed);
+	tap_ok(ul && xi_uidlist_parse(ul, strlen(ul), &parsed, &err) == 0 && parsed.nextuid == 6 && parsed.count == 5,
+	       "read back: 5 records, next UID 6");
+	xi_uidlist_free(&parsed);
 	free(ul);
 
 	struct xi_mailbox *mb;
@@ -307,7 +313,13 @@ static void test_mailbox(void)
 	tap_ok(access(path, F_OK) == 0, "maildirfolder file");
 	tap_ok(xi_maildir_deliver(md, "A.B", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 1,
 	       "delivery into A.B: UID 1 there");
-	tap_ok(xi_maildir_folder_rename(md, "A", "C", &err) < 0, "renaming a folder that does not exist fails");
+	tap_ok(xi_maildir_folder_rename(md, "Nothing", "C", &err) < 0 && err.status == XI_ERR_NOTFOUND,
+	       "renaming a folder that does not exist fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "Sent", &err) < 0 && err.status == XI_ERR_EXISTS,
+	       "renaming onto an existing folder fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "A.B.C", &err) < 0, "renaming into its own child fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "D", &err) == 0 && xi_maildir_folder_rename(md, "D", "A", &err) == 0,
+	       "A (only A.B on disk) renamed to D and back: the children move");
 	tap_ok(xi_maildir_folder_create(md, "A", &err) == 0 && xi_maildir_folder_rename(md, "A", "C", &err) == 0,
 	       "A renamed to C (with its child)");
 	char **names;
@@ -326,11 +338,36 @@ static void test_mailbox(void)
 	tap_ok(xi_maildir_folder_list(md, &names, &count, &err) == 0 && count == 2, "list: INBOX, Sent");
 	xi_maildir_folder_list_free(names, count);
 
-	/* A hostile uidlist refuses the open rather than renumbering. */
+	/* Dovecot appends records without raising N: a delivery follows the
+	 * last record, and a file not ending in a newline takes the full path. */
 	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
-	write_file(path, "3 V1 N2\n1 :../../x\n");
-	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
-	       "hostile uidlist: open refused");
+	write_file(path, "3 V77 N2 G0123456789abcdef0123456789abcdef\n1 :a\n41 :b\n");
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 42,
+	       "delivery after a record appended past N gets 42");
+	write_file(path, "3 V77 N2 G0123456789abcdef0123456789abcdef\n1 :a\n41 :b\n50 :c");
+	mb = NULL;
+	/* Both files lack a record now: the older gets 42, ours 43. */
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 43 &&
+		       xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 2 &&
+		       xi_mailbox_uidvalidity(mb) == 77,
+	       "after a partial last line: full sync, UIDVALIDITY kept");
+	xi_mailbox_close(mb);
+	ul = read_text(path);
+	tap_ok(ul && ul[strlen(ul) - 1] == '\n' && strstr(ul, ":c") == NULL, "uidlist rewritten whole");
+	free(ul);
+	/* A hostile uidlist: refused read-only, set aside and rebuilt by a writer. */
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
+	write_file(path, "3 V7 N9\n8 :../../x\n");
+	tap_ok(xi_mailbox_open(md, "Sent", true, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
+	       "hostile uidlist: read-only open refused");
+	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 2 &&
+		       xi_mailbox_message(mb, 0)->uid == 1 && xi_mailbox_uidvalidity(mb) != 7,
+	       "hostile uidlist: a writer rebuilds it with a new UIDVALIDITY");
+	xi_mailbox_close(mb);
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist.broken", root);
+	ul = read_text(path);
+	tap_ok(ul && strcmp(ul, "3 V7 N9\n8 :../../x\n") == 0, "the broken uidlist is kept aside");
+	free(ul);
 	xi_maildir_close(md);
 }
 
@@ -377,6 +414,46 @@ static void test_lock(void)
 	xi_dotlock_release(&b);
 }
 
+static void test_session_lock(void)
+{
+	struct xi_error err;
+	struct xi_maildir *md;
+	struct xi_maildir_session_lock *a = NULL, *b = NULL;
+	char path[512], lockpath[600];
+	snprintf(path, sizeof(path), "%s/Pop", root);
+	snprintf(lockpath, sizeof(lockpath), "%s/" XI_MAILDIR_SESSION_LOCK_NAME, path);
+	if (xi_maildir_open(path, true, NULL, &md, &err) < 0) {
+		tap_ok(0, "Maildir for the session lock");
+		return;
+	}
+	tap_ok(xi_maildir_session_lock(md, 1, &a, &err) == 0 && access(lockpath, F_OK) == 0,
+	       "POP3 session lock taken: ROOT/dovecot-pop3-session.lock");
+	tap_ok(xi_maildir_session_lock(md, 1, &b, &err) < 0 && err.status == XI_ERR_TEMP && b == NULL,
+	       "second POP3 session refused while the first lives (%s)", err.message);
+	struct timeval old[2] = {{time(NULL) - 100, 0}, {time(NULL) - 100, 0}};
+	utimes(lockpath, old);
+	struct stat st;
+	tap_ok(xi_maildir_session_lock_touch(a, &err) == 0 && stat(lockpath, &st) == 0 &&
+		       st.st_mtime >= time(NULL) - 5,
+	       "touch refreshes the lock");
+	xi_maildir_session_unlock(a);
+	tap_ok(access(lockpath, F_OK) != 0, "unlock removes it");
+	/* A session process killed while holding the lock. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct xi_maildir_session_lock *c;
+		_exit(xi_maildir_session_lock(md, 1, &c, NULL) == 0 ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && access(lockpath, F_OK) == 0,
+	       "a dead session left its lock behind");
+	utimes(lockpath, old);
+	tap_ok(xi_maildir_session_lock(md, 5, &b, &err) == 0, "the lock of a dead session is overridden");
+	xi_maildir_session_unlock(b);
+	xi_maildir_close(md);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/xi-maildir-test.XXXXXX");
@@ -389,6 +466,7 @@ int main(void)
 	test_keywords_format();
 	test_mailbox();
 	test_lock();
+	test_session_lock();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
