@@ -1385,7 +1385,7 @@ static void decode_qp(const char *p, size_t n, bool header, struct xi_mime_str *
 		char c = p[i];
 		if (c == '_' && header) {
 			str_addc(out, ' ');
-		} else if (c == '=' && i + 2 < n + 0 && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+		} else if (c == '=' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
 			str_addc(out, (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2])));
 			i += 2;
 		} else if (c == '=' && !header) {
@@ -1458,7 +1458,7 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 		} else {
 			return false;
 		}
-		if (i + k >= n + 0 && i + k > n - 1 + 1)
+		if (i + k >= n)
 			return false;
 		for (size_t j = 1; j <= k; j++)
 			if (i + j >= n || (s[i + j] & 0xc0) != 0x80)
