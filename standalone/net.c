@@ -122,6 +122,7 @@ struct net {
 	size_t max_line, max_conns, max_per_source, max_failures;
 	uint64_t delay_ms, delay_max_ms, idle_pre_ms, idle_ms;
 	bool stopping;
+	uint64_t last_sweep_ms;
 	char readbuf[READ_CHUNK];
 };
 
@@ -1158,7 +1159,7 @@ static void on_master(struct net *n)
 		const uint8_t *cert, *key, *ca;
 		size_t cl, kl, cal;
 		if (xi_msg_bytes(m, &cert, &cl, XI_MSG_MAX) && xi_msg_bytes(m, &key, &kl, XI_MSG_MAX) &&
-		    xi_msg_bytes(m, &ca, &cal, XI_MSG_MAX)) {
+		    xi_msg_bytes(m, &ca, &cal, XI_MSG_MAX) && cl > 0) {
 			SSL_CTX *ctx = xd_tls_ctx_new((const char *)cert, cl, (const char *)key, kl,
 						      (const char *)ca, cal);
 			if (ctx != NULL) {
@@ -1176,6 +1177,9 @@ static void on_master(struct net *n)
 		close(n->auth);
 		n->auth = fd;
 		fd = -1;
+		/* Non-blocking like the first: on_auth drains it in a loop (and may
+		 * be called for an event of the old socket in this same batch). */
+		fcntl(n->auth, F_SETFL, O_NONBLOCK);
 		epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth, &ev);
 		/* Requests pending at the old auth process are lost: tell their clients. */
 		for (uint32_t i = 0; i < n->nslots; i++) {
@@ -1211,9 +1215,32 @@ static void on_auth(struct net *n)
 	}
 }
 
+/* Forgets sources with no connection whose failures are old, once a minute
+ * (a source is otherwise freed when its last connection closes). */
+static void sweep_sources(struct net *n, uint64_t now)
+{
+	if (now - n->last_sweep_ms < 60000)
+		return;
+	n->last_sweep_ms = now;
+	for (unsigned h = 0; h < SOURCE_BUCKETS; h++) {
+		struct source **pp = &n->sources[h];
+		while (*pp != NULL) {
+			struct source *s = *pp;
+			if (s->conns == 0 && now - s->last_failure_ms >= SOURCE_FORGET_MS) {
+				*pp = s->next;
+				free(s);
+			} else {
+				pp = &s->next;
+			}
+		}
+	}
+}
+
 static void expire(struct net *n)
 {
 	uint64_t now = now_ms();
+
+	sweep_sources(n, now);
 
 	while (n->oldest != NULL && n->oldest->due_ms <= now) {
 		struct conn *c = n->oldest;
@@ -1274,6 +1301,13 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		return 1;
 	}
 	fcntl(n->auth, F_SETFL, O_NONBLOCK);
+	/* The master's first message says whether there is TLS (and with which
+	 * certificates): take it before accepting anyone, so that the first
+	 * client is offered STLS. */
+	on_master(n);
+	if (n->stopping)
+		return 1;
+	fcntl(n->master, F_SETFL, O_NONBLOCK);
 	for (size_t i = 0; i < nlisten; i++) {
 		ev.events = EPOLLIN;
 		ev.data.u64 = ((uint64_t)i << 2) | KIND_LISTENER;
@@ -1289,7 +1323,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 
 	while (!n->stopping) {
 		struct epoll_event evs[64];
-		int timeout = -1, k;
+		int timeout = 60000, k;
 
 		if (n->oldest != NULL) {
 			uint64_t now = now_ms();

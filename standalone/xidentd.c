@@ -177,8 +177,19 @@ static int send_tls(struct master *m)
 	struct xi_msg *msg;
 	int ret = -1;
 
-	if (cert == NULL && key == NULL)
-		return 0;
+	if (cert == NULL && key == NULL) {
+		/* Tell the network process there is none: it waits for this. */
+		msg = malloc(sizeof(*msg));
+		if (msg == NULL)
+			return -1;
+		xi_msg_init(msg, XI_MSG_TLS, 0);
+		xi_msg_put(msg, "", 0);
+		xi_msg_put(msg, "", 0);
+		xi_msg_put(msg, "", 0);
+		ret = xi_msg_send(m->net_sock, msg, -1);
+		free(msg);
+		return ret;
+	}
 	if (cert == NULL || key == NULL) {
 		xd_log(LOG_ERR, "config: tls_cert_file and tls_key_file go together");
 		return -1;
