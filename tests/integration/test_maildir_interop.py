@@ -269,6 +269,23 @@ def session_lock(t, site):
     out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
     t.ok(out.startswith(b'+OK'), 'Dovecot POP3 works once xidentd let go', repr(out))
 
+    # A session process killed with its lock held: Dovecot reads our
+    # "pid:host", sees the process gone and takes the lock over (it waits
+    # up to 10 s, so no 300 s stale wait).
+    hold = subprocess.Popen(as_mail([DRIVER, 'session-hold', site.root]), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    t.eq(hold.stdout.readline(), b'locked\n', 'xidentd holds the lock again')
+    hold.kill()
+    hold.wait(timeout=30)
+    lock = os.path.join(site.root, 'dovecot-pop3-session.lock')
+    t.ok(os.path.exists(lock), 'the killed session left its lock file')
+    start = time.monotonic()
+    pop = site.pop3()
+    out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
+    t.ok(out.startswith(b'+OK') and time.monotonic() - start < 10,
+         'Dovecot overrides the lock of the dead xidentd process (%.1f s)' % (time.monotonic() - start),
+         repr(out))
+
 
 def concurrent(t, site):
     per_driver, drivers, per_imap, imaps = 15, 3, 15, 2
