@@ -370,6 +370,11 @@ static int change_members(const char *prog, int argc, char **argv, bool add)
 	for (i = 0; i < m.count; i++) {
 		const char *cur = current_member(&list, m.dn[i]);
 
+		if (add && strcasecmp(m.dn[i], list.dn) == 0) {
+			xi_error_set(&err, XI_ERR_INVALID, "a list cannot be its own member");
+			rc = -1;
+			break;
+		}
 		if (add && cur != NULL) {
 			printf("%s is already a member of %s\n", m.typed[i], args.pos[0]);
 			continue;
