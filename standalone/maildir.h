@@ -84,7 +84,10 @@ void xi_maildir_close(struct xi_maildir *md);
 const char *xi_maildir_root(const struct xi_maildir *md);
 
 /* 0 if name is a valid folder name ("INBOX" or "A", "A.B": no '/', no empty
- * component, no "..", no leading or trailing '.', no control bytes, bounded);
+ * component, no "..", no leading or trailing '.', no control bytes, no '*'
+ * or '%', ASCII only - non-ASCII names are given in modified UTF-7 as IMAP
+ * sends them ("Entw&APw-rfe"), which is also how Dovecot stores them -
+ * bounded);
  * -1 with XI_ERR_INVALID saying why otherwise. */
 int xi_maildir_folder_name_check(const char *name, struct xi_error *err);
 
@@ -144,7 +147,9 @@ int xi_maildir_deliver(struct xi_maildir *md, const char *folder, const void *da
  * reads dovecot-uidlist and dovecot-keywords, gives new files UIDs and
  * rewrites the uidlist under its lock when anything changed.  With read_only
  * nothing is written: files without a UID are left out until a writer
- * syncs. */
+ * syncs, and a broken uidlist is XI_ERR_INVALID.  A writer treats a broken
+ * uidlist as Dovecot does: it is set aside (dovecot-uidlist.broken) and
+ * rebuilt with a new UIDVALIDITY. */
 int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 		    struct xi_mailbox **mb_out, struct xi_error *err);
 /* Rescan (new deliveries, changes by others).  Pointers returned by

@@ -214,6 +214,7 @@ def folders(t, site):
     t.ok('Old.2026' in names and 'Archive.2026' not in names, 'folder renamed by xidentd: Dovecot lists Old.2026',
          repr(names))
     t.eq((o_validity, o_msgs), (before['uidvalidity'], ours(before)), 'renamed folder keeps UIDVALIDITY and UIDs')
+    m.create('Entw&APw-rfe')  # "Entwürfe": IMAP and Dovecot's disk both use modified UTF-7
     m.create('Scratch')
     m.append('Scratch', None, None, message(30))
     m.rename('Work.Sub', 'Work.Moved')
@@ -222,6 +223,12 @@ def folders(t, site):
     listed = site.driver('list', site.root).split()
     t.ok('Scratch' not in listed and 'Work.Moved' in listed and 'Work.Sub' not in listed,
          'folders deleted and renamed by Dovecot: xidentd lists them so', repr(listed))
+    t.ok('Entw&APw-rfe' in listed, 'a non-ASCII folder by Dovecot listed by its modified UTF-7 name', repr(listed))
+    uid = int(site.driver('deliver', site.root, 'Entw&APw-rfe', input=message(31)))
+    m = site.imap()
+    e_validity, e_next, e_msgs = fetch_all(m, 'Entw&APw-rfe')
+    m.logout()
+    t.eq(sorted(e_msgs), [uid], 'delivered by xidentd into it, fetched by Dovecot')
     site.driver('rmdir', site.root, 'Old.2026')
     m = site.imap()
     typ, data = m.list()

@@ -380,3 +380,17 @@ with Tap() as t:
         pop3_userpass(imaponly.port('pop3'), 'EXAMPLE\\jdoe', 'jdoe-pw')[0]
     t.ok(pl.startswith('+OK'), 'ntlm_protocols = imap: POP3 clear text still works', pl)
     t.eq(imaponly.crashes(), [], 'imaponly: no Fatal/Panic')
+
+    # ---- diagnostics levels: success audits (level 1) off, errors (level 0) kept
+    quiet = instance(slapd, 'quiet', diag_authentication='none')
+    quiet.start()
+    mark = quiet.log_mark()
+    il = imap_login(quiet.port('imap'), 'EXAMPLE\\jdoe', 'jdoe-pw')[0]
+    t.ok(il.startswith('a1 OK'), 'diag_authentication = none: logon works', il)
+    il = imap_login(quiet.port('imap'), 'EXAMPLE\\jdoe', 'wrong')[0]
+    log = quiet.wait_log('event=13003', mark)
+    quiet.wait_log('Login: user=<johnd>', mark)
+    log = quiet.log_since(mark)
+    t.ok('event=11202' not in log, 'diag_authentication = none: no success audit', log[-1500:])
+    t.contains(log, 'event=13003', 'diag_authentication = none: failures (level 0) still logged')
+    t.eq(quiet.crashes(), [], 'quiet: no Fatal/Panic')
