@@ -416,6 +416,8 @@ static bool lex_quoted(struct lexer *lx, struct xi_mime_str *out)
 {
 	if (lx->p >= lx->end || *lx->p != '"')
 		return false;
+	const char *start = lx->p;
+	size_t keep = out->len;
 	lx->p++;
 	while (lx->p < lx->end && *lx->p != '"') {
 		if (*lx->p == '\\' && lx->p + 1 < lx->end)
@@ -424,8 +426,16 @@ static bool lex_quoted(struct lexer *lx, struct xi_mime_str *out)
 			str_addc(out, *lx->p);
 		lx->p++;
 	}
-	if (lx->p < lx->end)
-		lx->p++;
+	if (lx->p >= lx->end) {
+		/* unterminated: nothing read (Dovecot fails the word) */
+		lx->p = start;
+		if (!out->overflow && out->data != NULL) {
+			out->len = keep;
+			out->data[keep] = '\0';
+		}
+		return false;
+	}
+	lx->p++;
 	return true;
 }
 
@@ -1020,9 +1030,18 @@ static bool lex_phrase(struct lexer *lx, struct xi_mime_str *out)
 			break;
 		unsigned char c = (unsigned char)*lx->p;
 		if (c == '"') {
+			const char *before = lx->p;
+			size_t keep = out->len;
 			if (any)
 				str_addc(out, ' ');
-			lex_quoted(lx, out);
+			if (!lex_quoted(lx, out)) {
+				lx->p = before;
+				if (!out->overflow && out->data != NULL) {
+					out->len = keep;
+					out->data[keep] = '\0';
+				}
+				break;
+			}
 		} else if (is_atext(c) || c == '.') {
 			if (any && c != '.')
 				str_addc(out, ' ');
@@ -1048,7 +1067,8 @@ static void lex_dotted(struct lexer *lx, struct xi_mime_str *out, bool domain)
 		unsigned char c = (unsigned char)*lx->p;
 		if (c == '"' && !domain) {
 			/* Dovecot keeps the unquoted content of a quoted local part */
-			lex_quoted(lx, out);
+			if (!lex_quoted(lx, out))
+				return;
 		} else if (c == '[' && domain) {
 			const char *s = lx->p;
 			while (lx->p < lx->end && *lx->p != ']')
@@ -1148,7 +1168,8 @@ static void skip_to_separator(struct lexer *lx, bool in_group)
 		if (*lx->p == '"') {
 			struct xi_mime_str q;
 			xi_mime_str_init(&q, 0);
-			lex_quoted(lx, &q);
+			if (!lex_quoted(lx, &q))
+				lx->p = lx->end;
 			xi_mime_str_free(&q);
 		} else if (*lx->p == '(') {
 			skip_cfws(lx);
@@ -1169,6 +1190,7 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 	xi_mime_str_init(&list, out->max);
 	str_add(&list, "", 0);
 	bool in_group = false;
+	bool expect = true; /* at the start or after ',': an address is due */
 	unsigned count = 0;
 
 	while (lx.p < lx.end && !list.overflow) {
@@ -1176,16 +1198,28 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 		if (lx.p >= lx.end)
 			break;
 		if (*lx.p == ',') {
+			/* an empty element before a comma is a missing address */
+			if (expect) {
+				str_adds(&list, "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")");
+				count++;
+			}
 			lx.p++;
+			expect = true;
 			continue;
 		}
 		if (in_group && *lx.p == ';') {
 			lx.p++;
 			str_adds(&list, "(NIL NIL NIL NIL)");
 			in_group = false;
+			expect = false;
 			count++;
 			continue;
 		}
+		if (*lx.p == ';') {
+			lx.p++; /* a stray group end: ignored */
+			continue;
+		}
+		expect = false;
 		/* a group starts with "phrase:" */
 		const char *start = lx.p;
 		struct xi_mime_str phrase;
@@ -1210,10 +1244,9 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 		lx.p = start;
 		struct address a;
 		address_init(&a);
-		if (parse_mailbox(&lx, &a)) {
-			write_address(&list, &a);
-			count++;
-		}
+		parse_mailbox(&lx, &a);
+		write_address(&list, &a);
+		count++;
 		address_free(&a);
 		skip_cfws(&lx);
 		if (lx.p < lx.end && *lx.p != ',' && !(in_group && *lx.p == ';'))
