@@ -1720,17 +1720,21 @@ int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out
 			i++;
 			continue;
 		}
-		size_t used = encoded_word(p + i, n - i, &(struct xi_mime_str){0});
+		struct xi_mime_str word;
+		xi_mime_str_init(&word, out->max);
+		size_t used = encoded_word(p + i, n - i, &word);
 		if (used > 0) {
 			/* whitespace between two encoded words is dropped */
 			if (pending_ws > 0 && !last_was_word)
 				str_add(out, p + ws_start, pending_ws);
-			encoded_word(p + i, n - i, out);
+			str_add(out, word.data, word.len);
+			xi_mime_str_free(&word);
 			i += used;
 			last_was_word = true;
 			pending_ws = 0;
 			continue;
 		}
+		xi_mime_str_free(&word);
 		if (pending_ws > 0)
 			str_add(out, p + ws_start, pending_ws);
 		pending_ws = 0;
