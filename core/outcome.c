@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "unicode.h"
+
 #define BAD_CREDENTIALS_TEXT "Logon failure: unknown user name or bad password."
 
 static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
@@ -44,7 +46,7 @@ static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
 		XI_LEVEL_NONE, "error",
 		"Access to mailbox %s is denied for %s",
 		"Make the account the mailbox's primary account or a delegate of it "
-		"(`xident grant`), or log on with the account that owns the mailbox.",
+		"(`xident mailbox grant ALIAS DOMAIN\\account`), or log on with the account that owns the mailbox.",
 		0 },
 	[XI_OUTCOME_AMBIGUOUS] = {
 		XI_OUTCOME_AMBIGUOUS, "ambiguous", 13003, XI_CAT_AUTHENTICATION,
@@ -143,9 +145,20 @@ struct text_out {
 	bool full;
 };
 
+/* Bytes of the well-formed, printable UTF-8 character at p[0..n), or 0. */
+static size_t printable_char(const char *p, size_t n)
+{
+	unsigned char c = (unsigned char)p[0];
+	size_t seq = c >= 0x20 && c < 0x7f ? 1 : c >= 0xc2 && c <= 0xdf ? 2 :
+		     c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+
+	/* xi_utf8_valid_text also refuses overlongs, surrogates and C1 controls. */
+	return seq > 0 && seq <= n && xi_utf8_valid_text(p, seq) ? seq : 0;
+}
+
 static void out_bytes(struct text_out *o, const char *p, size_t n, bool sanitize)
 {
-	size_t room, i;
+	size_t room, i, seq;
 
 	if (o->full || o->size == 0)
 		return;
@@ -155,10 +168,18 @@ static void out_bytes(struct text_out *o, const char *p, size_t n, bool sanitize
 		n = utf8_cut(p, room);
 		o->full = true;
 	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		o->buf[o->len++] = sanitize && (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	for (i = 0; i < n; i += seq) {
+		/* A value (a typed name, a directory value) goes to the client
+		 * and into logs: anything but printable UTF-8 becomes '?', byte
+		 * for byte, so the length is unchanged. */
+		seq = sanitize ? printable_char(p + i, n - i) : 1;
+		if (seq == 0) {
+			o->buf[o->len++] = '?';
+			seq = 1;
+			continue;
+		}
+		memcpy(o->buf + o->len, p + i, seq);
+		o->len += seq;
 	}
 }
 

@@ -66,9 +66,11 @@ unsigned xi_outcome_event_id(enum xi_outcome outcome, const char *protocol);
 
 /* Fills a text's %s placeholders, in order, from args (missing ones become
  * ""; "%%" is a percent sign).  Each value is cut to XI_TEXT_VALUE_MAX bytes
- * and its control bytes become '?', so a hostile name cannot add a line to a
- * protocol response; the result is cut to size (never inside a UTF-8
- * sequence) and trailing spaces are dropped.  Returns the length written. */
+ * and every byte of it that is not part of printable UTF-8 (controls, C1
+ * controls, ill-formed or overlong sequences) becomes '?', so a hostile name
+ * cannot add a line to a protocol response; the result is cut to size (never
+ * inside a UTF-8 sequence) and trailing spaces are dropped.  Returns the
+ * length written. */
 #define XI_TEXT_VALUE_MAX 256
 size_t xi_text_fill(const char *text, const char *const *args, size_t nargs,
 		    char *buf, size_t size);

@@ -13,6 +13,8 @@
 
 #include "xident-config.h"
 
+#include "base64.h"
+
 #ifdef HAVE_ARGON2
 #include <argon2.h>
 #endif
@@ -182,57 +184,6 @@ int xi_password_scheme_of(const char *stored, size_t stored_len,
 	return 0;
 }
 
-/* ------------------------------------------------------------------ base64 */
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard alphabet, padded, canonical (unused bits zero), no whitespace.
- * Returns the decoded length or -1. */
-static int b64_decode_strict(const char *in, size_t len, uint8_t *out, size_t size)
-{
-	size_t pad = 0, n = 0;
-
-	if (len == 0 || len % 4 != 0 || len / 4 * 3 > size + 2)
-		return -1;
-	if (in[len - 1] == '=')
-		pad = in[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t acc = 0;
-		bool last = i + 4 == len;
-		size_t chars = last ? 4 - pad : 4;
-
-		for (size_t j = 0; j < 4; j++) {
-			int val = j < chars ? b64_value((unsigned char)in[i + j]) : 0;
-
-			if (val < 0 || (j >= chars && in[i + j] != '='))
-				return -1;
-			acc = acc << 6 | (uint32_t)val;
-		}
-		if ((pad == 1 && last && (acc & 0xff) != 0) ||
-		    (pad == 2 && last && (acc & 0xffff) != 0))
-			return -1;
-		for (size_t j = 0; j < chars - 1; j++) {
-			if (n == size)
-				return -1;
-			out[n++] = (uint8_t)(acc >> (16 - 8 * j));
-		}
-	}
-	return (int)n;
-}
-
 /* ------------------------------------------------------------- salted SHA */
 
 static int ssha_digest(enum xi_password_scheme scheme, const char *password,
@@ -255,7 +206,7 @@ static int ssha_verify(const struct stored_value *v, const char *password, struc
 {
 	uint8_t decoded[SSHA_DECODED_MAX], digest[EVP_MAX_MD_SIZE];
 	size_t digest_len = ssha_schemes[v->scheme].digest_len;
-	int n = b64_decode_strict(v->body, v->body_len, decoded, sizeof(decoded));
+	int n = xi_base64_decode(v->body, v->body_len, decoded, sizeof(decoded));
 	int ret;
 
 	if (n < 0)

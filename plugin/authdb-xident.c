@@ -8,6 +8,7 @@
 #include "userdb.h"
 #include "module-dir.h"
 
+#include "directory.h"
 #include "event-log.h"
 #include "ntlm-scheme.h"
 #include "authdb-xident.h"
@@ -81,12 +82,21 @@ void xi_authdb_unref(struct xi_authdb **_db)
 	*_db = NULL;
 	if (db == NULL || --db->refcount > 0)
 		return;
+	if (db->dir != NULL)
+		xi_dir_destroy(db->dir);
 	xi_resolver_destroy(db->resolver);
 	xi_config_free(db->cfg);
 	i_free(db->path);
 	if (authdb_shared == db)
 		authdb_shared = NULL;
 	i_free(db);
+}
+
+struct xi_directory *xi_authdb_directory(struct xi_authdb *db, struct xi_error *err)
+{
+	if (db->dir == NULL && xi_directory_ldap_create(db->cfg, &db->dir, err) < 0)
+		db->dir = NULL;
+	return db->dir;
 }
 
 void xi_authdb_begin(struct xi_authdb *db, struct event *event, enum xi_authdb_sink_mode mode)

@@ -24,6 +24,9 @@ struct xi_authdb {
 	char *path;
 	struct xi_config *cfg;
 	struct xi_resolver *resolver;
+	/* The userdb's own view of the directory (mailbox by alias), opened
+	 * on first use. */
+	struct xi_directory *dir;
 
 	struct event *current_event;
 	enum xi_authdb_sink_mode mode;
@@ -36,6 +39,9 @@ struct xi_authdb {
  * invalid: a passdb that cannot work must not start. */
 struct xi_authdb *xi_authdb_get(const char *args);
 void xi_authdb_unref(struct xi_authdb **db);
+
+/* The directory for userdb lookups; NULL with err when it cannot be made. */
+struct xi_directory *xi_authdb_directory(struct xi_authdb *db, struct xi_error *err);
 
 /* Sets where events go for the next resolver call. */
 void xi_authdb_begin(struct xi_authdb *db, struct event *event, enum xi_authdb_sink_mode mode);

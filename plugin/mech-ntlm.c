@@ -57,17 +57,6 @@ const char *mech_ntlm_version = DOVECOT_ABI_VERSION;
 void mech_ntlm_init(struct module *module);
 void mech_ntlm_deinit(void);
 
-static const char *client_text(enum xi_outcome outcome)
-{
-	const struct xi_outcome_info *info = xi_outcome_info(outcome);
-
-	/* Rows with placeholders need the resolver's data; fall back to the
-	 * bad-credentials text, which discloses nothing. */
-	if (info == NULL || info->client_text == NULL || strchr(info->client_text, '%') != NULL)
-		info = xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS);
-	return info != NULL && info->client_text != NULL ? info->client_text : NULL;
-}
-
 static const char *typed_login(struct ntlm_auth_request *request)
 {
 	const char *user = NULL, *domain = NULL;
@@ -155,21 +144,43 @@ static void set_reason(struct auth_request *auth_request, const char *text)
 		auth_fields_add(auth_request->fields.extra_fields, "reason", text, 0);
 }
 
+/* A refusal before or without proof.  The client sees Dovecot's own
+ * "Authentication failed.", exactly as for a wrong clear-text password
+ * (Dovecot drops a failing passdb's reason): nothing about the account leaks
+ * and both mechanisms read the same. */
 static void ntlm_fail(struct ntlm_auth_request *request, enum xi_outcome outcome,
 		      const char *cause)
 {
 	struct auth_request *auth_request = &request->auth_request;
-	const char *text;
 
 	T_BEGIN {
 		const char *event, *severity;
 		take_private_fields(auth_request, FALSE, NULL, &event, &severity);
 		log_ntlm_event(request, outcome, cause);
-		/* Same words as a wrong clear-text password: nothing about the
-		 * account leaks before the password is proven. */
-		text = client_text(outcome);
-		if (text != NULL)
-			set_reason(auth_request, text);
+	} T_END;
+	auth_request_fail(auth_request);
+}
+
+/* The passdb refused whatever the response: its text and its event. */
+static void ntlm_refuse(struct ntlm_auth_request *request)
+{
+	struct auth_request *auth_request = &request->auth_request;
+
+	T_BEGIN {
+		const char *reason = t_strdup(auth_fields_find(auth_request->fields.extra_fields,
+							       XI_FIELD_REFUSE_REASON));
+		ARRAY_TYPE(const_string) proven;
+		const char *event, *severity;
+
+		t_array_init(&proven, 4);
+		take_private_fields(auth_request, TRUE, &proven, &event, &severity);
+		if (event != NULL) {
+			struct xi_event ev;
+			i_zero(&ev);
+			ev.severity = severity;
+			xi_dovecot_event_sink(auth_request->mech_event, &ev, event);
+		}
+		set_reason(auth_request, reason);
 	} T_END;
 	auth_request_fail(auth_request);
 }
@@ -228,9 +239,13 @@ static void ntlm_credentials_callback(enum passdb_result result,
 		T_BEGIN {
 			const char *event, *severity;
 			take_private_fields(auth_request, FALSE, NULL, &event, &severity);
-			set_reason(auth_request, client_text(XI_OUTCOME_BAD_CREDENTIALS));
 		} T_END;
 		auth_request_fail(auth_request);
+		return;
+	}
+	if (auth_request->fields.extra_fields != NULL &&
+	    auth_fields_exists(auth_request->fields.extra_fields, XI_FIELD_REFUSE_REASON)) {
+		ntlm_refuse(request);
 		return;
 	}
 	if (size != sizeof(zero_hash) || CRYPTO_memcmp(credentials, zero_hash, size) == 0) {
@@ -326,8 +341,10 @@ static void ntlm_authenticate(struct ntlm_auth_request *request,
 			  t_strdup_printf("user name refused by Dovecot: %s", error));
 		return;
 	}
-	if (domain != NULL && *domain != '\0')
+	if (domain != NULL && *domain != '\0') {
 		auth_request_set_realm(auth_request, domain);
+		auth_fields_add(auth_request->fields.extra_fields, XI_FIELD_NTLM_DOMAIN, domain, 0);
+	}
 	auth_request_lookup_credentials(auth_request, "NTLM", ntlm_credentials_callback);
 }
 

@@ -61,7 +61,14 @@ static void logon_request(struct auth_request *request, enum xi_auth_method meth
 {
 	i_zero(req_r);
 	req_r->name = request->fields.user;
-	req_r->ntlm_domain = method == XI_METHOD_NTLM ? request->fields.realm : NULL;
+	if (method == XI_METHOD_NTLM) {
+		/* The realm does not travel to auth-workers; the mechanism's
+		 * private field does. */
+		req_r->ntlm_domain = auth_fields_find(request->fields.extra_fields,
+						      XI_FIELD_NTLM_DOMAIN);
+		if (req_r->ntlm_domain == NULL)
+			req_r->ntlm_domain = request->fields.realm;
+	}
 	req_r->protocol = xi_dovecot_protocol(request->fields.service);
 	req_r->method = method;
 	req_r->remote = xi_dovecot_remote(request);
@@ -257,6 +264,21 @@ static void passdb_xident_lookup_credentials(struct auth_request *request,
 		OPENSSL_cleanse(nt_hash, sizeof(nt_hash));
 		i_free(r);
 		callback(result, NULL, 0, request);
+		return;
+	case XI_OUTCOME_NTLM_DISABLED:
+		/* Decided before any proof and told as such; a failed lookup
+		 * carries no text to the auth process, so it travels as a
+		 * private field of an answer no response can verify. */
+		auth_request_set_field(request, XI_FIELD_REFUSE_REASON, reason_text(r), NULL);
+		if (db->captured[0] != '\0') {
+			auth_request_set_field(request, XI_FIELD_EVENT, db->captured, NULL);
+			auth_request_set_field(request, XI_FIELD_EVENT_SEVERITY,
+					       db->captured_severity, NULL);
+		}
+		xi_authdb_end(db);
+		i_free(r);
+		memset(nt_hash, 0, sizeof(nt_hash));
+		callback(PASSDB_RESULT_OK, nt_hash, sizeof(nt_hash), request);
 		return;
 	default:
 		break;

@@ -9,15 +9,19 @@
  *     args = /etc/xident/xident.conf
  *   }
  *
- * The user is the canonical user the passdb renamed the logon to (the
- * mailbox alias by default).  A userdb lookup is not a logon: it writes no
- * logon event and asks for no password.
+ * The user is the canonical user the passdb renamed the logon to: the
+ * mailbox alias (canonical_user_format = %a, the default) or its mail
+ * address (%m).  It is looked up as exactly that, through the directory
+ * interface, not as a logon name: a logon name "reception" would open the
+ * account reception's mailbox, while the mailbox named reception may be
+ * another.  A userdb lookup is not a logon: no event, no password.
  */
 #include "lib.h"
 #include "auth-common.h"
 #include "auth-request.h"
 #include "userdb.h"
 
+#include "directory.h"
 #include "event-log.h"
 #include "authdb-xident.h"
 
@@ -26,69 +30,72 @@ struct xident_userdb_module {
 	struct xi_authdb *db;
 };
 
+static void set_fields(struct auth_request *request, const struct xi_dir_entry *e)
+{
+	if (e->mail_home[0] != '\0')
+		auth_request_set_userdb_field(request, "home", e->mail_home);
+	if (e->mail_location[0] != '\0')
+		auth_request_set_userdb_field(request, "mail", e->mail_location);
+	if (e->mail_uid[0] != '\0')
+		auth_request_set_userdb_field(request, "uid", e->mail_uid);
+	if (e->mail_gid[0] != '\0')
+		auth_request_set_userdb_field(request, "gid", e->mail_gid);
+	if (e->mail_quota[0] != '\0') {
+		/* A bare size ("2G") is a storage limit; a full rule passes as is. */
+		auth_request_set_userdb_field(request, "quota_rule",
+			strchr(e->mail_quota, ':') != NULL ? e->mail_quota :
+			t_strconcat("*:storage=", e->mail_quota, NULL));
+	}
+}
+
 static void userdb_xident_lookup(struct auth_request *request, userdb_callback_t *callback)
 {
 	struct xident_userdb_module *module =
 		(struct xident_userdb_module *)request->userdb->userdb;
 	struct xi_authdb *db = module->db;
-	struct xi_logon_request req;
-	struct xi_logon_result *r;
-	struct xi_resolution *res = NULL;
+	const char *format = xi_config_str(db->cfg, XI_CFG_CANONICAL_USER_FORMAT);
+	struct xi_directory *dir;
+	struct xi_dir_query q;
+	struct xi_dir_result res;
 	struct xi_error err;
+	const struct xi_dir_entry *found = NULL;
+	unsigned found_count = 0;
 	enum userdb_result result;
 
-	i_zero(&req);
-	req.name = request->fields.user;
-	/* Mail delivery and administration reach every mailbox whatever its
-	 * logon protocols; the resolver's protocol rules are for logons. */
-	req.protocol = XI_PROTO_OTHER;
-	req.method = XI_METHOD_NTLM;
-	req.remote = xi_dovecot_remote(request);
-	xi_authdb_begin(db, authdb_event(request), XI_SINK_DROP);
-	if (xi_resolve(db->resolver, &req, NULL, NULL, &res, &err) < 0) {
-		xi_authdb_end(db);
-		e_error(authdb_event(request), "xident: %s", err.message);
+	xi_error_clear(&err);
+	if ((dir = xi_authdb_directory(db, &err)) == NULL) {
+		e_error(authdb_event(request), "xident: directory: %s", err.message);
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
-	/* The user was authenticated already (or needs none: LMTP, doveadm). */
-	xi_proof_ntlm(res, TRUE);
-	r = i_new(struct xi_logon_result, 1);
-	xi_finish(db->resolver, res, r);
-	xi_resolution_free(res);
-	xi_authdb_end(db);
-
-	switch (r->outcome) {
-	case XI_OUTCOME_OK:
-	case XI_OUTCOME_PROTOCOL_DISABLED:
-	case XI_OUTCOME_METHOD_DISABLED:
-	case XI_OUTCOME_NTLM_DISABLED:
-		if (r->home[0] != '\0')
-			auth_request_set_userdb_field(request, "home", r->home);
-		if (r->mail[0] != '\0')
-			auth_request_set_userdb_field(request, "mail", r->mail);
-		if (r->uid[0] != '\0')
-			auth_request_set_userdb_field(request, "uid", r->uid);
-		if (r->gid[0] != '\0')
-			auth_request_set_userdb_field(request, "gid", r->gid);
-		if (r->quota[0] != '\0')
-			auth_request_set_userdb_field(request, "quota_rule",
-				strchr(r->quota, ':') != NULL ? r->quota :
-				t_strconcat("*:storage=", r->quota, NULL));
-		result = USERDB_RESULT_OK;
-		break;
-	case XI_OUTCOME_TEMPFAIL:
-		e_error(authdb_event(request), "xident: directory unavailable: %s", r->cause);
-		result = USERDB_RESULT_INTERNAL_FAILURE;
-		break;
-	default:
-		e_debug(authdb_event(request), "xident: no mailbox for this user (%s)",
-			xi_outcome_info(r->outcome) != NULL ?
-			xi_outcome_info(r->outcome)->name : "?");
-		result = USERDB_RESULT_USER_UNKNOWN;
-		break;
+	i_zero(&q);
+	if (format != NULL && strcmp(format, "%m") == 0)
+		q.mail = request->fields.user;
+	else
+		q.alias = request->fields.user;
+	xi_dir_result_init(&res);
+	if (xi_dir_find(dir, &q, &res, NULL, &err) < 0) {
+		e_error(authdb_event(request), "xident: looking up mailbox %s: %s",
+			request->fields.user, err.message);
+		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
+		return;
 	}
-	i_free(r);
+	for (size_t i = 0; i < res.count; i++) {
+		if ((res.entries[i].kinds & XI_DIR_MAILBOX) != 0 &&
+		    (res.entries[i].matched & (XI_MATCH_ALIAS | XI_MATCH_MAIL)) != 0) {
+			found = &res.entries[i];
+			found_count++;
+		}
+	}
+	if (found_count == 1) {
+		set_fields(request, found);
+		result = USERDB_RESULT_OK;
+	} else {
+		e_debug(authdb_event(request), "xident: %s mailbox named %s",
+			found_count == 0 ? "no" : "more than one", request->fields.user);
+		result = USERDB_RESULT_USER_UNKNOWN;
+	}
+	xi_dir_result_free(&res);
 	callback(result, request);
 }
 
@@ -98,6 +105,7 @@ static struct userdb_module *userdb_xident_preinit(pool_t pool, const char *args
 
 	module = p_new(pool, struct xident_userdb_module, 1);
 	module->db = xi_authdb_get(args);
+	/* LDAP calls block: Dovecot runs them in auth-worker processes. */
 	module->module.blocking = TRUE;
 	return &module->module;
 }

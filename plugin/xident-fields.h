@@ -17,6 +17,12 @@
 /* The event line for the proven case, and its severity. */
 #define XI_FIELD_EVENT "xident_event"
 #define XI_FIELD_EVENT_SEVERITY "xident_event_severity"
+/* A refusal that holds whatever the response (NTLM off for this protocol):
+ * the mechanism fails with this text and writes the event. */
+#define XI_FIELD_REFUSE_REASON "xident_refuse_reason"
+/* The NTLM AUTHENTICATE domain, from the mechanism to the passdb: Dovecot
+ * exports extra fields to auth-workers but not the realm. */
+#define XI_FIELD_NTLM_DOMAIN "xident_ntlm_domain"
 /* Present when the passdb is xident (the mechanism then leaves events about
  * the account to it and logs only NTLM-level failures). */
 #define XI_FIELD_PREFIX "xident_"

@@ -20,8 +20,12 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/xident-apt.log 2>&1 || {
-	tail -n 30 /tmp/xident-apt.log >&2
-	echo "install-deps: apt-get install failed (log: /tmp/xident-apt.log)" >&2
+# A fresh log file: this runs as root, and a fixed name in /tmp could be a
+# symbolic link someone else planted.
+log=$(mktemp /tmp/xident-apt.XXXXXX)
+apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1 || {
+	tail -n 30 "$log" >&2
+	echo "install-deps: apt-get install failed (log: $log)" >&2
 	exit 1
 }
+rm -f "$log"

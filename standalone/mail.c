@@ -30,6 +30,7 @@
 #define OUT_CHUNK 16384
 /* The POP3 session lock file, next to dovecot-uidlist in the Maildir root. */
 #define LOCK_NAME "xidentd-pop3.lock"
+#define LOCK_WAIT_MS 2000
 
 struct session {
 	int fd;
@@ -42,6 +43,7 @@ struct session {
 	char *in;
 	size_t in_len, in_cap;
 	size_t consumed;      /* bytes of the current line, its LF included */
+	char final[128];      /* QUIT's answer, sent after unlocking */
 	char out[OUT_CHUNK];
 	size_t out_len;
 	bool failed;
@@ -327,10 +329,13 @@ static void transaction(struct session *s)
 				if (s->deleted[i] && xi_mailbox_expunge(s->mb, i, &err) < 0)
 					failed++;
 			}
+			/* The answer goes out after the lock is released (xd_mail_main),
+			 * so a client that logs on again at once finds it free. */
 			if (failed > 0)
-				replyf(s, "-ERR [SYS/TEMP] %zu messages could not be removed.", failed);
+				snprintf(s->final, sizeof(s->final),
+					 "-ERR [SYS/TEMP] %zu messages could not be removed.", failed);
 			else
-				replyf(s, "+OK " XIDENTD_IMPLEMENTATION " signing off.");
+				snprintf(s->final, sizeof(s->final), "+OK " XIDENTD_IMPLEMENTATION " signing off.");
 			return;
 		} else if (strcasecmp(line, "USER") == 0 || strcasecmp(line, "PASS") == 0 ||
 			   strcasecmp(line, "AUTH") == 0 || strcasecmp(line, "STLS") == 0 ||
@@ -369,6 +374,13 @@ int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const ch
 	}
 	snprintf(lock_path, sizeof(lock_path), "%s/" LOCK_NAME, maildir);
 	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* A session that just ended may still be closing: wait a little
+	 * (LOCK_WAIT_MS) before telling the client the mailbox is in use. */
+	for (int waited = 0; lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
+			break;
+		usleep(50 * 1000);
+	}
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		if (lock_fd >= 0 && errno == EWOULDBLOCK) {
 			replyf(&s, "-ERR [IN-USE] " POP3_TEXT_IN_USE);
@@ -406,6 +418,10 @@ out:
 		xi_maildir_close(md);
 	if (lock_fd >= 0)
 		close(lock_fd); /* releases the lock */
+	if (s.final[0] != '\0') {
+		replyf(&s, "%s", s.final);
+		out_flush(&s);
+	}
 	free(s.deleted);
 	free(s.in);
 	close(fd);

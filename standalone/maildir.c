@@ -91,6 +91,12 @@ int xi_maildir_folder_name_check(const char *name, struct xi_error *err)
 		unsigned char c = (unsigned char)name[i];
 		if (c < 0x20 || c == 0x7f)
 			return xi_error_set(err, XI_ERR_INVALID, "folder name has a control character");
+		/* Dovecot keeps names in modified UTF-7 on disk (the IMAP wire
+		 * form, RFC 3501 5.1.3): 8-bit bytes would be a name it cannot
+		 * show. */
+		if (c >= 0x80)
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "folder name must be ASCII (modified UTF-7 as IMAP sends it)");
 		if (c == '/' || c == '*' || c == '%')
 			return xi_error_set(err, XI_ERR_INVALID, "folder name contains '%c'", c);
 	}
@@ -431,14 +437,16 @@ int xi_maildir_folder_rename(struct xi_maildir *md, const char *from, const char
 	struct stat st;
 	if (lstat(dst, &st) == 0 || folder_has_children(md, to))
 		return xi_error_set(err, XI_ERR_EXISTS, "folder %s exists", to);
-	if (lstat(src, &st) < 0)
+	/* In Maildir++ "A.B" exists without "A": renaming "A" moves the children. */
+	bool exists = lstat(src, &st) == 0;
+	if (!exists && !folder_has_children(md, from))
 		return xi_error_set(err, XI_ERR_NOTFOUND, "no folder %s", from);
 	char **names;
 	size_t n;
 	if (xi_maildir_folder_list(md, &names, &n, err) < 0)
 		return -1;
 	int ret = 0;
-	if (rename(src, dst) < 0)
+	if (exists && rename(src, dst) < 0)
 		ret = xi_error_set(err, XI_ERR_IO, "rename %s: %s", src, strerror(errno));
 	for (size_t i = 1; ret == 0 && i < n; i++) {
 		if (strncmp(names[i], from, flen) != 0 || names[i][flen] != '.')
@@ -522,13 +530,46 @@ static int scan_sub(struct scan *s, const char *dir, const char *sub, struct xi_
 	return 0;
 }
 
+/* The change stamps of new/ and cur/: a scan is trusted only if they did not
+ * move while it ran (readdir may miss a file renamed meanwhile). */
+static bool dirs_stamp(const char *dir, struct timespec stamp[2])
+{
+	static const char *const subs[] = {"new", "cur"};
+	for (int i = 0; i < 2; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		if (xi_path_join(path, sizeof(path), NULL, "%s/%s", dir, subs[i]) < 0 || stat(path, &st) < 0)
+			return false;
+		stamp[i] = st.st_mtim;
+	}
+	return true;
+}
+
+static bool same_stamp(const struct timespec a[2], const struct timespec b[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (a[i].tv_sec != b[i].tv_sec || a[i].tv_nsec != b[i].tv_nsec)
+			return false;
+	return true;
+}
+
+#define SCAN_ATTEMPTS 5
+
 /* new/ before cur/: a file moving new -> cur meanwhile is still seen once. */
 static int scan_folder(const char *dir, struct scan *s, struct xi_error *err)
 {
 	memset(s, 0, sizeof(*s));
-	if (scan_sub(s, dir, "new", err) < 0 || scan_sub(s, dir, "cur", err) < 0) {
+	for (int attempt = 1;; attempt++) {
+		struct timespec before[2], after[2];
+		bool stamped = dirs_stamp(dir, before);
+		if (scan_sub(s, dir, "new", err) < 0 || scan_sub(s, dir, "cur", err) < 0) {
+			scan_free(s);
+			return -1;
+		}
+		if (!stamped || !dirs_stamp(dir, after) || same_stamp(before, after) ||
+		    attempt == SCAN_ATTEMPTS)
+			break;
 		scan_free(s);
-		return -1;
 	}
 	if (s->count > 1)
 		qsort(s->files, s->count, sizeof(*s->files), cmp_scanned);
@@ -587,14 +628,24 @@ static int random_guid(char out[33], struct xi_error *err)
 	return 0;
 }
 
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The writing half of a sync: under the uidlist lock, re-read the uidlist,
- * re-scan the folder, drop records whose files are gone, give every file
- * without a UID the next one (in Dovecot's order) and write the uidlist.
- * On return ul and s describe the folder as written.
+ * re-scan the folder, drop the records of the files we expunged (drop), give
+ * every file without a UID the next one (in Dovecot's order) and write the
+ * uidlist.  Records of other files not found are kept, as Dovecot keeps
+ * them: a scan racing a rename must never cost a message its UID.  On
+ * return ul and s describe the folder as written.
  */
 static int sync_locked(struct xi_maildir *md, const char *dir, struct xi_uidlist *ul,
-		       struct scan *s, struct xi_error *err)
+		       struct scan *s, const char *const *drop, size_t ndrop, struct xi_error *err)
 {
 	char path[PATH_MAX];
 	if (xi_path_join(path, sizeof(path), err, "%s/" XI_UIDLIST_NAME, dir) < 0)
@@ -608,11 +659,29 @@ static int sync_locked(struct xi_maildir *md, const char *dir, struct xi_uidlist
 	int ret = -1;
 	struct scanned **newf = NULL;
 	scan_free(s);
-	if (xi_uidlist_read(dir, ul, &exists, err) < 0 || scan_folder(dir, s, err) < 0)
+	bool broken = false;
+	if (xi_uidlist_read(dir, ul, &exists, err) < 0) {
+		if (err == NULL || err->status != XI_ERR_INVALID)
+			goto out;
+		/* As Dovecot: a broken uidlist is dropped and rebuilt.  It is kept
+		 * aside for the administrator, and the mailbox gets a new
+		 * UIDVALIDITY since its UIDs cannot be kept. */
+		char aside[PATH_MAX];
+		if (xi_path_join(aside, sizeof(aside), err, "%s/" XI_UIDLIST_NAME ".broken", dir) < 0 ||
+		    rename(path, aside) < 0)
+			goto out;
+		xi_error_clear(err);
+		exists = false;
+		broken = true;
+	}
+	if (scan_folder(dir, s, err) < 0)
 		goto out;
 	if (!exists) {
 		ul->uidvalidity = (uint32_t)time(NULL);
 		ul->nextuid = 1;
+		/* Never the same UIDVALIDITY twice in one second after a rebuild. */
+		if (broken)
+			ul->uidvalidity ^= 0x80000000u;
 	}
 	if (ul->guid[0] == '\0' && random_guid(ul->guid, err) < 0)
 		goto out;
@@ -623,9 +692,10 @@ static int sync_locked(struct xi_maildir *md, const char *dir, struct xi_uidlist
 	ul->hdr_ext = NULL;
 	for (size_t i = 0; i < ul->count; i++) {
 		struct scanned *f = scan_find(s, ul->recs[i].basename);
-		if (f == NULL || f->used)
+		if (f == NULL ? in_list(ul->recs[i].basename, drop, ndrop) : f->used)
 			continue;
-		f->used = true;
+		if (f != NULL)
+			f->used = true;
 		if (xi_uidlist_append(&fresh, ul->recs[i].uid, ul->recs[i].basename, ul->recs[i].ext, err) < 0)
 			goto out;
 	}
@@ -662,6 +732,86 @@ out:
 	free(newf);
 	xi_uidlist_free(&fresh);
 	xi_dotlock_release(&lock);
+	return ret;
+}
+
+/*
+ * A delivery's UID, the way Dovecot's savers do it: under the lock, read the
+ * uidlist and append one record "<next uid> :<basename>" without rewriting
+ * the file (readers take the next UID as the larger of N and the last
+ * record + 1).  1 = done, 0 = needs the full sync (no uidlist, a broken one,
+ * or one not ending in a newline), -1 = error.
+ */
+static int uid_append_locked(struct xi_maildir *md, const char *dir, const char *basename,
+			     uint32_t *uid_out, struct xi_error *err)
+{
+	char path[PATH_MAX];
+	if (xi_path_join(path, sizeof(path), err, "%s/" XI_UIDLIST_NAME, dir) < 0)
+		return -1;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : xi_error_set(err, XI_ERR_IO, "open %s: %s", path, strerror(errno));
+	/* Only the header and the last record matter: our fresh base name
+	 * cannot be listed yet, and records are in UID order. */
+	struct stat st;
+	char head[XI_UIDLIST_LINE_MAX + 2], tail[XI_UIDLIST_LINE_MAX + 2];
+	int ret = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
+	    (uint64_t)st.st_size > XI_UIDLIST_FILE_MAX)
+		goto out;
+	size_t hlen = (size_t)st.st_size < sizeof(head) - 1 ? (size_t)st.st_size : sizeof(head) - 1;
+	size_t tlen = hlen;
+	off_t toff = st.st_size - (off_t)tlen;
+	if (pread(fd, head, hlen, 0) != (ssize_t)hlen || pread(fd, tail, tlen, toff) != (ssize_t)tlen ||
+	    tail[tlen - 1] != '\n')
+		goto out;
+	char *nl = memchr(head, '\n', hlen);
+	if (nl == NULL)
+		goto out;
+	struct xi_uidlist hdr;
+	xi_uidlist_init(&hdr);
+	int parsed = xi_uidlist_parse(head, (size_t)(nl - head) + 1, &hdr, NULL);
+	uint32_t next = hdr.nextuid;
+	xi_uidlist_free(&hdr);
+	if (parsed < 0)
+		goto out;
+	/* The last line, unless the file is the header alone. */
+	if (toff + (off_t)tlen > (off_t)((nl - head) + 1)) {
+		size_t k = tlen - 1;
+		while (k > 0 && tail[k - 1] != '\n')
+			k--;
+		if (k == 0 && toff > 0)
+			goto out; /* a last line longer than we allow */
+		uint64_t last = 0;
+		size_t d = k;
+		while (d < tlen && tail[d] >= '0' && tail[d] <= '9' && d - k < 10)
+			last = last * 10 + (uint64_t)(tail[d++] - '0');
+		if (d == k || tail[d] != ' ' || last == 0 || last >= UINT32_MAX)
+			goto out;
+		if (next <= last)
+			next = (uint32_t)last + 1;
+	}
+	if (next == UINT32_MAX) {
+		ret = xi_error_set(err, XI_ERR_INVALID, "UIDs exhausted in %s", dir);
+		goto out;
+	}
+	char line[XI_MAILDIR_FILENAME_MAX + 32];
+	int n = snprintf(line, sizeof(line), "%u :%s\n", next, basename);
+	/* One write: a reader sees the whole line or none of it. */
+	ssize_t w = write(fd, line, (size_t)n);
+	int e = errno;
+	if (w == n && md->set.fsync && fdatasync(fd) < 0) {
+		w = -1;
+		e = errno;
+	}
+	if (w != n) {
+		ret = xi_error_set(err, XI_ERR_IO, "append to %s: %s", path, w < 0 ? strerror(e) : "short write");
+		goto out;
+	}
+	*uid_out = next;
+	ret = 1;
+out:
+	close(fd);
 	return ret;
 }
 
@@ -752,7 +902,7 @@ static int build_messages(struct xi_mailbox *mb, struct xi_uidlist *ul, struct s
 	return 0;
 }
 
-static int mailbox_sync_full(struct xi_mailbox *mb, bool compact, struct xi_error *err)
+static int mailbox_sync_full(struct xi_mailbox *mb, struct xi_error *err)
 {
 	struct xi_uidlist ul;
 	struct scan s;
@@ -761,9 +911,16 @@ static int mailbox_sync_full(struct xi_mailbox *mb, bool compact, struct xi_erro
 	if (scan_folder(mb->dir, &s, err) < 0)
 		return -1;
 	int ret = -1;
-	if (xi_uidlist_read(mb->dir, &ul, &exists, err) < 0)
-		goto out;
-	bool need_write = !exists;
+	bool need_write = false;
+	if (xi_uidlist_read(mb->dir, &ul, &exists, err) < 0) {
+		/* A writer rebuilds a broken uidlist under the lock (sync_locked). */
+		if (mb->read_only || err == NULL || err->status != XI_ERR_INVALID)
+			goto out;
+		xi_error_clear(err);
+		exists = true;
+		need_write = true;
+	}
+	need_write = need_write || !exists;
 	size_t matched = 0;
 	for (size_t i = 0; i < ul.count; i++) {
 		struct scanned *f = scan_find(&s, ul.recs[i].basename);
@@ -774,9 +931,7 @@ static int mailbox_sync_full(struct xi_mailbox *mb, bool compact, struct xi_erro
 	}
 	if (matched < s.count)
 		need_write = true;
-	if (compact && matched < ul.count)
-		need_write = true;
-	if (need_write && !mb->read_only && sync_locked(mb->md, mb->dir, &ul, &s, err) < 0)
+	if (need_write && !mb->read_only && sync_locked(mb->md, mb->dir, &ul, &s, NULL, 0, err) < 0)
 		goto out;
 	if (!exists && mb->read_only) {
 		ul.uidvalidity = 0;
@@ -809,7 +964,7 @@ int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 		free(mb);
 		return xi_error_set(err, XI_ERR_NOTFOUND, "no folder %s", folder ? folder : "INBOX");
 	}
-	if (mailbox_sync_full(mb, false, err) < 0) {
+	if (mailbox_sync_full(mb, err) < 0) {
 		xi_mailbox_close(mb);
 		return -1;
 	}
@@ -819,7 +974,7 @@ int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 
 int xi_mailbox_sync(struct xi_mailbox *mb, struct xi_error *err)
 {
-	return mailbox_sync_full(mb, false, err);
+	return mailbox_sync_full(mb, err);
 }
 
 void xi_mailbox_close(struct xi_mailbox *mb)
@@ -973,7 +1128,7 @@ int xi_mailbox_message_open(struct xi_mailbox *mb, size_t index, int *fd_out, st
 	if (index >= mb->count)
 		return xi_error_set(err, XI_ERR_INVALID, "no message %zu", index + 1);
 	struct mb_msg *m = &mb->msgs[index];
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 2 && !m->pub.expunged; attempt++) {
 		char path[PATH_MAX];
 		if (msg_path(mb, m, path, sizeof(path), err) < 0)
 			return -1;
@@ -1019,7 +1174,7 @@ int xi_mailbox_set_flags(struct xi_mailbox *mb, size_t index, enum xi_flag_mode 
 		if ((keywords & (1u << i)) && mb->kw.names[i] == NULL)
 			return xi_error_set(err, XI_ERR_INVALID, "keyword %d is not defined", i);
 	struct mb_msg *m = &mb->msgs[index];
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 2 && !m->pub.expunged; attempt++) {
 		unsigned nf = m->pub.flags;
 		uint32_t nk = m->pub.keywords;
 		switch (mode) {
@@ -1073,15 +1228,35 @@ static int expunge_file(struct xi_mailbox *mb, struct mb_msg *m, struct xi_error
 	return 0;
 }
 
+/* Drops the uidlist records of files we removed, without touching the
+ * message array (indexes stay stable until the next sync). */
+static int forget_records(struct xi_mailbox *mb, const char *const *names, size_t n,
+			  struct xi_error *err)
+{
+	struct xi_uidlist ul;
+	struct scan s;
+	xi_uidlist_init(&ul);
+	memset(&s, 0, sizeof(s));
+	int ret = sync_locked(mb->md, mb->dir, &ul, &s, names, n, err);
+	xi_uidlist_free(&ul);
+	scan_free(&s);
+	return ret;
+}
+
 int xi_mailbox_expunge(struct xi_mailbox *mb, size_t index, struct xi_error *err)
 {
 	if (index >= mb->count)
 		return xi_error_set(err, XI_ERR_INVALID, "no message %zu", index + 1);
 	if (mb->read_only)
 		return xi_error_set(err, XI_ERR_DENIED, "mailbox opened read-only");
-	if (expunge_file(mb, &mb->msgs[index], err) < 0)
+	struct mb_msg *m = &mb->msgs[index];
+	if (m->pub.expunged)
+		return 0;
+	if (expunge_file(mb, m, err) < 0)
 		return -1;
-	return mailbox_sync_full(mb, true, err);
+	m->pub.expunged = true;
+	const char *name = m->basename;
+	return forget_records(mb, &name, 1, err);
 }
 
 int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out, struct xi_error *err)
@@ -1091,16 +1266,73 @@ int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out, struct 
 		*count_out = 0;
 	if (mb->read_only)
 		return xi_error_set(err, XI_ERR_DENIED, "mailbox opened read-only");
-	for (size_t i = 0; i < mb->count; i++) {
-		if (!(mb->msgs[i].pub.flags & XI_MAIL_DELETED))
+	const char **gone = malloc((mb->count + 1) * sizeof(*gone));
+	if (gone == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	int ret = 0;
+	for (size_t i = 0; i < mb->count && ret == 0; i++) {
+		if (!(mb->msgs[i].pub.flags & XI_MAIL_DELETED) || mb->msgs[i].pub.expunged)
 			continue;
-		if (expunge_file(mb, &mb->msgs[i], err) < 0)
-			return -1;
-		n++;
+		if (expunge_file(mb, &mb->msgs[i], err) < 0) {
+			ret = -1;
+		} else {
+			mb->msgs[i].pub.expunged = true;
+			gone[n++] = mb->msgs[i].basename;
+		}
 	}
 	if (count_out)
 		*count_out = n;
-	return n > 0 ? mailbox_sync_full(mb, true, err) : 0;
+	/* Even after a failure, forget what was removed. */
+	if (n > 0 && forget_records(mb, gone, n, ret < 0 ? NULL : err) < 0)
+		ret = -1;
+	free(gone);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- session lock */
+
+struct xi_maildir_session_lock {
+	struct xi_dotlock lock;
+};
+
+int xi_maildir_session_lock(struct xi_maildir *md, unsigned timeout_seconds,
+			    struct xi_maildir_session_lock **lock_out, struct xi_error *err)
+{
+	*lock_out = NULL;
+	char path[PATH_MAX];
+	if (xi_path_join(path, sizeof(path), err, "%s/" XI_MAILDIR_SESSION_LOCK_NAME, md->root) < 0)
+		return -1;
+	struct xi_maildir_session_lock *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	if (xi_dotlock_take_file(path, path, XI_MAILDIR_SESSION_LOCK_STALE, timeout_seconds, &l->lock,
+				 err) < 0) {
+		free(l);
+		if (err != NULL && err->status == XI_ERR_TEMP)
+			xi_error_set(err, XI_ERR_TEMP, "the mailbox is in use by another POP3 session");
+		return -1;
+	}
+	*lock_out = l;
+	return 0;
+}
+
+int xi_maildir_session_lock_touch(struct xi_maildir_session_lock *l, struct xi_error *err)
+{
+	struct stat st;
+	if (fstat(l->lock.fd, &st) < 0 || lstat(l->lock.path, &st) < 0 || st.st_dev != l->lock.dev ||
+	    st.st_ino != l->lock.ino)
+		return xi_error_set(err, XI_ERR_TEMP, "the POP3 session lock was taken over");
+	if (futimens(l->lock.fd, NULL) < 0)
+		return xi_error_set(err, XI_ERR_IO, "touch %s: %s", l->lock.path, strerror(errno));
+	return 0;
+}
+
+void xi_maildir_session_unlock(struct xi_maildir_session_lock *l)
+{
+	if (l == NULL)
+		return;
+	xi_dotlock_release(&l->lock);
+	free(l);
 }
 
 /* ---------------------------------------------------------------- delivery */
@@ -1194,17 +1426,17 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 		*uid_out = 0;
 	if ((flags & ~XI_MAIL_FLAGS_ALL) != 0) {
 		xi_error_set(err, XI_ERR_INVALID, "unknown flag bits");
-		goto fail;
+		goto done;
 	}
 	if (md->set.fsync && fsync(dlv->fd) < 0) {
 		xi_error_set(err, XI_ERR_IO, "fsync %s: %s", dlv->tmppath, strerror(errno));
-		goto fail;
+		goto done;
 	}
 	if (close(dlv->fd) < 0) {
 		dlv->fd = -1;
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_IO, "close %s: %s", dlv->tmppath, strerror(errno));
-		goto fail;
+		goto done;
 	}
 	dlv->fd = -1;
 	int n = snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", dlv->base,
@@ -1212,7 +1444,7 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	if (n < 0 || (size_t)n >= sizeof(final)) {
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_INVALID, "file name too long");
-		goto fail;
+		goto done;
 	}
 	char info[40];
 	xi_maildir_info_format(flags, 0, info, sizeof(info));
@@ -1220,25 +1452,42 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	    xi_path_join(dest, sizeof(dest), err, "%s/%s%s%s", sub, final, flags ? ":" : "",
 			 flags ? info : "") < 0) {
 		unlink(dlv->tmppath);
-		goto fail;
+		goto done;
 	}
 	/* link() never replaces an existing message, unlike rename(). */
 	if (link(dlv->tmppath, dest) < 0) {
 		int e = errno;
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_IO, "link into %s: %s", sub, strerror(e));
-		goto fail;
+		goto done;
 	}
 	unlink(dlv->tmppath);
 	if (md->set.fsync && fsync_dir(sub) < 0) {
 		xi_error_set(err, XI_ERR_IO, "fsync %s: %s", sub, strerror(errno));
-		goto fail;
+		goto done;
+	}
+	char ulpath[PATH_MAX];
+	struct xi_dotlock lock;
+	if (xi_path_join(ulpath, sizeof(ulpath), err, "%s/" XI_UIDLIST_NAME, dlv->dir) < 0 ||
+	    xi_dotlock_take(ulpath, md->set.lock_stale_seconds, md->set.lock_timeout_seconds, &lock, err) < 0)
+		goto done;
+	uint32_t uid = 0;
+	int fast = uid_append_locked(md, dlv->dir, final, &uid, err);
+	xi_dotlock_release(&lock);
+	if (fast < 0)
+		goto done;
+	if (fast > 0) {
+		if (uid_out)
+			*uid_out = uid;
+		ret = 0;
+		goto done;
 	}
 	struct xi_uidlist ul;
 	struct scan s;
 	xi_uidlist_init(&ul);
 	memset(&s, 0, sizeof(s));
-	if (sync_locked(md, dlv->dir, &ul, &s, err) == 0) {
+	xi_error_clear(err);
+	if (sync_locked(md, dlv->dir, &ul, &s, NULL, 0, err) == 0) {
 		for (size_t i = 0; i < ul.count; i++)
 			if (strcmp(ul.recs[i].basename, final) == 0) {
 				if (uid_out)
@@ -1250,7 +1499,7 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	}
 	xi_uidlist_free(&ul);
 	scan_free(&s);
-fail:
+done:
 	if (dlv->fd >= 0) {
 		close(dlv->fd);
 		unlink(dlv->tmppath);

@@ -58,6 +58,7 @@ struct xi_maildir_message {
 	unsigned flags;       /* enum xi_mail_flag */
 	uint32_t keywords;    /* bit i = keyword i of xi_mailbox_keyword_name */
 	bool recent;          /* found in new/ by this sync */
+	bool expunged;        /* removed by xi_mailbox_expunge* since the last sync */
 	const char *basename; /* file name without the ":2," info */
 };
 
@@ -83,7 +84,10 @@ void xi_maildir_close(struct xi_maildir *md);
 const char *xi_maildir_root(const struct xi_maildir *md);
 
 /* 0 if name is a valid folder name ("INBOX" or "A", "A.B": no '/', no empty
- * component, no "..", no leading or trailing '.', no control bytes, bounded);
+ * component, no "..", no leading or trailing '.', no control bytes, no '*'
+ * or '%', ASCII only - non-ASCII names are given in modified UTF-7 as IMAP
+ * sends them ("Entw&APw-rfe"), which is also how Dovecot stores them -
+ * bounded);
  * -1 with XI_ERR_INVALID saying why otherwise. */
 int xi_maildir_folder_name_check(const char *name, struct xi_error *err);
 
@@ -100,6 +104,23 @@ int xi_maildir_folder_create(struct xi_maildir *md, const char *name, struct xi_
 int xi_maildir_folder_delete(struct xi_maildir *md, const char *name, struct xi_error *err);
 int xi_maildir_folder_rename(struct xi_maildir *md, const char *from, const char *to,
 			     struct xi_error *err);
+
+/* ---------------------------------------------------------------- POP3 session lock */
+
+/* One POP3 session per mailbox, shared with Dovecot's pop3_lock_session:
+ * ROOT/dovecot-pop3-session.lock, a dotlock holding "pid:host", overridden
+ * when its process is gone or it was not touched for 300 s.  XI_ERR_TEMP
+ * when another session holds it for timeout_seconds (Dovecot waits 10): the
+ * POP3 answer is "-ERR [IN-USE]".  The holder calls _touch at least every
+ * 150 s (Dovecot refreshes every 300 s); unlock removes it (only if still
+ * ours). */
+#define XI_MAILDIR_SESSION_LOCK_NAME "dovecot-pop3-session.lock"
+#define XI_MAILDIR_SESSION_LOCK_STALE 300
+struct xi_maildir_session_lock;
+int xi_maildir_session_lock(struct xi_maildir *md, unsigned timeout_seconds,
+			    struct xi_maildir_session_lock **lock_out, struct xi_error *err);
+int xi_maildir_session_lock_touch(struct xi_maildir_session_lock *lock, struct xi_error *err);
+void xi_maildir_session_unlock(struct xi_maildir_session_lock *lock);
 
 /* ---------------------------------------------------------------- delivery */
 
@@ -126,7 +147,9 @@ int xi_maildir_deliver(struct xi_maildir *md, const char *folder, const void *da
  * reads dovecot-uidlist and dovecot-keywords, gives new files UIDs and
  * rewrites the uidlist under its lock when anything changed.  With read_only
  * nothing is written: files without a UID are left out until a writer
- * syncs. */
+ * syncs, and a broken uidlist is XI_ERR_INVALID.  A writer treats a broken
+ * uidlist as Dovecot does: it is set aside (dovecot-uidlist.broken) and
+ * rebuilt with a new UIDVALIDITY. */
 int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 		    struct xi_mailbox **mb_out, struct xi_error *err);
 /* Rescan (new deliveries, changes by others).  Pointers returned by
@@ -165,9 +188,13 @@ enum xi_flag_mode { XI_FLAGS_REPLACE, XI_FLAGS_ADD, XI_FLAGS_REMOVE };
 int xi_mailbox_set_flags(struct xi_mailbox *mb, size_t index, enum xi_flag_mode mode,
 			 unsigned flags, uint32_t keywords, struct xi_error *err);
 
-/* Removes one message (its file; the uidlist forgets it on the next write). */
+/* Removes one message: its file, and its uidlist record under the lock.
+ * Indexes do not move: the message stays at its index with expunged set
+ * until the next xi_mailbox_sync, so a POP3 QUIT loop over indexes is safe
+ * even while another process expunges.  Expunging twice is not an error. */
 int xi_mailbox_expunge(struct xi_mailbox *mb, size_t index, struct xi_error *err);
-/* Removes every message flagged \Deleted; *count_out (may be NULL) = how many. */
+/* Removes every message flagged \Deleted (same rules); *count_out (may be
+ * NULL) = how many. */
 int xi_mailbox_expunge_deleted(struct xi_mailbox *mb, size_t *count_out,
 			       struct xi_error *err);
 

@@ -62,6 +62,10 @@ struct xi_dotlock {
 };
 int xi_dotlock_take(const char *path, unsigned stale_seconds, unsigned timeout_seconds,
 		    struct xi_dotlock *lock, struct xi_error *err);
+/* The same with the lock file named exactly lockpath (Dovecot's
+ * lock_suffix ""), guarding the file protected (may equal lockpath). */
+int xi_dotlock_take_file(const char *lockpath, const char *protected, unsigned stale_seconds,
+			 unsigned timeout_seconds, struct xi_dotlock *lock, struct xi_error *err);
 /* Removes the lock (only if it is still ours). */
 void xi_dotlock_release(struct xi_dotlock *lock);
 /* Replaces PATH with the lock file's content (written by the caller to

@@ -442,8 +442,10 @@ int xi_uidlist_format(const struct xi_uidlist *ul, char **out, size_t *len_out,
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
-	size_t len = (size_t)snprintf(buf, cap, "3 V%u N%u G%s%s%s\n", ul->uidvalidity, ul->nextuid,
-				      ul->guid, ul->hdr_ext ? " " : "", ul->hdr_ext ? ul->hdr_ext : "");
+	/* Dovecot always writes a GUID; one we never had is left out, not empty. */
+	size_t len = (size_t)snprintf(buf, cap, "3 V%u N%u%s%s%s%s\n", ul->uidvalidity, ul->nextuid,
+				      ul->guid[0] ? " G" : "", ul->guid, ul->hdr_ext ? " " : "",
+				      ul->hdr_ext ? ul->hdr_ext : "");
 	for (size_t i = 0; i < ul->count; i++) {
 		const struct xi_uidlist_rec *r = &ul->recs[i];
 		len += (size_t)snprintf(buf + len, cap - len, "%u%s%s :%s\n", r->uid, r->ext ? " " : "",
@@ -563,8 +565,18 @@ static void sleep_ms(long ms)
 int xi_dotlock_take(const char *path, unsigned stale_seconds, unsigned timeout_seconds,
 		    struct xi_dotlock *lock, struct xi_error *err)
 {
+	char lockpath[sizeof(lock->path)];
 	lock->fd = -1;
-	if (xi_path_join(lock->path, sizeof(lock->path), err, "%s.lock", path) < 0)
+	if (xi_path_join(lockpath, sizeof(lockpath), err, "%s.lock", path) < 0)
+		return -1;
+	return xi_dotlock_take_file(lockpath, path, stale_seconds, timeout_seconds, lock, err);
+}
+
+int xi_dotlock_take_file(const char *lockpath, const char *path, unsigned stale_seconds,
+			 unsigned timeout_seconds, struct xi_dotlock *lock, struct xi_error *err)
+{
+	lock->fd = -1;
+	if (xi_path_join(lock->path, sizeof(lock->path), err, "%s", lockpath) < 0)
 		return -1;
 	char host[256];
 	if (gethostname(host, sizeof(host)) < 0)

@@ -7,6 +7,8 @@
  *   maildir-driver flags ROOT FOLDER UID =|+|- FLAG...   FLAG: \Seen ... or a keyword
  *   maildir-driver expunge ROOT FOLDER UID
  *   maildir-driver mkdir|rmdir ROOT NAME ; rename ROOT FROM TO ; list ROOT
+ *   maildir-driver session-try ROOT     exit 0 if the POP3 session lock is free
+ *   maildir-driver session-hold ROOT    holds it until stdin closes
  */
 #define _GNU_SOURCE /* qsort_r, getrandom */
 #include <stdio.h>
@@ -172,6 +174,26 @@ int main(int argc, char **argv)
 			rc = (fprintf(stderr, "maildir-driver: no UID %s\n", argv[4]), 1);
 		else if (xi_mailbox_expunge(mb, (size_t)idx, &err) < 0)
 			rc = fail(&err);
+	} else if (strcmp(cmd, "session-try") == 0) {
+		/* Exit 0 if the POP3 session lock could be taken within 1 s. */
+		struct xi_maildir_session_lock *lock;
+		if (xi_maildir_session_lock(md, 1, &lock, &err) < 0)
+			rc = fail(&err) + 2;
+		else
+			xi_maildir_session_unlock(lock);
+	} else if (strcmp(cmd, "session-hold") == 0) {
+		/* Holds the POP3 session lock until stdin closes. */
+		struct xi_maildir_session_lock *lock;
+		if (xi_maildir_session_lock(md, 10, &lock, &err) < 0) {
+			rc = fail(&err);
+		} else {
+			printf("locked\n");
+			fflush(stdout);
+			char c;
+			while (read(0, &c, 1) > 0)
+				;
+			xi_maildir_session_unlock(lock);
+		}
 	} else {
 		fprintf(stderr, "maildir-driver: bad command\n");
 		rc = 2;

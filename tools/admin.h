@@ -83,8 +83,17 @@ int xi_admin_search(struct xi_admin *a, const char *base, const char *filter,
 int xi_admin_find_account(struct xi_admin *a, const char *domain, const char *name,
 			  struct xi_entry *out, struct xi_error *err);
 
-/* The mailbox with this alias.  dn, when set, picks one of several entries
- * sharing a (duplicate) alias.  XI_ERR_NOTFOUND when there is none. */
+/* The account typed as "DOMAIN\name", "DOMAIN/name" or "name". */
+int xi_admin_find_account_text(struct xi_admin *a, const char *text, struct xi_entry *out,
+			       struct xi_error *err);
+
+/* The entry of object class cls with this alias; kind ("mailbox") names it
+ * in messages.  dn, when set, picks one of several entries sharing a
+ * (duplicate) alias.  XI_ERR_NOTFOUND when there is none. */
+int xi_admin_find_alias(struct xi_admin *a, const char *cls, const char *kind,
+			const char *alias, const char *dn, struct xi_entry *out,
+			struct xi_error *err);
+/* xi_admin_find_alias for class xidentMailbox. */
 int xi_admin_find_mailbox(struct xi_admin *a, const char *alias, const char *dn,
 			  struct xi_entry *out, struct xi_error *err);
 

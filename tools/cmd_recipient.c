@@ -17,13 +17,14 @@
 
 int cmd_recipient(int argc, char **argv);
 
-enum { O_TARGET, O_DISPLAY_NAME, O_MAIL, O_PARENT };
+enum { O_TARGET, O_DISPLAY_NAME, O_MAIL, O_PARENT, O_DN };
 
 static const struct xi_admin_opt opts[] = {
 	[O_TARGET] = { "target", true, false },
 	[O_DISPLAY_NAME] = { "display-name", true, false },
 	[O_MAIL] = { "mail", true, true },
 	[O_PARENT] = { "parent", true, false },
+	[O_DN] = { "dn", true, false },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -37,34 +38,14 @@ static int fail_close(struct xi_admin *a, const char *prog, const struct xi_erro
 	return rc;
 }
 
-static int find_recipient(struct xi_admin *a, const char *alias, struct xi_entry *out,
-			  struct xi_error *err)
+static int find_recipient(struct xi_admin *a, const char *alias, const char *dn,
+			  struct xi_entry *out, struct xi_error *err)
 {
-	char esc[3 * XI_ADMIN_NAME_MAX + 1], filter[3 * XI_ADMIN_NAME_MAX + 128];
-	struct xi_entries es;
-
-	memset(out, 0, sizeof(*out));
-	if (xi_admin_filter_value(alias, esc, sizeof(esc), err) < 0)
-		return -1;
-	snprintf(filter, sizeof(filter), "(&(objectClass=xidentCustomRecipient)(xidentAlias=%s))",
-		 esc);
-	if (xi_admin_search(a, NULL, filter, NULL, &es, err) < 0)
-		return -1;
-	if (es.count == 0) {
-		xi_entries_free(&es);
-		return xi_error_set(err, XI_ERR_NOTFOUND, "no custom recipient with alias %s",
-				    alias);
-	}
-	if (es.count > 1) {
-		xi_error_set(err, XI_ERR_INVALID, "alias %s is ambiguous: %zu custom recipients "
-			     "have it (%s, ...)", alias, es.count, es.items[0].dn);
-		xi_entries_free(&es);
-		return -1;
-	}
-	xi_entries_take(&es, 0, out);
-	xi_entries_free(&es);
-	return 0;
+	return xi_admin_find_alias(a, "xidentCustomRecipient", "custom recipient", alias, dn,
+				   out, err);
 }
+
+#define DN_HELP "      --dn DN               the recipient, when several share ALIAS\n"
 
 /* "SMTP:addr" as given, or "SMTP:" + a bare address. */
 static int make_target(const char *in, char *out, size_t size, struct xi_error *err)
@@ -163,8 +144,9 @@ static int recipient_add(const char *prog, int argc, char **argv)
 }
 
 static const char show_usage[] =
-	"usage: xident recipient show ALIAS\n"
+	"usage: xident recipient show ALIAS [--dn DN]\n"
 	"Prints the custom recipient: target address, display name, mail addresses.\n"
+	DN_HELP
 	XI_ADMIN_COMMON_HELP;
 
 static int recipient_show(const char *prog, int argc, char **argv)
@@ -180,11 +162,12 @@ static int recipient_show(const char *prog, int argc, char **argv)
 	size_t i, j;
 	int rc;
 
-	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, 0, 1, 1, show_usage, &args);
+	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_DN), 1, 1, show_usage,
+			    &args);
 	if (rc != 0)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
-	    find_recipient(&a, args.pos[0], &e, &err) < 0)
+	    find_recipient(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
 		return fail_close(&a, prog, &err);
 	printf("%-16s%s\n", "dn:", e.dn);
 	for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
@@ -200,8 +183,9 @@ static int recipient_show(const char *prog, int argc, char **argv)
 }
 
 static const char delete_usage[] =
-	"usage: xident recipient delete ALIAS\n"
+	"usage: xident recipient delete ALIAS [--dn DN]\n"
 	"Deletes the custom recipient.\n"
+	DN_HELP
 	XI_ADMIN_COMMON_HELP;
 
 static int recipient_delete(const char *prog, int argc, char **argv)
@@ -213,11 +197,12 @@ static int recipient_delete(const char *prog, int argc, char **argv)
 	struct xi_error err;
 	int rc;
 
-	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, 0, 1, 1, delete_usage, &args);
+	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_DN), 1, 1, delete_usage,
+			    &args);
 	if (rc != 0)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
-	    find_recipient(&a, args.pos[0], &e, &err) < 0)
+	    find_recipient(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
 		return fail_close(&a, prog, &err);
 	xi_change_init(&ch, XI_CHANGE_DELETE, e.dn);
 	rc = xi_admin_commit(&a, &ch, &err);

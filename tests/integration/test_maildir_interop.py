@@ -12,6 +12,9 @@ build/tests/maildir-driver run as the same user.
 - xidentd -> Dovecot: deliveries, flag and keyword changes and an expunge by
   the driver, and a Maildir made by the driver alone: Dovecot FETCHes the
   same UIDs, flags, keywords and sizes, and logs no error.
+- Folders renamed and deleted on one side are so on the other.
+- POP3 session lock (Dovecot's pop3_lock_session file): a Dovecot POP3
+  session keeps xidentd's out, and xidentd's keeps Dovecot's out ([IN-USE]).
 - Both at once: parallel deliveries by several drivers and Dovecot APPENDs
   under the dovecot-uidlist.lock protocol give every message one UID, the
   same on both sides.
@@ -29,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: E402,F401,F403
 
 DOVECOT_IMAP = '/usr/lib/dovecot/imap'
+DOVECOT_POP3 = '/usr/lib/dovecot/pop3'
 MAIL_UID = 8  # the Debian `mail` user, as tests/lib/dovecot.py uses
 DRIVER = build_path('tests', 'maildir-driver')
 SYSTEM_FLAGS = ('\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft')
@@ -54,12 +58,25 @@ class Site:
                     'base_dir = %s/run\n'
                     'first_valid_uid = 1\n'
                     'mail_uid = %d\nmail_gid = %d\n'
-                    'protocols = imap\n' % (base, MAIL_UID, MAIL_UID))
+                    'protocols = imap pop3\n'
+                    'pop3_lock_session = yes\n' % (base, MAIL_UID, MAIL_UID))
 
     def imap(self):
         cmd = ' '.join(shlex.quote(a) for a in as_mail(
             ['env', '-i', 'USER=' + self.user, 'HOME=' + self.home, DOVECOT_IMAP, '-c', self.conf]))
         return imaplib.IMAP4_stream('exec %s 2>>%s' % (cmd, shlex.quote(self.log)))
+
+    def pop3(self):
+        """Dovecot's pop3 binary, preauthenticated over pipes."""
+        return subprocess.Popen(as_mail(['env', '-i', 'USER=' + self.user, 'HOME=' + self.home,
+                                         DOVECOT_POP3, '-c', self.conf]),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=open(self.log, 'a'))
+
+    def driver_rc(self, *args):
+        p = subprocess.run(as_mail([DRIVER] + list(args)), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        return p.returncode, p.stderr.decode()
 
     def driver(self, *args, input=None):
         p = subprocess.run(as_mail([DRIVER] + list(args)), input=input, stdout=subprocess.PIPE,
@@ -187,6 +204,67 @@ def fresh_maildir(t, site):
     t.eq(d_msgs, ours(dump), 'xidentd-only Maildir: Dovecot sees UIDs 1-3 with our flags and keyword')
 
 
+def folders(t, site):
+    before = site.dump('Archive.2026')
+    site.driver('rename', site.root, 'Archive', 'Old')
+    m = site.imap()
+    typ, data = m.list()
+    names = sorted(re.search(rb'"([^"]*)"$|(\S+)$', d).group(0).strip(b'"').decode() for d in data if d)
+    o_validity, o_next, o_msgs = fetch_all(m, 'Old.2026')
+    t.ok('Old.2026' in names and 'Archive.2026' not in names, 'folder renamed by xidentd: Dovecot lists Old.2026',
+         repr(names))
+    t.eq((o_validity, o_msgs), (before['uidvalidity'], ours(before)), 'renamed folder keeps UIDVALIDITY and UIDs')
+    m.create('Entw&APw-rfe')  # "Entwürfe": IMAP and Dovecot's disk both use modified UTF-7
+    m.create('Scratch')
+    m.append('Scratch', None, None, message(30))
+    m.rename('Work.Sub', 'Work.Moved')
+    m.delete('Scratch')
+    m.logout()
+    listed = site.driver('list', site.root).split()
+    t.ok('Scratch' not in listed and 'Work.Moved' in listed and 'Work.Sub' not in listed,
+         'folders deleted and renamed by Dovecot: xidentd lists them so', repr(listed))
+    t.ok('Entw&APw-rfe' in listed, 'a non-ASCII folder by Dovecot listed by its modified UTF-7 name', repr(listed))
+    uid = int(site.driver('deliver', site.root, 'Entw&APw-rfe', input=message(31)))
+    m = site.imap()
+    e_validity, e_next, e_msgs = fetch_all(m, 'Entw&APw-rfe')
+    m.logout()
+    t.eq(sorted(e_msgs), [uid], 'delivered by xidentd into it, fetched by Dovecot')
+    site.driver('rmdir', site.root, 'Old.2026')
+    m = site.imap()
+    typ, data = m.list()
+    m.logout()
+    t.ok(not any(b'Old.2026' in d for d in data if d), 'folder deleted by xidentd: gone for Dovecot', repr(data))
+
+
+def session_lock(t, site):
+    pop = site.pop3()
+    pop.stdin.write(b'STAT\r\n')
+    pop.stdin.flush()
+    first = pop.stdout.readline()
+    t.ok(first.startswith(b'+OK'), 'Dovecot POP3 session open', repr(first))
+    rc, err = site.driver_rc('session-try', site.root)
+    t.ok(rc == 3 and 'in use' in err, 'xidentd refused while Dovecot\'s POP3 session holds the lock',
+         '%d %s' % (rc, err))
+    pop.stdin.write(b'QUIT\r\n')
+    pop.stdin.flush()
+    pop.communicate(timeout=30)
+    rc, err = site.driver_rc('session-try', site.root)
+    t.eq((rc, err), (0, ''), 'free again after Dovecot\'s QUIT')
+
+    hold = subprocess.Popen(as_mail([DRIVER, 'session-hold', site.root]), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    t.eq(hold.stdout.readline(), b'locked\n', 'xidentd holds the POP3 session lock')
+    pop = site.pop3()
+    out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
+    t.ok(b'[IN-USE]' in out and b'+OK' not in out, 'Dovecot POP3 refused with [IN-USE] meanwhile',
+         repr(out))
+    hold.stdin.close()
+    hold.wait(timeout=30)
+    pop = site.pop3()
+    out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
+    t.ok(out.startswith(b'+OK'), 'Dovecot POP3 works once xidentd let go', repr(out))
+
+
 def concurrent(t, site):
     per_driver, drivers, per_imap, imaps = 15, 3, 15, 2
     errors = []
@@ -242,6 +320,8 @@ def main():
         t.run('xidentd -> Dovecot', xidentd_to_dovecot, t, site)
         fresh = Site(base, 'fresh')
         t.run('xidentd-only Maildir', fresh_maildir, t, fresh)
+        t.run('folders', folders, t, site)
+        t.run('POP3 session lock', session_lock, t, site)
         t.run('concurrent', concurrent, t, site)
         log = site.dovecot_log() + fresh.dovecot_log()
         bad = [ln for ln in log.splitlines() if re.search(r'Error|Panic|Fatal|corrupt|Warning', ln)]

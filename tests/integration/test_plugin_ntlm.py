@@ -20,7 +20,7 @@ USERS = {
     'acct\\alias': 'Ali4s-pass',     # a mailbox named through NTLM: account\alias
     'bob': 'Bob-Pl4in',              # {PLAIN}: the scheme generates the NT hash
 }
-BAD_TEXT = 'Logon failure: unknown user name or bad password.'
+BAD_TEXT = 'Authentication failed.'
 
 
 def passwd_file(path):
@@ -106,7 +106,7 @@ with Tap() as t:
     t.ok(line.startswith('a1 OK'), 'impacket IMAP NTLM against {PLAIN}', '\n'.join(tr))
     mark = d.log_mark()
     line, tr = imap_authenticate(imap, 'NTLM', impacket_ntlm('alice', 'nope', 'DOM'))
-    t.eq(line, 'a1 NO [ALERT] ' + BAD_TEXT, 'impacket IMAP wrong password: exact refusal')
+    t.eq(line, 'a1 NO [AUTHENTICATIONFAILED] ' + BAD_TEXT, 'impacket IMAP wrong password: exact refusal')
     log = d.wait_log('event=', mark)
     t.ok('event=13003' in log or 'event=13004' in log,
          'wrong NTLM response logged as an event', log)

@@ -138,6 +138,22 @@ def scenarios(t, conf, mode):
                  '%s: no canonical user on refusal' % label)
 
 
+def trace_says(t, conf):
+    """`xident resolve` explains the decision, not just the outcome."""
+    r = resolve(conf, 'reception', 'reception-pw')
+    t.contains(r['stdout'], 'the account wins', 'reception: the trace says the account wins over the alias')
+    r = resolve(conf, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.contains(r['stdout'], 'the one whose alias equals the account name wins',
+               'bjones: the trace names the rule that chose the mailbox')
+    r = resolve(conf, 'EXAMPLE\\jdoe\\helpdesk', 'jdoe-pw')
+    t.contains(r['stdout'], 'is a delegate of the mailbox', 'jdoe\\helpdesk: the trace says delegate')
+    r = resolve(conf, 'EXAMPLE\\jdoe')
+    t.contains(r['stdout'], 'search 1: base="dc=example,dc=com" scope=sub filter=(|',
+               'the trace shows the search filter')
+    t.contains(r['stdout'], 'if the password is proven: ok', 'without a password the trace says what would happen')
+    t.eq(r.get('outcome'), 'bad_credentials', 'without a password the outcome is bad credentials')
+
+
 def ntlm_cases(t, conf):
     # Q191558: NTLM can name the mailbox (account\alias in the user field)
     check(t, resolve(conf, 'jdoe', 'jdoe-pw', ntlm=True, ntlm_domain='EXAMPLE'),
@@ -433,6 +449,7 @@ def main():
         t.run('bind scenarios', scenarios, t, bind_conf, 'bind')
         t.run('hash scenarios', scenarios, t, hash_conf, 'hash')
         t.run('ntlm', ntlm_cases, t, bind_conf)
+        t.run('trace', trace_says, t, bind_conf)
         t.run('lookups', lookups, t, bind_conf,
               d.write_config(bind_dn=d.restricted_dn, bind_password=d.restricted_password))
         t.run('equal cost bind', equal_cost, t, bind_conf, 'bind')

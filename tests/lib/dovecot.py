@@ -106,6 +106,7 @@ class Dovecot:
         self.log_path = os.path.join(self.dir, 'dovecot.log')
         self.conf_path = os.path.join(self.dir, 'dovecot.conf')
         self.auth_socket = os.path.join(self.base_dir, 'auth-bench') if auth_socket else None
+        self._ready_socket = os.path.join(self.base_dir, 'auth-ready')
         self.login_service_count = login_service_count
         self.login_process_min_avail = login_process_min_avail
         self.mail_service_count = mail_service_count
@@ -213,8 +214,9 @@ class Dovecot:
             auth.append('  executable = %s' % wrapper)
         if self.auth_socket:
             auth.append('  unix_listener %s {\n    mode = 0666\n  }' % os.path.basename(self.auth_socket))
-        if auth:
-            lines.append(_block('service auth', '\n'.join(auth)))
+        # start() checks that the auth process comes up (modules load).
+        auth.append('  unix_listener %s {\n    mode = 0600\n  }' % os.path.basename(self._ready_socket))
+        lines.append(_block('service auth', '\n'.join(auth)))
         if wrapper:
             lines.append(_block('service auth-worker', '  executable = %s -w' % wrapper))
         lines.append(self.passdb)
@@ -235,24 +237,71 @@ class Dovecot:
         return self.conf_path
 
     # ------------------------------------------------------------ run
-    def start(self, timeout=30.0):
-        """Starts Dovecot and returns when every port accepts connections;
-        raises (with the log tail) when it does not."""
+    def start(self, timeout=30.0, attempts=3):
+        """Starts Dovecot and returns when every port accepts connections and
+        the auth process answers; raises (with the log tail) when it does not.
+        A port taken by another program between choosing and binding it (the
+        machine is shared) means new ports and another attempt."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError as e:
+                if 'Address already in use' not in str(e) or attempt + 1 == attempts:
+                    raise
+                self.stop()
+                self.ports = {p: free_port() for p in PORT_NAMES}
+        return self
+
+    def _start_once(self, timeout):
         self.write_config()
         if os.path.exists(self.log_path):
             os.unlink(self.log_path)
+        # The master's own stderr goes beside (not into) Dovecot's log.
         self.proc = Proc(['/usr/sbin/dovecot', '-F', '-c', self.conf_path],
-                         name=self.name, logdir=self.dir)
+                         name=self.name + '-master', logdir=self.dir)
         self.pid = self.proc.pid
         try:
             for p in PORT_NAMES:
                 wait_port(self.ports[p], timeout=timeout, proc=self.proc)
             if self.auth_socket:
                 wait_path(self.auth_socket, timeout=timeout, proc=self.proc)
+            wait_path(self._ready_socket, timeout=timeout, proc=self.proc)
+            self._wait_auth(timeout)
         except Exception as e:
             raise RuntimeError('%s\n--- dovecot.log\n%s\n--- stderr\n%s' %
                                (e, self.log_tail(), self.proc.output_tail())) from None
         return self
+
+    def _wait_auth(self, timeout):
+        """Waits for the auth process's handshake: a module that does not
+        load makes auth exit at startup, and every logon would hang."""
+        import socket
+        deadline = time.monotonic() + timeout
+        while True:
+            # The socket file appears at bind(), before the master listens.
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self._ready_socket)
+                break
+            except (ConnectionRefusedError, FileNotFoundError) as e:
+                s.close()
+                if time.monotonic() > deadline or not self.running():
+                    raise RuntimeError('the auth listener did not accept (%s)' % e) from None
+                time.sleep(0.02)  # polling with a deadline
+        try:
+            s.settimeout(timeout)
+            s.sendall(b'VERSION\t1\t2\nCPID\t%d\n' % os.getpid())
+            data = b''
+            while b'\nDONE\n' not in data:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise RuntimeError('the auth process closed the connection')
+                data += chunk
+        except (OSError, RuntimeError) as e:
+            raise RuntimeError('the auth process did not answer (%s)' % e) from None
+        finally:
+            s.close()
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

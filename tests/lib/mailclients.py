@@ -19,6 +19,12 @@ class RawLine(str):
     """A client line sent without base64 encoding."""
 
 
+# What the helpers return when the server closed the connection instead of
+# answering (e.g. a line longer than the login process accepts).
+DISCONNECTED = '* DISCONNECTED'
+_GONE = (EOFError, ConnectionResetError, BrokenPipeError)
+
+
 class LineConn:
     def __init__(self, port, host='127.0.0.1'):
         self.s = socket.create_connection((host, port), timeout=TIMEOUT)
@@ -85,6 +91,8 @@ def imap_login(port, user, password, tag='a1'):
             line = c.readline()
             if line.startswith(tag + ' '):
                 return line, c.transcript
+    except _GONE:
+        return DISCONNECTED, c.transcript
     finally:
         c.close()
 
@@ -116,6 +124,8 @@ def pop3_userpass(port, user, password):
             return line, c.transcript
         c.send('PASS ' + password)
         return c.readline(), c.transcript
+    except _GONE:
+        return DISCONNECTED, c.transcript
     finally:
         c.close()
 

@@ -64,8 +64,8 @@ static void test_info(void)
 
 static void test_names(void)
 {
-	static const char *const good[] = {"INBOX", "inbox", "Sent", "A.B", "Entwürfe", "a b"};
-	static const char *const bad[] = {"", ".x", "x.", "a..b", "a/b", "..", "a\tb", "*", "x%"};
+	static const char *const good[] = {"INBOX", "inbox", "Sent", "A.B", "Entw&APw-rfe", "a b"};
+	static const char *const bad[] = {"", ".x", "x.", "a..b", "a/b", "..", "a\tb", "*", "x%", "Entwürfe"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
 		tap_ok(xi_maildir_folder_name_check(good[i], NULL) == 0, "folder name '%s' accepted", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
@@ -204,7 +204,13 @@ static void test_mailbox(void)
 	tap_ok(uids[0] == 1 && uids[1] == 2 && uids[4] == 5, "delivery assigns increasing UIDs 1..5");
 	snprintf(path, sizeof(path), "%s/Maildir/dovecot-uidlist", root);
 	char *ul = read_text(path);
-	tap_ok(ul && strncmp(ul, "3 V", 3) == 0 && strstr(ul, " N6 G") != NULL, "uidlist header 3 V.. N6 G..");
+	tap_ok(ul && strncmp(ul, "3 V", 3) == 0 && strstr(ul, " G") != NULL && strstr(ul, "\n5 :") != NULL,
+	       "uidlist: header 3 V.. N.. G.., UID 5 appended as Dovecot's savers do");
+	struct xi_uidlist parsed;
+	xi_uidlist_init(&parsed);
+	tap_ok(ul && xi_uidlist_parse(ul, strlen(ul), &parsed, &err) == 0 && parsed.nextuid == 6 && parsed.count == 5,
+	       "read back: 5 records, next UID 6");
+	xi_uidlist_free(&parsed);
 	free(ul);
 
 	struct xi_mailbox *mb;
@@ -239,19 +245,51 @@ static void test_mailbox(void)
 		close(fd);
 	size_t n = 0;
 	tap_ok(xi_mailbox_expunge_deleted(mb, &n, &err) == 0 && n == 1, "one \\Deleted message expunged");
-	tap_ok(xi_mailbox_count(mb) == 4 && xi_mailbox_find_uid(mb, 3) < 0 && xi_mailbox_find_uid(mb, 4) == 2,
-	       "UID 3 gone, the others keep their UIDs");
-	tap_ok(xi_mailbox_expunge(mb, 0, &err) == 0 && xi_mailbox_find_uid(mb, 1) < 0, "UID 1 expunged");
+	tap_ok(xi_mailbox_count(mb) == 5 && xi_mailbox_message(mb, 2)->expunged &&
+		       !xi_mailbox_message(mb, 3)->expunged,
+	       "indexes stay until the next sync; UID 3 marked expunged");
+	tap_ok(xi_mailbox_message_open(mb, 2, &fd, &err) < 0 && err.status == XI_ERR_NOTFOUND,
+	       "an expunged message cannot be opened");
+	tap_ok(xi_mailbox_expunge(mb, 2, &err) == 0, "expunging twice is not an error");
+	/* Another process expunges UID 2 meanwhile: our indexes still hold. */
+	struct xi_mailbox *other;
+	tap_ok(xi_mailbox_open(md, NULL, false, &other, &err) == 0 && xi_mailbox_find_uid(other, 2) == 1 &&
+		       xi_mailbox_expunge(other, 1, &err) == 0,
+	       "second session expunges UID 2");
+	xi_mailbox_close(other);
+	tap_ok(xi_mailbox_expunge(mb, 0, &err) == 0 && xi_mailbox_message(mb, 0)->uid == 1 &&
+		       xi_mailbox_message(mb, 1)->uid == 2 && xi_mailbox_message(mb, 3)->uid == 4,
+	       "UID 1 expunged by index; UID 4 still at its index");
+	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 2 && xi_mailbox_find_uid(mb, 1) < 0 &&
+		       xi_mailbox_find_uid(mb, 3) < 0 && xi_mailbox_find_uid(mb, 4) == 0,
+	       "after sync: UIDs 4 and 5 remain, renumbered");
 	ul = read_text(path);
-	tap_ok(ul && strstr(ul, "\n1 :") == NULL && strstr(ul, "\n2 :") != NULL, "uidlist forgets expunged UIDs");
+	tap_ok(ul && strstr(ul, "\n1 :") == NULL && strstr(ul, "\n2 :") == NULL && strstr(ul, "\n3 :") == NULL &&
+		       strstr(ul, "\n4 :") != NULL, "uidlist forgets expunged UIDs");
 	free(ul);
 	uint32_t uid6;
 	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), XI_MAIL_SEEN, &uid6, &err) == 0 && uid6 == 6,
 	       "UIDs are never reused: next delivery gets 6");
-	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 4 &&
-		       xi_mailbox_message(mb, 3)->flags == XI_MAIL_SEEN,
+	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 3 &&
+		       xi_mailbox_message(mb, 2)->flags == XI_MAIL_SEEN,
 	       "sync sees the delivery with \\Seen");
 	uint32_t validity = xi_mailbox_uidvalidity(mb);
+	/* A file gone without our expunge (another agent, or a scan racing a
+	 * rename) keeps its uidlist record: were it back, it keeps its UID. */
+	char gone[600], kept[600];
+	snprintf(gone, sizeof(gone), "%s/Maildir/new/%s", root, xi_mailbox_message(mb, 0)->basename);
+	snprintf(kept, sizeof(kept), "%s/Maildir/keep", root);
+	bool moved = rename(gone, kept) == 0;
+	xi_mailbox_close(mb);
+	tap_ok(moved, "file of UID 4 moved away");
+	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 7, "UID 7 delivered");
+	ul = read_text(path);
+	tap_ok(ul && strstr(ul, "\n4 :") != NULL, "record of UID 4 kept while its file is away");
+	free(ul);
+	rename(kept, gone);
+	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_find_uid(mb, 4) == 0 &&
+		       xi_mailbox_count(mb) == 4,
+	       "file back: UID 4 again");
 	xi_mailbox_close(mb);
 
 	/* A file dropped into new/ by another agent gets the next UID on open. */
@@ -261,9 +299,9 @@ static void test_mailbox(void)
 	       "read-only open leaves a file without UID out");
 	xi_mailbox_close(mb);
 	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_count(mb) == 5 &&
-		       xi_mailbox_message(mb, 4)->uid == 7 && xi_mailbox_message(mb, 4)->vsize == 3 &&
+		       xi_mailbox_message(mb, 4)->uid == 8 && xi_mailbox_message(mb, 4)->vsize == 3 &&
 		       xi_mailbox_uidvalidity(mb) == validity,
-	       "foreign file gets UID 7, vsize computed, UIDVALIDITY kept");
+	       "foreign file gets UID 8, vsize computed, UIDVALIDITY kept");
 	xi_mailbox_close(mb);
 
 	/* Folders */
@@ -275,7 +313,13 @@ static void test_mailbox(void)
 	tap_ok(access(path, F_OK) == 0, "maildirfolder file");
 	tap_ok(xi_maildir_deliver(md, "A.B", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 1,
 	       "delivery into A.B: UID 1 there");
-	tap_ok(xi_maildir_folder_rename(md, "A", "C", &err) < 0, "renaming a folder that does not exist fails");
+	tap_ok(xi_maildir_folder_rename(md, "Nothing", "C", &err) < 0 && err.status == XI_ERR_NOTFOUND,
+	       "renaming a folder that does not exist fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "Sent", &err) < 0 && err.status == XI_ERR_EXISTS,
+	       "renaming onto an existing folder fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "A.B.C", &err) < 0, "renaming into its own child fails");
+	tap_ok(xi_maildir_folder_rename(md, "A", "D", &err) == 0 && xi_maildir_folder_rename(md, "D", "A", &err) == 0,
+	       "A (only A.B on disk) renamed to D and back: the children move");
 	tap_ok(xi_maildir_folder_create(md, "A", &err) == 0 && xi_maildir_folder_rename(md, "A", "C", &err) == 0,
 	       "A renamed to C (with its child)");
 	char **names;
@@ -294,11 +338,36 @@ static void test_mailbox(void)
 	tap_ok(xi_maildir_folder_list(md, &names, &count, &err) == 0 && count == 2, "list: INBOX, Sent");
 	xi_maildir_folder_list_free(names, count);
 
-	/* A hostile uidlist refuses the open rather than renumbering. */
+	/* Dovecot appends records without raising N: a delivery follows the
+	 * last record, and a file not ending in a newline takes the full path. */
 	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
-	write_file(path, "3 V1 N2\n1 :../../x\n");
-	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
-	       "hostile uidlist: open refused");
+	write_file(path, "3 V77 N2 G0123456789abcdef0123456789abcdef\n1 :a\n41 :b\n");
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 42,
+	       "delivery after a record appended past N gets 42");
+	write_file(path, "3 V77 N2 G0123456789abcdef0123456789abcdef\n1 :a\n41 :b\n50 :c");
+	mb = NULL;
+	/* Both files lack a record now: the older gets 42, ours 43. */
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 43 &&
+		       xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 2 &&
+		       xi_mailbox_uidvalidity(mb) == 77,
+	       "after a partial last line: full sync, UIDVALIDITY kept");
+	xi_mailbox_close(mb);
+	ul = read_text(path);
+	tap_ok(ul && ul[strlen(ul) - 1] == '\n' && strstr(ul, ":c") == NULL, "uidlist rewritten whole");
+	free(ul);
+	/* A hostile uidlist: refused read-only, set aside and rebuilt by a writer. */
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
+	write_file(path, "3 V7 N9\n8 :../../x\n");
+	tap_ok(xi_mailbox_open(md, "Sent", true, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
+	       "hostile uidlist: read-only open refused");
+	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 2 &&
+		       xi_mailbox_message(mb, 0)->uid == 1 && xi_mailbox_uidvalidity(mb) != 7,
+	       "hostile uidlist: a writer rebuilds it with a new UIDVALIDITY");
+	xi_mailbox_close(mb);
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist.broken", root);
+	ul = read_text(path);
+	tap_ok(ul && strcmp(ul, "3 V7 N9\n8 :../../x\n") == 0, "the broken uidlist is kept aside");
+	free(ul);
 	xi_maildir_close(md);
 }
 
@@ -345,6 +414,46 @@ static void test_lock(void)
 	xi_dotlock_release(&b);
 }
 
+static void test_session_lock(void)
+{
+	struct xi_error err;
+	struct xi_maildir *md;
+	struct xi_maildir_session_lock *a = NULL, *b = NULL;
+	char path[512], lockpath[600];
+	snprintf(path, sizeof(path), "%s/Pop", root);
+	snprintf(lockpath, sizeof(lockpath), "%s/" XI_MAILDIR_SESSION_LOCK_NAME, path);
+	if (xi_maildir_open(path, true, NULL, &md, &err) < 0) {
+		tap_ok(0, "Maildir for the session lock");
+		return;
+	}
+	tap_ok(xi_maildir_session_lock(md, 1, &a, &err) == 0 && access(lockpath, F_OK) == 0,
+	       "POP3 session lock taken: ROOT/dovecot-pop3-session.lock");
+	tap_ok(xi_maildir_session_lock(md, 1, &b, &err) < 0 && err.status == XI_ERR_TEMP && b == NULL,
+	       "second POP3 session refused while the first lives (%s)", err.message);
+	struct timeval old[2] = {{time(NULL) - 100, 0}, {time(NULL) - 100, 0}};
+	utimes(lockpath, old);
+	struct stat st;
+	tap_ok(xi_maildir_session_lock_touch(a, &err) == 0 && stat(lockpath, &st) == 0 &&
+		       st.st_mtime >= time(NULL) - 5,
+	       "touch refreshes the lock");
+	xi_maildir_session_unlock(a);
+	tap_ok(access(lockpath, F_OK) != 0, "unlock removes it");
+	/* A session process killed while holding the lock. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct xi_maildir_session_lock *c;
+		_exit(xi_maildir_session_lock(md, 1, &c, NULL) == 0 ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && access(lockpath, F_OK) == 0,
+	       "a dead session left its lock behind");
+	utimes(lockpath, old);
+	tap_ok(xi_maildir_session_lock(md, 5, &b, &err) == 0, "the lock of a dead session is overridden");
+	xi_maildir_session_unlock(b);
+	xi_maildir_close(md);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/xi-maildir-test.XXXXXX");
@@ -357,6 +466,7 @@ int main(void)
 	test_keywords_format();
 	test_mailbox();
 	test_lock();
+	test_session_lock();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
