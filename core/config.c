@@ -467,6 +467,22 @@ static char *join_words(const struct config_value *v)
 	return text;
 }
 
+/* Whether text is well-formed UTF-8 without control characters (tabs allowed
+ * when tabs is set). */
+static bool text_without_controls(const char *text, bool tabs)
+{
+	size_t len;
+
+	for (;;) {
+		len = tabs ? strcspn(text, "\t") : strlen(text);
+		if (!xi_utf8_valid_text(text, len))
+			return false;
+		if (text[len] == '\0')
+			return true;
+		text += len + 1;
+	}
+}
+
 /* Parses text as a value of key info into *v.  Returns 0, or -1 with the
  * reason in why (no memory also fails, with a reason saying so). */
 static int convert(const struct xi_config_key_info *info, const char *text,
@@ -494,7 +510,7 @@ static int convert(const struct xi_config_key_info *info, const char *text,
 		/* Names and DNs go into LDAP requests, NTLM challenges, logs and
 		 * `xident config show`: well-formed UTF-8, no control characters
 		 * (an escape sequence would reach the administrator's terminal). */
-		if (!xi_utf8_valid_text(text, strlen(text))) {
+		if (!text_without_controls(text, false)) {
 			say(why, why_size, "'%s' must be UTF-8 text without control characters, not '%s'",
 			    info->name, quoted);
 			return -1;
@@ -559,6 +575,13 @@ static int convert(const struct xi_config_key_info *info, const char *text,
 		break;
 	case XI_CT_LIST:
 	case XI_CT_URI_LIST:
+		/* Words are names too (domains, protocols, servers); a tab
+		 * separates words like a space does. */
+		if (!text_without_controls(text, true)) {
+			say(why, why_size, "'%s' must be UTF-8 text without control characters, not '%s'",
+			    info->name, quoted);
+			return -1;
+		}
 		if (!split_words(text, v))
 			goto nomem;
 		if (info->type == XI_CT_URI_LIST) {

@@ -75,7 +75,7 @@
 	X(NTLM_PROTOCOLS, "ntlm_protocols", XI_CT_LIST, "imap pop3", 0, NULL, \
 	  "Protocols on which NTLM (Secure Password Authentication) is allowed; empty disables NTLM.") \
 	X(NTLM_V1, "ntlm_v1", XI_CT_BOOL, "no", 0, NULL, \
-	  "Also accept NTLMv1 and NTLMv1 with extended session security (weak; for old clients only).") \
+	  "Also accept NTLMv1, NTLMv1 with extended session security and LMv2 alone (weak; for old clients only).") \
 	X(NTLM_TIMESTAMP_WINDOW, "ntlm_timestamp_window", XI_CT_INT, "300", 0, "10..129600", \
 	  "Seconds an NTLMv2 client timestamp may differ from this server's clock.") \
 	X(NTLM_NETBIOS_DOMAIN, "ntlm_netbios_domain", XI_CT_STRING, NULL, 0, NULL, \

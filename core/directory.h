@@ -45,7 +45,8 @@ enum xi_dir_match {
 	XI_MATCH_UPN = 1 << 1,
 	XI_MATCH_ALIAS = 1 << 2,
 	XI_MATCH_MAIL = 1 << 3,
-	XI_MATCH_OWNER = 1 << 4
+	XI_MATCH_OWNER = 1 << 4,
+	XI_MATCH_SID = 1 << 5
 };
 
 /* What a lookup says about a secret it was asked for. */
@@ -104,6 +105,7 @@ struct xi_dir_query {
 	const char *alias;         /* recipient by alias */
 	const char *mail;          /* recipient by mail address */
 	const char *owner_key;     /* mailboxes whose primary account has this key */
+	const char *sid_key;       /* SID maps: the account whose objectSid is "sid:HEX" */
 	bool want_nt_hash;
 	bool want_password;
 };

@@ -16,11 +16,10 @@
 #include <ldap.h>
 
 #include "config.h"
-#include "ldap_escape.h"
+#include "dir_filter.h"
 #include "ldap_pool.h"
 #include "unicode.h"
 
-#define FILTER_MAX 4096
 #define ATTRS_MAX 40
 
 struct directory_ldap {
@@ -87,141 +86,6 @@ static void link_key(const struct xi_attrmap *map, const struct berval *bv, char
 	memcpy(dn, bv->bv_val, bv->bv_len);
 	dn[bv->bv_len] = '\0';
 	dn_key(dn, out, size);
-}
-
-/* ------------------------------------------------------------ filters */
-
-struct fbuf {
-	char *buf;
-	size_t size, len;
-	bool overflow;
-};
-
-static void fb_add(struct fbuf *f, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (f->overflow || f->len + n >= f->size) {
-		f->overflow = true;
-		return;
-	}
-	memcpy(f->buf + f->len, s, n + 1);
-	f->len += n;
-}
-
-/* (attr=escaped value) */
-static void fb_eq(struct fbuf *f, const char *attr, const char *value)
-{
-	char esc[3 * XI_DN_MAX + 1];
-
-	if (xi_ldap_filter_escape(value, strlen(value), esc, sizeof(esc), NULL) < 0) {
-		f->overflow = true;
-		return;
-	}
-	fb_add(f, "(");
-	fb_add(f, attr);
-	fb_add(f, "=");
-	fb_add(f, esc);
-	fb_add(f, ")");
-}
-
-/* (attr=\xx\xx...) for a binary value given as "sid:HEX". */
-static void fb_eq_sid(struct fbuf *f, const char *attr, const char *key)
-{
-	const char *hex = key + 4;
-	size_t i, n = strlen(hex);
-
-	if (strncmp(key, "sid:", 4) != 0 || n % 2 != 0) {
-		f->overflow = true;
-		return;
-	}
-	fb_add(f, "(");
-	fb_add(f, attr);
-	fb_add(f, "=");
-	for (i = 0; i < n; i += 2) {
-		char pair[4] = { '\\', hex[i], hex[i + 1], '\0' };
-		fb_add(f, pair);
-	}
-	fb_add(f, ")");
-}
-
-static void fb_class(struct fbuf *f, const char *cls)
-{
-	fb_eq(f, "objectClass", cls);
-}
-
-/* (|(objectClass=mailbox)(objectClass=custom)(objectClass=dl)) */
-static void fb_recipient_classes(struct fbuf *f, const struct xi_attrmap *m)
-{
-	fb_add(f, "(|");
-	if (m->mailbox_class != NULL)
-		fb_class(f, m->mailbox_class);
-	if (m->custom_class != NULL)
-		fb_class(f, m->custom_class);
-	if (m->dl_class != NULL)
-		fb_class(f, m->dl_class);
-	fb_add(f, ")");
-}
-
-/* Returns the number of parts written (a query with none matches nothing). */
-static int build_filter(const struct xi_attrmap *m, const struct xi_dir_query *q, struct fbuf *f)
-{
-	int parts = 0;
-	size_t i;
-
-	fb_add(f, "(|");
-	if (q->account != NULL && m->account_class != NULL && m->account_name != NULL) {
-		fb_add(f, "(&");
-		fb_class(f, m->account_class);
-		fb_eq(f, m->account_name, q->account);
-		if (m->domain != NULL && q->domain_count > 0) {
-			fb_add(f, "(|");
-			for (i = 0; i < q->domain_count; i++)
-				fb_eq(f, m->domain, q->domains[i]);
-			fb_add(f, ")");
-		}
-		fb_add(f, ")");
-		parts++;
-	}
-	if (q->upn != NULL && m->account_class != NULL && m->upn != NULL) {
-		fb_add(f, "(&");
-		fb_class(f, m->account_class);
-		fb_eq(f, m->upn, q->upn);
-		fb_add(f, ")");
-		parts++;
-	}
-	if (q->alias != NULL && m->alias != NULL) {
-		fb_add(f, "(&");
-		fb_recipient_classes(f, m);
-		fb_eq(f, m->alias, q->alias);
-		fb_add(f, ")");
-		parts++;
-	}
-	if (q->mail != NULL && m->mail != NULL) {
-		fb_add(f, "(&");
-		fb_recipient_classes(f, m);
-		fb_eq(f, m->mail, q->mail);
-		fb_add(f, ")");
-		parts++;
-	}
-	if (q->owner_key != NULL && m->primary_account != NULL && m->mailbox_class != NULL) {
-		fb_add(f, "(&");
-		fb_class(f, m->mailbox_class);
-		if (m->link_kind == XI_LINK_SID)
-			fb_eq_sid(f, m->primary_account, q->owner_key);
-		else
-			fb_eq(f, m->primary_account, q->owner_key);
-		fb_add(f, ")");
-		parts++;
-	}
-	if (parts == 0) {
-		/* Nothing to look for, but the same work as a real lookup must be
-		 * done (equal cost): ask for something that cannot exist. */
-		fb_add(f, "(&(objectClass=*)(!(objectClass=*)))");
-		parts = 1;
-	}
-	fb_add(f, ")");
-	return parts;
 }
 
 /* ------------------------------------------------------------ entries */
@@ -472,6 +336,9 @@ static unsigned match_parts(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap 
 	if ((e->kinds & XI_DIR_MAILBOX) && q->owner_key != NULL && e->primary_key[0] != '\0' &&
 	    strcmp(e->primary_key, q->owner_key) == 0)
 		bits |= XI_MATCH_OWNER;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->sid_key != NULL && e->owner_key[0] != '\0' &&
+	    strcmp(e->owner_key, q->sid_key) == 0)
+		bits |= XI_MATCH_SID;
 	return bits;
 }
 
@@ -572,14 +439,11 @@ static int dl_find(struct xi_directory *dir, const struct xi_dir_query *q,
 		     struct xi_dir_result *out, unsigned *ops, struct xi_error *err)
 {
 	struct directory_ldap *d = (struct directory_ldap *)dir;
-	char filter[FILTER_MAX];
-	struct fbuf f = { .buf = filter, .size = sizeof(filter) };
+	char filter[XI_DIR_FILTER_MAX];
 
-	filter[0] = '\0';
 	xi_dir_result_init(out);
-	build_filter(dir->map, q, &f);
-	if (f.overflow)
-		return xi_error_set(err, XI_ERR_INVALID, "search filter would exceed %d bytes", FILTER_MAX);
+	if (xi_dir_ldap_filter(dir->map, q, filter, sizeof(filter), err) < 0)
+		return -1;
 	return search_and_collect(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, q, q->want_nt_hash,
 				  q->want_password, out, ops, err);
 }
@@ -632,17 +496,15 @@ static int dl_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsig
 {
 	struct directory_ldap *d = (struct directory_ldap *)dir;
 	static const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char filter[FILTER_MAX];
-	struct fbuf f = { .buf = filter, .size = sizeof(filter) };
+	char filter[XI_DIR_FILTER_MAX];
 
 	*visible_r = false;
 	if (dir->map->mailbox_class == NULL) {
 		*visible_r = true;
 		return 0;
 	}
-	fb_class(&f, dir->map->mailbox_class);
-	if (f.overflow)
-		return xi_error_set(err, XI_ERR_INTERNAL, "mailbox class filter too long");
+	if (xi_dir_ldap_class_filter(dir->map->mailbox_class, filter, sizeof(filter), err) < 0)
+		return -1;
 	return xi_ldap_pool_search(d->pool, d->base_dn, LDAP_SCOPE_SUBTREE, filter, no_attrs, 1,
 				   count_only, visible_r, ops, err);
 }

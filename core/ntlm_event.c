@@ -17,7 +17,7 @@ const char *xi_ntlm_failure_cause(enum xi_ntlm_failure f)
 	case XI_NTLM_STATE: return "NTLM message out of order (or a second AUTHENTICATE for one challenge)";
 	case XI_NTLM_REPLAYED: return "replayed NTLM AUTHENTICATE: the challenge was already used";
 	case XI_NTLM_ANONYMOUS: return "anonymous NTLM logon refused";
-	case XI_NTLM_V1_REFUSED: return "NTLMv1 response refused (ntlm_v1 = no)";
+	case XI_NTLM_V1_REFUSED: return "NTLMv1 or LMv2-only response refused (ntlm_v1 = no)";
 	case XI_NTLM_EXPIRED: return "NTLMv2 timestamp outside ntlm_timestamp_window (replayed response or wrong clock)";
 	case XI_NTLM_BAD_RESPONSE: return "NTLM response does not match the stored NT hash (wrong password, user or domain)";
 	case XI_NTLM_BAD_MIC: return "NTLM message integrity code (MIC) does not match: messages altered in transit";

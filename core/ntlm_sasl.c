@@ -4,6 +4,8 @@
  */
 #include "ntlm_sasl.h"
 
+#include "base64.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,13 @@ static enum xi_ntlm_sasl_status failed(struct xi_ntlm_sasl *s, enum xi_ntlm_fail
 	return XI_NTLM_SASL_FAILURE;
 }
 
+/* A decoded AUTHENTICATE holds the NTProofStr and blob: with the challenge
+ * that is an offline-crackable record, so it is wiped before it is freed. */
+static void wipe_message(uint8_t *buf)
+{
+	OPENSSL_clear_free(buf, XI_NTLM_MESSAGE_MAX);
+}
+
 /* Decodes a base64 client message into buf, trimming blanks around it. */
 static int decode(const char *in, size_t len, uint8_t *buf, size_t size, struct xi_error *err)
 {
@@ -66,7 +75,7 @@ static int decode(const char *in, size_t len, uint8_t *buf, size_t size, struct 
 	if (len > (XI_NTLM_MESSAGE_MAX + 2) / 3 * 4)
 		return xi_error_set(err, XI_ERR_INVALID, "NTLM message longer than %d bytes",
 				    XI_NTLM_MESSAGE_MAX);
-	n = xi_ntlm_base64_decode(in, len, buf, size);
+	n = xi_base64_decode(in, len, buf, size);
 	if (n <= 0)
 		return xi_error_set(err, XI_ERR_INVALID, "NTLM message is not valid base64");
 	return n;
@@ -93,22 +102,23 @@ enum xi_ntlm_sasl_status xi_ntlm_sasl_step(struct xi_ntlm_sasl *s, const char *i
 	}
 	if (in == NULL)
 		len = 0;
-	buf = malloc(XI_NTLM_MESSAGE_MAX);
+	buf = OPENSSL_malloc(XI_NTLM_MESSAGE_MAX);
 	if (buf == NULL) {
 		xi_error_set(err, XI_ERR_NOMEM, "out of memory");
 		return failed(s, XI_NTLM_INTERNAL);
 	}
 	n = decode(in, len, buf, XI_NTLM_MESSAGE_MAX, err);
 	if (n < 0) {
-		free(buf);
+		wipe_message(buf);
 		return failed(s, XI_NTLM_MALFORMED);
 	}
 	if (s->state == SS_NEGOTIATE) {
 		f = xi_ntlm_server_challenge(s->srv, buf, (size_t)n, &challenge, &challenge_len, err);
-		free(buf);
+		wipe_message(buf);
 		if (f != XI_NTLM_OK)
 			return failed(s, f);
 		*out_r = xi_ntlm_base64_encode(challenge, challenge_len);
+		OPENSSL_cleanse(challenge, challenge_len);
 		free(challenge);
 		if (*out_r == NULL) {
 			xi_error_set(err, XI_ERR_NOMEM, "out of memory");
@@ -118,7 +128,7 @@ enum xi_ntlm_sasl_status xi_ntlm_sasl_step(struct xi_ntlm_sasl *s, const char *i
 		return XI_NTLM_SASL_CONTINUE;
 	}
 	f = xi_ntlm_server_authenticate(s->srv, buf, (size_t)n, err);
-	free(buf);
+	wipe_message(buf);
 	if (f != XI_NTLM_OK)
 		return failed(s, f);
 	s->state = SS_NEED_HASH;

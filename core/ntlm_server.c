@@ -114,9 +114,11 @@ void xi_ntlm_server_free(struct xi_ntlm_server *srv)
 {
 	if (srv == NULL)
 		return;
-	free(srv->negotiate);
-	free(srv->challenge);
-	free(srv->authenticate);
+	/* The CHALLENGE and AUTHENTICATE together are a crackable NetNTLMv2
+	 * record, so they do not go back to the heap readable. */
+	OPENSSL_clear_free(srv->negotiate, srv->negotiate_len);
+	OPENSSL_clear_free(srv->challenge, srv->challenge_len);
+	OPENSSL_clear_free(srv->authenticate, srv->authenticate_len);
 	OPENSSL_cleanse(srv, sizeof(*srv));
 	free(srv);
 }
@@ -174,8 +176,8 @@ enum xi_ntlm_failure xi_ntlm_server_challenge(struct xi_ntlm_server *srv,
 	spec.dns_computer = srv->dns_computer;
 	if (xi_ntlm_build_challenge(&spec, &out, &out_len, err) < 0)
 		return XI_NTLM_INTERNAL;
-	srv->negotiate = malloc(len);
-	srv->challenge = malloc(out_len);
+	srv->negotiate = OPENSSL_malloc(len);
+	srv->challenge = OPENSSL_malloc(out_len);
 	if (srv->negotiate == NULL || srv->challenge == NULL) {
 		free(out);
 		return fail(err, XI_NTLM_INTERNAL, XI_ERR_NOMEM, "out of memory");
@@ -251,7 +253,7 @@ enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 	srv->state = ST_AUTHENTICATED;
 	if (authenticate == NULL || len == 0 || len > XI_NTLM_MESSAGE_MAX)
 		return fail(err, XI_NTLM_MALFORMED, XI_ERR_INVALID, "AUTHENTICATE: empty or longer than the limit");
-	srv->authenticate = malloc(len);
+	srv->authenticate = OPENSSL_malloc(len);
 	if (srv->authenticate == NULL)
 		return fail(err, XI_NTLM_INTERNAL, XI_ERR_NOMEM, "out of memory");
 	memcpy(srv->authenticate, authenticate, len);
@@ -284,6 +286,12 @@ enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 	} else if (a->nt.len == 0) {
 		if (a->lm.len != 24)
 			return fail(err, XI_NTLM_MALFORMED, XI_ERR_INVALID, "AUTHENTICATE without an NT response or a 24-byte LM response");
+		/* Our CHALLENGE carries MsvAvTimestamp, so an NTLMv2 client sends
+		 * Z(24) as LM (MS-NLMP 3.1.5.1.2): LMv2 alone comes from a legacy
+		 * client or from someone who stripped the NT response, and with
+		 * it the MIC and the timestamp check. */
+		if (!srv->allow_v1)
+			return fail(err, XI_NTLM_V1_REFUSED, XI_ERR_DENIED, "LMv2-only response refused (ntlm_v1 = no)");
 	} else if (a->nt.len >= 16 + XI_NTLM_V2_BLOB_MIN) {
 		if (xi_ntlm_parse_v2_blob(a->nt.data + 16, a->nt.len - 16u, &blob, err) < 0)
 			return XI_NTLM_MALFORMED;

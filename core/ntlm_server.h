@@ -8,7 +8,7 @@
  *   (host looks up the account's NT hash, e.g. through the resolver)
  *   xi_ntlm_server_verify(srv, nt_hash, session_key)          -> proven or not
  *
- * NTLMv2/LMv2 by default; v1 only when settings.allow_v1.  A server object
+ * NTLMv2 by default; v1 and LMv2 alone only when settings.allow_v1.  A server object
  * accepts one AUTHENTICATE for its one challenge.  Failures are typed so the
  * host logs event 13004 with the right cause.
  */
@@ -65,15 +65,23 @@ enum xi_ntlm_failure xi_ntlm_server_authenticate(struct xi_ntlm_server *srv,
 						 struct xi_error *err);
 /* UTF-8, from Unicode or OEM fields; valid until free.  NULL until an
  * AUTHENTICATE's names have been decoded; set also when it is then refused
- * by policy (anonymous, v1 refused), so the event can name the user. */
+ * by policy (anonymous, v1 refused), so the event can name the user.
+ * WARNING: a non-NULL user does NOT mean authenticated.  Only
+ * xi_ntlm_server_verify() returning XI_NTLM_OK proves who the user is. */
 const char *xi_ntlm_server_user(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_domain(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_workstation(const struct xi_ntlm_server *srv);
 
 /* Checks the response against the stored NT hash; on success fills the
- * session base key.  Constant-time comparisons.  nt_hash may be NULL (no
- * such account, or no NT hash stored): the same work is done and the result
- * is XI_NTLM_BAD_RESPONSE, so the time taken does not tell the two apart. */
+ * session base key.  Constant-time comparisons.  nt_hash may be NULL: the
+ * same work is done and the result is XI_NTLM_BAD_RESPONSE, so the time
+ * taken does not tell an unknown account from a wrong password.
+ * WARNING for hosts: that BAD_RESPONSE is only the core's equal-work answer.
+ * Report an unknown account as bad credentials, but an existing account
+ * whose NT hash is missing or unreadable (the service account may not read
+ * xidentNTHash) as TEMPFAIL naming the cause, never as bad credentials:
+ * the user's password is not what is wrong.  The resolver's NT hash path
+ * already does this. */
 enum xi_ntlm_failure xi_ntlm_server_verify(struct xi_ntlm_server *srv,
 					   const uint8_t nt_hash[16],
 					   uint8_t session_base_key[16],

@@ -46,7 +46,7 @@ static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
 		XI_LEVEL_NONE, "error",
 		"Access to mailbox %s is denied for %s",
 		"Make the account the mailbox's primary account or a delegate of it "
-		"(`xident grant`), or log on with the account that owns the mailbox.",
+		"(`xident mailbox grant ALIAS DOMAIN\\account`), or log on with the account that owns the mailbox.",
 		0 },
 	[XI_OUTCOME_AMBIGUOUS] = {
 		XI_OUTCOME_AMBIGUOUS, "ambiguous", 13003, XI_CAT_AUTHENTICATION,

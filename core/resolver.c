@@ -604,6 +604,7 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 	struct xi_dir_result ar;
 	struct xi_error err;
 	size_t count;
+	int rc;
 
 	m = named_recipient(res, dr, part, typed, &count);
 	if (m == NULL) {
@@ -640,7 +641,7 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		return;
 	}
 	if (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL) || m->primary_key[0] == '\0' ||
-	    rv->dir->map->link_kind != XI_LINK_DN) {
+	    rv->dir->map->link_kind == XI_LINK_NONE) {
 		dummy_second_search(res);
 		if (!res->decided)
 			decide(res, XI_OUTCOME_BAD_CREDENTIALS,
@@ -655,8 +656,18 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 	trace(res, "rule: %s is no account; it is the alias/address of %s, whose primary account is %s",
 	      typed, m->dn, m->primary_key);
 	xi_error_clear(&err);
-	if (xi_dir_read(rv->dir, m->primary_key, res->method == XI_METHOD_NTLM, want_password(res),
-			&ar, &res->ops, &err) < 0) {
+	if (rv->dir->map->link_kind == XI_LINK_SID) {
+		/* The link is the account's objectSid: find it by that. */
+		struct xi_dir_query sq = { .sid_key = m->primary_key,
+					   .want_nt_hash = res->method == XI_METHOD_NTLM,
+					   .want_password = want_password(res) };
+
+		rc = xi_dir_find(rv->dir, &sq, &ar, &res->ops, &err);
+	} else {
+		rc = xi_dir_read(rv->dir, m->primary_key, res->method == XI_METHOD_NTLM,
+				 want_password(res), &ar, &res->ops, &err);
+	}
+	if (rc < 0) {
 		tempfail_from(res, &err, "reading the primary account");
 		return;
 	}

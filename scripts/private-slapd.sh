@@ -139,12 +139,12 @@ index entryCSN,entryUUID                            eq
 
 # The access model of ldap-schema/README.md.
 access to attrs=userPassword
-	by dn.exact="$ADMIN" write
+	by dn.exact="$ADMIN" =w
 	by dn.exact="$SERVICE" read
 	by anonymous auth
 	by * none
 access to attrs=xidentNTHash
-	by dn.exact="$ADMIN" write
+	by dn.exact="$ADMIN" =w
 	by dn.exact="$SERVICE" read
 	by * none
 access to filter=(objectClass=xidentMailbox)

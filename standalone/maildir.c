@@ -63,6 +63,8 @@ struct xi_maildir_delivery {
 	int fd;
 	uint64_t size, vsize;
 	bool last_cr;
+	bool has_received;
+	time_t received;
 };
 
 void xi_maildir_settings_default(struct xi_maildir_settings *set)
@@ -91,6 +93,12 @@ int xi_maildir_folder_name_check(const char *name, struct xi_error *err)
 		unsigned char c = (unsigned char)name[i];
 		if (c < 0x20 || c == 0x7f)
 			return xi_error_set(err, XI_ERR_INVALID, "folder name has a control character");
+		/* Dovecot keeps names in modified UTF-7 on disk (the IMAP wire
+		 * form, RFC 3501 5.1.3): 8-bit bytes would be a name it cannot
+		 * show. */
+		if (c >= 0x80)
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "folder name must be ASCII (modified UTF-7 as IMAP sends it)");
 		if (c == '/' || c == '*' || c == '%')
 			return xi_error_set(err, XI_ERR_INVALID, "folder name contains '%c'", c);
 	}
@@ -653,11 +661,29 @@ static int sync_locked(struct xi_maildir *md, const char *dir, struct xi_uidlist
 	int ret = -1;
 	struct scanned **newf = NULL;
 	scan_free(s);
-	if (xi_uidlist_read(dir, ul, &exists, err) < 0 || scan_folder(dir, s, err) < 0)
+	bool broken = false;
+	if (xi_uidlist_read(dir, ul, &exists, err) < 0) {
+		if (err == NULL || err->status != XI_ERR_INVALID)
+			goto out;
+		/* As Dovecot: a broken uidlist is dropped and rebuilt.  It is kept
+		 * aside for the administrator, and the mailbox gets a new
+		 * UIDVALIDITY since its UIDs cannot be kept. */
+		char aside[PATH_MAX];
+		if (xi_path_join(aside, sizeof(aside), err, "%s/" XI_UIDLIST_NAME ".broken", dir) < 0 ||
+		    rename(path, aside) < 0)
+			goto out;
+		xi_error_clear(err);
+		exists = false;
+		broken = true;
+	}
+	if (scan_folder(dir, s, err) < 0)
 		goto out;
 	if (!exists) {
 		ul->uidvalidity = (uint32_t)time(NULL);
 		ul->nextuid = 1;
+		/* Never the same UIDVALIDITY twice in one second after a rebuild. */
+		if (broken)
+			ul->uidvalidity ^= 0x80000000u;
 	}
 	if (ul->guid[0] == '\0' && random_guid(ul->guid, err) < 0)
 		goto out;
@@ -708,6 +734,86 @@ out:
 	free(newf);
 	xi_uidlist_free(&fresh);
 	xi_dotlock_release(&lock);
+	return ret;
+}
+
+/*
+ * A delivery's UID, the way Dovecot's savers do it: under the lock, read the
+ * uidlist and append one record "<next uid> :<basename>" without rewriting
+ * the file (readers take the next UID as the larger of N and the last
+ * record + 1).  1 = done, 0 = needs the full sync (no uidlist, a broken one,
+ * or one not ending in a newline), -1 = error.
+ */
+static int uid_append_locked(struct xi_maildir *md, const char *dir, const char *basename,
+			     uint32_t *uid_out, struct xi_error *err)
+{
+	char path[PATH_MAX];
+	if (xi_path_join(path, sizeof(path), err, "%s/" XI_UIDLIST_NAME, dir) < 0)
+		return -1;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : xi_error_set(err, XI_ERR_IO, "open %s: %s", path, strerror(errno));
+	/* Only the header and the last record matter: our fresh base name
+	 * cannot be listed yet, and records are in UID order. */
+	struct stat st;
+	char head[XI_UIDLIST_LINE_MAX + 2], tail[XI_UIDLIST_LINE_MAX + 2];
+	int ret = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
+	    (uint64_t)st.st_size > XI_UIDLIST_FILE_MAX)
+		goto out;
+	size_t hlen = (size_t)st.st_size < sizeof(head) - 1 ? (size_t)st.st_size : sizeof(head) - 1;
+	size_t tlen = hlen;
+	off_t toff = st.st_size - (off_t)tlen;
+	if (pread(fd, head, hlen, 0) != (ssize_t)hlen || pread(fd, tail, tlen, toff) != (ssize_t)tlen ||
+	    tail[tlen - 1] != '\n')
+		goto out;
+	char *nl = memchr(head, '\n', hlen);
+	if (nl == NULL)
+		goto out;
+	struct xi_uidlist hdr;
+	xi_uidlist_init(&hdr);
+	int parsed = xi_uidlist_parse(head, (size_t)(nl - head) + 1, &hdr, NULL);
+	uint32_t next = hdr.nextuid;
+	xi_uidlist_free(&hdr);
+	if (parsed < 0)
+		goto out;
+	/* The last line, unless the file is the header alone. */
+	if (toff + (off_t)tlen > (off_t)((nl - head) + 1)) {
+		size_t k = tlen - 1;
+		while (k > 0 && tail[k - 1] != '\n')
+			k--;
+		if (k == 0 && toff > 0)
+			goto out; /* a last line longer than we allow */
+		uint64_t last = 0;
+		size_t d = k;
+		while (d < tlen && tail[d] >= '0' && tail[d] <= '9' && d - k < 10)
+			last = last * 10 + (uint64_t)(tail[d++] - '0');
+		if (d == k || tail[d] != ' ' || last == 0 || last >= UINT32_MAX)
+			goto out;
+		if (next <= last)
+			next = (uint32_t)last + 1;
+	}
+	if (next == UINT32_MAX) {
+		ret = xi_error_set(err, XI_ERR_INVALID, "UIDs exhausted in %s", dir);
+		goto out;
+	}
+	char line[XI_MAILDIR_FILENAME_MAX + 32];
+	int n = snprintf(line, sizeof(line), "%u :%s\n", next, basename);
+	/* One write: a reader sees the whole line or none of it. */
+	ssize_t w = write(fd, line, (size_t)n);
+	int e = errno;
+	if (w == n && md->set.fsync && fdatasync(fd) < 0) {
+		w = -1;
+		e = errno;
+	}
+	if (w != n) {
+		ret = xi_error_set(err, XI_ERR_IO, "append to %s: %s", path, w < 0 ? strerror(e) : "short write");
+		goto out;
+	}
+	*uid_out = next;
+	ret = 1;
+out:
+	close(fd);
 	return ret;
 }
 
@@ -807,9 +913,16 @@ static int mailbox_sync_full(struct xi_mailbox *mb, struct xi_error *err)
 	if (scan_folder(mb->dir, &s, err) < 0)
 		return -1;
 	int ret = -1;
-	if (xi_uidlist_read(mb->dir, &ul, &exists, err) < 0)
-		goto out;
-	bool need_write = !exists;
+	bool need_write = false;
+	if (xi_uidlist_read(mb->dir, &ul, &exists, err) < 0) {
+		/* A writer rebuilds a broken uidlist under the lock (sync_locked). */
+		if (mb->read_only || err == NULL || err->status != XI_ERR_INVALID)
+			goto out;
+		xi_error_clear(err);
+		exists = true;
+		need_write = true;
+	}
+	need_write = need_write || !exists;
 	size_t matched = 0;
 	for (size_t i = 0; i < ul.count; i++) {
 		struct scanned *f = scan_find(&s, ul.recs[i].basename);
@@ -1032,6 +1145,22 @@ int xi_mailbox_message_open(struct xi_mailbox *mb, size_t index, int *fd_out, st
 			break;
 	}
 	return xi_error_set(err, XI_ERR_NOTFOUND, "message UID %u was expunged", m->pub.uid);
+}
+
+int xi_mailbox_message_received(struct xi_mailbox *mb, size_t index, time_t *received_out,
+				struct xi_error *err)
+{
+	int fd;
+	struct stat st;
+	*received_out = 0;
+	if (xi_mailbox_message_open(mb, index, &fd, err) < 0)
+		return -1;
+	int r = fstat(fd, &st);
+	close(fd);
+	if (r < 0)
+		return xi_error_set(err, XI_ERR_IO, "fstat: %s", strerror(errno));
+	*received_out = st.st_mtime;
+	return 0;
 }
 
 int xi_mailbox_message_stream(struct xi_mailbox *mb, size_t index, FILE **fp_out,
@@ -1284,6 +1413,12 @@ int xi_maildir_delivery_write(struct xi_maildir_delivery *dlv, const void *data,
 	return 0;
 }
 
+void xi_maildir_delivery_set_received(struct xi_maildir_delivery *dlv, time_t received)
+{
+	dlv->has_received = true;
+	dlv->received = received;
+}
+
 void xi_maildir_delivery_abort(struct xi_maildir_delivery *dlv)
 {
 	if (dlv == NULL)
@@ -1315,17 +1450,25 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 		*uid_out = 0;
 	if ((flags & ~XI_MAIL_FLAGS_ALL) != 0) {
 		xi_error_set(err, XI_ERR_INVALID, "unknown flag bits");
-		goto fail;
+		goto done;
+	}
+	if (dlv->has_received) {
+		struct timespec times[2] = {{dlv->received, 0}, {dlv->received, 0}};
+		if (futimens(dlv->fd, times) < 0) {
+			xi_error_set(err, XI_ERR_IO, "set the received date of %s: %s", dlv->tmppath,
+				     strerror(errno));
+			goto done;
+		}
 	}
 	if (md->set.fsync && fsync(dlv->fd) < 0) {
 		xi_error_set(err, XI_ERR_IO, "fsync %s: %s", dlv->tmppath, strerror(errno));
-		goto fail;
+		goto done;
 	}
 	if (close(dlv->fd) < 0) {
 		dlv->fd = -1;
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_IO, "close %s: %s", dlv->tmppath, strerror(errno));
-		goto fail;
+		goto done;
 	}
 	dlv->fd = -1;
 	int n = snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", dlv->base,
@@ -1333,7 +1476,7 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	if (n < 0 || (size_t)n >= sizeof(final)) {
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_INVALID, "file name too long");
-		goto fail;
+		goto done;
 	}
 	char info[40];
 	xi_maildir_info_format(flags, 0, info, sizeof(info));
@@ -1341,24 +1484,41 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	    xi_path_join(dest, sizeof(dest), err, "%s/%s%s%s", sub, final, flags ? ":" : "",
 			 flags ? info : "") < 0) {
 		unlink(dlv->tmppath);
-		goto fail;
+		goto done;
 	}
 	/* link() never replaces an existing message, unlike rename(). */
 	if (link(dlv->tmppath, dest) < 0) {
 		int e = errno;
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_IO, "link into %s: %s", sub, strerror(e));
-		goto fail;
+		goto done;
 	}
 	unlink(dlv->tmppath);
 	if (md->set.fsync && fsync_dir(sub) < 0) {
 		xi_error_set(err, XI_ERR_IO, "fsync %s: %s", sub, strerror(errno));
-		goto fail;
+		goto done;
+	}
+	char ulpath[PATH_MAX];
+	struct xi_dotlock lock;
+	if (xi_path_join(ulpath, sizeof(ulpath), err, "%s/" XI_UIDLIST_NAME, dlv->dir) < 0 ||
+	    xi_dotlock_take(ulpath, md->set.lock_stale_seconds, md->set.lock_timeout_seconds, &lock, err) < 0)
+		goto done;
+	uint32_t uid = 0;
+	int fast = uid_append_locked(md, dlv->dir, final, &uid, err);
+	xi_dotlock_release(&lock);
+	if (fast < 0)
+		goto done;
+	if (fast > 0) {
+		if (uid_out)
+			*uid_out = uid;
+		ret = 0;
+		goto done;
 	}
 	struct xi_uidlist ul;
 	struct scan s;
 	xi_uidlist_init(&ul);
 	memset(&s, 0, sizeof(s));
+	xi_error_clear(err);
 	if (sync_locked(md, dlv->dir, &ul, &s, NULL, 0, err) == 0) {
 		for (size_t i = 0; i < ul.count; i++)
 			if (strcmp(ul.recs[i].basename, final) == 0) {
@@ -1371,7 +1531,7 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	}
 	xi_uidlist_free(&ul);
 	scan_free(&s);
-fail:
+done:
 	if (dlv->fd >= 0) {
 		close(dlv->fd);
 		unlink(dlv->tmppath);

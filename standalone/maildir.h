@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "xi_error.h"
 
@@ -84,7 +85,10 @@ void xi_maildir_close(struct xi_maildir *md);
 const char *xi_maildir_root(const struct xi_maildir *md);
 
 /* 0 if name is a valid folder name ("INBOX" or "A", "A.B": no '/', no empty
- * component, no "..", no leading or trailing '.', no control bytes, bounded);
+ * component, no "..", no leading or trailing '.', no control bytes, no '*'
+ * or '%', ASCII only - non-ASCII names are given in modified UTF-7 as IMAP
+ * sends them ("Entw&APw-rfe"), which is also how Dovecot stores them -
+ * bounded);
  * -1 with XI_ERR_INVALID saying why otherwise. */
 int xi_maildir_folder_name_check(const char *name, struct xi_error *err);
 
@@ -132,6 +136,9 @@ int xi_maildir_delivery_write(struct xi_maildir_delivery *dlv, const void *data,
 			      size_t len, struct xi_error *err);
 int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags,
 			       uint32_t *uid_out, struct xi_error *err);
+/* The received date (IMAP APPEND's date-time, INTERNALDATE): kept as the
+ * file's mtime, as Dovecot does.  Default: the time of delivery. */
+void xi_maildir_delivery_set_received(struct xi_maildir_delivery *dlv, time_t received);
 void xi_maildir_delivery_abort(struct xi_maildir_delivery *dlv);
 
 /* One-shot delivery of a message held in memory. */
@@ -144,7 +151,9 @@ int xi_maildir_deliver(struct xi_maildir *md, const char *folder, const void *da
  * reads dovecot-uidlist and dovecot-keywords, gives new files UIDs and
  * rewrites the uidlist under its lock when anything changed.  With read_only
  * nothing is written: files without a UID are left out until a writer
- * syncs. */
+ * syncs, and a broken uidlist is XI_ERR_INVALID.  A writer treats a broken
+ * uidlist as Dovecot does: it is set aside (dovecot-uidlist.broken) and
+ * rebuilt with a new UIDVALIDITY. */
 int xi_mailbox_open(struct xi_maildir *md, const char *folder, bool read_only,
 		    struct xi_mailbox **mb_out, struct xi_error *err);
 /* Rescan (new deliveries, changes by others).  Pointers returned by
@@ -173,6 +182,9 @@ int xi_mailbox_keyword_lookup(struct xi_mailbox *mb, const char *name, bool crea
  * process renamed it (flag change); XI_ERR_NOTFOUND if it was expunged. */
 int xi_mailbox_message_open(struct xi_mailbox *mb, size_t index, int *fd_out,
 			    struct xi_error *err);
+/* The received date (INTERNALDATE): the file's mtime, as Dovecot keeps it. */
+int xi_mailbox_message_received(struct xi_mailbox *mb, size_t index, time_t *received_out,
+				struct xi_error *err);
 /* The same as a stdio stream ("r"). */
 int xi_mailbox_message_stream(struct xi_mailbox *mb, size_t index, FILE **fp_out,
 			      struct xi_error *err);

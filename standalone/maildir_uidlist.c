@@ -442,8 +442,10 @@ int xi_uidlist_format(const struct xi_uidlist *ul, char **out, size_t *len_out,
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
-	size_t len = (size_t)snprintf(buf, cap, "3 V%u N%u G%s%s%s\n", ul->uidvalidity, ul->nextuid,
-				      ul->guid, ul->hdr_ext ? " " : "", ul->hdr_ext ? ul->hdr_ext : "");
+	/* Dovecot always writes a GUID; one we never had is left out, not empty. */
+	size_t len = (size_t)snprintf(buf, cap, "3 V%u N%u%s%s%s%s\n", ul->uidvalidity, ul->nextuid,
+				      ul->guid[0] ? " G" : "", ul->guid, ul->hdr_ext ? " " : "",
+				      ul->hdr_ext ? ul->hdr_ext : "");
 	for (size_t i = 0; i < ul->count; i++) {
 		const struct xi_uidlist_rec *r = &ul->recs[i];
 		len += (size_t)snprintf(buf + len, cap - len, "%u%s%s :%s\n", r->uid, r->ext ? " " : "",

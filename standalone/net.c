@@ -73,6 +73,13 @@ enum conn_state {
 	ST_CLOSING          /* flush output, then close */
 };
 
+enum { LIST_PREAUTH, LIST_PROXY, LIST_DELAY, LIST__COUNT };
+
+struct conn;
+struct idle_list {
+	struct conn *oldest, *newest;
+};
+
 struct source {
 	struct source *next;
 	uint64_t last_failure_ms;
@@ -96,13 +103,15 @@ struct conn {
 	bool implicit_tls;
 	bool sasl_ntlm;       /* the pending auth request is NTLM */
 	bool delayed_close;   /* close after the delayed reply */
+	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
 	SSL *ssl;
 	struct source *src;
 	char *user;           /* USER argument, or AUTH LOGIN name */
 	struct buf in, out, to_mail;
 	char *delayed_reply;
 	uint64_t due_ms;      /* delayed reply, or idle deadline */
-	struct conn *prev, *next;   /* idle order: oldest first */
+	uint8_t list;         /* which deadline list it is on (LIST_*) */
+	struct conn *prev, *next;   /* that list, earliest deadline first */
 };
 
 struct net {
@@ -116,7 +125,10 @@ struct net {
 	struct conn **slots;
 	uint32_t nslots, used, next_slot;
 	uint16_t *gens;
-	struct conn *oldest, *newest;   /* idle list */
+	/* Deadlines, one list per kind so that each stays sorted by appending:
+	 * idle before logon, idle TLS sessions, and delayed failure answers
+	 * (inserted in order; delays vary). */
+	struct idle_list lists[LIST__COUNT];
 	struct source *sources[SOURCE_BUCKETS];
 	/* limits */
 	size_t max_line, max_conns, max_per_source, max_failures;
@@ -242,27 +254,59 @@ static uint64_t source_penalty(struct net *n, struct source *s)
 
 static void idle_unlink(struct net *n, struct conn *c)
 {
+	struct idle_list *l = &n->lists[c->list];
+
 	if (c->prev != NULL)
 		c->prev->next = c->next;
-	else if (n->oldest == c)
-		n->oldest = c->next;
+	else if (l->oldest == c)
+		l->oldest = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	else if (n->newest == c)
-		n->newest = c->prev;
+	else if (l->newest == c)
+		l->newest = c->prev;
 	c->prev = c->next = NULL;
+}
+
+/* Puts c on list at c->due_ms, searching from the newest end (appending in
+ * the common case of a constant timeout). */
+static void idle_insert(struct net *n, struct conn *c, uint8_t list)
+{
+	struct idle_list *l = &n->lists[list];
+	struct conn *p = l->newest;
+
+	c->list = list;
+	while (p != NULL && p->due_ms > c->due_ms)
+		p = p->prev;
+	c->prev = p;
+	c->next = p != NULL ? p->next : l->oldest;
+	if (c->next != NULL)
+		c->next->prev = c;
+	else
+		l->newest = c;
+	if (p != NULL)
+		p->next = c;
+	else
+		l->oldest = c;
 }
 
 static void idle_touch(struct net *n, struct conn *c)
 {
 	idle_unlink(n, c);
 	c->due_ms = now_ms() + (c->state == ST_PROXY ? n->idle_ms : n->idle_pre_ms);
-	c->prev = n->newest;
-	if (n->newest != NULL)
-		n->newest->next = c;
-	n->newest = c;
-	if (n->oldest == NULL)
-		n->oldest = c;
+	idle_insert(n, c, c->state == ST_PROXY ? LIST_PROXY : LIST_PREAUTH);
+}
+
+/* The connection whose deadline comes first, or NULL. */
+static struct conn *idle_first(struct net *n)
+{
+	struct conn *first = NULL;
+
+	for (int i = 0; i < LIST__COUNT; i++) {
+		struct conn *c = n->lists[i].oldest;
+		if (c != NULL && (first == NULL || c->due_ms < first->due_ms))
+			first = c;
+	}
+	return first;
 }
 
 /* ---------------------------------------------------------------- events */
@@ -295,7 +339,7 @@ static void conn_update_events(struct net *n, struct conn *c)
 	struct epoll_event ev = { .data.u64 = ((uint64_t)(c->id & SLOT_MASK) << 2) | KIND_CLIENT };
 	bool want_read = c->state != ST_WAIT_AUTH && c->state != ST_DELAY &&
 			 c->state != ST_CLOSING && c->to_mail.len < OUTPUT_MAX / 4;
-	bool want_write = c->out.len > 0;
+	bool want_write = c->out.len > 0 || c->tls_want_write;
 
 	if (c->ssl != NULL && c->state == ST_TLS_HANDSHAKE) {
 		want_read = true;
@@ -480,25 +524,11 @@ static void logon_failed(struct net *n, struct conn *c, const char *reply)
 	c->state = ST_DELAY;
 	idle_unlink(n, c);
 	c->due_ms = now_ms() + delay;
-	/* Delayed connections go on the idle list too, ordered by their due
-	 * time: insert from the newest end (delays are short). */
-	{
-		struct conn *p = n->newest;
-		while (p != NULL && p->due_ms > c->due_ms)
-			p = p->prev;
-		c->prev = p;
-		c->next = p != NULL ? p->next : n->oldest;
-		if (c->next != NULL)
-			c->next->prev = c;
-		else
-			n->newest = c;
-		if (p != NULL)
-			p->next = c;
-		else
-			n->oldest = c;
-	}
+	idle_insert(n, c, LIST_DELAY);
 	conn_update_events(n, c);
 }
+
+static void process_input(struct net *n, struct conn *c);
 
 static void delayed_due(struct net *n, struct conn *c)
 {
@@ -515,9 +545,9 @@ static void delayed_due(struct net *n, struct conn *c)
 	}
 	idle_touch(n, c);
 	conn_update_events(n, c);
+	/* Commands the client pipelined behind the failed logon. */
+	process_input(n, c);
 }
-
-static void process_input(struct net *n, struct conn *c);
 
 /* Hands the logged-on connection to the master with the token: plain
  * connections go over whole (this process forgets them); TLS ones stay here
@@ -903,6 +933,7 @@ static void tls_handshake(struct net *n, struct conn *c)
 	ERR_clear_error();
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
+		c->tls_want_write = false;
 		c->state = ST_AUTHORIZATION;
 		if (c->implicit_tls)
 			conn_sendf(n, c, "+OK " POP3_GREETING);
@@ -912,6 +943,8 @@ static void tls_handshake(struct net *n, struct conn *c)
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
+		c->tls_want_write = SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE;
+		conn_update_events(n, c);
 		return;
 	default: {
 		char why[256];
@@ -963,7 +996,8 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 		tls_handshake(n, c);
 		return;
 	}
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) &&
+	    !(c->tls_want_write && (events & EPOLLOUT)))
 		return;
 	for (;;) {
 		ssize_t r;
@@ -973,6 +1007,7 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 			sr = SSL_read(c->ssl, n->readbuf, sizeof(n->readbuf));
 			if (sr <= 0) {
 				int e = SSL_get_error(c->ssl, sr);
+				c->tls_want_write = e == SSL_ERROR_WANT_WRITE;
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 					break;
 				conn_close(n, c, e == SSL_ERROR_ZERO_RETURN ? "client closed TLS" : "TLS read failed");
@@ -1242,8 +1277,9 @@ static void expire(struct net *n)
 
 	sweep_sources(n, now);
 
-	while (n->oldest != NULL && n->oldest->due_ms <= now) {
-		struct conn *c = n->oldest;
+	struct conn *c;
+
+	while ((c = idle_first(n)) != NULL && c->due_ms <= now) {
 		if (c->state == ST_DELAY) {
 			delayed_due(n, c);
 			continue;
@@ -1325,9 +1361,10 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		struct epoll_event evs[64];
 		int timeout = 60000, k;
 
-		if (n->oldest != NULL) {
+		struct conn *first = idle_first(n);
+		if (first != NULL) {
 			uint64_t now = now_ms();
-			timeout = n->oldest->due_ms <= now ? 0 : (int)(n->oldest->due_ms - now);
+			timeout = first->due_ms <= now ? 0 : (int)(first->due_ms - now);
 			if (timeout > 60000)
 				timeout = 60000;
 		}

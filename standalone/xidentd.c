@@ -64,6 +64,8 @@ struct master {
 	int net_sock;      /* master <-> network */
 	int auth_sock;     /* master <- auth (grants) */
 	int sigfd;
+	size_t sessions;   /* mail processes alive */
+	pid_t retired_auth_pid; /* the auth process a SIGHUP replaced */
 	struct grant grants[GRANTS_MAX];
 };
 
@@ -363,11 +365,26 @@ static void on_grant(struct master *m)
 static void start_mail(struct master *m, const struct grant *g, int fd, const char *pending,
 		       size_t pending_len)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	/* Logged-on sessions count against max_connections too: the network
+	 * process forgets plain connections once they are handed over. */
+	if (m->sessions >= (size_t)xi_config_int(m->cfg, XI_CFG_MAX_CONNECTIONS)) {
+		static const char busy[] = "-ERR [SYS/TEMP] Too many sessions; try again later.\r\n";
+		if (write(fd, busy, sizeof(busy) - 1) < 0) {
+			/* the client is gone anyway */
+		}
+		xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
+		       "login=%s cause=\"max_connections (%lld) sessions running\"", g->user,
+		       xi_config_int(m->cfg, XI_CFG_MAX_CONNECTIONS));
+		return;
+	}
+	pid = fork();
 	if (pid != 0) {
 		if (pid < 0)
 			xd_log(LOG_ERR, "cannot fork a session for %s: %m", g->user);
+		else
+			m->sessions++;
 		return;
 	}
 	child_signals();
@@ -435,16 +452,23 @@ static void reap(struct master *m, bool *net_died, bool *auth_died)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		const char *what = "session";
 		if (pid == m->net_pid) {
 			*net_died = true;
 			m->net_pid = 0;
+			what = "network";
 		} else if (pid == m->auth_pid) {
 			*auth_died = true;
 			m->auth_pid = 0;
+			what = "auth";
+		} else if (pid == m->retired_auth_pid) {
+			m->retired_auth_pid = 0;
+			what = "previous auth";
+		} else if (m->sessions > 0) {
+			m->sessions--;
 		}
 		if (WIFSIGNALED(status))
-			xd_log(LOG_WARNING, "process %d (%s) killed by signal %d", (int)pid,
-			       *net_died && m->net_pid == 0 ? "network" : "session or auth",
+			xd_log(LOG_WARNING, "process %d (%s) killed by signal %d", (int)pid, what,
 			       WTERMSIG(status));
 	}
 }
@@ -598,6 +622,7 @@ int main(int argc, char **argv)
 					xd_event_levels_set(&lv);
 					if (m.auth_pid > 0)
 						kill(m.auth_pid, SIGTERM);
+					m.retired_auth_pid = m.auth_pid;
 					int end = start_auth(&m);
 					struct xi_msg *msg = malloc(sizeof(*msg));
 					if (end >= 0 && msg != NULL) {

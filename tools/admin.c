@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -44,16 +45,86 @@ int xi_admin_fail(const struct xi_admin *a, const char *prog, const struct xi_er
 	return xi_admin_exit_code(err->status);
 }
 
-/* Reads the first line of path (the bind password) into a new string. */
+int xi_admin_fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
+{
+	int rc = xi_admin_fail(a, prog, err);
+
+	xi_admin_close(a);
+	return rc;
+}
+
+int xi_admin_commit_close(struct xi_admin *a, const char *prog, struct xi_change *ch,
+			  struct xi_entry *e, const char *done_fmt, ...)
+{
+	struct xi_error err;
+	va_list ap;
+	int rc = 0;
+
+	if (ch->kind != XI_CHANGE_MODIFY || ch->count > 0)
+		rc = xi_admin_commit(a, ch, &err);
+	xi_change_free(ch);
+	if (e != NULL)
+		xi_entry_free(e);
+	if (rc < 0)
+		return xi_admin_fail_close(a, prog, &err);
+	if (!a->dry_run) {
+		va_start(ap, done_fmt);
+		vprintf(done_fmt, ap);
+		va_end(ap);
+	}
+	xi_admin_close(a);
+	return XI_EXIT_OK;
+}
+
+int xi_admin_delete_alias(const char *prog, int argc, char **argv,
+			  const struct xi_admin_opt *defs, size_t ndefs, int dn_opt,
+			  const char *usage, const char *cls, const char *kind)
+{
+	struct xi_admin_args args;
+	struct xi_admin a;
+	struct xi_entry e;
+	struct xi_change ch;
+	struct xi_error err;
+	int rc;
+
+	rc = xi_admin_parse(prog, argc, argv, defs, ndefs, XI_BIT(dn_opt), 1, 1, usage, &args);
+	if (rc != 0)
+		return rc < 0 ? XI_EXIT_OK : rc;
+	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
+	    xi_admin_find_alias(&a, cls, kind, args.pos[0], args.value[dn_opt], &e, &err) < 0)
+		return xi_admin_fail_close(&a, prog, &err);
+	xi_change_init(&ch, XI_CHANGE_DELETE, e.dn);
+	rc = xi_admin_commit_close(&a, prog, &ch, NULL, "deleted %s %s (%s)\n", kind,
+				   args.pos[0], e.dn);
+	xi_entry_free(&e);
+	return rc;
+}
+
+/* Reads the first line of path (the bind password) into a new string.  The
+ * file holds a directory administrator's password, so like secrets_file
+ * only its owner may access it (a pipe, e.g. <(pass show x), is 0600). */
 static int read_password_file(const char *path, char **out, struct xi_error *err)
 {
 	char buf[BIND_PASSWORD_MAX + 2];
 	size_t len;
+	struct stat st;
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL)
 		return xi_error_set(err, XI_ERR_IO, "cannot read the bind password file %s: %s",
 				    path, strerror(errno));
+	if (fstat(fileno(f), &st) < 0) {
+		fclose(f);
+		return xi_error_set(err, XI_ERR_IO, "cannot stat the bind password file %s: %s",
+				    path, strerror(errno));
+	}
+	if ((st.st_mode & 077) != 0) {
+		fclose(f);
+		return xi_error_set(err, XI_ERR_INVALID,
+				    "the bind password file %s has mode %04o, open to group or others; "
+				    "it must be readable by its owner only: chmod 600 %s",
+				    path, (unsigned)(st.st_mode & 07777), path);
+	}
 	if (fgets(buf, sizeof(buf), f) == NULL)
 		buf[0] = '\0';
 	fclose(f);
@@ -232,10 +303,14 @@ int xi_admin_glob_value(const char *glob, char *out, size_t size, struct xi_erro
 		chunk[n] = '\0';
 		if (xi_admin_filter_value(chunk, piece, sizeof(piece), err) < 0)
 			return -1;
-		used += (size_t)snprintf(out + used, used < size ? size - used : 0, "%s%s", piece,
+		/* Checked before the next out + used is formed: past the end
+		 * of out that pointer would be undefined even unwritten. */
+		used += (size_t)snprintf(out + used, size - used, "%s%s", piece,
 					 p[n] == '*' ? "*" : "");
-		if (used >= size)
+		if (used >= size) {
+			out[0] = '\0';
 			return xi_error_set(err, XI_ERR_INVALID, "pattern too long");
+		}
 		if (p[n] == '\0')
 			return 0;
 		p += n + 1;
@@ -268,9 +343,11 @@ static int build_filter(char *out, size_t size, const char *cls, struct xi_error
 	va_list ap;
 	const char *attr;
 
+	/* Stops as soon as out is full: out + used past its end would be
+	 * undefined even with nothing written. */
 	used = (size_t)snprintf(out, size, "(&(objectClass=%s)", cls);
 	va_start(ap, err);
-	while ((attr = va_arg(ap, const char *)) != NULL) {
+	while (used < size && (attr = va_arg(ap, const char *)) != NULL) {
 		const char *value = va_arg(ap, const char *);
 
 		if (value == NULL)
@@ -279,13 +356,15 @@ static int build_filter(char *out, size_t size, const char *cls, struct xi_error
 			va_end(ap);
 			return -1;
 		}
-		used += (size_t)snprintf(out + used, used < size ? size - used : 0, "(%s=%s)",
-					 attr, esc);
+		used += (size_t)snprintf(out + used, size - used, "(%s=%s)", attr, esc);
 	}
 	va_end(ap);
-	used += (size_t)snprintf(out + used, used < size ? size - used : 0, ")");
-	if (used >= size)
+	if (used < size)
+		used += (size_t)snprintf(out + used, size - used, ")");
+	if (used >= size) {
+		out[0] = '\0';
 		return xi_error_set(err, XI_ERR_INVALID, "search filter too long");
+	}
 	return 0;
 }
 
@@ -323,21 +402,40 @@ int xi_admin_find_account(struct xi_admin *a, const char *domain, const char *na
 	return 0;
 }
 
+int xi_admin_find_account_text(struct xi_admin *a, const char *text, struct xi_entry *out,
+			       struct xi_error *err)
+{
+	char domain[XI_ADMIN_NAME_MAX + 1], name[XI_ADMIN_NAME_MAX + 1];
+	bool has_domain;
+
+	memset(out, 0, sizeof(*out));
+	if (xi_admin_split_account(text, NULL, domain, sizeof(domain), name, sizeof(name),
+				   &has_domain, err) < 0)
+		return -1;
+	return xi_admin_find_account(a, has_domain ? domain : NULL, name, out, err);
+}
+
 int xi_admin_find_mailbox(struct xi_admin *a, const char *alias, const char *dn,
 			  struct xi_entry *out, struct xi_error *err)
+{
+	return xi_admin_find_alias(a, "xidentMailbox", "mailbox", alias, dn, out, err);
+}
+
+int xi_admin_find_alias(struct xi_admin *a, const char *cls, const char *kind,
+			const char *alias, const char *dn, struct xi_entry *out,
+			struct xi_error *err)
 {
 	char filter[1024];
 	struct xi_entries es;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if (build_filter(filter, sizeof(filter), "xidentMailbox", err, "xidentAlias", alias,
-			 NULL) < 0 ||
+	if (build_filter(filter, sizeof(filter), cls, err, "xidentAlias", alias, NULL) < 0 ||
 	    xi_admin_search(a, NULL, filter, NULL, &es, err) < 0)
 		return -1;
 	if (es.count == 0) {
 		xi_entries_free(&es);
-		return xi_error_set(err, XI_ERR_NOTFOUND, "no mailbox with alias %s", alias);
+		return xi_error_set(err, XI_ERR_NOTFOUND, "no %s with alias %s", kind, alias);
 	}
 	for (i = 0; dn != NULL && i < es.count; i++) {
 		if (strcasecmp(es.items[i].dn, dn) == 0) {
@@ -348,13 +446,13 @@ int xi_admin_find_mailbox(struct xi_admin *a, const char *alias, const char *dn,
 	}
 	if (dn != NULL) {
 		xi_entries_free(&es);
-		return xi_error_set(err, XI_ERR_NOTFOUND, "no mailbox with alias %s at %s", alias,
-				    dn);
+		return xi_error_set(err, XI_ERR_NOTFOUND, "no %s with alias %s at %s", kind,
+				    alias, dn);
 	}
 	if (es.count > 1) {
 		xi_error_set(err, XI_ERR_INVALID,
-			     "alias %s is ambiguous: %zu mailboxes have it (%s, %s%s); "
-			     "choose one with --dn", alias, es.count, es.items[0].dn,
+			     "alias %s is ambiguous: %zu %s entries have it (%s, %s%s); "
+			     "choose one with --dn", alias, es.count, kind, es.items[0].dn,
 			     es.items[1].dn, es.count > 2 ? ", ..." : "");
 		xi_entries_free(&es);
 		return -1;

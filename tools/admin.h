@@ -83,8 +83,17 @@ int xi_admin_search(struct xi_admin *a, const char *base, const char *filter,
 int xi_admin_find_account(struct xi_admin *a, const char *domain, const char *name,
 			  struct xi_entry *out, struct xi_error *err);
 
-/* The mailbox with this alias.  dn, when set, picks one of several entries
- * sharing a (duplicate) alias.  XI_ERR_NOTFOUND when there is none. */
+/* The account typed as "DOMAIN\name", "DOMAIN/name" or "name". */
+int xi_admin_find_account_text(struct xi_admin *a, const char *text, struct xi_entry *out,
+			       struct xi_error *err);
+
+/* The entry of object class cls with this alias; kind ("mailbox") names it
+ * in messages.  dn, when set, picks one of several entries sharing a
+ * (duplicate) alias.  XI_ERR_NOTFOUND when there is none. */
+int xi_admin_find_alias(struct xi_admin *a, const char *cls, const char *kind,
+			const char *alias, const char *dn, struct xi_entry *out,
+			struct xi_error *err);
+/* xi_admin_find_alias for class xidentMailbox. */
 int xi_admin_find_mailbox(struct xi_admin *a, const char *alias, const char *dn,
 			  struct xi_entry *out, struct xi_error *err);
 
@@ -103,5 +112,22 @@ int xi_admin_ensure_ou(struct xi_admin *a, const char *dn, const char *ou,
 
 /* Applies a change, or prints it as LDIF in a dry run. */
 int xi_admin_commit(struct xi_admin *a, const struct xi_change *ch, struct xi_error *err);
+
+/* xi_admin_fail, then xi_admin_close: the end of a verb that failed. */
+int xi_admin_fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err);
+
+/* The end of a verb that changes one entry: commits ch (a modification
+ * without mods is nothing to do), frees ch and e (when not NULL), prints
+ * the done line (not in a dry run) and closes a.  Returns the exit code. */
+int xi_admin_commit_close(struct xi_admin *a, const char *prog, struct xi_change *ch,
+			  struct xi_entry *e, const char *done_fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* The whole of a "delete ALIAS [--dn DN]" verb for entries of class cls
+ * (kind names them: "custom recipient"); dn_opt is the index of --dn in
+ * the group's option table defs. */
+int xi_admin_delete_alias(const char *prog, int argc, char **argv,
+			  const struct xi_admin_opt *defs, size_t ndefs, int dn_opt,
+			  const char *usage, const char *cls, const char *kind);
 
 #endif

@@ -5,6 +5,7 @@
 #include "xident-config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,27 +49,74 @@ static ssize_t read_line(int fd, char *buf, size_t size, struct xi_error *err)
 	return (ssize_t)len;
 }
 
+/* The terminal settings a signal handler must put back.  A signal handler
+ * can reach nothing else, so these are the CLI's one piece of global state;
+ * they are set only while a prompt has echo off, one prompt at a time. */
+static struct termios prompt_old, prompt_quiet;
+
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN,
+				      SIGTTOU };
+#define PROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
+
+/* Echo back on, then the signal's own action: the process ends, or stops
+ * with a usable terminal.  A stop returns here once the process is
+ * continued (or at once when the kernel discards it for an orphaned process
+ * group); the prompt is still waiting, so echo goes off again.  Only
+ * async-signal-safe calls. */
+static void restore_and_reraise(int sig)
+{
+	int saved = errno;
+	struct sigaction sa;
+	sigset_t one;
+
+	(void)tcsetattr(STDIN_FILENO, TCSANOW, &prompt_old);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &one, NULL);
+	(void)raise(sig);
+	(void)tcsetattr(STDIN_FILENO, TCSANOW, &prompt_quiet);
+	sa.sa_handler = restore_and_reraise;
+	(void)sigaction(sig, &sa, NULL);
+	errno = saved;
+}
+
 static ssize_t prompt(const char *text, char *buf, size_t size, struct xi_error *err)
 {
-	struct termios old, quiet;
+	struct sigaction sa, saved[PROMPT_SIGNALS];
 	ssize_t len;
+	size_t i;
 
-	if (tcgetattr(STDIN_FILENO, &old) < 0)
+	if (tcgetattr(STDIN_FILENO, &prompt_old) < 0)
 		return xi_error_set(err, XI_ERR_IO, "cannot turn terminal echo off: %s",
 				    strerror(errno));
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-	quiet.c_lflag |= ICANON;
+	prompt_quiet = prompt_old;
+	prompt_quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	prompt_quiet.c_lflag |= ICANON;
+	/* The handlers are in place before echo goes off, so there is no
+	 * moment when a signal could leave the terminal silent. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = restore_and_reraise;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < PROMPT_SIGNALS; i++)
+		(void)sigaction(prompt_signals[i], &sa, &saved[i]);
 	/* Echo goes off before the prompt appears, so nothing typed after the
 	 * prompt is ever shown; TCSANOW keeps what was typed ahead. */
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) < 0)
-		return xi_error_set(err, XI_ERR_IO, "cannot turn terminal echo off: %s",
-				    strerror(errno));
-	fputs(text, stderr);
-	fflush(stderr);
-	len = read_line(STDIN_FILENO, buf, size, err);
-	(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
-	fputc('\n', stderr);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &prompt_quiet) < 0) {
+		len = xi_error_set(err, XI_ERR_IO, "cannot turn terminal echo off: %s",
+				   strerror(errno));
+	} else {
+		fputs(text, stderr);
+		fflush(stderr);
+		len = read_line(STDIN_FILENO, buf, size, err);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &prompt_old);
+		fputc('\n', stderr);
+	}
+	for (i = 0; i < PROMPT_SIGNALS; i++)
+		(void)sigaction(prompt_signals[i], &saved[i], NULL);
 	return len;
 }
 

@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "config_load.h"
 
 int cmd_config(int argc, char **argv);
 
@@ -30,36 +31,11 @@ static void config_usage(FILE *out)
 		"exit: 0 OK, 1 problems found, 2 usage\n");
 }
 
-static int print_problems(const struct xi_config_report *report)
-{
-	char line[sizeof(report->problems[0].file) + sizeof(report->problems[0].reason) + 16];
-	size_t i;
-
-	for (i = 0; i < report->count; i++) {
-		xi_config_problem_format(&report->problems[i], line, sizeof(line));
-		fprintf(stderr, "%s\n", line);
-	}
-	if (report->count == 0)
-		fprintf(stderr, "xident config: the file was refused (out of memory?)\n");
-	return XI_EXIT_FAIL;
-}
-
-static int config_load(const char *path, struct xi_config **cfg_r)
-{
-	struct xi_config_report report;
-	int rc = 0;
-
-	if (xi_config_load(path, cfg_r, &report) < 0)
-		rc = print_problems(&report);
-	xi_config_report_free(&report);
-	return rc;
-}
-
 static int config_check(const char *path)
 {
 	struct xi_config *cfg;
 
-	if (config_load(path, &cfg) != 0)
+	if (xi_tool_config_load(path, &cfg) < 0)
 		return XI_EXIT_FAIL;
 	xi_config_free(cfg);
 	printf("OK\n");
@@ -94,7 +70,7 @@ static int config_show(const char *path)
 	char number[32];
 	size_t i, count;
 
-	if (config_load(path, &cfg) != 0)
+	if (xi_tool_config_load(path, &cfg) < 0)
 		return XI_EXIT_FAIL;
 	table = xi_config_key_table(&count);
 	for (i = 0; i < count; i++) {

@@ -7,6 +7,8 @@
  *   grant ALIAS ACCOUNT / revoke ALIAS ACCOUNT     delegates (full access)
  *   set-home ALIAS SERVER|--clear                  xidentHomeServer
  *   set-protocols ALIAS PROTO...|all [--logon-methods M]
+ *   set-mail ALIAS [--home D] [--location L] [--uid U] [--gid G] [--quota Q]
+ *            [--unset FIELD]...                    userdb fields (xidentMail*)
  *   delete ALIAS
  *
  * A mailbox is its own entry (cn=ALIAS,ou=mailboxes,BASE, Exchange 5.5
@@ -28,7 +30,7 @@ int cmd_mailbox(int argc, char **argv);
 
 enum {
 	O_OWNER, O_DISPLAY_NAME, O_MAIL, O_HOME_SERVER, O_PROTOCOLS, O_LOGON_METHODS, O_HOME,
-	O_LOCATION, O_UID, O_GID, O_QUOTA, O_PARENT, O_DN, O_ON_ACCOUNT, O_CLEAR
+	O_LOCATION, O_UID, O_GID, O_QUOTA, O_PARENT, O_DN, O_ON_ACCOUNT, O_CLEAR, O_UNSET
 };
 
 static const struct xi_admin_opt opts[] = {
@@ -47,6 +49,7 @@ static const struct xi_admin_opt opts[] = {
 	[O_DN] = { "dn", true, false },
 	[O_ON_ACCOUNT] = { "on-account", false, false },
 	[O_CLEAR] = { "clear", false, false },
+	[O_UNSET] = { "unset", true, true },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -61,18 +64,6 @@ static const char *const mailbox_attrs[] = {
 	"xidentProtocols", "xidentLogonMethods", "xidentMailHome", "xidentMailLocation",
 	"xidentMailUid", "xidentMailGid", "xidentMailQuota", NULL
 };
-
-static int find_account_arg(struct xi_admin *a, const char *text, struct xi_entry *out,
-			    struct xi_error *err)
-{
-	char domain[XI_ADMIN_NAME_MAX + 1], name[XI_ADMIN_NAME_MAX + 1];
-	bool has_domain;
-
-	if (xi_admin_split_account(text, NULL, domain, sizeof(domain), name, sizeof(name),
-				   &has_domain, err) < 0)
-		return -1;
-	return xi_admin_find_account(a, has_domain ? domain : NULL, name, out, err);
-}
 
 /* Splits a list "a,b c" into words, checks each against allowed ("imap pop3"),
  * and adds them as values of attr with op. */
@@ -109,14 +100,6 @@ static int add_word_list(struct xi_change *ch, int op, const char *attr, const c
 
 static const char *const protocol_words[] = { "imap", "pop3", NULL };
 static const char *const method_words[] = { "plain", "ntlm", NULL };
-
-static int fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
-{
-	int rc = xi_admin_fail(a, prog, err);
-
-	xi_admin_close(a);
-	return rc;
-}
 
 /* ------------------------------------------------------------------- add */
 
@@ -199,7 +182,7 @@ static int mailbox_add(const char *prog, int argc, char **argv)
 	memset(&owner, 0, sizeof(owner));
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_alias_free(&a, alias, &err) < 0 ||
-	    find_account_arg(&a, args.value[O_OWNER], &owner, &err) < 0)
+	    xi_admin_find_account_text(&a, args.value[O_OWNER], &owner, &err) < 0)
 		goto fail;
 	if (args.value[O_ON_ACCOUNT] != NULL) {
 		if (xi_entry_has_value(&owner, "objectClass", "xidentMailbox", true)) {
@@ -260,7 +243,7 @@ static int mailbox_add(const char *prog, int argc, char **argv)
 	return XI_EXIT_OK;
 fail:
 	xi_entry_free(&owner);
-	return fail_close(&a, prog, &err);
+	return xi_admin_fail_close(&a, prog, &err);
 }
 
 /* ------------------------------------------------------------------ show */
@@ -301,7 +284,7 @@ static int mailbox_show(const char *prog, int argc, char **argv)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	print_attr(&e, "xidentAlias", "alias:", NULL);
 	printf("%-16s%s\n", "dn:", e.dn);
 	print_attr(&e, "displayName", "display name:", NULL);
@@ -346,6 +329,34 @@ static int compare_lines(const void *x, const void *y)
 	return strcasecmp(*(char *const *)x, *(char *const *)y);
 }
 
+static int compare_entry_dn(const void *x, const void *y)
+{
+	return strcasecmp(((const struct xi_entry *)x)->dn, ((const struct xi_entry *)y)->dn);
+}
+
+/* DOMAIN\name of the account at dn: from accounts (sorted by DN) when it is
+ * there, else by a lookup of its own. */
+static void owner_label(struct xi_admin *a, const struct xi_entries *accounts, const char *dn,
+			char *out, size_t size)
+{
+	struct xi_entry key = { .dn = (char *)dn };
+	const struct xi_entry *e = NULL;
+	const char *d, *n;
+
+	if (accounts->count > 0)
+		e = bsearch(&key, accounts->items, accounts->count, sizeof(key), compare_entry_dn);
+	if (e != NULL && (d = xi_entry_value(e, "xidentDomain")) != NULL &&
+	    (n = xi_entry_value(e, "xidentAccountName")) != NULL) {
+		snprintf(out, size, "%s\\%s", d, n);
+		return;
+	}
+	xi_admin_account_label(a, dn, out, size);
+}
+
+/* Past this many mailboxes, one search for every account's name is cheaper
+ * than one lookup per mailbox owner. */
+#define LIST_PREFETCH_OWNERS 32
+
 static int mailbox_list(const char *prog, int argc, char **argv)
 {
 	static const char *const attrs[] = { "xidentAlias", "xidentPrimaryAccount",
@@ -354,13 +365,15 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 	char filter[3 * XI_ADMIN_NAME_MAX + 3 * XI_ADMIN_DN_MAX + 128], label[XI_ADMIN_DN_MAX];
 	struct xi_admin_args args;
 	struct xi_admin a;
-	struct xi_entries es;
+	static const char *const account_attrs[] = { "xidentDomain", "xidentAccountName", NULL };
+	struct xi_entries es, accounts;
 	struct xi_entry owner;
 	struct xi_error err;
 	char **lines;
 	size_t i, n = 0;
 	int rc;
 
+	memset(&accounts, 0, sizeof(accounts));
 	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_OWNER), 0, 1, list_usage,
 			    &args);
 	if (rc != 0)
@@ -372,12 +385,12 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 	memset(&owner, 0, sizeof(owner));
 	esc_owner[0] = '\0';
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (args.value[O_OWNER] != NULL &&
-	    (find_account_arg(&a, args.value[O_OWNER], &owner, &err) < 0 ||
+	    (xi_admin_find_account_text(&a, args.value[O_OWNER], &owner, &err) < 0 ||
 	     xi_admin_filter_value(owner.dn, esc_owner, sizeof(esc_owner), &err) < 0)) {
 		xi_entry_free(&owner);
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	snprintf(filter, sizeof(filter), "(&(objectClass=xidentMailbox)%s%s%s%s%s%s)",
 		 args.npos > 0 ? "(xidentAlias=" : "", args.npos > 0 ? pattern : "",
@@ -385,7 +398,17 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 		 esc_owner, owner.dn != NULL ? ")" : "");
 	xi_entry_free(&owner);
 	if (xi_admin_search(&a, NULL, filter, attrs, &es, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
+	if (es.count > LIST_PREFETCH_OWNERS) {
+		if (xi_admin_search(&a, NULL, "(objectClass=xidentAccount)", account_attrs,
+				    &accounts, &err) < 0) {
+			xi_entries_free(&es);
+			return xi_admin_fail_close(&a, prog, &err);
+		}
+		if (accounts.count > 0)
+			qsort(accounts.items, accounts.count, sizeof(*accounts.items),
+			      compare_entry_dn);
+	}
 	lines = calloc(es.count + 1, sizeof(*lines));
 	for (i = 0; lines != NULL && i < es.count; i++) {
 		const char *alias = xi_entry_value(&es.items[i], "xidentAlias");
@@ -394,7 +417,7 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 		size_t size;
 
 		if (odn != NULL)
-			xi_admin_account_label(&a, odn, label, sizeof(label));
+			owner_label(&a, &accounts, odn, label, sizeof(label));
 		else
 			snprintf(label, sizeof(label), "-");
 		size = 16 + strlen(label) + (alias != NULL ? strlen(alias) : 1) +
@@ -406,16 +429,18 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 			 home != NULL ? home : "-");
 		n++;
 	}
-	if (lines != NULL)
-		qsort(lines, n, sizeof(*lines), compare_lines);
-	for (i = 0; i < n; i++) {
-		printf("%s\n", lines[i]);
-		free(lines[i]);
-	}
-	free(lines);
 	rc = lines == NULL || n < es.count ? XI_EXIT_FAIL : XI_EXIT_OK;
 	if (rc != XI_EXIT_OK)
 		fprintf(stderr, "%s: out of memory\n", prog);
+	if (lines != NULL)
+		qsort(lines, n, sizeof(*lines), compare_lines);
+	for (i = 0; i < n; i++) {
+		if (rc == XI_EXIT_OK)
+			printf("%s\n", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	xi_entries_free(&accounts);
 	xi_entries_free(&es);
 	xi_admin_close(&a);
 	return rc;
@@ -458,7 +483,7 @@ static int grant_revoke(const char *prog, int argc, char **argv, bool grant)
 	memset(&acct, 0, sizeof(acct));
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, alias, args.value[O_DN], &mbox, &err) < 0 ||
-	    find_account_arg(&a, args.pos[1], &acct, &err) < 0)
+	    xi_admin_find_account_text(&a, args.pos[1], &acct, &err) < 0)
 		goto fail;
 	d = xi_entry_attr(&mbox, "xidentDelegate");
 	for (i = 0; d != NULL && i < d->count; i++) {
@@ -491,7 +516,7 @@ done:
 fail:
 	xi_entry_free(&mbox);
 	xi_entry_free(&acct);
-	return fail_close(&a, prog, &err);
+	return xi_admin_fail_close(&a, prog, &err);
 }
 
 static int mailbox_grant(const char *prog, int argc, char **argv)
@@ -562,10 +587,10 @@ static int set_mailbox(const char *prog, int argc, char **argv, bool home)
 		return XI_EXIT_USAGE;
 	}
 	protocols[0] = '\0';
-	for (i = 1; !home && i < args.npos; i++)
-		used += (size_t)snprintf(protocols + used, used < sizeof(protocols) ?
-					 sizeof(protocols) - used : 0, "%s%s", i > 1 ? " " : "",
-					 args.pos[i]);
+	/* Stops once full: protocols + used past the end is undefined. */
+	for (i = 1; !home && i < args.npos && used < sizeof(protocols); i++)
+		used += (size_t)snprintf(protocols + used, sizeof(protocols) - used, "%s%s",
+					 i > 1 ? " " : "", args.pos[i]);
 	if (used >= sizeof(protocols)) {
 		fprintf(stderr, "%s: too many protocols\n", prog);
 		return XI_EXIT_USAGE;
@@ -576,7 +601,7 @@ static int set_mailbox(const char *prog, int argc, char **argv, bool home)
 	}
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	xi_change_init(&ch, XI_CHANGE_MODIFY, e.dn);
 	rc = 0;
 	if (home && args.npos == 2)
@@ -595,15 +620,7 @@ static int set_mailbox(const char *prog, int argc, char **argv, bool home)
 		xi_admin_close(&a);
 		return XI_EXIT_USAGE;
 	}
-	rc = ch.count > 0 ? xi_admin_commit(&a, &ch, &err) : 0;
-	xi_change_free(&ch);
-	xi_entry_free(&e);
-	if (rc < 0)
-		return fail_close(&a, prog, &err);
-	if (!a.dry_run)
-		printf("mailbox %s updated\n", args.pos[0]);
-	xi_admin_close(&a);
-	return XI_EXIT_OK;
+	return xi_admin_commit_close(&a, prog, &ch, &e, "mailbox %s updated\n", args.pos[0]);
 }
 
 static int mailbox_set_home(const char *prog, int argc, char **argv)
@@ -614,6 +631,142 @@ static int mailbox_set_home(const char *prog, int argc, char **argv)
 static int mailbox_set_protocols(const char *prog, int argc, char **argv)
 {
 	return set_mailbox(prog, argc, argv, false);
+}
+
+/* -------------------------------------------------------------- set-mail */
+
+static const char set_mail_usage[] =
+	"usage: xident mailbox set-mail ALIAS [--home DIR] [--location LOC] [--uid UID]\n"
+	"                              [--gid GID] [--quota Q] [--unset FIELD]... [--dn DN]\n"
+	"Changes the mailbox's mail storage, the fields Dovecot's userdb returns:\n"
+	"      --home DIR            home directory, absolute (xidentMailHome)\n"
+	"      --location LOC        mail location, e.g. maildir:~/Maildir (xidentMailLocation)\n"
+	"      --uid UID --gid GID   system user and group, number or name\n"
+	"      --quota Q             quota rule value, e.g. 1G (xidentMailQuota)\n"
+	"      --unset FIELD         remove one: home, location, uid, gid or quota\n"
+	"                            (the server's defaults then apply); repeatable\n"
+	"Fields not named keep their values.  Moving the mail itself is not done here.\n"
+	DN_HELP
+	XI_ADMIN_COMMON_HELP;
+
+static const struct mail_field {
+	const char *word;
+	int opt;
+	const char *attr;
+} mail_fields[] = {
+	{ "home", O_HOME, "xidentMailHome" },
+	{ "location", O_LOCATION, "xidentMailLocation" },
+	{ "uid", O_UID, "xidentMailUid" },
+	{ "gid", O_GID, "xidentMailGid" },
+	{ "quota", O_QUOTA, "xidentMailQuota" },
+};
+#define NMAIL_FIELDS (sizeof(mail_fields) / sizeof(mail_fields[0]))
+
+/* The fields are IA5Strings that end up in Dovecot's userdb: printable
+ * ASCII only, and the home must be absolute. */
+static int check_mail_value(const struct mail_field *f, const char *value,
+			    struct xi_error *err)
+{
+	size_t i, len = strlen(value);
+
+	if (len == 0 || len > XI_ADMIN_DN_MAX)
+		return xi_error_set(err, XI_ERR_INVALID, "--%s must be 1 to %d bytes "
+				    "(--unset %s removes it)", f->word, XI_ADMIN_DN_MAX, f->word);
+	for (i = 0; i < len; i++) {
+		if (value[i] < 0x20 || value[i] > 0x7e)
+			return xi_error_set(err, XI_ERR_INVALID,
+					    "--%s must be printable ASCII", f->word);
+	}
+	if (f->opt == O_HOME && value[0] != '/')
+		return xi_error_set(err, XI_ERR_INVALID, "--home must be an absolute path");
+	return 0;
+}
+
+/* Fills ch from checked options: replace what is given, delete what
+ * --unset names and the entry has. */
+static void mail_changes(struct xi_change *ch, const struct xi_admin_args *args,
+			 const struct xi_entry *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < NMAIL_FIELDS; i++) {
+		const char *value = args->value[mail_fields[i].opt];
+
+		if (value != NULL)
+			xi_change_value(ch, LDAP_MOD_REPLACE, mail_fields[i].attr, value);
+	}
+	for (j = 0; j < args->nvalues[O_UNSET]; j++) {
+		for (i = 0; i < NMAIL_FIELDS; i++) {
+			if (strcasecmp(args->values[O_UNSET][j], mail_fields[i].word) == 0)
+				break;
+		}
+		if (i < NMAIL_FIELDS && xi_entry_attr(e, mail_fields[i].attr) != NULL)
+			xi_change_value(ch, LDAP_MOD_DELETE, mail_fields[i].attr, NULL);
+	}
+}
+
+/* Checks the options before anything is opened: usage errors exit 2. */
+static int check_mail_options(const struct xi_admin_args *args, struct xi_error *err)
+{
+	size_t i, j;
+	bool any = false;
+
+	for (i = 0; i < NMAIL_FIELDS; i++) {
+		const char *value = args->value[mail_fields[i].opt];
+
+		if (value == NULL)
+			continue;
+		any = true;
+		if (check_mail_value(&mail_fields[i], value, err) < 0)
+			return -1;
+	}
+	for (j = 0; j < args->nvalues[O_UNSET]; j++) {
+		const char *word = args->values[O_UNSET][j];
+
+		for (i = 0; i < NMAIL_FIELDS; i++) {
+			if (strcasecmp(word, mail_fields[i].word) == 0)
+				break;
+		}
+		if (i == NMAIL_FIELDS)
+			return xi_error_set(err, XI_ERR_INVALID, "--unset %s: not one of home, "
+					    "location, uid, gid, quota", word);
+		if (args->value[mail_fields[i].opt] != NULL)
+			return xi_error_set(err, XI_ERR_INVALID, "--%s and --unset %s together",
+					    mail_fields[i].word, mail_fields[i].word);
+		any = true;
+	}
+	if (!any)
+		return xi_error_set(err, XI_ERR_INVALID, "nothing to change: give --home, "
+				    "--location, --uid, --gid, --quota or --unset");
+	return 0;
+}
+
+static int mailbox_set_mail(const char *prog, int argc, char **argv)
+{
+	struct xi_admin_args args;
+	struct xi_admin a;
+	struct xi_entry e;
+	struct xi_change ch;
+	struct xi_error err;
+	int rc;
+
+	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS,
+			    XI_BIT(O_HOME) | XI_BIT(O_LOCATION) | XI_BIT(O_UID) | XI_BIT(O_GID) |
+			    XI_BIT(O_QUOTA) | XI_BIT(O_UNSET) | XI_BIT(O_DN),
+			    1, 1, set_mail_usage, &args);
+	if (rc != 0)
+		return rc < 0 ? XI_EXIT_OK : rc;
+	if (check_mail_options(&args, &err) < 0) {
+		xi_admin_fail(NULL, prog, &err);
+		return XI_EXIT_USAGE;
+	}
+	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
+	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
+		return xi_admin_fail_close(&a, prog, &err);
+	xi_change_init(&ch, XI_CHANGE_MODIFY, e.dn);
+	mail_changes(&ch, &args, &e);
+	return xi_admin_commit_close(&a, prog, &ch, &e, "mailbox %s: mail storage updated\n",
+				     args.pos[0]);
 }
 
 /* ---------------------------------------------------------------- delete */
@@ -642,7 +795,7 @@ static int mailbox_delete(const char *prog, int argc, char **argv)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	on_account = xi_entry_has_value(&e, "objectClass", "xidentAccount", true);
 	if (on_account) {
 		xi_change_init(&ch, XI_CHANGE_MODIFY, e.dn);
@@ -658,7 +811,7 @@ static int mailbox_delete(const char *prog, int argc, char **argv)
 	xi_change_free(&ch);
 	if (rc < 0) {
 		xi_entry_free(&e);
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	if (!a.dry_run)
 		printf("deleted mailbox %s (%s)%s\n", args.pos[0], e.dn,
@@ -676,6 +829,7 @@ static const struct xi_admin_verb verbs[] = {
 	{ "revoke", "remove a delegate", mailbox_revoke },
 	{ "set-home", "set or clear the mailbox's home server", mailbox_set_home },
 	{ "set-protocols", "limit protocols and logon methods", mailbox_set_protocols },
+	{ "set-mail", "change home, mail location, uid, gid and quota", mailbox_set_mail },
 	{ "delete", "delete a mailbox", mailbox_delete },
 	{ NULL, NULL, NULL }
 };

@@ -17,54 +17,29 @@
 
 int cmd_recipient(int argc, char **argv);
 
-enum { O_TARGET, O_DISPLAY_NAME, O_MAIL, O_PARENT };
+enum { O_TARGET, O_DISPLAY_NAME, O_MAIL, O_PARENT, O_DN };
 
 static const struct xi_admin_opt opts[] = {
 	[O_TARGET] = { "target", true, false },
 	[O_DISPLAY_NAME] = { "display-name", true, false },
 	[O_MAIL] = { "mail", true, true },
 	[O_PARENT] = { "parent", true, false },
+	[O_DN] = { "dn", true, false },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 #define TARGET_MAX 1024
 
-static int fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
-{
-	int rc = xi_admin_fail(a, prog, err);
+#define RECIPIENT_CLASS "xidentCustomRecipient"
+#define RECIPIENT_KIND "custom recipient"
 
-	xi_admin_close(a);
-	return rc;
+static int find_recipient(struct xi_admin *a, const char *alias, const char *dn,
+			  struct xi_entry *out, struct xi_error *err)
+{
+	return xi_admin_find_alias(a, RECIPIENT_CLASS, RECIPIENT_KIND, alias, dn, out, err);
 }
 
-static int find_recipient(struct xi_admin *a, const char *alias, struct xi_entry *out,
-			  struct xi_error *err)
-{
-	char esc[3 * XI_ADMIN_NAME_MAX + 1], filter[3 * XI_ADMIN_NAME_MAX + 128];
-	struct xi_entries es;
-
-	memset(out, 0, sizeof(*out));
-	if (xi_admin_filter_value(alias, esc, sizeof(esc), err) < 0)
-		return -1;
-	snprintf(filter, sizeof(filter), "(&(objectClass=xidentCustomRecipient)(xidentAlias=%s))",
-		 esc);
-	if (xi_admin_search(a, NULL, filter, NULL, &es, err) < 0)
-		return -1;
-	if (es.count == 0) {
-		xi_entries_free(&es);
-		return xi_error_set(err, XI_ERR_NOTFOUND, "no custom recipient with alias %s",
-				    alias);
-	}
-	if (es.count > 1) {
-		xi_error_set(err, XI_ERR_INVALID, "alias %s is ambiguous: %zu custom recipients "
-			     "have it (%s, ...)", alias, es.count, es.items[0].dn);
-		xi_entries_free(&es);
-		return -1;
-	}
-	xi_entries_take(&es, 0, out);
-	xi_entries_free(&es);
-	return 0;
-}
+#define DN_HELP "      --dn DN               the recipient, when several share ALIAS\n"
 
 /* "SMTP:addr" as given, or "SMTP:" + a bare address. */
 static int make_target(const char *in, char *out, size_t size, struct xi_error *err)
@@ -129,18 +104,18 @@ static int recipient_add(const char *prog, int argc, char **argv)
 	}
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_alias_free(&a, alias, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (args.value[O_PARENT] != NULL) {
 		if (xi_admin_fmt(parent, sizeof(parent), &err, "--parent", "%s",
 				 args.value[O_PARENT]) < 0)
-			return fail_close(&a, prog, &err);
+			return xi_admin_fail_close(&a, prog, &err);
 	} else if (xi_admin_fmt(parent, sizeof(parent), &err, "the DN", "ou=recipients,%s",
 				a.base_dn) < 0 ||
 		   xi_admin_ensure_ou(&a, parent, "recipients", &err) < 0) {
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	if (xi_admin_fmt(dn, sizeof(dn), &err, "the DN", "cn=%s,%s", esc, parent) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	xi_change_init(&ch, XI_CHANGE_ADD, dn);
 	xi_change_value(&ch, LDAP_MOD_ADD, "objectClass", "inetOrgPerson");
 	xi_change_value(&ch, LDAP_MOD_ADD, "objectClass", "xidentCustomRecipient");
@@ -155,7 +130,7 @@ static int recipient_add(const char *prog, int argc, char **argv)
 	rc = xi_admin_commit(&a, &ch, &err);
 	xi_change_free(&ch);
 	if (rc < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (!a.dry_run)
 		printf("added custom recipient %s -> %s (%s)\n", alias, target, dn);
 	xi_admin_close(&a);
@@ -163,8 +138,9 @@ static int recipient_add(const char *prog, int argc, char **argv)
 }
 
 static const char show_usage[] =
-	"usage: xident recipient show ALIAS\n"
+	"usage: xident recipient show ALIAS [--dn DN]\n"
 	"Prints the custom recipient: target address, display name, mail addresses.\n"
+	DN_HELP
 	XI_ADMIN_COMMON_HELP;
 
 static int recipient_show(const char *prog, int argc, char **argv)
@@ -180,12 +156,13 @@ static int recipient_show(const char *prog, int argc, char **argv)
 	size_t i, j;
 	int rc;
 
-	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, 0, 1, 1, show_usage, &args);
+	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_DN), 1, 1, show_usage,
+			    &args);
 	if (rc != 0)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
-	    find_recipient(&a, args.pos[0], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+	    find_recipient(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
+		return xi_admin_fail_close(&a, prog, &err);
 	printf("%-16s%s\n", "dn:", e.dn);
 	for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
 		const struct xi_attr *v = xi_entry_attr(&e, shown[i][0]);
@@ -200,37 +177,15 @@ static int recipient_show(const char *prog, int argc, char **argv)
 }
 
 static const char delete_usage[] =
-	"usage: xident recipient delete ALIAS\n"
+	"usage: xident recipient delete ALIAS [--dn DN]\n"
 	"Deletes the custom recipient.\n"
+	DN_HELP
 	XI_ADMIN_COMMON_HELP;
 
 static int recipient_delete(const char *prog, int argc, char **argv)
 {
-	struct xi_admin_args args;
-	struct xi_admin a;
-	struct xi_entry e;
-	struct xi_change ch;
-	struct xi_error err;
-	int rc;
-
-	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, 0, 1, 1, delete_usage, &args);
-	if (rc != 0)
-		return rc < 0 ? XI_EXIT_OK : rc;
-	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
-	    find_recipient(&a, args.pos[0], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
-	xi_change_init(&ch, XI_CHANGE_DELETE, e.dn);
-	rc = xi_admin_commit(&a, &ch, &err);
-	xi_change_free(&ch);
-	if (rc < 0) {
-		xi_entry_free(&e);
-		return fail_close(&a, prog, &err);
-	}
-	if (!a.dry_run)
-		printf("deleted custom recipient %s (%s)\n", args.pos[0], e.dn);
-	xi_entry_free(&e);
-	xi_admin_close(&a);
-	return XI_EXIT_OK;
+	return xi_admin_delete_alias(prog, argc, argv, opts, NOPTS, O_DN, delete_usage,
+				     RECIPIENT_CLASS, RECIPIENT_KIND);
 }
 
 static const struct xi_admin_verb verbs[] = {

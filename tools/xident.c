@@ -13,6 +13,7 @@ int cmd_config(int argc, char **argv);
 int cmd_account(int argc, char **argv);
 int cmd_mailbox(int argc, char **argv);
 int cmd_recipient(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
@@ -21,6 +22,7 @@ static const struct xi_command commands[] = {
 	{ "account", "accounts (DOMAIN\\name): add, show, list, disable, enable, delete, passwd", cmd_account },
 	{ "mailbox", "mailboxes: add, show, list, grant, revoke, set-home, set-protocols, delete", cmd_mailbox },
 	{ "recipient", "custom recipients: add, show, delete", cmd_recipient },
+	{ "list", "distribution lists: add, show, add-members, remove-members, delete", cmd_list },
 	{ "resolve", "explain how a logon name resolves (and check a password)", cmd_resolve },
 	{ "doctor", "check a deployment: LDAP, TLS, service account rights, schema", cmd_doctor },
 	{ NULL, NULL, NULL }

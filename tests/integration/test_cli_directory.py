@@ -17,7 +17,9 @@ Runs the normal build's CLI, and the sanitizer build's too when it exists
 import os
 import pty
 import select
+import signal
 import subprocess
+import termios
 import sys
 import time
 
@@ -31,8 +33,9 @@ WEIRD_ALIAS = 'a,b+c"d\\e<f>g;h=i*j(k)l'
 VERBS = {
     'account': ['add', 'show', 'list', 'disable', 'enable', 'delete', 'passwd'],
     'mailbox': ['add', 'show', 'list', 'grant', 'revoke', 'set-home', 'set-protocols',
-                'delete'],
+                'set-mail', 'delete'],
     'recipient': ['add', 'show', 'delete'],
+    'list': ['add', 'show', 'add-members', 'remove-members', 'delete'],
 }
 
 
@@ -78,6 +81,7 @@ def suite(t, binary, tag):
     conf = d.write_config(admin_bind_dn=d.admin_dn,
                           secrets={'admin_bind_password': d.admin_password})
     x = Cli(binary, conf, tag)
+    svc = Cli(binary, d.write_config(), tag)   # binds as the service account
 
     # --help of every group and verb
     bad = []
@@ -106,12 +110,17 @@ def suite(t, binary, tag):
     r = x('account', 'list', 'j*', '--domain', 'BRANCH')
     t.eq(r.stdout.splitlines(), ['BRANCH\\jdoe\tenabled\tjdoe@branch.example.com'],
          T('account list PATTERN --domain'))
-    r = x('account', 'show', 'EXAMPLE\\jdoe')
+    r = svc('account', 'show', 'EXAMPLE\\jdoe')
     t.ok(r.returncode == 0 and 'johnd (cn=johnd,ou=mailboxes' in r.stdout and
          'delegate of:    helpdesk' in r.stdout and 'password:       {SSHA512}' in r.stdout and
          'nt hash:        set' in r.stdout,
-         T('account show: owned and delegated mailboxes, password scheme'), r.stdout + r.stderr)
-    r = x('account', 'show', 'EXAMPLE/User')
+         T('account show (service account): mailboxes owned and delegated, password scheme'),
+         r.stdout + r.stderr)
+    r = x('account', 'show', 'EXAMPLE\\jdoe')
+    t.ok(r.returncode == 0 and 'password:       not set (or not readable)' in r.stdout and
+         'nt hash:        not set (or not readable)' in r.stdout,
+         T('account show (administrator): the hashes are write-only to it'), r.stdout + r.stderr)
+    r = svc('account', 'show', 'EXAMPLE/User')
     pwline = [ln for ln in r.stdout.splitlines() if ln.startswith('password:')]
     t.ok(r.returncode == 0 and NLMP_HASH not in r.stdout and
          pwline == ['password:       {SSHA512}'],
@@ -149,6 +158,16 @@ def suite(t, binary, tag):
     r = x('mailbox', 'list', 'rj*')
     t.eq(r.stdout.splitlines(), ['rjames\tEXAMPLE\\rjames\tmail2.example.com'],
          T('mailbox list PATTERN shows the home server'))
+    many = ''.join('dn: cn=bulk%02d,ou=mailboxes,dc=example,dc=com\nchangetype: add\n'
+                   'objectClass: inetOrgPerson\nobjectClass: xidentMailbox\ncn: bulk%02d\n'
+                   'sn: bulk\nxidentAlias: bulk%02d\nxidentPrimaryAccount: %s\n\n'
+                   % (i, i, i, account_dn('BRANCH', 'lwong')) for i in range(40))
+    t.eq(d.modify(many).returncode, 0, T('40 more mailboxes of BRANCH\\lwong added with ldapmodify'))
+    r = x('mailbox', 'list', '--owner', 'BRANCH\\lwong')
+    lines = r.stdout.splitlines()
+    t.ok(r.returncode == 0 and len(lines) == 41 and
+         all(ln.split('\t')[1] == 'BRANCH\\lwong' for ln in lines) and lines[0].startswith('bulk00\t'),
+         T('mailbox list of many mailboxes names every owner (one account search)'), r.stdout[-500:])
     r = x('recipient', 'show', 'partner')
     t.ok(r.returncode == 0 and 'target:         SMTP:partner@elsewhere.example' in r.stdout,
          T('recipient show'), r.stdout + r.stderr)
@@ -236,6 +255,21 @@ def suite(t, binary, tag):
          T('passwd --dry-run prints the LDIF (NT hash of "Password") and writes nothing'),
          r.stdout + r.stderr)
     t.run(T('passwd on a terminal'), tty_passwd, t, T, x, d)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP):
+        t.run(T('passwd prompt and %s' % sig.name), tty_signal, t, T, x, sig)
+    if built_with_argon2(binary):
+        r = x('account', 'passwd', 'EXAMPLE\\nomail', '--password-stdin', '--scheme', 'argon2',
+              input='Argon-pässword\n')
+        e = one(d, '(&(xidentDomain=EXAMPLE)(xidentAccountName=nomail))',
+                ['userPassword', 'xidentNTHash'])
+        dn_nomail = account_dn('EXAMPLE', 'nomail')
+        t.ok(r.returncode == 0 and e[1]['userPassword'][0].startswith('{ARGON2}$argon2') and
+             bind_ok(d, dn_nomail, 'Argon-pässword') and not bind_ok(d, dn_nomail, 'argon-pässword')
+             and e[1]['xidentNTHash'] == [nt_hash('Argon-pässword')],
+             T('passwd --scheme argon2: {ARGON2} userPassword that slapd accepts on bind, '
+               'NT hash updated'), (r.stdout, r.stderr, e))
+    else:
+        t.skip(T('passwd --scheme argon2'), 'built without libargon2')
     r = x('account', 'passwd', 'EXAMPLE\\jdoe', '--password-stdin', '--scheme', 'md5',
           input='x\n')
     t.eq(r.returncode, 2, T('passwd --scheme unknown: exit 2'))
@@ -330,6 +364,138 @@ def suite(t, binary, tag):
     t.ok(r.returncode == 0 and one(d, '(xidentAlias=%s)' % escape_filter(WEIRD_ALIAS)) is None,
          T('mailbox delete'), r.stderr)
 
+    # ------------------------------------------------------ set-mail
+    mail_attrs = ['xidentMailHome', 'xidentMailLocation', 'xidentMailUid', 'xidentMailGid',
+                  'xidentMailQuota']
+    before = one(d, '(xidentAlias=johnd)', mail_attrs)[1]
+    r = x('mailbox', 'set-mail', 'johnd', '--home', '/srv/mail/johnd', '--location',
+          'mdbox:~/mdbox', '--uid', '5001', '--gid', 'vmail', '--quota', '3G', '--dry-run')
+    t.ok(r.returncode == 0 and 'changetype: modify' in r.stdout and
+         'replace: xidentMailHome\nxidentMailHome: /srv/mail/johnd' in r.stdout and
+         one(d, '(xidentAlias=johnd)', mail_attrs)[1] == before,
+         T('mailbox set-mail --dry-run prints the replace records, writes nothing'),
+         r.stdout + r.stderr)
+    r = x('mailbox', 'set-mail', 'johnd', '--home', '/srv/mail/johnd', '--location',
+          'mdbox:~/mdbox', '--uid', '5001', '--gid', 'vmail', '--quota', '3G')
+    e = one(d, '(xidentAlias=johnd)', mail_attrs + ['xidentPrimaryAccount'])
+    t.ok(r.returncode == 0 and e[1].get('xidentMailHome') == ['/srv/mail/johnd'] and
+         e[1].get('xidentMailLocation') == ['mdbox:~/mdbox'] and
+         e[1].get('xidentMailUid') == ['5001'] and e[1].get('xidentMailGid') == ['vmail'] and
+         e[1].get('xidentMailQuota') == ['3G'] and
+         e[1].get('xidentPrimaryAccount') == [account_dn('EXAMPLE', 'jdoe')],
+         T('mailbox set-mail changes home, location, uid, gid, quota after creation'),
+         (r.stderr, e))
+    r = x('mailbox', 'set-mail', 'johnd', '--quota', '4G', '--unset', 'uid', '--unset', 'gid')
+    e = one(d, '(xidentAlias=johnd)', mail_attrs)
+    t.ok(r.returncode == 0 and e[1].get('xidentMailQuota') == ['4G'] and
+         'xidentMailUid' not in e[1] and 'xidentMailGid' not in e[1] and
+         e[1].get('xidentMailHome') == ['/srv/mail/johnd'],
+         T('mailbox set-mail --unset removes fields, the others stay'), (r.stderr, e))
+    r = x('mailbox', 'set-mail', 'johnd', '--unset', 'uid')
+    t.eq(r.returncode, 0, T('mailbox set-mail --unset of a field not set: nothing to do, exit 0'))
+    for bad, why in ((['--home', 'relative/dir'], 'a relative home'),
+                     (['--quota', '3\tG'], 'a control character'),
+                     (['--location', 'maildir:~/Mäildir'], 'non-ASCII (IA5String)'),
+                     (['--unset', 'shell'], 'an unknown field'),
+                     (['--home', '/x', '--unset', 'home'], 'a field both set and unset'),
+                     ([], 'nothing to change')):
+        r = x('mailbox', 'set-mail', 'johnd', *bad)
+        t.ok(r.returncode == 2 and one(d, '(xidentAlias=johnd)', mail_attrs)[1].get(
+            'xidentMailQuota') == ['4G'], T('mailbox set-mail with %s: exit 2' % why),
+             r.stderr)
+    r = x('mailbox', 'set-mail', 'nosuchbox', '--quota', '1G')
+    t.eq(r.returncode, 3, T('mailbox set-mail of an unknown alias: exit 3'))
+    r = x('mailbox', 'set-mail', 'wong', '--quota', '1G')
+    t.ok(r.returncode == 1 and '--dn' in r.stderr,
+         T('mailbox set-mail of a duplicate alias asks for --dn'), r.stderr)
+    r = x('mailbox', 'set-mail', 'wong', '--quota', '7G', '--dn',
+          'cn=wong-branch,ou=mailboxes,dc=example,dc=com')
+    t.ok(r.returncode == 0 and one(d, '(cn=wong-branch)', ['xidentMailQuota'])[1].get(
+        'xidentMailQuota') == ['7G'] and one(d, '(cn=wong-example)', ['xidentMailQuota'])[1].get(
+        'xidentMailQuota') != ['7G'], T('mailbox set-mail --dn changes only that entry'),
+         r.stderr)
+
+    # ------------------------------------------------------ distribution lists
+    r = x('list', 'show', 'all-staff')
+    t.ok(r.returncode == 0 and 'member:         EXAMPLE\\jdoe' in r.stdout and
+         'member:         BRANCH\\cwhite' in r.stdout and 'mail:           all-staff@example.com'
+         in r.stdout and 'none (distribution list)' in r.stdout,
+         T('list show of the sample list: members as DOMAIN\\name'), r.stdout + r.stderr)
+    r = x('list', 'add', 'sales', '--member', 'EXAMPLE\\bjones', '--member-alias', 'partner',
+          '--member', 'example/BJONES', '--display-name', 'Sälës', '--mail', 'sales@example.com',
+          '--dry-run')
+    t.ok(r.returncode == 0 and 'changetype: add' in r.stdout and 'objectClass: groupOfNames'
+         in r.stdout and 'member: ' + account_dn('EXAMPLE', 'bjones') in r.stdout and
+         r.stdout.count('member: ') == 2 and one(d, '(xidentAlias=sales)') is None,
+         T('list add --dry-run: the add record (a member typed twice once), nothing written'),
+         r.stdout + r.stderr)
+    r = x('list', 'add', 'sales', '--member', 'EXAMPLE\\bjones', '--member-alias', 'partner',
+          '--display-name', 'Sälës', '--mail', 'sales@example.com')
+    e = one(d, '(xidentAlias=sales)', ['objectClass', 'member', 'displayName', 'mail'])
+    t.ok(r.returncode == 0 and e is not None and
+         sorted(e[1]['member']) == sorted([account_dn('EXAMPLE', 'bjones'),
+                                           'cn=partner,ou=recipients,dc=example,dc=com']) and
+         'xidentDistributionList' in e[1]['objectClass'] and e[1]['displayName'] == ['Sälës'] and
+         e[0] == 'cn=sales,ou=recipients,dc=example,dc=com',
+         T('list add: groupOfNames + xidentDistributionList with an account and a recipient'),
+         (r.stdout, r.stderr, e))
+    r = x('list', 'add', 'SALES', '--member', 'EXAMPLE\\bjones')
+    t.eq(r.returncode, 4, T('list add of an alias in use (other case): exit 4'))
+    r = x('list', 'add', 'johnd', '--member', 'EXAMPLE\\bjones')
+    t.eq(r.returncode, 4, T('list add with a mailbox\'s alias: exit 4'))
+    r = x('list', 'add', 'empty.list')
+    t.ok(r.returncode == 2 and one(d, '(xidentAlias=empty.list)') is None,
+         T('list add without members: exit 2 (groupOfNames needs one)'), r.stderr)
+    r = x('list', 'add', 'ghosts', '--member', 'EXAMPLE\\ghost')
+    t.ok(r.returncode == 3 and one(d, '(xidentAlias=ghosts)') is None,
+         T('list add with an unknown member: exit 3, nothing added'), r.stderr)
+    r = x('list', 'add', 'ghosts', '--member-alias', 'no.such.alias')
+    t.eq(r.returncode, 3, T('list add with an unknown member alias: exit 3'))
+    r = x('list', 'add-members', 'sales', '--member', 'BRANCH\\lwong', '--member-alias',
+          'all-staff', '--member', 'EXAMPLE\\bjones')
+    e = one(d, '(xidentAlias=sales)', ['member'])
+    t.ok(r.returncode == 0 and len(e[1]['member']) == 4 and 'already a member' in r.stdout and
+         'cn=all-staff,ou=recipients,dc=example,dc=com' in e[1]['member'],
+         T('list add-members: new ones added (a nested list too), existing ones left'),
+         (r.stdout, r.stderr, e))
+    r = x('list', 'add-members', 'sales', '--member-alias', 'SALES')
+    t.ok(r.returncode == 1 and 'own member' in r.stderr and
+         len(one(d, '(xidentAlias=sales)', ['member'])[1]['member']) == 4,
+         T('list add-members of the list itself is refused'), r.stderr)
+    r = x('list', 'remove-members', 'sales', '--member', 'BRANCH\\lwong', '--dry-run')
+    t.ok(r.returncode == 0 and 'delete: member' in r.stdout and
+         len(one(d, '(xidentAlias=sales)', ['member'])[1]['member']) == 4,
+         T('list remove-members --dry-run writes nothing'), r.stdout)
+    r = x('list', 'remove-members', 'sales', '--member', 'BRANCH\\lwong', '--member-alias',
+          'all-staff')
+    e = one(d, '(xidentAlias=sales)', ['member'])
+    t.ok(r.returncode == 0 and len(e[1]['member']) == 2 and
+         account_dn('BRANCH', 'lwong') not in e[1]['member'],
+         T('list remove-members'), (r.stderr, e))
+    r = x('list', 'remove-members', 'sales', '--member', 'BRANCH\\lwong')
+    t.eq(r.returncode, 3, T('list remove-members of a non-member: exit 3'))
+    r = x('list', 'remove-members', 'sales', '--member', 'EXAMPLE\\bjones', '--member-alias',
+          'partner')
+    t.ok(r.returncode == 1 and 'without members' in r.stderr and
+         len(one(d, '(xidentAlias=sales)', ['member'])[1]['member']) == 2,
+         T('list remove-members of every member is refused, nothing removed'), r.stderr)
+    gone = 'uid=gone,ou=EXAMPLE,ou=accounts,dc=example,dc=com'
+    d.modify('dn: cn=sales,ou=recipients,dc=example,dc=com\nchangetype: modify\n'
+             'add: member\nmember: %s\n\n' % gone)
+    r = x('list', 'remove-members', 'sales', '--member-dn', gone)
+    t.ok(r.returncode == 0 and gone not in one(d, '(xidentAlias=sales)', ['member'])[1]['member'],
+         T('list remove-members --member-dn removes a member whose entry is gone'), r.stderr)
+    r = x('list', 'show', 'johnd')
+    t.eq(r.returncode, 3, T('list show of a mailbox alias: exit 3'))
+    r = x('list', 'delete', 'sales', '--dry-run')
+    t.ok(r.returncode == 0 and 'changetype: delete' in r.stdout and
+         one(d, '(xidentAlias=sales)') is not None, T('list delete --dry-run deletes nothing'),
+         r.stdout)
+    r = x('list', 'delete', 'sales')
+    t.ok(r.returncode == 0 and one(d, '(xidentAlias=sales)') is None and
+         one(d, '(xidentAccountName=bjones)') is not None,
+         T('list delete: the list goes, its members stay'), r.stderr)
+
     # ------------------------------------------------------ recipients
     r = x('recipient', 'add', 'ext.partner', '--target', 'someone@elsewhere.example',
           '--display-name', 'Söme One')
@@ -383,6 +549,17 @@ def suite(t, binary, tag):
     pwfile = os.path.join(tempdir('pw-'), 'root.pw')
     with open(pwfile, 'w') as f:
         f.write(d.root_password + '\n')
+    for mode in (0o644, 0o640, 0o604):
+        os.chmod(pwfile, mode)
+        r = run([binary, 'account', 'enable', '-c', svc_conf, '--bind-dn', d.rootdn,
+                 '--bind-password-file', pwfile, 'EXAMPLE\\olduser'])
+        t.ok(r.returncode == 1 and ('chmod 600 ' + pwfile) in r.stderr and
+             ('%04o' % mode) in r.stderr and
+             one(d, '(xidentAccountName=olduser)', ['xidentAccountDisabled'])[1].get(
+                 'xidentAccountDisabled') == ['TRUE'],
+             T('--bind-password-file with mode %04o is refused with the chmod 600 advice, '
+               'nothing written' % mode), r.stderr)
+    os.chmod(pwfile, 0o600)
     r = run([binary, 'account', 'disable', '-c', svc_conf, '--bind-dn', d.rootdn,
              '--bind-password-file', pwfile, 'EXAMPLE\\asmith'])
     t.ok(r.returncode == 0 and one(d, '(xidentAccountName=asmith)', ['xidentAccountDisabled'])[1]
@@ -443,6 +620,73 @@ def tty_passwd(t, T, x, d):
     t.ok(rc == 0 and bind_ok(d, account_dn('EXAMPLE', 'nomail'), 'tty-Sécret'),
          T('passwd on a terminal: prompts twice, password set'), seen)
     t.ok('tty-S'.encode() not in seen, T('passwd on a terminal does not echo the password'), seen)
+
+
+def built_with_argon2(binary):
+    header = os.path.join(os.path.dirname(os.path.dirname(binary)), 'xident-config.h')
+    try:
+        with open(header) as f:
+            return '#define HAVE_ARGON2 1' in f.read()
+    except OSError:
+        return False
+
+
+def tty_signal(t, T, x, sig):
+    """A signal while the password prompt has echo off: echo comes back; after
+    a stop and a continue it goes off again for the rest of the prompt."""
+    master, slave = pty.openpty()
+    # Its own process group, not its own session: a stop signal stops it
+    # (the kernel discards stops in orphaned process groups).
+    p = subprocess.Popen([x.binary, 'account', 'passwd', '-c', x.conf, 'EXAMPLE\\nomail'],
+                         stdin=slave, stdout=slave, stderr=slave, process_group=0)
+    seen = b''
+
+    def echo_on():
+        return bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+
+    def read_until(token, timeout=20.0):
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while token not in seen and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], deadline - time.monotonic())
+            if r:
+                seen += os.read(master, 1024)
+        return token in seen
+
+    def until(cond, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while not cond() and time.monotonic() < deadline:
+            select.select([], [], [], 0.01)
+        return cond()
+
+    try:
+        prompted = read_until(b'New password: ')
+        quiet = prompted and not echo_on()
+        p.send_signal(sig)
+        if sig == signal.SIGTSTP:
+            _, status = os.waitpid(p.pid, os.WUNTRACED)
+            stopped_echo = os.WIFSTOPPED(status) and echo_on()
+            p.send_signal(signal.SIGCONT)
+            requiet = until(lambda: not echo_on())
+            os.write(master, b'tstp-Secret\n')
+            retyped = read_until(b'Retype')
+            t.ok(stopped_echo and requiet and retyped and b'tstp-S' not in seen,
+                 T('SIGTSTP during the prompt: echo on while stopped, off again after fg, '
+                   'nothing typed shown'), (stopped_echo, requiet, seen))
+            p.send_signal(signal.SIGINT)
+        rc = p.wait(timeout=20)
+        echo = echo_on()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+        os.close(slave)
+    want = -signal.SIGINT if sig == signal.SIGTSTP else -sig
+    t.ok(quiet and rc == want and echo,
+         T('%s during the prompt: ended by it, terminal echo restored' %
+           ('SIGINT after SIGTSTP' if sig == signal.SIGTSTP else sig.name)),
+         (quiet, rc, echo, seen))
 
 
 with Tap() as t:

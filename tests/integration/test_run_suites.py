@@ -65,3 +65,7 @@ with Tap() as t:
     t.eq(last_line(r.stdout), '2 passed, 2 failed', 'three suites: one honest total')
     t.contains(r.stdout.splitlines()[-2] if r.stdout.count('\n') >= 2 else '', '1 skipped',
                'skipped tests reported on the line before the total')
+
+    r = run([RUN_SUITES, '--timeout', '4'], timeout=60)
+    t.eq((last_line(r.stdout), r.returncode), ('0 passed, 1 failed', 1),
+         'no suite at all (XI_SUITES matching nothing) is a failure, not a pass')

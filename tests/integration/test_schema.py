@@ -242,6 +242,16 @@ def acls(t, d):
     e = [x for x in parse_ldif(r.stdout) if 'EXAMPLE' in x[0]]
     t.ok(len(e) == 1 and 'xidentNTHash' not in e[0][1],
          'an account does not read its own NT hash', r.stdout)
+    r = d.ldapsearch('(xidentAccountName=User)', ['xidentNTHash', 'userPassword', 'cn'],
+                     bind='admin')
+    e = parse_ldif(r.stdout)
+    t.ok(len(e) == 1 and 'cn' in e[0][1] and 'xidentNTHash' not in e[0][1] and
+         'userPassword' not in e[0][1],
+         'the administrator reads entries but not the hashes (it may only write them)',
+         r.stdout)
+    r = d.modify('dn: %s\nchangetype: modify\nreplace: xidentNTHash\nxidentNTHash: %s\n' %
+                 (account_dn('EXAMPLE', 'nomail'), '0' * 32), bind='admin')
+    t.eq(r.returncode, 0, 'the administrator may write an NT hash')
     r = d.ldapsearch('(xidentAccountName=jdoe)', ['dn'], bind=None)
     t.ok(r.returncode != 0 or parse_ldif(r.stdout) == [], 'anonymous cannot search',
          r.stdout)

@@ -135,6 +135,14 @@ static void test_text_values(void)
 		   "UTF-8 name accepted");
 	tap_is_str(first_problem(REQ "ldap_bind_password = \"a\tb c\"\n", buf, sizeof(buf)), "",
 		   "a password may hold a tab (secrets are not names)");
+	tap_ok(strstr(first_problem(REQ "default_domains = CORP EVIL\033[2J\n", buf, sizeof(buf)),
+		      "'default_domains' must be UTF-8 text") != NULL,
+	       "escape in a list word refused: %s", buf);
+	tap_ok(strstr(first_problem("ldap_uris = ldap://a\001b\nldap_base_dn = dc=x\n", buf,
+				    sizeof(buf)), "'ldap_uris' must be UTF-8 text") != NULL,
+	       "control byte in a URI refused: %s", buf);
+	tap_is_str(first_problem(REQ "default_domains = CORP\tBRANCH, J\303\226RG\n", buf,
+				 sizeof(buf)), "", "list words split by a tab and a comma accepted");
 }
 
 /* Writes main_text to a new xident.conf, loads it, expects want_rc and that

@@ -64,8 +64,8 @@ static void test_info(void)
 
 static void test_names(void)
 {
-	static const char *const good[] = {"INBOX", "inbox", "Sent", "A.B", "Entwürfe", "a b"};
-	static const char *const bad[] = {"", ".x", "x.", "a..b", "a/b", "..", "a\tb", "*", "x%"};
+	static const char *const good[] = {"INBOX", "inbox", "Sent", "A.B", "Entw&APw-rfe", "a b"};
+	static const char *const bad[] = {"", ".x", "x.", "a..b", "a/b", "..", "a\tb", "*", "x%", "Entwürfe"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
 		tap_ok(xi_maildir_folder_name_check(good[i], NULL) == 0, "folder name '%s' accepted", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
@@ -204,7 +204,13 @@ static void test_mailbox(void)
 	tap_ok(uids[0] == 1 && uids[1] == 2 && uids[4] == 5, "delivery assigns increasing UIDs 1..5");
 	snprintf(path, sizeof(path), "%s/Maildir/dovecot-uidlist", root);
 	char *ul = read_text(path);
-	tap_ok(ul && strncmp(ul, "3 V", 3) == 0 && strstr(ul, " N6 G") != NULL, "uidlist header 3 V.. N6 G..");
+	tap_ok(ul && strncmp(ul, "3 V", 3) == 0 && strstr(ul, " G") != NULL && strstr(ul, "\n5 :") != NULL,
+	       "uidlist: header 3 V.. N.. G.., UID 5 appended as Dovecot's savers do");
+	struct xi_uidlist parsed;
+	xi_uidlist_init(&parsed);
+	tap_ok(ul && xi_uidlist_parse(ul, strlen(ul), &parsed, &err) == 0 && parsed.nextuid == 6 && parsed.count == 5,
+	       "read back: 5 records, next UID 6");
+	xi_uidlist_free(&parsed);
 	free(ul);
 
 	struct xi_mailbox *mb;
@@ -267,6 +273,23 @@ static void test_mailbox(void)
 	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 3 &&
 		       xi_mailbox_message(mb, 2)->flags == XI_MAIL_SEEN,
 	       "sync sees the delivery with \\Seen");
+	struct xi_maildir_delivery *dlv;
+	uint32_t uid_r = 0;
+	time_t when = 0;
+	tap_ok(xi_maildir_delivery_begin(md, NULL, &dlv, &err) == 0 &&
+		       xi_maildir_delivery_write(dlv, msg, 5, &err) == 0 &&
+		       xi_maildir_delivery_write(dlv, msg + 5, strlen(msg) - 5, &err) == 0 &&
+		       (xi_maildir_delivery_set_received(dlv, 1234567890), 1) &&
+		       xi_maildir_delivery_commit(dlv, 0, &uid_r, &err) == 0 && uid_r == 7,
+	       "streamed delivery with a received date: UID 7");
+	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_find_uid(mb, 7) == 3 &&
+		       xi_mailbox_message_received(mb, 3, &when, &err) == 0 && when == 1234567890 &&
+		       xi_mailbox_message(mb, 3)->size == strlen(msg),
+	       "received date and size read back");
+	tap_ok(xi_maildir_delivery_begin(md, NULL, &dlv, &err) == 0, "delivery begun");
+	xi_maildir_delivery_abort(dlv);
+	xi_mailbox_expunge(mb, 3, &err);
+	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 3, "aborted delivery leaves nothing");
 	uint32_t validity = xi_mailbox_uidvalidity(mb);
 	/* A file gone without our expunge (another agent, or a scan racing a
 	 * rename) keeps its uidlist record: were it back, it keeps its UID. */
@@ -276,7 +299,7 @@ static void test_mailbox(void)
 	bool moved = rename(gone, kept) == 0;
 	xi_mailbox_close(mb);
 	tap_ok(moved, "file of UID 4 moved away");
-	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 7, "UID 7 delivered");
+	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 8, "UID 8 delivered");
 	ul = read_text(path);
 	tap_ok(ul && strstr(ul, "\n4 :") != NULL, "record of UID 4 kept while its file is away");
 	free(ul);
@@ -293,9 +316,9 @@ static void test_mailbox(void)
 	       "read-only open leaves a file without UID out");
 	xi_mailbox_close(mb);
 	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_count(mb) == 5 &&
-		       xi_mailbox_message(mb, 4)->uid == 8 && xi_mailbox_message(mb, 4)->vsize == 3 &&
+		       xi_mailbox_message(mb, 4)->uid == 9 && xi_mailbox_message(mb, 4)->vsize == 3 &&
 		       xi_mailbox_uidvalidity(mb) == validity,
-	       "foreign file gets UID 8, vsize computed, UIDVALIDITY kept");
+	       "foreign file gets UID 9, vsize computed, UIDVALIDITY kept");
 	xi_mailbox_close(mb);
 
 	/* Folders */
@@ -332,11 +355,36 @@ static void test_mailbox(void)
 	tap_ok(xi_maildir_folder_list(md, &names, &count, &err) == 0 && count == 2, "list: INBOX, Sent");
 	xi_maildir_folder_list_free(names, count);
 
-	/* A hostile uidlist refuses the open rather than renumbering. */
+	/* Dovecot appends records without raising N: a delivery follows the
+	 * last record, and a file not ending in a newline takes the full path. */
 	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
-	write_file(path, "3 V1 N2\n1 :../../x\n");
-	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
-	       "hostile uidlist: open refused");
+	write_file(path, "3 V77 N2 G0123456789abcdef0123456789abcdef\n1 :a\n41 :b\n");
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 42,
+	       "delivery after a record appended past N gets 42");
+	write_file(path, "3 V77 N2 G0123456789abcdef0123456789abcdef\n1 :a\n41 :b\n50 :c");
+	mb = NULL;
+	/* Both files lack a record now: the older gets 42, ours 43. */
+	tap_ok(xi_maildir_deliver(md, "Sent", msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 43 &&
+		       xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 2 &&
+		       xi_mailbox_uidvalidity(mb) == 77,
+	       "after a partial last line: full sync, UIDVALIDITY kept");
+	xi_mailbox_close(mb);
+	ul = read_text(path);
+	tap_ok(ul && ul[strlen(ul) - 1] == '\n' && strstr(ul, ":c") == NULL, "uidlist rewritten whole");
+	free(ul);
+	/* A hostile uidlist: refused read-only, set aside and rebuilt by a writer. */
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist", root);
+	write_file(path, "3 V7 N9\n8 :../../x\n");
+	tap_ok(xi_mailbox_open(md, "Sent", true, &mb, &err) < 0 && err.status == XI_ERR_INVALID,
+	       "hostile uidlist: read-only open refused");
+	tap_ok(xi_mailbox_open(md, "Sent", false, &mb, &err) == 0 && xi_mailbox_count(mb) == 2 &&
+		       xi_mailbox_message(mb, 0)->uid == 1 && xi_mailbox_uidvalidity(mb) != 7,
+	       "hostile uidlist: a writer rebuilds it with a new UIDVALIDITY");
+	xi_mailbox_close(mb);
+	snprintf(path, sizeof(path), "%s/Maildir/.Sent/dovecot-uidlist.broken", root);
+	ul = read_text(path);
+	tap_ok(ul && strcmp(ul, "3 V7 N9\n8 :../../x\n") == 0, "the broken uidlist is kept aside");
+	free(ul);
 	xi_maildir_close(md);
 }
 

@@ -3,9 +3,12 @@
  * MS-NLMP (v2 with and without MIC and key exchange, LMv2, v1, v1-ESS, OEM),
  * then hostile input: every refusal must be the right typed failure.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "event.h"
 #include "ntlm_crypto.h"
@@ -30,6 +33,51 @@ static const struct xi_ntlm_settings settings_v1 = {
 
 static uint8_t nt_hash[16];       /* of "Secret1" */
 static uint8_t wrong_hash[16];    /* of "secret1" */
+
+/* ------------------------------------------------- wiping before freeing */
+
+/* This test is linked with -Wl,--wrap=free, and OpenSSL's allocator is
+ * routed here too, so every buffer the core hands back to either allocator
+ * is seen just before it goes: one that still starts with the NTLMSSP
+ * signature is a message that was freed readable. */
+/* volatile: the compiler takes free() for a call that touches no globals */
+static volatile size_t readable_messages_freed;
+
+void __real_free(void *p);
+void __wrap_free(void *p);
+
+static void note_if_readable(void *p)
+{
+	if (p != NULL && malloc_usable_size(p) >= 8 && memcmp(p, "NTLMSSP", 8) == 0)
+		readable_messages_freed++;
+}
+
+void __wrap_free(void *p)
+{
+	note_if_readable(p);
+	__real_free(p);
+}
+
+static void *crypto_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+static void *crypto_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return realloc(p, n);
+}
+
+static void crypto_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	__wrap_free(p);
+}
 
 /* ------------------------------------------------------------ test client */
 
@@ -400,8 +448,10 @@ static void test_good(void)
 	c.skew = 0;
 
 	c.kind = LMV2_ONLY;
-	IS_FAIL(exchange(&settings, &c, nt_hash, key), XI_NTLM_OK, "LMv2 alone accepted");
-	IS_FAIL(exchange(&settings, &c, wrong_hash, key), XI_NTLM_BAD_RESPONSE, "LMv2 wrong password");
+	IS_FAIL(exchange(&settings, &c, nt_hash, key), XI_NTLM_V1_REFUSED,
+		"LMv2 alone refused with ntlm_v1 = no (no MIC, no timestamp to check)");
+	IS_FAIL(exchange(&settings_v1, &c, nt_hash, key), XI_NTLM_OK, "LMv2 alone accepted with allow_v1");
+	IS_FAIL(exchange(&settings_v1, &c, wrong_hash, key), XI_NTLM_BAD_RESPONSE, "LMv2 wrong password");
 	c.kind = LM_ONLY;
 	IS_FAIL(exchange(&settings_v1, &c, nt_hash, key), XI_NTLM_BAD_RESPONSE, "plain LM alone never accepted, even with v1 on");
 
@@ -721,10 +771,54 @@ static void test_base64(void)
 	tap_is_int(xi_ntlm_base64_decode("Y=I=", 4, out, sizeof(out)), -1, "base64 data after padding");
 	tap_is_int(xi_ntlm_base64_decode("YW I", 4, out, sizeof(out)), -1, "base64 blank inside");
 	tap_is_int(xi_ntlm_base64_decode("YWJj", 4, out, 2), -1, "base64 output bound");
+	tap_is_int(xi_ntlm_base64_decode("YWJ=", 4, out, sizeof(out)), -1,
+		   "base64 non-canonical padding bits refused (the one strict decoder)");
+	tap_is_int(xi_ntlm_base64_decode("", 0, out, sizeof(out)), 0, "base64 empty SASL line is empty");
+}
+
+static void test_wiped(void)
+{
+	struct client c = { .kind = V2, .user = "alice", .domain = "XIDENT" };
+	struct xi_ntlm_sasl *s;
+	struct xi_error err;
+	char *out = NULL, *b64;
+	uint8_t chal[XI_NTLM_MESSAGE_MAX], auth[XI_NTLM_MESSAGE_MAX];
+	int chal_len;
+	size_t auth_len;
+	/* volatile: or the compiler drops the malloc/free pair as dead */
+	char *volatile control = malloc(16);
+
+	memcpy(control, "NTLMSSP\0rest", 13);
+	readable_messages_freed = 0;
+	free(control);
+	tap_is_int((int)readable_messages_freed, 1, "wipe check: the free() hook sees a readable message");
+
+	s = xi_ntlm_sasl_new(&settings, true);
+	client_negotiate(&c);
+	b64 = xi_ntlm_base64_encode(c.neg, c.neg_len);
+	readable_messages_freed = 0;
+	xi_ntlm_sasl_step(s, b64, strlen(b64), &out, &err);
+	tap_is_int((int)readable_messages_freed, 0, "NEGOTIATE step frees no message readable");
+	free(b64);
+	chal_len = out ? xi_ntlm_base64_decode(out, strlen(out), chal, sizeof(chal)) : -1;
+	free(out);
+	auth_len = client_authenticate(&c, chal, chal_len > 0 ? (size_t)chal_len : 0, auth);
+	b64 = xi_ntlm_base64_encode(auth, auth_len);
+	readable_messages_freed = 0;
+	tap_is_int(xi_ntlm_sasl_step(s, b64, strlen(b64), &out, &err), XI_NTLM_SASL_NEED_HASH,
+		   "wipe check: AUTHENTICATE accepted");
+	tap_is_int(xi_ntlm_sasl_finish(s, nt_hash, &err), XI_NTLM_SASL_DONE, "wipe check: verified");
+	xi_ntlm_sasl_free(s);
+	tap_is_int((int)readable_messages_freed, 0,
+		   "decoded AUTHENTICATE and the kept NEGOTIATE/CHALLENGE/AUTHENTICATE are wiped before free");
+	free(b64);
 }
 
 int main(void)
 {
+	/* Before anything allocates through OpenSSL, or it refuses. */
+	tap_ok(CRYPTO_set_mem_functions(crypto_malloc, crypto_realloc, crypto_free) == 1,
+	       "OpenSSL allocator routed through the wipe check");
 	xi_nt_hash("Secret1", nt_hash, NULL);
 	xi_nt_hash("secret1", wrong_hash, NULL);
 	test_challenge();
@@ -736,5 +830,6 @@ int main(void)
 	test_settings();
 	test_sasl_and_events();
 	test_base64();
+	test_wiped();
 	return tap_done();
 }

@@ -1,0 +1,93 @@
+/*
+ * mime: the MIME structure of one message for IMAP FETCH ENVELOPE, BODY and
+ * BODYSTRUCTURE, and decoded header/body text for SEARCH.
+ *
+ * The output strings are those Dovecot 2.3 returns for the same message
+ * (checked byte for byte by tests/integration/test_mime_vs_dovecot.py):
+ * sizes are "virtual" (every bare LF counted as CRLF), text and
+ * message/rfc822 parts carry a line count, a text part without charset gets
+ * ("charset" "us-ascii"), Content-* headers count only in a MIME part
+ * (MIME-Version or Content-Type present, or a child of a multipart).
+ *
+ * The message is parsed in place from one buffer (the caller maps or reads
+ * the file); the parse keeps only slices into it, in an array of parts
+ * bounded by xi_mime_limits.  Nothing is copied until a string is written,
+ * and every written string is bounded by the caller's limit.
+ *
+ * No globals, no event loop: a struct xi_mime belongs to one thread.
+ */
+#ifndef XI_MIME_H
+#define XI_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xi_error.h"
+
+struct xi_mime_limits {
+	unsigned max_depth;   /* nested multipart / message/rfc822 levels */
+	unsigned max_parts;   /* parts in the whole message */
+	size_t max_output;    /* bytes of one ENVELOPE/BODY/BODYSTRUCTURE string */
+};
+
+/* Dovecot's own bounds: 100 nesting levels and 10000 parts (beyond them
+ * the rest of the message is one opaque body, as Dovecot does). */
+#define XI_MIME_DEFAULT_MAX_DEPTH 100
+#define XI_MIME_DEFAULT_MAX_PARTS 10000
+#define XI_MIME_DEFAULT_MAX_OUTPUT (4u << 20)
+
+struct xi_mime;
+
+/* A growing string bounded by max; append failures set `overflow`. */
+struct xi_mime_str {
+	char *data;      /* NUL-terminated; owned */
+	size_t len, cap, max;
+	bool overflow;   /* an append would have passed max (or malloc failed) */
+};
+void xi_mime_str_init(struct xi_mime_str *s, size_t max);
+void xi_mime_str_free(struct xi_mime_str *s);
+
+/* Parses msg[0..len); msg must stay valid and unchanged while *out lives.
+ * limits may be NULL for the defaults.  Returns 0, or -1 (no memory). */
+int xi_mime_parse(const char *msg, size_t len, const struct xi_mime_limits *limits,
+		  struct xi_mime **out, struct xi_error *err);
+void xi_mime_free(struct xi_mime *m);
+
+/* RFC822.SIZE: the message's size with every bare LF counted as CRLF. */
+uint64_t xi_mime_virtual_size(const struct xi_mime *m);
+
+/* The parenthesised IMAP values, without the FETCH item name:
+ * ENVELOPE "(date subject from ...)", BODY / BODYSTRUCTURE "(...)".
+ * Appended to out; -1 with err when out overflowed its bound. */
+int xi_mime_envelope(const struct xi_mime *m, struct xi_mime_str *out, struct xi_error *err);
+int xi_mime_body(const struct xi_mime *m, bool extended, struct xi_mime_str *out,
+		 struct xi_error *err);
+
+/* SEARCH support.
+ *
+ * xi_mime_decode_header: an unfolded header value with RFC 2047 encoded
+ * words decoded to UTF-8 (charsets us-ascii, utf-8, iso-8859-1,
+ * windows-1252; other charsets and broken words are kept as written; 8-bit
+ * bytes that are not UTF-8 are read as ISO-8859-1).
+ *
+ * xi_mime_header_value: the first header `name` of the top-level message
+ * decoded so; -1 when absent.
+ *
+ * xi_mime_search_text: whether `needle` (UTF-8) occurs, case-insensitively
+ * for ASCII letters, in the decoded headers (HEADER_TEXT), the decoded text
+ * of all leaf parts (BODY: quoted-printable/base64 undone, text converted
+ * to UTF-8 from its charset) or both (TEXT). */
+int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out);
+int xi_mime_header_value(const struct xi_mime *m, const char *name, struct xi_mime_str *out);
+
+enum xi_mime_search_where {
+	XI_MIME_SEARCH_HEADERS,
+	XI_MIME_SEARCH_BODY,
+	XI_MIME_SEARCH_TEXT,
+};
+/* 1 found, 0 not found, -1 no memory. */
+int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where,
+			const char *needle);
+
+#endif
