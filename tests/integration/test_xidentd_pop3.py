@@ -359,7 +359,7 @@ def test_limits(t, d, root):
                  logon_failure_delay=150, logon_failure_delay_max=2000, max_failed_logons=3,
                  diag_connections='maximum', idle_timeout_preauth=5)
     # wait_port's probe counts until the server has seen it close
-    wait_until(lambda: 'client disconnected' in srv.log(), timeout=10, what='probe closed')
+    wait_until(lambda: 'event=11103' in srv.log(), timeout=10, what='probe closed')
     conns = [LineConn(srv.port) for _ in range(3)]
     for c in conns:
         c.readline()
