@@ -1855,9 +1855,16 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where, const char *needle)
 {
 	if (where != XI_MIME_SEARCH_BODY) {
-		int r = search_headers(m, &m->parts[0], needle);
-		if (r != 0 || where == XI_MIME_SEARCH_HEADERS)
-			return r;
+		/* TEXT covers every header of the message, those of the MIME
+		 * parts and nested messages too (as Dovecot's TEXT does) */
+		unsigned last = where == XI_MIME_SEARCH_HEADERS ? 1 : m->count;
+		for (unsigned i = 0; i < last; i++) {
+			int r = search_headers(m, &m->parts[i], needle);
+			if (r != 0)
+				return r;
+		}
+		if (where == XI_MIME_SEARCH_HEADERS)
+			return 0;
 	}
 	for (unsigned i = 0; i < m->count; i++) {
 		const struct part *p = &m->parts[i];
