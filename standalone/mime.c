@@ -447,8 +447,10 @@ struct param {
 
 #define MAX_PARAMS 64
 
+/* On the heap: parts nest (BODYSTRUCTURE is written recursively), so
+ * nothing large may live in those stack frames. */
 struct params {
-	struct param v[MAX_PARAMS];
+	struct param *v; /* MAX_PARAMS entries once the first is added */
 	unsigned count;
 };
 
@@ -458,6 +460,8 @@ static void params_free(struct params *ps)
 		xi_mime_str_free(&ps->v[i].name);
 		xi_mime_str_free(&ps->v[i].value);
 	}
+	free(ps->v);
+	ps->v = NULL;
 	ps->count = 0;
 }
 
@@ -484,11 +488,20 @@ static void param_add(struct params *ps, const char *name, size_t nlen, const ch
 {
 	if (ps->count >= MAX_PARAMS)
 		return;
-	struct param *p = &ps->v[ps->count++];
-	xi_mime_str_init(&p->name, 1024);
+	if (ps->v == NULL && (ps->v = calloc(MAX_PARAMS, sizeof(*ps->v))) == NULL)
+		return;
+	struct param *p = &ps->v[ps->count];
+	xi_mime_str_init(&p->name, 64 * 1024);
 	xi_mime_str_init(&p->value, 64 * 1024);
 	str_add(&p->name, name, nlen);
 	str_add(&p->value, val, vlen);
+	if (p->name.overflow || p->value.overflow || p->name.data == NULL || p->value.data == NULL) {
+		/* too long to keep (or no memory): the parameter is dropped */
+		xi_mime_str_free(&p->name);
+		xi_mime_str_free(&p->value);
+		return;
+	}
+	ps->count++;
 }
 
 /* `; key=value` pairs after a content type or disposition, RFC 2231
@@ -500,6 +513,7 @@ static void parse_params(struct lexer *lx, struct params *out)
 	unsigned nraw = 0;
 
 	out->count = 0;
+	out->v = NULL;
 	for (;;) {
 		skip_cfws(lx);
 		if (lx->p >= lx->end || *lx->p != ';')
@@ -1400,7 +1414,7 @@ static void write_multipart(const struct xi_mime *m, int idx, bool extended, str
 	if (!extended)
 		return;
 	str_addc(out, ' ');
-	struct params ps = {.count = 0};
+	struct params ps = {NULL, 0};
 	if (ok)
 		parse_params(&rest, &ps);
 	write_params(out, &ps, false);
@@ -1413,7 +1427,7 @@ static void write_part(const struct xi_mime *m, int idx, bool extended, struct x
 	const struct part *p = &m->parts[idx];
 	bool mime = (p->flags & PF_IS_MIME) != 0;
 	bool text = false;
-	struct params ps = {.count = 0};
+	struct params ps = {NULL, 0};
 
 	/* a multipart without boundary has no children but is still
 	 * written as a multipart (with Dovecot's empty text/plain child) */
@@ -1819,7 +1833,7 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 
 	const char *charset = "us-ascii";
 	size_t clen = 8;
-	struct params ps = {.count = 0};
+	struct params ps = {NULL, 0};
 	struct slice type, subtype;
 	if (mime && p->has[CF_TYPE] && parse_content_type(&p->content[CF_TYPE], &type, &subtype, &rest)) {
 		parse_params(&rest, &ps);
@@ -1841,9 +1855,16 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where, const char *needle)
 {
 	if (where != XI_MIME_SEARCH_BODY) {
-		int r = search_headers(m, &m->parts[0], needle);
-		if (r != 0 || where == XI_MIME_SEARCH_HEADERS)
-			return r;
+		/* TEXT covers every header of the message, those of the MIME
+		 * parts and nested messages too (as Dovecot's TEXT does) */
+		unsigned last = where == XI_MIME_SEARCH_HEADERS ? 1 : m->count;
+		for (unsigned i = 0; i < last; i++) {
+			int r = search_headers(m, &m->parts[i], needle);
+			if (r != 0)
+				return r;
+		}
+		if (where == XI_MIME_SEARCH_HEADERS)
+			return 0;
 	}
 	for (unsigned i = 0; i < m->count; i++) {
 		const struct part *p = &m->parts[i];

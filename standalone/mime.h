@@ -75,9 +75,10 @@ int xi_mime_body(const struct xi_mime *m, bool extended, struct xi_mime_str *out
  * decoded so; -1 when absent.
  *
  * xi_mime_search_text: whether `needle` (UTF-8) occurs, case-insensitively
- * for ASCII letters, in the decoded headers (HEADER_TEXT), the decoded text
- * of all leaf parts (BODY: quoted-printable/base64 undone, text converted
- * to UTF-8 from its charset) or both (TEXT). */
+ * for ASCII letters, in the decoded top-level headers (HEADERS), the
+ * decoded text of all leaf parts (BODY: quoted-printable/base64 undone,
+ * text converted to UTF-8 from its charset) or (TEXT) the leaf texts and
+ * the headers of every part and nested message. */
 int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out);
 int xi_mime_header_value(const struct xi_mime *m, const char *name, struct xi_mime_str *out);
 

@@ -3,11 +3,13 @@
  * tests/integration/test_mime_vs_dovecot.py (compared with Dovecot's FETCH).
  *
  *   mime-driver FILE
- * prints four records "NAME LENGTH\n<LENGTH bytes>\n" for ENVELOPE, BODY,
+ *   mime-driver --search text|body|headers NEEDLE FILE   prints 1 or 0
+ * The first prints four records "NAME LENGTH\n<LENGTH bytes>\n" for ENVELOPE, BODY,
  * BODYSTRUCTURE and RFC822.SIZE (the values may hold literals with CRLF).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mime.h"
 
@@ -20,13 +22,20 @@ static void record(const char *name, const char *data, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: mime-driver FILE\n");
+	const char *search = NULL, *needle = NULL, *path;
+	if (argc == 5 && strcmp(argv[1], "--search") == 0) {
+		search = argv[2];
+		needle = argv[3];
+		path = argv[4];
+	} else if (argc == 2) {
+		path = argv[1];
+	} else {
+		fprintf(stderr, "usage: mime-driver [--search text|body|headers NEEDLE] FILE\n");
 		return 2;
 	}
-	FILE *f = fopen(argv[1], "rb");
+	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
-		perror(argv[1]);
+		perror(path);
 		return 1;
 	}
 	size_t cap = 1 << 16, len = 0;
@@ -54,6 +63,16 @@ int main(int argc, char **argv)
 	if (xi_mime_parse(buf, len, NULL, &m, &err) < 0) {
 		fprintf(stderr, "mime-driver: %s\n", err.message);
 		return 1;
+	}
+	if (search != NULL) {
+		enum xi_mime_search_where w = strcmp(search, "body") == 0      ? XI_MIME_SEARCH_BODY
+					      : strcmp(search, "headers") == 0 ? XI_MIME_SEARCH_HEADERS
+									     : XI_MIME_SEARCH_TEXT;
+		int r = xi_mime_search_text(m, w, needle);
+		printf("%d\n", r);
+		xi_mime_free(m);
+		free(buf);
+		return r < 0;
 	}
 	struct xi_mime_str s;
 	int rc = 0;

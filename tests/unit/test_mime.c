@@ -96,6 +96,17 @@ static void test_hostile(void)
 	xi_mime_free(m);
 	free(msg);
 
+	/* a parameter name or value too long to keep is dropped, not a crash */
+	size_t big = 200000;
+	char *longp = malloc(big + 200);
+	n = (size_t)snprintf(longp, 200, "MIME-Version: 1.0\nContent-Type: text/plain; ");
+	memset(longp + n, 'k', 70000);
+	n += 70000;
+	n += (size_t)snprintf(longp + n, 100, "=v; charset=utf-8\n\nbody\n");
+	tap_is_str(body_of(longp, false), "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 6 1)",
+		   "70,000-byte parameter name dropped, the rest kept");
+	free(longp);
+
 	tap_is_int(xi_mime_parse("", 0, NULL, &m, &err), 0, "empty message");
 	tap_is_int(xi_mime_virtual_size(m), 0, "size 0");
 	xi_mime_free(m);
