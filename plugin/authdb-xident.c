@@ -27,8 +27,6 @@ static void authdb_sink(void *ctx, const struct xi_event *ev, const char *line)
 	struct xi_authdb *db = ctx;
 
 	switch (db->mode) {
-	case XI_SINK_DROP:
-		return;
 	case XI_SINK_CAPTURE:
 		i_strocpy(db->captured, line, sizeof(db->captured));
 		i_strocpy(db->captured_severity, ev->severity != NULL ? ev->severity : "",

@@ -15,8 +15,7 @@
 
 enum xi_authdb_sink_mode {
 	XI_SINK_LOG,      /* write events on the current request's event */
-	XI_SINK_CAPTURE,  /* keep the last event line for the caller */
-	XI_SINK_DROP      /* userdb lookups: not a logon, no event */
+	XI_SINK_CAPTURE   /* keep the last event line for the caller */
 };
 
 struct xi_authdb {
