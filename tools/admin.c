@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "commands.h"
 #include "config.h"
+#include "config_load.h"
 #include "ldap_escape.h"
 #include "unicode.h"
 
@@ -147,20 +148,8 @@ static int read_password_file(const char *path, char **out, struct xi_error *err
 
 static int load_config(const char *path, struct xi_config **cfg_r, struct xi_error *err)
 {
-	struct xi_config_report report;
-	char line[sizeof(report.problems[0].file) + sizeof(report.problems[0].reason) + 16];
-	size_t i;
-
-	memset(&report, 0, sizeof(report));
-	if (xi_config_load(path, cfg_r, &report) == 0) {
-		xi_config_report_free(&report);
+	if (xi_tool_config_load(path, cfg_r) == 0)
 		return 0;
-	}
-	for (i = 0; i < report.count; i++) {
-		xi_config_problem_format(&report.problems[i], line, sizeof(line));
-		fprintf(stderr, "%s\n", line);
-	}
-	xi_config_report_free(&report);
 	return xi_error_set(err, XI_ERR_CONFIG, "%s was refused (problems above)", path);
 }
 
