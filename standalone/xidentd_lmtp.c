@@ -275,7 +275,12 @@ int main(int argc, char **argv)
 					close(ls[j].fd);
 				signal(SIGTERM, SIG_DFL);
 				signal(SIGINT, SIG_DFL);
-				_exit(serve(cfg, fd, remote));
+				/* exit, not _exit: the leak checker of the sanitizer
+				 * build runs at exit and should see each session */
+				int rc = serve(cfg, fd, remote);
+				close(fd);
+				xi_config_free(cfg);
+				exit(rc);
 			}
 			if (pid < 0)
 				fprintf(stderr, "xidentd-lmtp: fork: %s\n", strerror(errno));

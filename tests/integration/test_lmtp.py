@@ -257,5 +257,8 @@ with Tap() as t:
         srv.stop()
         t.eq(srv.p.returncode, 0, 'SIGTERM: exit 0')
         t.ok(not os.path.exists(sock), 'socket removed on exit')
+        log = srv.output()
+        t.ok('Sanitizer' not in log and 'runtime error' not in log,
+             'no sanitizer report (leaks, UB) from the server or its sessions')
         if t.failed:
             t.diag(srv.output_tail(40))
