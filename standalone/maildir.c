@@ -63,6 +63,8 @@ struct xi_maildir_delivery {
 	int fd;
 	uint64_t size, vsize;
 	bool last_cr;
+	bool has_received;
+	time_t received;
 };
 
 void xi_maildir_settings_default(struct xi_maildir_settings *set)
@@ -1145,6 +1147,22 @@ int xi_mailbox_message_open(struct xi_mailbox *mb, size_t index, int *fd_out, st
 	return xi_error_set(err, XI_ERR_NOTFOUND, "message UID %u was expunged", m->pub.uid);
 }
 
+int xi_mailbox_message_received(struct xi_mailbox *mb, size_t index, time_t *received_out,
+				struct xi_error *err)
+{
+	int fd;
+	struct stat st;
+	*received_out = 0;
+	if (xi_mailbox_message_open(mb, index, &fd, err) < 0)
+		return -1;
+	int r = fstat(fd, &st);
+	close(fd);
+	if (r < 0)
+		return xi_error_set(err, XI_ERR_IO, "fstat: %s", strerror(errno));
+	*received_out = st.st_mtime;
+	return 0;
+}
+
 int xi_mailbox_message_stream(struct xi_mailbox *mb, size_t index, FILE **fp_out,
 			      struct xi_error *err)
 {
@@ -1395,6 +1413,12 @@ int xi_maildir_delivery_write(struct xi_maildir_delivery *dlv, const void *data,
 	return 0;
 }
 
+void xi_maildir_delivery_set_received(struct xi_maildir_delivery *dlv, time_t received)
+{
+	dlv->has_received = true;
+	dlv->received = received;
+}
+
 void xi_maildir_delivery_abort(struct xi_maildir_delivery *dlv)
 {
 	if (dlv == NULL)
@@ -1427,6 +1451,14 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 	if ((flags & ~XI_MAIL_FLAGS_ALL) != 0) {
 		xi_error_set(err, XI_ERR_INVALID, "unknown flag bits");
 		goto done;
+	}
+	if (dlv->has_received) {
+		struct timespec times[2] = {{dlv->received, 0}, {dlv->received, 0}};
+		if (futimens(dlv->fd, times) < 0) {
+			xi_error_set(err, XI_ERR_IO, "set the received date of %s: %s", dlv->tmppath,
+				     strerror(errno));
+			goto done;
+		}
 	}
 	if (md->set.fsync && fsync(dlv->fd) < 0) {
 		xi_error_set(err, XI_ERR_IO, "fsync %s: %s", dlv->tmppath, strerror(errno));

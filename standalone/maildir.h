@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "xi_error.h"
 
@@ -135,6 +136,9 @@ int xi_maildir_delivery_write(struct xi_maildir_delivery *dlv, const void *data,
 			      size_t len, struct xi_error *err);
 int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags,
 			       uint32_t *uid_out, struct xi_error *err);
+/* The received date (IMAP APPEND's date-time, INTERNALDATE): kept as the
+ * file's mtime, as Dovecot does.  Default: the time of delivery. */
+void xi_maildir_delivery_set_received(struct xi_maildir_delivery *dlv, time_t received);
 void xi_maildir_delivery_abort(struct xi_maildir_delivery *dlv);
 
 /* One-shot delivery of a message held in memory. */
@@ -178,6 +182,9 @@ int xi_mailbox_keyword_lookup(struct xi_mailbox *mb, const char *name, bool crea
  * process renamed it (flag change); XI_ERR_NOTFOUND if it was expunged. */
 int xi_mailbox_message_open(struct xi_mailbox *mb, size_t index, int *fd_out,
 			    struct xi_error *err);
+/* The received date (INTERNALDATE): the file's mtime, as Dovecot keeps it. */
+int xi_mailbox_message_received(struct xi_mailbox *mb, size_t index, time_t *received_out,
+				struct xi_error *err);
 /* The same as a stdio stream ("r"). */
 int xi_mailbox_message_stream(struct xi_mailbox *mb, size_t index, FILE **fp_out,
 			      struct xi_error *err);

@@ -133,11 +133,10 @@ static void str_addu(struct xi_mime_str *s, uint64_t v)
 }
 
 /* Dovecot's choice between a quoted string and a literal: a literal for
- * CR, LF, NUL, 8-bit bytes or more than four characters to escape; in
- * ENVELOPE (no_escapes) Dovecot 2.3 sends a literal for any '"' or '\\'. */
-static void imap_string_as(struct xi_mime_str *s, const char *p, size_t n, bool no_escapes)
+ * CR, LF, NUL, 8-bit bytes or more than four characters to escape. */
+static void imap_string(struct xi_mime_str *s, const char *p, size_t n)
 {
-	unsigned escapes = no_escapes ? 4 : 0;
+	unsigned escapes = 0;
 	bool literal = false;
 
 	for (size_t i = 0; i < n && !literal; i++) {
@@ -165,44 +164,117 @@ static void imap_string_as(struct xi_mime_str *s, const char *p, size_t n, bool 
 	str_addc(s, '"');
 }
 
-static void imap_string(struct xi_mime_str *s, const char *p, size_t n)
-{
-	imap_string_as(s, p, n, false);
-}
-
-/* The value with CR and LF removed, as an nstring: Dovecot 2.3 writes a
- * value that was folded (held CR or LF) as a literal, whatever the rest. */
-static void imap_nstring_nolf_as(struct xi_mime_str *s, const struct slice *v, bool present,
-				 bool envelope)
+/* An nstring of a header value with its line breaks removed, the way
+ * Dovecot unfolds Date, Message-ID, Content-Description...: a CR or LF
+ * disappears, or becomes a space when the next character is not blank. */
+static void imap_nstring_nolf(struct xi_mime_str *s, const struct slice *v, bool present)
 {
 	if (!present) {
 		str_adds(s, "NIL");
 		return;
 	}
-	bool folded = memchr(v->p, '\n', v->len) != NULL || memchr(v->p, '\r', v->len) != NULL;
-	if (!folded) {
-		imap_string_as(s, v->p, v->len, envelope);
+	struct xi_mime_str tmp;
+	xi_mime_str_init(&tmp, v->len + 1);
+	str_add(&tmp, "", 0);
+	for (size_t i = 0; i < v->len; i++) {
+		char c = v->p[i];
+		if (c != '\r' && c != '\n') {
+			str_addc(&tmp, c);
+			continue;
+		}
+		char next = i + 1 < v->len ? v->p[i + 1] : '\0';
+		if (next != ' ' && next != '\t' && next != '\r' && next != '\n' && next != '\0')
+			str_addc(&tmp, ' ');
+	}
+	if (tmp.overflow)
+		s->overflow = true;
+	else
+		imap_string(s, tmp.data, tmp.len);
+	xi_mime_str_free(&tmp);
+}
+
+/* Free text for people (ENVELOPE subject and display names), as Dovecot
+ * writes it: runs of blanks and line breaks become one space, leading and
+ * trailing ones go; anything that needed changing, a quote, a backslash, a
+ * NUL (sent as 0x80) or an 8-bit byte makes it a literal. */
+static void imap_string_for_humans(struct xi_mime_str *s, const char *p, size_t n)
+{
+	bool modify = false, last_lwsp = true, prefix = true;
+	size_t removed = 0, i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		switch (c) {
+		case '\0':
+			last_lwsp = false;
+			modify = true;
+			break;
+		case '\r':
+		case '\n':
+		case '\t':
+			modify = true;
+			/* fall through */
+		case ' ':
+			if (last_lwsp) {
+				modify = true;
+				removed++;
+			}
+			last_lwsp = true;
+			break;
+		case '"':
+		case '\\':
+			modify = true;
+			last_lwsp = false;
+			break;
+		default:
+			if (c >= 0x80)
+				modify = true;
+			last_lwsp = false;
+			break;
+		}
+		if (!last_lwsp)
+			prefix = false;
+	}
+	if (last_lwsp && n > 0 && !prefix) {
+		modify = true;
+		removed++;
+	}
+	if (!modify) {
+		str_addc(s, '"');
+		str_add(s, p, n);
+		str_addc(s, '"');
 		return;
 	}
-	size_t n = 0;
-	for (size_t i = 0; i < v->len; i++)
-		n += v->p[i] != '\r' && v->p[i] != '\n';
+	if (n == removed) {
+		str_adds(s, "\"\"");
+		return;
+	}
 	str_addc(s, '{');
-	str_addu(s, n);
+	str_addu(s, n - removed);
 	str_adds(s, "}\r\n");
-	for (size_t i = 0; i < v->len; i++)
-		if (v->p[i] != '\r' && v->p[i] != '\n')
-			str_addc(s, v->p[i]);
-}
-
-static void imap_nstring_nolf(struct xi_mime_str *s, const struct slice *v, bool present)
-{
-	imap_nstring_nolf_as(s, v, present, false);
-}
-
-static void env_nstring(struct xi_mime_str *s, const struct slice *v, bool present)
-{
-	imap_nstring_nolf_as(s, v, present, true);
+	size_t start = s->len;
+	last_lwsp = true;
+	prefix = true;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\0') {
+			str_addc(s, (char)0x80);
+			last_lwsp = false;
+		} else if (c == '\r' || c == '\n' || c == '\t' || c == ' ') {
+			if (!last_lwsp)
+				str_addc(s, ' ');
+			last_lwsp = true;
+		} else {
+			last_lwsp = false;
+			str_addc(s, (char)c);
+		}
+		if (!last_lwsp)
+			prefix = false;
+	}
+	if (last_lwsp && n > 0 && !prefix && !s->overflow && s->len > start) {
+		s->len--;
+		s->data[s->len] = '\0';
+	}
 }
 
 /* ------------------------------------------------------------ lines */
@@ -344,6 +416,8 @@ static bool lex_quoted(struct lexer *lx, struct xi_mime_str *out)
 {
 	if (lx->p >= lx->end || *lx->p != '"')
 		return false;
+	const char *start = lx->p;
+	size_t keep = out->len;
 	lx->p++;
 	while (lx->p < lx->end && *lx->p != '"') {
 		if (*lx->p == '\\' && lx->p + 1 < lx->end)
@@ -352,8 +426,16 @@ static bool lex_quoted(struct lexer *lx, struct xi_mime_str *out)
 			str_addc(out, *lx->p);
 		lx->p++;
 	}
-	if (lx->p < lx->end)
-		lx->p++;
+	if (lx->p >= lx->end) {
+		/* unterminated: nothing read (Dovecot fails the word) */
+		lx->p = start;
+		if (!out->overflow && out->data != NULL) {
+			out->len = keep;
+			out->data[keep] = '\0';
+		}
+		return false;
+	}
+	lx->p++;
 	return true;
 }
 
@@ -452,23 +534,25 @@ static void parse_params(struct lexer *lx, struct params *out)
 		r->index = UINT32_MAX;
 		const char *star = memchr(key.p, '*', key.len);
 		if (star != NULL) {
+			/* name*  name*N  name*N*  (RFC 2231 section 3 and 4) */
 			const char *q = star + 1, *kend = key.p + key.len;
 			unsigned idx = 0;
-			bool numbered = false, ok = true;
-			while (q < kend && *q >= '0' && *q <= '9' && idx < 100000) {
-				idx = idx * 10 + (unsigned)(*q - '0');
-				q++;
-				numbered = true;
-			}
-			bool ext = false;
-			if (q < kend && *q == '*') {
+			bool numbered = false, ext = false, ok;
+			if (q == kend) {
 				ext = true;
-				q++;
+				ok = true;
+			} else {
+				while (q < kend && *q >= '0' && *q <= '9' && idx < 100000) {
+					idx = idx * 10 + (unsigned)(*q - '0');
+					q++;
+					numbered = true;
+				}
+				if (q < kend && *q == '*') {
+					ext = true;
+					q++;
+				}
+				ok = numbered && q == kend;
 			}
-			if (q != kend || (!numbered && !ext))
-				ok = false;
-			if (!numbered && q == star + 1)
-				ok = false;
 			if (ok) {
 				r->rfc2231 = true;
 				r->extended = ext;
@@ -498,21 +582,40 @@ static void parse_params(struct lexer *lx, struct params *out)
 			i++;
 			continue;
 		}
+		/* the sections of one name: joined when they run 0, 1, 2...
+		 * without a gap, else each kept under its own "name*N" */
+		unsigned j = i;
+		bool contiguous = true;
+		while (j < ns && sorted[j].key.len == r->key.len &&
+		       strncasecmp(sorted[j].key.p, r->key.p, r->key.len) == 0) {
+			if (sorted[j].index != j - i)
+				contiguous = false;
+			j++;
+		}
+		int klen = (int)(r->key.len > 1024 ? 1024 : r->key.len);
+		if (!contiguous) {
+			for (unsigned k = i; k < j; k++) {
+				int n;
+				if (sorted[k].index == UINT32_MAX)
+					n = snprintf(name, sizeof(name), "%.*s*", klen, r->key.p);
+				else
+					n = snprintf(name, sizeof(name), "%.*s*%u%s", klen, r->key.p, sorted[k].index,
+						     sorted[k].extended ? "*" : "");
+				param_add(out, name, (size_t)n, sorted[k].value.data, sorted[k].value.len);
+			}
+			i = j;
+			continue;
+		}
 		struct xi_mime_str joined;
 		xi_mime_str_init(&joined, 64 * 1024);
 		str_add(&joined, "", 0);
 		bool extended = false;
-		unsigned j = i, next = 0;
-		for (; j < ns && raw_param_cmp(&(struct raw_param){.key = r->key, .index = sorted[j].index}, &sorted[j]) == 0; j++) {
-			if (sorted[j].index != next)
-				continue; /* a gap or duplicate: skip it */
-			next++;
-			if (sorted[j].extended)
+		for (unsigned k = i; k < j; k++) {
+			if (sorted[k].extended)
 				extended = true;
-			str_add(&joined, sorted[j].value.data, sorted[j].value.len);
+			str_add(&joined, sorted[k].value.data, sorted[k].value.len);
 		}
-		int n = snprintf(name, sizeof(name), "%.*s%s", (int)(r->key.len > 1024 ? 1024 : r->key.len),
-				 r->key.p, extended ? "*" : "");
+		int n = snprintf(name, sizeof(name), "%.*s%s", klen, r->key.p, extended ? "*" : "");
 		param_add(out, name, (size_t)n, joined.data, joined.len);
 		xi_mime_str_free(&joined);
 		i = j;
@@ -528,9 +631,11 @@ static bool parse_content_type(const struct slice *v, struct slice *type, struct
 {
 	struct lexer lx = {v->p, v->p + v->len, {NULL, 0}};
 	skip_cfws(&lx);
-	*subtype = (struct slice){NULL, 0};
-	if (!lex_token(&lx, type))
+	*subtype = (struct slice){"", 0};
+	if (!lex_token(&lx, type)) {
+		*type = (struct slice){"", 0};
 		return false;
+	}
 	skip_cfws(&lx);
 	if (lx.p >= lx.end || *lx.p != '/')
 		return false;
@@ -669,10 +774,20 @@ static size_t parse_part(struct parser *ps, int parent, size_t pos, size_t end, 
 		return end;
 
 	/* headers */
+	/* headers; an active boundary ends them too (the newline before it
+	 * then stays with the headers) */
 	struct header h;
-	size_t hp = pos;
-	while (next_header(m->msg, end, &hp, &h) == 1)
+	size_t hp = pos, hdr_bline = 0;
+	int hdr_boundary = -1;
+	for (;;) {
+		if (ps->nbounds > 0 && hp < end && (hdr_boundary = boundary_at(ps, hp, end)) >= 0) {
+			hdr_bline = hp;
+			break;
+		}
+		if (next_header(m->msg, end, &hp, &h) != 1)
+			break;
 		apply_header(ps, idx, &h, is_message_root);
+	}
 	struct part *p = &m->parts[idx];
 	p->body_start = hp;
 	if (parent >= 0 && (m->parts[parent].flags & PF_MULTIPART))
@@ -727,7 +842,18 @@ static size_t parse_part(struct parser *ps, int parent, size_t pos, size_t end, 
 	bool room = depth < m->limits.max_depth && m->count < m->limits.max_parts;
 	size_t body_end;
 
-	if ((p->flags & PF_MULTIPART) && room) {
+	if (hdr_boundary >= 0) {
+		if ((p->flags & PF_RFC822) && room) {
+			size_t l;
+			int w;
+			parse_part(ps, idx, hdr_bline, end, depth + 1, true, false, &l, &w);
+			if (ps->nomem)
+				return end;
+		}
+		body_end = hdr_bline;
+		*which = hdr_boundary;
+		*bline = hdr_bline;
+	} else if ((p->flags & PF_MULTIPART) && room) {
 		if (ps->nbounds >= m->limits.max_depth + 1) {
 			body_end = find_boundary(ps, hp, end, bline, which);
 		} else {
@@ -875,13 +1001,16 @@ static void address_free(struct address *a)
 static void write_field(struct xi_mime_str *out, struct xi_mime_str *v, bool has)
 {
 	struct slice s = {v->data, v->len};
-	env_nstring(out, &s, has);
+	imap_nstring_nolf(out, &s, has);
 }
 
 static void write_address(struct xi_mime_str *out, struct address *a)
 {
 	str_addc(out, '(');
-	write_field(out, &a->name, a->has_name);
+	if (a->has_name)
+		imap_string_for_humans(out, a->name.data, a->name.len);
+	else
+		str_adds(out, "NIL");
 	str_addc(out, ' ');
 	write_field(out, &a->route, a->has_route);
 	str_addc(out, ' ');
@@ -901,9 +1030,18 @@ static bool lex_phrase(struct lexer *lx, struct xi_mime_str *out)
 			break;
 		unsigned char c = (unsigned char)*lx->p;
 		if (c == '"') {
+			const char *before = lx->p;
+			size_t keep = out->len;
 			if (any)
 				str_addc(out, ' ');
-			lex_quoted(lx, out);
+			if (!lex_quoted(lx, out)) {
+				lx->p = before;
+				if (!out->overflow && out->data != NULL) {
+					out->len = keep;
+					out->data[keep] = '\0';
+				}
+				break;
+			}
 		} else if (is_atext(c) || c == '.') {
 			if (any && c != '.')
 				str_addc(out, ' ');
@@ -928,17 +1066,9 @@ static void lex_dotted(struct lexer *lx, struct xi_mime_str *out, bool domain)
 			return;
 		unsigned char c = (unsigned char)*lx->p;
 		if (c == '"' && !domain) {
-			str_addc(out, '"');
-			struct xi_mime_str q;
-			xi_mime_str_init(&q, 64 * 1024);
-			lex_quoted(lx, &q);
-			for (size_t i = 0; i < q.len; i++) {
-				if (q.data[i] == '"' || q.data[i] == '\\')
-					str_addc(out, '\\');
-				str_addc(out, q.data[i]);
-			}
-			xi_mime_str_free(&q);
-			str_addc(out, '"');
+			/* Dovecot keeps the unquoted content of a quoted local part */
+			if (!lex_quoted(lx, out))
+				return;
 		} else if (c == '[' && domain) {
 			const char *s = lx->p;
 			while (lx->p < lx->end && *lx->p != ']')
@@ -1038,7 +1168,8 @@ static void skip_to_separator(struct lexer *lx, bool in_group)
 		if (*lx->p == '"') {
 			struct xi_mime_str q;
 			xi_mime_str_init(&q, 0);
-			lex_quoted(lx, &q);
+			if (!lex_quoted(lx, &q))
+				lx->p = lx->end;
 			xi_mime_str_free(&q);
 		} else if (*lx->p == '(') {
 			skip_cfws(lx);
@@ -1059,6 +1190,7 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 	xi_mime_str_init(&list, out->max);
 	str_add(&list, "", 0);
 	bool in_group = false;
+	bool expect = true; /* at the start or after ',': an address is due */
 	unsigned count = 0;
 
 	while (lx.p < lx.end && !list.overflow) {
@@ -1066,16 +1198,28 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 		if (lx.p >= lx.end)
 			break;
 		if (*lx.p == ',') {
+			/* an empty element before a comma is a missing address */
+			if (expect) {
+				str_adds(&list, "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")");
+				count++;
+			}
 			lx.p++;
+			expect = true;
 			continue;
 		}
 		if (in_group && *lx.p == ';') {
 			lx.p++;
 			str_adds(&list, "(NIL NIL NIL NIL)");
 			in_group = false;
+			expect = false;
 			count++;
 			continue;
 		}
+		if (*lx.p == ';') {
+			lx.p++; /* a stray group end: ignored */
+			continue;
+		}
+		expect = false;
 		/* a group starts with "phrase:" */
 		const char *start = lx.p;
 		struct xi_mime_str phrase;
@@ -1100,10 +1244,9 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 		lx.p = start;
 		struct address a;
 		address_init(&a);
-		if (parse_mailbox(&lx, &a)) {
-			write_address(&list, &a);
-			count++;
-		}
+		parse_mailbox(&lx, &a);
+		write_address(&list, &a);
+		count++;
 		address_free(&a);
 		skip_cfws(&lx);
 		if (lx.p < lx.end && *lx.p != ',' && !(in_group && *lx.p == ';'))
@@ -1129,9 +1272,12 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 
 static void write_envelope(const struct part *p, struct xi_mime_str *out)
 {
-	env_nstring(out, &p->env[ENV_DATE], p->env_has[ENV_DATE]);
+	imap_nstring_nolf(out, &p->env[ENV_DATE], p->env_has[ENV_DATE]);
 	str_addc(out, ' ');
-	env_nstring(out, &p->env[ENV_SUBJECT], p->env_has[ENV_SUBJECT]);
+	if (p->env_has[ENV_SUBJECT])
+		imap_string_for_humans(out, p->env[ENV_SUBJECT].p, p->env[ENV_SUBJECT].len);
+	else
+		str_adds(out, "NIL");
 	static const int addr_fields[] = {ENV_FROM, ENV_SENDER, ENV_REPLY_TO, ENV_TO, ENV_CC, ENV_BCC};
 	for (size_t i = 0; i < sizeof(addr_fields) / sizeof(addr_fields[0]); i++) {
 		int f = addr_fields[i];
@@ -1141,9 +1287,9 @@ static void write_envelope(const struct part *p, struct xi_mime_str *out)
 		write_address_list(out, &p->env[f], p->env_has[f]);
 	}
 	str_addc(out, ' ');
-	env_nstring(out, &p->env[ENV_IN_REPLY_TO], p->env_has[ENV_IN_REPLY_TO]);
+	imap_nstring_nolf(out, &p->env[ENV_IN_REPLY_TO], p->env_has[ENV_IN_REPLY_TO]);
 	str_addc(out, ' ');
-	env_nstring(out, &p->env[ENV_MESSAGE_ID], p->env_has[ENV_MESSAGE_ID]);
+	imap_nstring_nolf(out, &p->env[ENV_MESSAGE_ID], p->env_has[ENV_MESSAGE_ID]);
 }
 
 static void write_params(struct xi_mime_str *out, struct params *ps, bool default_charset)
@@ -1291,17 +1437,16 @@ static void write_part(const struct xi_mime *m, int idx, bool extended, struct x
 		bool ok = false;
 		if (mime && p->has[CF_TYPE])
 			ok = parse_content_type(&p->content[CF_TYPE], &type, &subtype, &rest);
-		if (type.len == 0) {
+		if (!(mime && p->has[CF_TYPE])) {
 			text = true;
 			str_adds(out, "\"text\" \"plain\"");
 		} else {
+			/* a malformed Content-Type keeps what could be read of
+			 * it, "" for the rest, as Dovecot does */
 			text = slice_is(&type, "text");
 			imap_string(out, type.p, type.len);
 			str_addc(out, ' ');
-			if (subtype.len > 0)
-				imap_string(out, subtype.p, subtype.len);
-			else
-				str_adds(out, text ? "\"plain\"" : "\"unknown\"");
+			imap_string(out, subtype.p, subtype.len);
 		}
 		if (ok)
 			parse_params(&rest, &ps);
@@ -1575,17 +1720,21 @@ int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out
 			i++;
 			continue;
 		}
-		size_t used = encoded_word(p + i, n - i, &(struct xi_mime_str){0});
+		struct xi_mime_str word;
+		xi_mime_str_init(&word, out->max);
+		size_t used = encoded_word(p + i, n - i, &word);
 		if (used > 0) {
 			/* whitespace between two encoded words is dropped */
 			if (pending_ws > 0 && !last_was_word)
 				str_add(out, p + ws_start, pending_ws);
-			encoded_word(p + i, n - i, out);
+			str_add(out, word.data, word.len);
+			xi_mime_str_free(&word);
 			i += used;
 			last_was_word = true;
 			pending_ws = 0;
 			continue;
 		}
+		xi_mime_str_free(&word);
 		if (pending_ws > 0)
 			str_add(out, p + ws_start, pending_ws);
 		pending_ws = 0;

@@ -3,7 +3,7 @@
  * tests/integration/test_maildir_interop.py (compared with Dovecot).
  *
  *   maildir-driver dump ROOT FOLDER            JSON: uidvalidity, uidnext, messages
- *   maildir-driver deliver ROOT FOLDER [FLAG...] < message   prints the UID
+ *   maildir-driver deliver ROOT FOLDER [--received=EPOCH] [FLAG...] < message   prints the UID
  *   maildir-driver flags ROOT FOLDER UID =|+|- FLAG...   FLAG: \Seen ... or a keyword
  *   maildir-driver expunge ROOT FOLDER UID
  *   maildir-driver mkdir|rmdir ROOT NAME ; rename ROOT FROM TO ; list ROOT
@@ -53,8 +53,13 @@ static int dump(struct xi_mailbox *mb)
 	       xi_mailbox_uidnext(mb));
 	for (size_t i = 0; i < xi_mailbox_count(mb); i++) {
 		const struct xi_maildir_message *m = xi_mailbox_message(mb, i);
-		printf("%s{\"uid\": %u, \"size\": %llu, \"vsize\": %llu, \"flags\": [", i ? ", " : "", m->uid,
-		       (unsigned long long)m->size, (unsigned long long)m->vsize);
+		time_t received = 0;
+		struct xi_error err;
+		if (xi_mailbox_message_received(mb, i, &received, &err) < 0)
+			received = -1;
+		printf("%s{\"uid\": %u, \"size\": %llu, \"vsize\": %llu, \"received\": %lld, \"flags\": [",
+		       i ? ", " : "", m->uid, (unsigned long long)m->size, (unsigned long long)m->vsize,
+		       (long long)received);
 		int n = 0;
 		for (size_t f = 0; f < sizeof(imap_flags) / sizeof(imap_flags[0]); f++)
 			if (m->flags & imap_flags[f].bit) {
@@ -145,13 +150,29 @@ int main(int argc, char **argv)
 		}
 		unsigned flags;
 		uint32_t kw, uid;
+		int first = 4;
+		long long received = -1;
+		if (argc > 4 && strncmp(argv[4], "--received=", 11) == 0) {
+			received = strtoll(argv[4] + 11, NULL, 10);
+			first = 5;
+		}
+		struct xi_maildir_delivery *dlv;
 		if (buf == NULL)
 			rc = 1;
-		else if (parse_flags(NULL, argc - 4, argv + 4, &flags, &kw, &err) < 0 ||
-			 xi_maildir_deliver(md, argv[3], buf, len, flags, &uid, &err) < 0)
+		else if (parse_flags(NULL, argc - first, argv + first, &flags, &kw, &err) < 0 ||
+			 xi_maildir_delivery_begin(md, argv[3], &dlv, &err) < 0)
 			rc = fail(&err);
-		else
-			printf("%u\n", uid);
+		else if (xi_maildir_delivery_write(dlv, buf, len, &err) < 0) {
+			xi_maildir_delivery_abort(dlv);
+			rc = fail(&err);
+		} else {
+			if (received >= 0)
+				xi_maildir_delivery_set_received(dlv, (time_t)received);
+			if (xi_maildir_delivery_commit(dlv, flags, &uid, &err) < 0)
+				rc = fail(&err);
+			else
+				printf("%u\n", uid);
+		}
 		free(buf);
 	} else if (argc >= 6 && strcmp(cmd, "flags") == 0) {
 		unsigned flags;

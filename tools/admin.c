@@ -45,6 +45,61 @@ int xi_admin_fail(const struct xi_admin *a, const char *prog, const struct xi_er
 	return xi_admin_exit_code(err->status);
 }
 
+int xi_admin_fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
+{
+	int rc = xi_admin_fail(a, prog, err);
+
+	xi_admin_close(a);
+	return rc;
+}
+
+int xi_admin_commit_close(struct xi_admin *a, const char *prog, struct xi_change *ch,
+			  struct xi_entry *e, const char *done_fmt, ...)
+{
+	struct xi_error err;
+	va_list ap;
+	int rc = 0;
+
+	if (ch->kind != XI_CHANGE_MODIFY || ch->count > 0)
+		rc = xi_admin_commit(a, ch, &err);
+	xi_change_free(ch);
+	if (e != NULL)
+		xi_entry_free(e);
+	if (rc < 0)
+		return xi_admin_fail_close(a, prog, &err);
+	if (!a->dry_run) {
+		va_start(ap, done_fmt);
+		vprintf(done_fmt, ap);
+		va_end(ap);
+	}
+	xi_admin_close(a);
+	return XI_EXIT_OK;
+}
+
+int xi_admin_delete_alias(const char *prog, int argc, char **argv,
+			  const struct xi_admin_opt *defs, size_t ndefs, int dn_opt,
+			  const char *usage, const char *cls, const char *kind)
+{
+	struct xi_admin_args args;
+	struct xi_admin a;
+	struct xi_entry e;
+	struct xi_change ch;
+	struct xi_error err;
+	int rc;
+
+	rc = xi_admin_parse(prog, argc, argv, defs, ndefs, XI_BIT(dn_opt), 1, 1, usage, &args);
+	if (rc != 0)
+		return rc < 0 ? XI_EXIT_OK : rc;
+	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
+	    xi_admin_find_alias(&a, cls, kind, args.pos[0], args.value[dn_opt], &e, &err) < 0)
+		return xi_admin_fail_close(&a, prog, &err);
+	xi_change_init(&ch, XI_CHANGE_DELETE, e.dn);
+	rc = xi_admin_commit_close(&a, prog, &ch, NULL, "deleted %s %s (%s)\n", kind,
+				   args.pos[0], e.dn);
+	xi_entry_free(&e);
+	return rc;
+}
+
 /* Reads the first line of path (the bind password) into a new string.  The
  * file holds a directory administrator's password, so like secrets_file
  * only its owner may access it (a pipe, e.g. <(pass show x), is 0600). */

@@ -113,4 +113,21 @@ int xi_admin_ensure_ou(struct xi_admin *a, const char *dn, const char *ou,
 /* Applies a change, or prints it as LDIF in a dry run. */
 int xi_admin_commit(struct xi_admin *a, const struct xi_change *ch, struct xi_error *err);
 
+/* xi_admin_fail, then xi_admin_close: the end of a verb that failed. */
+int xi_admin_fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err);
+
+/* The end of a verb that changes one entry: commits ch (a modification
+ * without mods is nothing to do), frees ch and e (when not NULL), prints
+ * the done line (not in a dry run) and closes a.  Returns the exit code. */
+int xi_admin_commit_close(struct xi_admin *a, const char *prog, struct xi_change *ch,
+			  struct xi_entry *e, const char *done_fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* The whole of a "delete ALIAS [--dn DN]" verb for entries of class cls
+ * (kind names them: "custom recipient"); dn_opt is the index of --dn in
+ * the group's option table defs. */
+int xi_admin_delete_alias(const char *prog, int argc, char **argv,
+			  const struct xi_admin_opt *defs, size_t ndefs, int dn_opt,
+			  const char *usage, const char *cls, const char *kind);
+
 #endif

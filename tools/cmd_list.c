@@ -63,14 +63,6 @@ static void members_free(struct members *m)
 	m->count = 0;
 }
 
-static int fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
-{
-	int rc = xi_admin_fail(a, prog, err);
-
-	xi_admin_close(a);
-	return rc;
-}
-
 /* The one mailbox, custom recipient or list that has alias. */
 static int find_recipient_alias(struct xi_admin *a, const char *alias, struct xi_entry *out,
 				struct xi_error *err)
@@ -178,11 +170,13 @@ static const char *current_member(const struct xi_entry *list, const char *dn)
 	return NULL;
 }
 
+#define LIST_CLASS "xidentDistributionList"
+#define LIST_KIND "distribution list"
+
 static int find_list(struct xi_admin *a, const char *alias, const char *dn,
 		     struct xi_entry *out, struct xi_error *err)
 {
-	return xi_admin_find_alias(a, "xidentDistributionList", "distribution list", alias, dn,
-				   out, err);
+	return xi_admin_find_alias(a, LIST_CLASS, LIST_KIND, alias, dn, out, err);
 }
 
 /* ------------------------------------------------------------------- add */
@@ -229,7 +223,7 @@ static int list_add(const char *prog, int argc, char **argv)
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_alias_free(&a, alias, &err) < 0 ||
 	    resolve_members(&a, &args, &m, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (args.value[O_PARENT] != NULL)
 		rc = xi_admin_fmt(parent, sizeof(parent), &err, "--parent", "%s",
 				  args.value[O_PARENT]);
@@ -239,7 +233,7 @@ static int list_add(const char *prog, int argc, char **argv)
 		     xi_admin_ensure_ou(&a, parent, "recipients", &err) < 0 ? -1 : 0;
 	if (rc < 0 || xi_admin_fmt(dn, sizeof(dn), &err, "the DN", "cn=%s,%s", esc, parent) < 0) {
 		members_free(&m);
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	xi_change_init(&ch, XI_CHANGE_ADD, dn);
 	xi_change_value(&ch, LDAP_MOD_ADD, "objectClass", "groupOfNames");
@@ -259,7 +253,7 @@ static int list_add(const char *prog, int argc, char **argv)
 		       m.count == 1 ? "" : "s", dn);
 	members_free(&m);
 	if (rc < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	xi_admin_close(&a);
 	return XI_EXIT_OK;
 }
@@ -294,7 +288,7 @@ static int list_show(const char *prog, int argc, char **argv)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    find_list(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	printf("%-16s%s\n", "dn:", e.dn);
 	for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
 		v = xi_entry_attr(&e, shown[i][0]);
@@ -355,7 +349,7 @@ static int change_members(const char *prog, int argc, char **argv, bool add)
 	memset(&list, 0, sizeof(list));
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    find_list(&a, args.pos[0], args.value[O_DN], &list, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (!add) {
 		/* A DN being removed need not resolve: its entry may be gone. */
 		for (i = 0; i < args.nvalues[O_MEMBER_DN] && rc == 0; i++) {
@@ -370,12 +364,17 @@ static int change_members(const char *prog, int argc, char **argv, bool add)
 	if (rc < 0 || resolve_members(&a, &args, &m, &err) < 0) {
 		members_free(&m);
 		xi_entry_free(&list);
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	xi_change_init(&ch, XI_CHANGE_MODIFY, list.dn);
 	for (i = 0; i < m.count; i++) {
 		const char *cur = current_member(&list, m.dn[i]);
 
+		if (add && strcasecmp(m.dn[i], list.dn) == 0) {
+			xi_error_set(&err, XI_ERR_INVALID, "a list cannot be its own member");
+			rc = -1;
+			break;
+		}
 		if (add && cur != NULL) {
 			printf("%s is already a member of %s\n", m.typed[i], args.pos[0]);
 			continue;
@@ -403,7 +402,7 @@ static int change_members(const char *prog, int argc, char **argv, bool add)
 	members_free(&m);
 	xi_entry_free(&list);
 	if (rc < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (!a.dry_run && changed > 0)
 		printf("%s %zu member%s %s %s\n", add ? "added" : "removed", changed,
 		       changed == 1 ? "" : "s", add ? "to" : "from", args.pos[0]);
@@ -431,30 +430,8 @@ static const char delete_usage[] =
 
 static int list_delete(const char *prog, int argc, char **argv)
 {
-	struct xi_admin_args args;
-	struct xi_admin a;
-	struct xi_entry e;
-	struct xi_change ch;
-	struct xi_error err;
-	int rc;
-
-	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_DN), 1, 1, delete_usage,
-			    &args);
-	if (rc != 0)
-		return rc < 0 ? XI_EXIT_OK : rc;
-	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
-	    find_list(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
-	xi_change_init(&ch, XI_CHANGE_DELETE, e.dn);
-	rc = xi_admin_commit(&a, &ch, &err);
-	xi_change_free(&ch);
-	if (rc == 0 && !a.dry_run)
-		printf("deleted distribution list %s (%s)\n", args.pos[0], e.dn);
-	xi_entry_free(&e);
-	if (rc < 0)
-		return fail_close(&a, prog, &err);
-	xi_admin_close(&a);
-	return XI_EXIT_OK;
+	return xi_admin_delete_alias(prog, argc, argv, opts, NOPTS, O_DN, delete_usage,
+				     LIST_CLASS, LIST_KIND);
 }
 
 static const struct xi_admin_verb verbs[] = {

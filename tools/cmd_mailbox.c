@@ -101,14 +101,6 @@ static int add_word_list(struct xi_change *ch, int op, const char *attr, const c
 static const char *const protocol_words[] = { "imap", "pop3", NULL };
 static const char *const method_words[] = { "plain", "ntlm", NULL };
 
-static int fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
-{
-	int rc = xi_admin_fail(a, prog, err);
-
-	xi_admin_close(a);
-	return rc;
-}
-
 /* ------------------------------------------------------------------- add */
 
 static const char add_usage[] =
@@ -251,7 +243,7 @@ static int mailbox_add(const char *prog, int argc, char **argv)
 	return XI_EXIT_OK;
 fail:
 	xi_entry_free(&owner);
-	return fail_close(&a, prog, &err);
+	return xi_admin_fail_close(&a, prog, &err);
 }
 
 /* ------------------------------------------------------------------ show */
@@ -292,7 +284,7 @@ static int mailbox_show(const char *prog, int argc, char **argv)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	print_attr(&e, "xidentAlias", "alias:", NULL);
 	printf("%-16s%s\n", "dn:", e.dn);
 	print_attr(&e, "displayName", "display name:", NULL);
@@ -393,12 +385,12 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 	memset(&owner, 0, sizeof(owner));
 	esc_owner[0] = '\0';
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (args.value[O_OWNER] != NULL &&
 	    (xi_admin_find_account_text(&a, args.value[O_OWNER], &owner, &err) < 0 ||
 	     xi_admin_filter_value(owner.dn, esc_owner, sizeof(esc_owner), &err) < 0)) {
 		xi_entry_free(&owner);
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	snprintf(filter, sizeof(filter), "(&(objectClass=xidentMailbox)%s%s%s%s%s%s)",
 		 args.npos > 0 ? "(xidentAlias=" : "", args.npos > 0 ? pattern : "",
@@ -406,12 +398,12 @@ static int mailbox_list(const char *prog, int argc, char **argv)
 		 esc_owner, owner.dn != NULL ? ")" : "");
 	xi_entry_free(&owner);
 	if (xi_admin_search(&a, NULL, filter, attrs, &es, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (es.count > LIST_PREFETCH_OWNERS) {
 		if (xi_admin_search(&a, NULL, "(objectClass=xidentAccount)", account_attrs,
 				    &accounts, &err) < 0) {
 			xi_entries_free(&es);
-			return fail_close(&a, prog, &err);
+			return xi_admin_fail_close(&a, prog, &err);
 		}
 		if (accounts.count > 0)
 			qsort(accounts.items, accounts.count, sizeof(*accounts.items),
@@ -524,7 +516,7 @@ done:
 fail:
 	xi_entry_free(&mbox);
 	xi_entry_free(&acct);
-	return fail_close(&a, prog, &err);
+	return xi_admin_fail_close(&a, prog, &err);
 }
 
 static int mailbox_grant(const char *prog, int argc, char **argv)
@@ -609,7 +601,7 @@ static int set_mailbox(const char *prog, int argc, char **argv, bool home)
 	}
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	xi_change_init(&ch, XI_CHANGE_MODIFY, e.dn);
 	rc = 0;
 	if (home && args.npos == 2)
@@ -628,15 +620,7 @@ static int set_mailbox(const char *prog, int argc, char **argv, bool home)
 		xi_admin_close(&a);
 		return XI_EXIT_USAGE;
 	}
-	rc = ch.count > 0 ? xi_admin_commit(&a, &ch, &err) : 0;
-	xi_change_free(&ch);
-	xi_entry_free(&e);
-	if (rc < 0)
-		return fail_close(&a, prog, &err);
-	if (!a.dry_run)
-		printf("mailbox %s updated\n", args.pos[0]);
-	xi_admin_close(&a);
-	return XI_EXIT_OK;
+	return xi_admin_commit_close(&a, prog, &ch, &e, "mailbox %s updated\n", args.pos[0]);
 }
 
 static int mailbox_set_home(const char *prog, int argc, char **argv)
@@ -778,18 +762,11 @@ static int mailbox_set_mail(const char *prog, int argc, char **argv)
 	}
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	xi_change_init(&ch, XI_CHANGE_MODIFY, e.dn);
 	mail_changes(&ch, &args, &e);
-	rc = ch.count > 0 ? xi_admin_commit(&a, &ch, &err) : 0;
-	xi_change_free(&ch);
-	xi_entry_free(&e);
-	if (rc < 0)
-		return fail_close(&a, prog, &err);
-	if (!a.dry_run)
-		printf("mailbox %s: mail storage updated\n", args.pos[0]);
-	xi_admin_close(&a);
-	return XI_EXIT_OK;
+	return xi_admin_commit_close(&a, prog, &ch, &e, "mailbox %s: mail storage updated\n",
+				     args.pos[0]);
 }
 
 /* ---------------------------------------------------------------- delete */
@@ -818,7 +795,7 @@ static int mailbox_delete(const char *prog, int argc, char **argv)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_find_mailbox(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	on_account = xi_entry_has_value(&e, "objectClass", "xidentAccount", true);
 	if (on_account) {
 		xi_change_init(&ch, XI_CHANGE_MODIFY, e.dn);
@@ -834,7 +811,7 @@ static int mailbox_delete(const char *prog, int argc, char **argv)
 	xi_change_free(&ch);
 	if (rc < 0) {
 		xi_entry_free(&e);
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	if (!a.dry_run)
 		printf("deleted mailbox %s (%s)%s\n", args.pos[0], e.dn,

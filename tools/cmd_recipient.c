@@ -30,19 +30,13 @@ static const struct xi_admin_opt opts[] = {
 
 #define TARGET_MAX 1024
 
-static int fail_close(struct xi_admin *a, const char *prog, const struct xi_error *err)
-{
-	int rc = xi_admin_fail(a, prog, err);
-
-	xi_admin_close(a);
-	return rc;
-}
+#define RECIPIENT_CLASS "xidentCustomRecipient"
+#define RECIPIENT_KIND "custom recipient"
 
 static int find_recipient(struct xi_admin *a, const char *alias, const char *dn,
 			  struct xi_entry *out, struct xi_error *err)
 {
-	return xi_admin_find_alias(a, "xidentCustomRecipient", "custom recipient", alias, dn,
-				   out, err);
+	return xi_admin_find_alias(a, RECIPIENT_CLASS, RECIPIENT_KIND, alias, dn, out, err);
 }
 
 #define DN_HELP "      --dn DN               the recipient, when several share ALIAS\n"
@@ -110,18 +104,18 @@ static int recipient_add(const char *prog, int argc, char **argv)
 	}
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    xi_admin_alias_free(&a, alias, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (args.value[O_PARENT] != NULL) {
 		if (xi_admin_fmt(parent, sizeof(parent), &err, "--parent", "%s",
 				 args.value[O_PARENT]) < 0)
-			return fail_close(&a, prog, &err);
+			return xi_admin_fail_close(&a, prog, &err);
 	} else if (xi_admin_fmt(parent, sizeof(parent), &err, "the DN", "ou=recipients,%s",
 				a.base_dn) < 0 ||
 		   xi_admin_ensure_ou(&a, parent, "recipients", &err) < 0) {
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	}
 	if (xi_admin_fmt(dn, sizeof(dn), &err, "the DN", "cn=%s,%s", esc, parent) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	xi_change_init(&ch, XI_CHANGE_ADD, dn);
 	xi_change_value(&ch, LDAP_MOD_ADD, "objectClass", "inetOrgPerson");
 	xi_change_value(&ch, LDAP_MOD_ADD, "objectClass", "xidentCustomRecipient");
@@ -136,7 +130,7 @@ static int recipient_add(const char *prog, int argc, char **argv)
 	rc = xi_admin_commit(&a, &ch, &err);
 	xi_change_free(&ch);
 	if (rc < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	if (!a.dry_run)
 		printf("added custom recipient %s -> %s (%s)\n", alias, target, dn);
 	xi_admin_close(&a);
@@ -168,7 +162,7 @@ static int recipient_show(const char *prog, int argc, char **argv)
 		return rc < 0 ? XI_EXIT_OK : rc;
 	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
 	    find_recipient(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
+		return xi_admin_fail_close(&a, prog, &err);
 	printf("%-16s%s\n", "dn:", e.dn);
 	for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
 		const struct xi_attr *v = xi_entry_attr(&e, shown[i][0]);
@@ -190,32 +184,8 @@ static const char delete_usage[] =
 
 static int recipient_delete(const char *prog, int argc, char **argv)
 {
-	struct xi_admin_args args;
-	struct xi_admin a;
-	struct xi_entry e;
-	struct xi_change ch;
-	struct xi_error err;
-	int rc;
-
-	rc = xi_admin_parse(prog, argc, argv, opts, NOPTS, XI_BIT(O_DN), 1, 1, delete_usage,
-			    &args);
-	if (rc != 0)
-		return rc < 0 ? XI_EXIT_OK : rc;
-	if (xi_admin_open(&a, prog, &args.common, &err) < 0 ||
-	    find_recipient(&a, args.pos[0], args.value[O_DN], &e, &err) < 0)
-		return fail_close(&a, prog, &err);
-	xi_change_init(&ch, XI_CHANGE_DELETE, e.dn);
-	rc = xi_admin_commit(&a, &ch, &err);
-	xi_change_free(&ch);
-	if (rc < 0) {
-		xi_entry_free(&e);
-		return fail_close(&a, prog, &err);
-	}
-	if (!a.dry_run)
-		printf("deleted custom recipient %s (%s)\n", args.pos[0], e.dn);
-	xi_entry_free(&e);
-	xi_admin_close(&a);
-	return XI_EXIT_OK;
+	return xi_admin_delete_alias(prog, argc, argv, opts, NOPTS, O_DN, delete_usage,
+				     RECIPIENT_CLASS, RECIPIENT_KIND);
 }
 
 static const struct xi_admin_verb verbs[] = {

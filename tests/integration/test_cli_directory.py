@@ -458,6 +458,10 @@ def suite(t, binary, tag):
          'cn=all-staff,ou=recipients,dc=example,dc=com' in e[1]['member'],
          T('list add-members: new ones added (a nested list too), existing ones left'),
          (r.stdout, r.stderr, e))
+    r = x('list', 'add-members', 'sales', '--member-alias', 'SALES')
+    t.ok(r.returncode == 1 and 'own member' in r.stderr and
+         len(one(d, '(xidentAlias=sales)', ['member'])[1]['member']) == 4,
+         T('list add-members of the list itself is refused'), r.stderr)
     r = x('list', 'remove-members', 'sales', '--member', 'BRANCH\\lwong', '--dry-run')
     t.ok(r.returncode == 0 and 'delete: member' in r.stdout and
          len(one(d, '(xidentAlias=sales)', ['member'])[1]['member']) == 4,

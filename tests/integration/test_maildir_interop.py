@@ -27,6 +27,7 @@ import shlex
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: E402,F401,F403
@@ -103,7 +104,7 @@ def fetch_all(m, folder):
     validity = int(re.search(r'UIDVALIDITY (\d+)', st).group(1))
     uidnext = int(re.search(r'UIDNEXT (\d+)', st).group(1))
     m.select(folder)
-    typ, data = m.uid('FETCH', '1:*', '(UID FLAGS RFC822.SIZE)')
+    typ, data = m.uid('FETCH', '1:*', '(UID FLAGS RFC822.SIZE INTERNALDATE)')
     msgs = {}
     for item in data:
         if item is None:
@@ -114,15 +115,17 @@ def fetch_all(m, folder):
             continue
         flags = re.search(r'FLAGS \(([^)]*)\)', line).group(1).split()
         size = int(re.search(r'RFC822\.SIZE (\d+)', line).group(1))
+        received = int(time.mktime(imaplib.Internaldate2tuple(line.encode())))
         sysf = sorted(f for f in flags if f in SYSTEM_FLAGS)
         kw = sorted(f for f in flags if not f.startswith('\\'))
-        msgs[int(mm.group(1))] = (sysf, kw, size)
+        msgs[int(mm.group(1))] = (sysf, kw, size, received)
     m.close()
     return validity, uidnext, msgs
 
 
 def ours(dump):
-    return {m['uid']: (sorted(m['flags']), sorted(m['keywords']), m['vsize']) for m in dump['messages']}
+    return {m['uid']: (sorted(m['flags']), sorted(m['keywords']), m['vsize'], m['received'])
+            for m in dump['messages']}
 
 
 def message(i):
@@ -134,7 +137,7 @@ def dovecot_to_xidentd(t, site):
     m.append('INBOX', '(\\Seen)', None, message(1))
     m.append('INBOX', '(\\Flagged \\Answered)', None, message(2))
     m.append('INBOX', None, None, message(3))
-    m.append('INBOX', '(\\Draft)', None, message(4))
+    m.append('INBOX', '(\\Draft)', imaplib.Time2Internaldate(1600000000), message(4))
     m.select('INBOX')
     m.uid('STORE', '2', '+FLAGS', '($Junk Project)')
     m.uid('STORE', '4', '+FLAGS', '(Project \\Seen)')
@@ -151,7 +154,8 @@ def dovecot_to_xidentd(t, site):
     dump = site.dump()
     t.eq(dump['uidvalidity'], d_validity, 'Dovecot -> xidentd: same UIDVALIDITY')
     t.eq(dump['uidnext'], d_next, 'Dovecot -> xidentd: same UIDNEXT')
-    t.eq(ours(dump), d_msgs, 'Dovecot -> xidentd: same UIDs, flags, keywords, sizes in INBOX')
+    t.eq(ours(dump), d_msgs, 'Dovecot -> xidentd: same UIDs, flags, keywords, sizes, dates in INBOX')
+    t.eq(ours(dump).get(4, [0] * 4)[3], 1600000000, 'APPEND\'s date is our received date')
     t.ok('Work.Sub' in site.driver('list', site.root).split('\n'), 'Dovecot folder Work.Sub listed')
     sub = site.dump('Work.Sub')
     t.eq((sub['uidvalidity'], sub['uidnext'], ours(sub)), (s_validity, s_next, s_msgs),
@@ -160,7 +164,7 @@ def dovecot_to_xidentd(t, site):
 
 def xidentd_to_dovecot(t, site):
     before = site.dump()
-    uid_a = int(site.driver('deliver', site.root, 'INBOX', input=message(10)))
+    uid_a = int(site.driver('deliver', site.root, 'INBOX', '--received=1500000000', input=message(10)))
     uid_b = int(site.driver('deliver', site.root, 'INBOX', '\\Seen', input=b'Subject: lf only\n\nx\n'))
     t.ok(uid_a == before['uidnext'] and uid_b == uid_a + 1,
          'xidentd delivery continues Dovecot\'s UIDs (%d, %d)' % (uid_a, uid_b))
@@ -181,8 +185,9 @@ def xidentd_to_dovecot(t, site):
     m.logout()
     t.eq(d_validity, dump['uidvalidity'], 'xidentd -> Dovecot: same UIDVALIDITY')
     t.eq(d_next, dump['uidnext'], 'xidentd -> Dovecot: same UIDNEXT')
-    t.eq(d_msgs, ours(dump), 'xidentd -> Dovecot: same UIDs, flags, keywords, sizes in INBOX')
-    t.ok(d_msgs.get(2, ([], [], 0))[:2] == (['\\Answered'], ['$Label1', 'Project']),
+    t.eq(d_msgs, ours(dump), 'xidentd -> Dovecot: same UIDs, flags, keywords, sizes, dates in INBOX')
+    t.eq(d_msgs.get(uid_a, [0] * 4)[3], 1500000000, 'our received date is Dovecot\'s INTERNALDATE')
+    t.ok(d_msgs.get(2, ([], [], 0, 0))[:2] == (['\\Answered'], ['$Label1', 'Project']),
          'flags replaced by xidentd seen by Dovecot', repr(d_msgs.get(2)))
     t.ok(4 not in d_msgs, 'message expunged by xidentd is gone for Dovecot')
     t.ok(b'Archive.2026' in folders, 'folder made by xidentd listed by Dovecot')
@@ -263,6 +268,23 @@ def session_lock(t, site):
     pop = site.pop3()
     out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
     t.ok(out.startswith(b'+OK'), 'Dovecot POP3 works once xidentd let go', repr(out))
+
+    # A session process killed with its lock held: Dovecot reads our
+    # "pid:host", sees the process gone and takes the lock over (it waits
+    # up to 10 s, so no 300 s stale wait).
+    hold = subprocess.Popen(as_mail([DRIVER, 'session-hold', site.root]), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    t.eq(hold.stdout.readline(), b'locked\n', 'xidentd holds the lock again')
+    hold.kill()
+    hold.wait(timeout=30)
+    lock = os.path.join(site.root, 'dovecot-pop3-session.lock')
+    t.ok(os.path.exists(lock), 'the killed session left its lock file')
+    start = time.monotonic()
+    pop = site.pop3()
+    out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
+    t.ok(out.startswith(b'+OK') and time.monotonic() - start < 10,
+         'Dovecot overrides the lock of the dead xidentd process (%.1f s)' % (time.monotonic() - start),
+         repr(out))
 
 
 def concurrent(t, site):

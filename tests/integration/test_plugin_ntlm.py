@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from dovecot import Dovecot
-from mailclients import (RawLine, NtlmAuthClient, curl_ntlm, imap_authenticate, imap_login,
+from mailclients import (GsaslNTLM, RawLine, NtlmAuthClient, curl_ntlm, imap_authenticate, imap_login,
                          impacket_ntlm, nt_hash_hex, pop3_auth)
 
 MODULE = build_path('plugin', '.libs', 'libmech_ntlm.so')
@@ -169,6 +169,16 @@ with Tap() as t:
     line, tr = imap_authenticate(imap, 'NTLM', impacket_ntlm('alice', USERS['alice'], 'DOM'))
     t.ok(line.startswith('a1 OK'), 'a good NTLM logon still works after the hostile ones',
          '\n'.join(tr))
+    # gsasl/libntlm speaks NTLMv1 only: refused while ntlm_v1 = no (the default)
+    mark = d.log_mark()
+    g = GsaslNTLM('alice', USERS['alice'], 'DOM')
+    try:
+        line, tr = imap_authenticate(imap, 'NTLM', g)
+    finally:
+        g.close()
+    t.eq(line, 'a1 NO [AUTHENTICATIONFAILED] Authentication failed.',
+         'gsasl NTLMv1 refused by default')
+    t.contains(d.wait_log('event=13004', mark), 'event=13004', 'NTLMv1 refusal logged as 13004')
     line, tr = imap_login(imap, 'bob', USERS['bob'])
     t.ok(line.startswith('a1 OK'), 'PLAIN LOGIN still works beside NTLM', '\n'.join(tr))
     t.eq(d.crashes(), [], 'no Fatal/Panic/signal in the log')
@@ -178,13 +188,21 @@ with Tap() as t:
     conf = os.path.join(tempdir(), 'xident.conf')
     with open(conf, 'w') as f:
         f.write('ldap_uris = ldap://127.0.0.1:9/\nldap_base_dn = dc=example,dc=org\n'
-                'ntlm_protocols = imap\nntlm_netbios_domain = EXAMPLE\n')
+                'ntlm_protocols = imap\nntlm_netbios_domain = EXAMPLE\nntlm_v1 = yes\n')
     os.chmod(os.path.dirname(conf), 0o755)
     d2 = start(extra='import_environment = $import_environment XIDENT_CONF=%s\n' % conf,
                name='dovecot-ntlm-imap-only')
     line, tr = imap_authenticate(d2.port('imap'), 'NTLM',
                                  impacket_ntlm('alice', USERS['alice'], 'EXAMPLE'))
     t.ok(line.startswith('a1 OK'), 'ntlm_protocols = imap: IMAP NTLM still works', '\n'.join(tr))
+    for user, pw, want in (('alice', USERS['alice'], 'a1 OK'), ('alice', 'wrong', 'a1 NO')):
+        g = GsaslNTLM(user, pw, 'EXAMPLE')
+        try:
+            line, tr = imap_authenticate(d2.port('imap'), 'NTLM', g)
+        finally:
+            g.close()
+        t.ok(line.startswith(want), 'ntlm_v1 = yes: gsasl NTLMv1 %s' %
+             ('logs on' if want == 'a1 OK' else 'with a wrong password refused'), '\n'.join(tr))
     mark = d2.log_mark()
     line, tr = pop3_auth(d2.port('pop3'), 'NTLM', impacket_ntlm('alice', USERS['alice'], 'EXAMPLE'))
     t.eq(line, '-ERR [AUTH] The NTLM Authentication package has been disabled for this protocol.',

@@ -341,6 +341,10 @@ with Tap() as t:
         t.ok(ok, 'proxy: %s logon to a mailbox homed elsewhere' % proto, line + '\n' + proxy.log_tail(15))
         log = home.wait_log('Login: user=<pjones>', hmark)
         t.contains(log, 'Login: user=<pjones>', 'proxy: %s session reached the home server' % proto)
+    line = imap_authenticate(proxy.port('imap'), 'NTLM',
+                             impacket_ntlm('pjones', 'pjones-pw', 'EXAMPLE'))[0]
+    t.ok(line.startswith('a1 NO [REFERRAL imap://') and '@127.0.0.1:%d/]' % home.port('imap') in line,
+         'proxy mode, NTLM (no password to forward): referral to the home server', line)
     t.eq(proxy.crashes() + home.crashes(), [], 'proxy and home: no Fatal/Panic')
     proxy.stop()
     home.stop()
@@ -394,3 +398,19 @@ with Tap() as t:
     t.ok('event=11202' not in log, 'diag_authentication = none: no success audit', log[-1500:])
     t.contains(log, 'event=13003', 'diag_authentication = none: failures (level 0) still logged')
     t.eq(quiet.crashes(), [], 'quiet: no Fatal/Panic')
+
+    # ---- password_mode = hash: userPassword compared by the resolver
+    hashed = instance(slapd, 'hashed', password_mode='hash')
+    hashed.start()
+    for proto in ('imap', 'pop3'):
+        if proto == 'imap':
+            good = imap_login(hashed.port('imap'), 'EXAMPLE\\jdoe\\johnd', 'jdoe-pw')[0]
+            bad = imap_login(hashed.port('imap'), 'EXAMPLE\\jdoe\\johnd', 'jdoe-px')[0]
+        else:
+            good = pop3_userpass(hashed.port('pop3'), 'EXAMPLE\\jdoe\\johnd', 'jdoe-pw')[0]
+            bad = pop3_userpass(hashed.port('pop3'), 'EXAMPLE\\jdoe\\johnd', 'jdoe-px')[0]
+        t.ok(good.startswith('a1 OK') or good.startswith('+OK'),
+             'password_mode = hash: %s right password' % proto, good)
+        t.ok(bad in ('a1 NO [AUTHENTICATIONFAILED] ' + FAILED, '-ERR [AUTH] ' + FAILED),
+             'password_mode = hash: %s wrong password' % proto, bad)
+    t.eq(hashed.crashes(), [], 'hashed: no Fatal/Panic')

@@ -246,8 +246,12 @@ class Dovecot:
             try:
                 return self._start_once(timeout)
             except RuntimeError as e:
-                if 'Address already in use' not in str(e) or attempt + 1 == attempts:
+                taken = 'Address already in use' in str(e)
+                if attempt + 1 == attempts or (attempt > 0 and not taken):
                     raise
+                # Said, not hidden: a TAP comment with the first failure.
+                print('# %s: start attempt %d failed, retrying on new ports:\n# %s' %
+                      (self.name, attempt + 1, str(e).replace('\n', '\n# ')), flush=True)
                 self.stop()
                 self.ports = {p: free_port() for p in PORT_NAMES}
         return self

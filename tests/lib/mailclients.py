@@ -186,6 +186,38 @@ class NtlmAuthClient:
         self.p.wait(timeout=10)
 
 
+class GsaslNTLM:
+    """gsasl (libntlm): NTLMv1 with a real LM response beside it.  Client-first:
+    it prints NEGOTIATE at once, then reads the challenge."""
+
+    def __init__(self, user, password, realm):
+        self.p = subprocess.Popen(
+            ['gsasl', '--client', '--mechanism=NTLM', '--authentication-id=' + user,
+             '--password=' + password, '--realm=' + realm, '--quiet'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, bufsize=1)
+
+    def _line(self):
+        line = self.p.stdout.readline().strip()
+        if not line:
+            raise RuntimeError('gsasl printed nothing')
+        return line
+
+    def __call__(self, challenge):
+        if challenge == b'':
+            line = self._line()
+            if line == 'NTLM':
+                line = self._line()
+            return base64.b64decode(line.split()[-1])
+        self.p.stdin.write(base64.b64encode(challenge).decode() + '\n')
+        self.p.stdin.flush()
+        return base64.b64decode(self._line())
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
+
+
 def curl_ntlm(url, user, password, extra=()):
     """curl with --login-options AUTH=NTLM (NTLMv2); user may be DOM\\name.
     Returns the CompletedProcess (exit 0 = logged on, 67 = refused)."""

@@ -273,6 +273,23 @@ static void test_mailbox(void)
 	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 3 &&
 		       xi_mailbox_message(mb, 2)->flags == XI_MAIL_SEEN,
 	       "sync sees the delivery with \\Seen");
+	struct xi_maildir_delivery *dlv;
+	uint32_t uid_r = 0;
+	time_t when = 0;
+	tap_ok(xi_maildir_delivery_begin(md, NULL, &dlv, &err) == 0 &&
+		       xi_maildir_delivery_write(dlv, msg, 5, &err) == 0 &&
+		       xi_maildir_delivery_write(dlv, msg + 5, strlen(msg) - 5, &err) == 0 &&
+		       (xi_maildir_delivery_set_received(dlv, 1234567890), 1) &&
+		       xi_maildir_delivery_commit(dlv, 0, &uid_r, &err) == 0 && uid_r == 7,
+	       "streamed delivery with a received date: UID 7");
+	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_find_uid(mb, 7) == 3 &&
+		       xi_mailbox_message_received(mb, 3, &when, &err) == 0 && when == 1234567890 &&
+		       xi_mailbox_message(mb, 3)->size == strlen(msg),
+	       "received date and size read back");
+	tap_ok(xi_maildir_delivery_begin(md, NULL, &dlv, &err) == 0, "delivery begun");
+	xi_maildir_delivery_abort(dlv);
+	xi_mailbox_expunge(mb, 3, &err);
+	tap_ok(xi_mailbox_sync(mb, &err) == 0 && xi_mailbox_count(mb) == 3, "aborted delivery leaves nothing");
 	uint32_t validity = xi_mailbox_uidvalidity(mb);
 	/* A file gone without our expunge (another agent, or a scan racing a
 	 * rename) keeps its uidlist record: were it back, it keeps its UID. */
@@ -282,7 +299,7 @@ static void test_mailbox(void)
 	bool moved = rename(gone, kept) == 0;
 	xi_mailbox_close(mb);
 	tap_ok(moved, "file of UID 4 moved away");
-	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 7, "UID 7 delivered");
+	tap_ok(xi_maildir_deliver(md, NULL, msg, strlen(msg), 0, &uid6, &err) == 0 && uid6 == 8, "UID 8 delivered");
 	ul = read_text(path);
 	tap_ok(ul && strstr(ul, "\n4 :") != NULL, "record of UID 4 kept while its file is away");
 	free(ul);
@@ -299,9 +316,9 @@ static void test_mailbox(void)
 	       "read-only open leaves a file without UID out");
 	xi_mailbox_close(mb);
 	tap_ok(xi_mailbox_open(md, NULL, false, &mb, &err) == 0 && xi_mailbox_count(mb) == 5 &&
-		       xi_mailbox_message(mb, 4)->uid == 8 && xi_mailbox_message(mb, 4)->vsize == 3 &&
+		       xi_mailbox_message(mb, 4)->uid == 9 && xi_mailbox_message(mb, 4)->vsize == 3 &&
 		       xi_mailbox_uidvalidity(mb) == validity,
-	       "foreign file gets UID 8, vsize computed, UIDVALIDITY kept");
+	       "foreign file gets UID 9, vsize computed, UIDVALIDITY kept");
 	xi_mailbox_close(mb);
 
 	/* Folders */
