@@ -8,7 +8,7 @@
  * process resolves recipients through libxident (lmtp_deliver.c) and forks
  * one short-lived child per recipient that becomes the mailbox's uid/gid
  * before it touches the Maildir.  SIGTERM or SIGINT: stop accepting, remove
- * the unix sockets, exit.
+ * the unix sockets, exit.  SIGHUP is ignored (no reload yet: restart).
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -244,6 +244,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* no reload yet: a SIGHUP meant for xidentd must not stop delivery */
+	signal(SIGHUP, SIG_IGN);
 	fprintf(stderr, "xidentd-lmtp: listening on %zu socket(s)\n", nl);
 
 	while (!stop_requested) {
