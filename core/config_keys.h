@@ -100,6 +100,8 @@
 	/* --- standalone server (xidentd) ------------------------------------ */ \
 	X(POP3_LISTEN, "pop3_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd: POP3 listeners (STLS offered when a certificate is set), as address:port, IPv6 as [address]:port, separated by spaces.") \
+	X(LMTP_LISTEN, "lmtp_listen", XI_CT_LIST, NULL, 0, NULL, \
+	  "xidentd-lmtp: LMTP listeners for the MTA, as a unix socket path or address:port (IPv6 as [address]:port), separated by spaces; keep TCP on 127.0.0.1.") \
 	X(POP3S_LISTEN, "pop3s_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd: POP3 over implicit TLS listeners (port 995), same syntax as pop3_listen; needs tls_cert_file.") \
 	X(TLS_CERT_FILE, "tls_cert_file", XI_CT_PATH, NULL, 0, NULL, \

@@ -1,0 +1,235 @@
+/*
+ * lmtp_deliver: resolve LMTP recipients through the core, deliver into
+ * Maildir as the mailbox's owner (lmtp_deliver.h).
+ */
+#include "lmtp_deliver.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "maildir.h"
+#include "outcome.h"
+#include "resolver.h"
+
+/* Exit codes of the delivery child. */
+#define CHILD_OK 0
+#define CHILD_TEMP 75   /* EX_TEMPFAIL */
+#define CHILD_PERM 73   /* EX_CANTCREAT */
+
+struct lmtp_rcpt_target {
+	unsigned uid, gid;
+	char user[XI_NAME_MAX];
+	char maildir[XI_FIELD_MAX + 16];
+};
+
+static bool parse_id(const char *s, unsigned *v)
+{
+	char *end;
+	unsigned long l;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	l = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || l == 0 || l > 0x7fffffffUL)
+		return false; /* never deliver as root */
+	*v = (unsigned)l;
+	return true;
+}
+
+/* The same rule as the POP3 session: an absolute path without "..", under
+ * mail_root when one is configured. */
+static bool path_allowed(const struct xi_config *cfg, const char *path)
+{
+	const char *root = xi_config_str(cfg, XI_CFG_MAIL_ROOT);
+	size_t n;
+
+	if (path[0] != '/' || strstr(path, "/../") != NULL ||
+	    (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+		return false;
+	if (root == NULL)
+		return true;
+	n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* mail = "maildir:~/Maildir" (the sample), a path, or empty (Maildir in
+ * home); Dovecot's ":INDEX=..." options are not ours to follow. */
+static void maildir_path(const struct xi_logon_result *r, char *out, size_t size)
+{
+	const char *loc = r->mail;
+	char *colon;
+
+	if (strncmp(loc, "maildir:", 8) == 0)
+		loc += 8;
+	if (loc[0] == '\0')
+		snprintf(out, size, "%s", r->home);
+	else if (strncmp(loc, "~/", 2) == 0)
+		snprintf(out, size, "%s/%s", r->home, loc + 2);
+	else
+		snprintf(out, size, "%s", loc);
+	colon = strchr(out, ':');
+	if (colon != NULL)
+		*colon = '\0';
+}
+
+static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
+			 char *reply, size_t size)
+{
+	struct lmtp_deliver *d = ctx;
+	struct xi_logon_request req = { .name = address, .protocol = XI_PROTO_LMTP,
+					.method = XI_METHOD_NONE, .remote = d->remote };
+	struct xi_resolution *res = NULL;
+	struct xi_logon_result r;
+	struct xi_error err;
+	struct lmtp_rcpt_target *t;
+
+	xi_error_clear(&err);
+	if (xi_resolve(d->resolver, &req, NULL, NULL, &res, &err) < 0) {
+		snprintf(reply, size, "451 4.3.0 <%s> Temporary failure: %s", address, err.message);
+		return false;
+	}
+	xi_proof_trusted(res);
+	xi_finish(d->resolver, res, &r);
+	xi_resolution_free(res);
+
+	switch (r.outcome) {
+	case XI_OUTCOME_OK:
+		break;
+	case XI_OUTCOME_BAD_CREDENTIALS:
+	case XI_OUTCOME_INVALID_NAME:
+		/* For a trusted lookup no password was involved: the name is
+		 * unknown, or names something without a mailbox (custom
+		 * recipient, distribution list).  The logon client text hides
+		 * which, against account probing; the MTA is trusted and the
+		 * sender needs the reason, so the event's cause is given. */
+		snprintf(reply, size, "550 5.1.1 <%s> No mailbox here: %s", address,
+			 r.cause[0] ? r.cause : "unknown recipient");
+		return false;
+	case XI_OUTCOME_NO_MAILBOX:
+		snprintf(reply, size, "550 5.1.1 <%s> %s", address, r.client_text);
+		return false;
+	case XI_OUTCOME_AMBIGUOUS:
+		snprintf(reply, size, "550 5.1.4 <%s> %s", address, r.client_text);
+		return false;
+	case XI_OUTCOME_OTHER_SERVER:
+		snprintf(reply, size, "550 5.1.6 <%s> %s", address, r.client_text);
+		return false;
+	default:
+		if (xi_outcome_info(r.outcome)->temporary)
+			snprintf(reply, size, "451 4.3.0 <%s> %s", address,
+				 r.client_text[0] ? r.client_text : "Temporary failure; try again later.");
+		else
+			snprintf(reply, size, "550 5.7.1 <%s> %s", address, r.client_text);
+		return false;
+	}
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(reply, size, "451 4.3.0 <%s> Out of memory", address);
+		return false;
+	}
+	maildir_path(&r, t->maildir, sizeof(t->maildir));
+	snprintf(t->user, sizeof(t->user), "%s", r.canonical_user);
+	if (!parse_id(r.uid, &t->uid) || !parse_id(r.gid, &t->gid) ||
+	    !path_allowed(d->cfg, r.home) || !path_allowed(d->cfg, t->maildir)) {
+		fprintf(stderr, "event=13005 category=Authentication severity=error protocol=lmtp "
+			"resolved=%s cause=\"mailbox has no usable uid, gid or home (uid=%s gid=%s "
+			"home=%s), or the home lies outside mail_root\" remedy=\"set the mailbox's "
+			"uid, gid and home in the directory\"\n", r.canonical_user, r.uid, r.gid, r.home);
+		free(t);
+		snprintf(reply, size, "451 4.3.5 <%s> The mailbox is not available now; "
+			 "the administrator has been told.", address);
+		return false;
+	}
+	*rcpt_ctx = t;
+	return true;
+}
+
+/* In the child: become the mailbox's owner, then write tmp -> new. */
+static int child_deliver(const struct lmtp_rcpt_target *t, const uint8_t *data, size_t len,
+			 int report_fd)
+{
+	struct xi_maildir *md = NULL;
+	struct xi_error err;
+	uint32_t uid = 0;
+	int rc;
+
+	if (geteuid() == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(t->gid) < 0 || setuid(t->uid) < 0 ||
+		    setuid(0) == 0)
+			return CHILD_TEMP;
+	}
+	xi_error_clear(&err);
+	if (xi_maildir_open(t->maildir, true, NULL, &md, &err) < 0 ||
+	    xi_maildir_deliver(md, NULL, data, len, 0, &uid, &err) < 0) {
+		rc = err.status == XI_ERR_TEMP || err.status == XI_ERR_IO ? CHILD_TEMP : CHILD_PERM;
+		dprintf(report_fd, "%s", err.message);
+		if (md != NULL)
+			xi_maildir_close(md);
+		return rc;
+	}
+	xi_maildir_close(md);
+	dprintf(report_fd, "%u", uid);
+	return CHILD_OK;
+}
+
+static void deliver_data(void *ctx, void *rcpt_ctx, const char *address, const char *sender,
+			 const uint8_t *data, size_t len, char *reply, size_t size)
+{
+	const struct lmtp_rcpt_target *t = rcpt_ctx;
+	char said[256];
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)ctx;
+	(void)sender;
+	if (pipe(fds) < 0) {
+		snprintf(reply, size, "451 4.3.0 <%s> Cannot start delivery", address);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		snprintf(reply, size, "451 4.3.0 <%s> Cannot start delivery", address);
+		return;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(child_deliver(t, data, len, fds[1]));
+	}
+	close(fds[1]);
+	n = read(fds[0], said, sizeof(said) - 1);
+	close(fds[0]);
+	said[n > 0 ? n : 0] = '\0';
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_OK) {
+		snprintf(reply, size, "250 2.0.0 <%s> Saved for %s as UID %s", address, t->user, said);
+		return;
+	}
+	fprintf(stderr, "xidentd-lmtp: delivery to %s (%s) failed: %s\n", t->user, t->maildir,
+		said[0] ? said : "delivery process died");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_PERM)
+		snprintf(reply, size, "550 5.2.0 <%s> Mailbox cannot be written", address);
+	else
+		snprintf(reply, size, "451 4.2.0 <%s> Mailbox temporarily unavailable", address);
+}
+
+static void rcpt_free(void *ctx, void *rcpt_ctx)
+{
+	(void)ctx;
+	free(rcpt_ctx);
+}
+
+const struct lmtp_callbacks lmtp_deliver_callbacks = { deliver_rcpt, deliver_data, rcpt_free };
