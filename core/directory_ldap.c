@@ -150,18 +150,26 @@ static bool has_value(struct berval **v, const char *want)
 	return false;
 }
 
-/* Collects up to 16 text values of attr for the interpreting helpers. */
+/* Collects up to 16 text values of attr for the interpreting helpers.
+ * *dropped (may be NULL) tells whether any value present was left out (too
+ * long, control bytes, or past the 16th): a policy attribute read in part
+ * must not be interpreted as if the rest did not exist. */
 #define MULTI_MAX 16
 static size_t text_values(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
-			  char buf[MULTI_MAX][XI_NAME_MAX], const char *ptrs[MULTI_MAX])
+			  char buf[MULTI_MAX][XI_NAME_MAX], const char *ptrs[MULTI_MAX],
+			  bool *dropped)
 {
 	struct berval **v = values(ld, msg, attr);
-	size_t n = 0;
+	size_t n = 0, i;
 
-	for (size_t i = 0; v != NULL && v[i] != NULL && n < MULTI_MAX; i++) {
-		if (copy_text(e, attr, v[i], buf[n], XI_NAME_MAX)) {
+	if (dropped != NULL)
+		*dropped = false;
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		if (n < MULTI_MAX && copy_text(e, attr, v[i], buf[n], XI_NAME_MAX)) {
 			ptrs[n] = buf[n];
 			n++;
+		} else if (dropped != NULL) {
+			*dropped = true;
 		}
 	}
 	ldap_value_free_len(v);
@@ -228,6 +236,7 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 	char home[XI_DN_MAX] = "";
 	struct berval **v;
 	size_t n, i;
+	bool dropped;
 
 	first_text(ld, msg, e, m->alias, e->alias, sizeof(e->alias));
 	v = values(ld, msg, m->primary_account);
@@ -259,10 +268,19 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 		snprintf(e->home_server, sizeof(e->home_server), "%s", "(unreadable)");
 		note_problem(e, m->home_server, "value not in the expected shape");
 	}
-	n = text_values(ld, msg, e, m->protocols, buf, ptrs);
-	e->protocols = xi_attrmap_protocols(m, ptrs, n);
-	n = m->logon_methods != NULL ? text_values(ld, msg, e, m->logon_methods, buf, ptrs) : 0;
-	e->methods = xi_attrmap_methods(ptrs, n);
+	/* Absent means "all"; present but unreadable means "none" (fail closed),
+	 * and the note names the attribute for `xident resolve` and the event. */
+	n = text_values(ld, msg, e, m->protocols, buf, ptrs, &dropped);
+	e->protocols = dropped ? 0 : xi_attrmap_protocols(m, ptrs, n);
+	if (dropped)
+		note_problem(e, m->protocols, "a value could not be read: no protocol allowed");
+	n = m->logon_methods != NULL ?
+		text_values(ld, msg, e, m->logon_methods, buf, ptrs, &dropped) : 0;
+	if (m->logon_methods == NULL)
+		dropped = false;
+	e->methods = dropped ? 0 : xi_attrmap_methods(ptrs, n);
+	if (dropped)
+		note_problem(e, m->logon_methods, "a value could not be read: no logon method allowed");
 
 	first_text(ld, msg, e, m->target_address, e->target_address, sizeof(e->target_address));
 	first_text(ld, msg, e, m->mail, e->mail, sizeof(e->mail));
@@ -292,7 +310,7 @@ static bool any_caseeq(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const
 
 	if (attr == NULL || want == NULL)
 		return false;
-	n = text_values(ld, msg, e, attr, buf, ptrs);
+	n = text_values(ld, msg, e, attr, buf, ptrs, NULL);
 	for (i = 0; i < n; i++) {
 		if (xi_utf8_caseeq(ptrs[i], want))
 			return true;

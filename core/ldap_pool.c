@@ -114,7 +114,9 @@ static void release_slot(struct xi_ldap_pool *pool, struct pool_set *set, struct
 {
 	sl->in_use = false;
 	set->free_count++;
-	pthread_cond_signal(&pool->freed);
+	/* Search and bind waiters share this condition variable: a signal could
+	 * wake a waiter of the other set while the right one sleeps on. */
+	pthread_cond_broadcast(&pool->freed);
 }
 
 static struct pool_slot *find_conn(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn,

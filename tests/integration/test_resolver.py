@@ -238,6 +238,20 @@ def hostile_values(t, d, conf):
     t.contains(r['stdout'], 'displayName value holds control bytes (ignored)', 'the control bytes are named')
     t.ok('a' * 1100 not in r['stdout'], 'the long value is not passed on', r['stdout'][:300])
 
+    # A policy value that cannot be read fails closed: imaponly's POP3 ban
+    # must not turn into "every protocol" because its one value is unreadable.
+    r = d.modify('dn: uid=imaponly,ou=EXAMPLE,ou=accounts,dc=example,dc=com\nchangetype: modify\n'
+                 'replace: xidentProtocols\nxidentProtocols:: %s\n\n'
+                 % base64.b64encode(b'imap\x01').decode())
+    t.ok(r.returncode == 0, 'unreadable xidentProtocols value written', r.stderr)
+    for proto in ('pop3', 'imap'):
+        r = resolve(conf, 'EXAMPLE\\imaponly', 'imaponly-pw', protocol=proto)
+        check(t, r, 'unreadable protocol policy over %s' % proto, 'protocol_disabled')
+    t.contains(r['stdout'], 'no protocol allowed', 'the unreadable policy is named')
+    r = d.modify('dn: uid=imaponly,ou=EXAMPLE,ou=accounts,dc=example,dc=com\nchangetype: modify\n'
+                 'replace: xidentProtocols\nxidentProtocols: imap\n\n')
+    t.ok(r.returncode == 0, 'xidentProtocols restored', r.stderr)
+
 
 def equal_cost(t, conf, mode):
     """Unknown name vs wrong password of the same form: same LDAP operations."""
