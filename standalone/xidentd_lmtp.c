@@ -34,6 +34,8 @@
 #define IDLE_TIMEOUT_MS (300 * 1000)   /* RFC 5321 4.5.3.2.7: 5 minutes */
 #define MESSAGE_MAX ((size_t)64 << 20)
 #define RCPT_MAX 100
+/* sessions at once: an MTA opens a few; each is a process */
+#define SESSIONS_MAX 64
 #define DEFAULT_CONFIG "/etc/xident/xident.conf"
 
 static volatile sig_atomic_t stop_requested;
@@ -205,6 +207,7 @@ int main(int argc, char **argv)
 	const char *const *specs;
 	struct sigaction sa = { .sa_handler = on_stop };
 	size_t n, i, nl = 0;
+	unsigned sessions = 0;
 	int c;
 
 	while ((c = getopt(argc, argv, "c:F")) != -1) {
@@ -252,7 +255,8 @@ int main(int argc, char **argv)
 		int r = poll(pfd, nl, 1000);
 
 		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+			if (sessions > 0)
+				sessions--;
 		if (r <= 0)
 			continue;
 		for (i = 0; i < nl; i++) {
@@ -270,6 +274,12 @@ int main(int argc, char **argv)
 			if (ss.ss_family != AF_UNIX)
 				(void)getnameinfo((struct sockaddr *)&ss, sl, remote, sizeof(remote),
 						  NULL, 0, NI_NUMERICHOST);
+			if (sessions >= SESSIONS_MAX) {
+				static const char full[] = "421 4.3.2 Too many connections, try again later\r\n";
+				(void)write_all(fd, full, sizeof(full) - 1);
+				close(fd);
+				continue;
+			}
 			pid = fork();
 			if (pid == 0) {
 				size_t j;
@@ -286,6 +296,8 @@ int main(int argc, char **argv)
 			}
 			if (pid < 0)
 				fprintf(stderr, "xidentd-lmtp: fork: %s\n", strerror(errno));
+			else
+				sessions++;
 			close(fd);
 		}
 	}
