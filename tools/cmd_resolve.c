@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "commands.h"
+#include "config_load.h"
 #include "config.h"
 #include "ntlm_server.h"
 #include "resolver.h"
@@ -77,26 +78,6 @@ static int read_password(char *buf, size_t size)
 	if (len > 0 && buf[len - 1] == '\r')
 		buf[--len] = '\0';
 	return 0;
-}
-
-static int load_config(const char *path, struct xi_config **cfg_r)
-{
-	struct xi_config_report report;
-	char line[sizeof(report.problems[0].file) + sizeof(report.problems[0].reason) + 16];
-	size_t i;
-
-	if (xi_config_load(path, cfg_r, &report) == 0) {
-		xi_config_report_free(&report);
-		return 0;
-	}
-	for (i = 0; i < report.count; i++) {
-		xi_config_problem_format(&report.problems[i], line, sizeof(line));
-		fprintf(stderr, "%s\n", line);
-	}
-	if (report.count == 0)
-		fprintf(stderr, "xident resolve: cannot read %s\n", path);
-	xi_config_report_free(&report);
-	return -1;
 }
 
 int cmd_resolve(int argc, char **argv)
@@ -158,7 +139,7 @@ int cmd_resolve(int argc, char **argv)
 
 	if (with_password)
 		read_password(password, sizeof(password));
-	if (load_config(config_path, &cfg) < 0)
+	if (xi_tool_config_load(config_path, &cfg) < 0)
 		return XI_EXIT_USAGE;
 	xi_error_clear(&err);
 	if (xi_resolver_create(cfg, capture_event, &events, &rv, &err) < 0) {
