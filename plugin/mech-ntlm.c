@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "ntlm_config.h"
 #include "ntlm_server.h"
 #include "resolver.h"
 #include "event-log.h"
@@ -47,7 +48,8 @@ struct ntlm_auth_request {
 static struct {
 	struct xi_config *cfg;         /* NULL: no xident.conf, defaults */
 	bool broken;                   /* xident.conf present but invalid */
-	struct xi_ntlm_settings ntlm;
+	struct xi_ntlm_settings ntlm;  /* points into ncfg, or into computer* without a config */
+	struct xi_ntlm_config ncfg;
 	struct xi_event_levels levels;
 	char computer[256], computer_upper[256];
 	bool registered_scheme;
@@ -268,10 +270,11 @@ static bool protocol_allowed(struct auth_request *auth_request)
 {
 	const char *service = auth_request->fields.service;
 
+	/* Without xident.conf the mechanism serves any passdb on every
+	 * protocol; with it, the core's ntlm_protocols rule decides. */
 	if (ntlm_state.cfg == NULL)
 		return TRUE;
-	return service != NULL &&
-		xi_config_list_has(ntlm_state.cfg, XI_CFG_NTLM_PROTOCOLS, service);
+	return service != NULL && xi_ntlm_config_allowed(ntlm_state.cfg, service);
 }
 
 static void ntlm_negotiate(struct ntlm_auth_request *request,
@@ -402,7 +405,6 @@ static void load_settings(void)
 {
 	const char *path = getenv("XIDENT_CONF");
 	struct xi_config_report report = { 0, NULL };
-	const char *s;
 	char *p;
 
 	if (path == NULL || *path == '\0')
@@ -442,22 +444,17 @@ static void load_settings(void)
 		return;
 	}
 	xi_event_levels_from_config(ntlm_state.cfg, &ntlm_state.levels);
-	ntlm_state.ntlm.allow_v1 = xi_config_bool(ntlm_state.cfg, XI_CFG_NTLM_V1);
-	ntlm_state.ntlm.timestamp_window =
-		(unsigned)xi_config_int(ntlm_state.cfg, XI_CFG_NTLM_TIMESTAMP_WINDOW);
-	if ((s = xi_config_str(ntlm_state.cfg, XI_CFG_NTLM_NETBIOS_DOMAIN)) != NULL && *s != '\0')
-		ntlm_state.ntlm.netbios_domain = s;
-	else {
-		const char *const *domains = xi_config_list(ntlm_state.cfg, XI_CFG_DEFAULT_DOMAINS, NULL);
-		if (domains != NULL && domains[0] != NULL)
-			ntlm_state.ntlm.netbios_domain = domains[0];
+	/* The ntlm_* keys and their documented defaults are the core's. */
+	{
+		struct xi_error err;
+
+		if (xi_ntlm_config_load(ntlm_state.cfg, &ntlm_state.ncfg, &err) < 0) {
+			i_error("NTLM: %s: NTLM logons are refused until it is fixed", err.message);
+			ntlm_state.broken = TRUE;
+			return;
+		}
+		ntlm_state.ntlm = ntlm_state.ncfg.settings;
 	}
-	if ((s = xi_config_str(ntlm_state.cfg, XI_CFG_NTLM_DNS_DOMAIN)) != NULL)
-		ntlm_state.ntlm.dns_domain = s;
-	if ((s = xi_config_str(ntlm_state.cfg, XI_CFG_NTLM_NETBIOS_COMPUTER)) != NULL && *s != '\0')
-		ntlm_state.ntlm.netbios_computer = s;
-	if ((s = xi_config_str(ntlm_state.cfg, XI_CFG_NTLM_DNS_COMPUTER)) != NULL && *s != '\0')
-		ntlm_state.ntlm.dns_computer = s;
 }
 
 void mech_ntlm_init(struct module *module ATTR_UNUSED)
