@@ -386,7 +386,12 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 			break;
 		}
 		switch (m->type) {
-		case XI_MSG_AUTH_PLAIN: handle_plain(&a, m); break;
+		case XI_MSG_AUTH_PLAIN:
+			handle_plain(&a, m);
+			/* The request held a clear-text password: do not keep it
+			 * until a later, maybe shorter, message overwrites it. */
+			OPENSSL_cleanse(m, sizeof(*m));
+			break;
 		case XI_MSG_AUTH_NTLM: handle_ntlm(&a, m); break;
 		case XI_MSG_AUTH_FORGET: slot_drop(slot_find(&a, m->conn, false)); break;
 		default:

@@ -158,9 +158,16 @@ static int buf_append(struct buf *b, const char *data, size_t len, size_t max)
 			cap *= 2;
 		if (cap > max)
 			cap = max;
-		char *d = realloc(b->data, cap);
+		/* Not realloc: the old block may hold a password line, and
+		 * realloc would free it unwiped. */
+		char *d = malloc(cap);
 		if (d == NULL)
 			return -1;
+		if (b->data != NULL) {
+			memcpy(d, b->data, b->len);
+			OPENSSL_cleanse(b->data, b->cap);
+			free(b->data);
+		}
 		b->data = d;
 		b->cap = (uint32_t)cap;
 	}
@@ -172,13 +179,17 @@ static int buf_append(struct buf *b, const char *data, size_t len, size_t max)
 static void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {
-		/* Empty: give the memory back, idle connections hold none. */
+		/* Empty: give the memory back, idle connections hold none;
+		 * wipe it first, it may have held a password line. */
+		if (b->data != NULL)
+			OPENSSL_cleanse(b->data, b->cap);
 		free(b->data);
 		b->data = NULL;
 		b->len = b->cap = 0;
 		return;
 	}
 	memmove(b->data, b->data + n, b->len - n);
+	OPENSSL_cleanse(b->data + (b->len - n), n);
 	b->len -= (uint32_t)n;
 }
 
