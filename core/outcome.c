@@ -100,6 +100,12 @@ static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
 		1 },
 };
 
+const char *xi_outcome_no_recipient_remedy(void)
+{
+	return "Check the recipient's address; if it should receive mail here, add it as a "
+		"mailbox (`xident mailbox add`) or as a custom recipient (`xident recipient add`).";
+}
+
 const struct xi_outcome_info *xi_outcome_info(enum xi_outcome outcome)
 {
 	if ((unsigned)outcome >= XI_OUTCOME__COUNT)

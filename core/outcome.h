@@ -86,6 +86,11 @@ size_t xi_text_fill(const char *text, const char *const *args, size_t nargs,
 size_t xi_outcome_client_text(enum xi_outcome outcome, const char *const *args, size_t nargs,
 			      char *buf, size_t size);
 
+/* The no_mailbox row's remedy when a password-less lookup (an LMTP
+ * recipient, `xident resolve --lookup`) names nothing in the directory: a
+ * variant of that row, not another outcome. */
+const char *xi_outcome_no_recipient_remedy(void);
+
 /* Cause of a tempfail when the service account lacks a right; placeholders:
  * service account DN, attribute, entry DN. */
 #define XI_CAUSE_PRIVILEGE_NOT_HELD \

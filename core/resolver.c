@@ -62,6 +62,7 @@ struct verdict {
 	char args[2][XI_CLIENT_TEXT_MAX];
 	size_t nargs;
 	char cause[XI_CLIENT_TEXT_MAX];
+	const char *remedy; /* a variant of the table row's remedy, or NULL for the row's own */
 };
 
 struct xi_resolution {
@@ -158,6 +159,7 @@ static void set_verdict(struct verdict *v, enum xi_outcome outcome, const char *
 
 	v->outcome = outcome;
 	v->nargs = 0;
+	v->remedy = NULL;
 	va_start(ap, fmt);
 	vsnprintf(v->cause, sizeof(v->cause), fmt, ap);
 	va_end(ap);
@@ -178,6 +180,7 @@ static void decide(struct xi_resolution *res, enum xi_outcome outcome, const cha
 	res->decided = true;
 	res->pre.outcome = outcome;
 	res->pre.nargs = 0;
+	res->pre.remedy = NULL;
 	va_start(ap, fmt);
 	vsnprintf(res->pre.cause, sizeof(res->pre.cause), fmt, ap);
 	va_end(ap);
@@ -218,6 +221,20 @@ static const char *kind_name(unsigned kinds)
 	if (kinds & XI_DIR_ACCOUNT)
 		return "account";
 	return "other entry";
+}
+
+/* A name that matches nothing.  A logon hides that behind bad credentials
+ * (one text, one cost, whatever the name); a password-less lookup (an LMTP
+ * recipient) has no secret to guard and its host needs the reason. */
+static void decide_unknown(struct xi_resolution *res, const char *name)
+{
+	if (res->method != XI_METHOD_NONE) {
+		decide(res, XI_OUTCOME_BAD_CREDENTIALS, "unknown user name %s", name);
+		return;
+	}
+	decide(res, XI_OUTCOME_NO_MAILBOX, "no mailbox or recipient named %s in the directory", name);
+	verdict_arg(&res->pre, res->pre.cause);
+	res->pre.remedy = xi_outcome_no_recipient_remedy();
 }
 
 static void trace_result(struct xi_resolution *res, const char *label,
@@ -611,7 +628,7 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		trace(res, "rule: %s is neither an account nor a recipient: unknown name", typed);
 		dummy_second_search(res);
 		if (!res->decided)
-			decide(res, XI_OUTCOME_BAD_CREDENTIALS, "unknown user name %s", typed);
+			decide_unknown(res, typed);
 		return;
 	}
 	if (count > 1) {
@@ -643,14 +660,27 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 	if (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL) || m->primary_key[0] == '\0' ||
 	    rv->dir->map->link_kind == XI_LINK_NONE) {
 		dummy_second_search(res);
-		if (!res->decided)
-			decide(res, XI_OUTCOME_BAD_CREDENTIALS,
-			       "%s is %s %s with no primary account to log on as%s%s%s", typed,
-			       (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? "the" : "mailbox",
+		if (res->decided)
+			return;
+		if (res->method == XI_METHOD_NONE) {
+			/* A lookup: no password to guard, so the host is told
+			 * what the name is instead of a mailbox. */
+			decide(res, XI_OUTCOME_NO_MAILBOX, "%s is %s %s%s%s%s, not a mailbox with an account",
+			       typed, (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? "a" : "mailbox",
 			       (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? kind_name(m->kinds) : m->dn,
 			       m->target_address[0] ? " (target " : "",
 			       m->target_address[0] ? m->target_address : "",
 			       m->target_address[0] ? ")" : "");
+			verdict_arg(&res->pre, res->pre.cause);
+			return;
+		}
+		decide(res, XI_OUTCOME_BAD_CREDENTIALS,
+		       "%s is %s %s with no primary account to log on as%s%s%s", typed,
+		       (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? "the" : "mailbox",
+		       (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL)) ? kind_name(m->kinds) : m->dn,
+		       m->target_address[0] ? " (target " : "",
+		       m->target_address[0] ? m->target_address : "",
+		       m->target_address[0] ? ")" : "");
 		return;
 	}
 	trace(res, "rule: %s is no account; it is the alias/address of %s, whose primary account is %s",
@@ -815,10 +845,13 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 	} else {
 		if (two_step)
 			dummy_second_search(res);
-		if (!res->decided)
-			decide(res, XI_OUTCOME_BAD_CREDENTIALS, "unknown user name %s%s%s",
-			       n->domain, n->domain[0] ? "\\" : "",
-			       n->account[0] ? n->account : n->upn);
+		if (!res->decided) {
+			char typed[XI_NAME_MAX * 2 + 2];
+
+			xfmt(typed, sizeof(typed), "%s%s%s", n->domain, n->domain[0] ? "\\" : "",
+			     n->account[0] ? n->account : n->upn);
+			decide_unknown(res, typed);
+		}
 	}
 	xi_dir_result_free(&dr);
 }
@@ -1058,6 +1091,8 @@ static void finish_result(struct xi_resolver *rv, struct xi_resolution *res,
 	ev.account_dn = res->r.account_dn[0] ? res->r.account_dn : NULL;
 	ev.mailbox_dn = res->r.mailbox_dn[0] ? res->r.mailbox_dn : NULL;
 	ev.cause = v->cause;
+	if (v->remedy != NULL)
+		ev.remedy = v->remedy;
 	xi_event_emit(&rv->levels, rv->sink, rv->sink_ctx, &ev);
 	trace(res, "outcome: %s, event %u, client told \"%s\"", xi_outcome_info(v->outcome)->name,
 	      result->event_id, result->client_text);

@@ -106,15 +106,9 @@ static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
 		break;
 	case XI_OUTCOME_BAD_CREDENTIALS:
 	case XI_OUTCOME_INVALID_NAME:
-		/* For a trusted lookup no password was involved: the name is
-		 * unknown, or names something without a mailbox (custom
-		 * recipient, distribution list).  The logon client text hides
-		 * which, against account probing; the MTA is trusted and the
-		 * sender needs the reason, so the event's cause is given. */
-		snprintf(reply, size, "550 5.1.1 <%s> No mailbox here: %s", address,
-			 r.cause[0] ? r.cause : "unknown recipient");
-		return false;
 	case XI_OUTCOME_NO_MAILBOX:
+		/* The core tells a lookup why (unknown name, custom recipient,
+		 * distribution list) in the client text. */
 		snprintf(reply, size, "550 5.1.1 <%s> %s", address, r.client_text);
 		return false;
 	case XI_OUTCOME_AMBIGUOUS:

@@ -118,6 +118,20 @@ def test_smtplib(t, sock, root):
     t.eq(os.listdir(os.path.join(maildir(root, 'johnd'), 'tmp')), [], 'nothing left in tmp/')
 
 
+NOT_HERE = 'The requested mailbox is not available on this server. '
+# address, what, the exact 550 reply (the core's no_mailbox client text)
+REFUSALS = [
+    ('partner@example.com', 'custom recipient',
+     '550 5.1.1 <partner@example.com> ' + NOT_HERE + 'partner@example.com is a custom recipient '
+     '(target SMTP:partner@elsewhere.example), not a mailbox with an account'),
+    ('all-staff', 'distribution list',
+     '550 5.1.1 <all-staff> ' + NOT_HERE + 'all-staff is a distribution list, not a mailbox with an account'),
+    ('nobody-at-all@example.com', 'unknown address',
+     '550 5.1.1 <nobody-at-all@example.com> ' + NOT_HERE +
+     'no mailbox or recipient named nobody-at-all@example.com in the directory'),
+]
+
+
 def test_refusals(t, sock):
     c = Lmtp(sock)
     c.reply()
@@ -125,20 +139,29 @@ def test_refusals(t, sock):
     c.reply()
     c.send(b'MAIL FROM:<s@elsewhere.example>\r\n')
     c.reply()
-    cases = [('partner@example.com', 'custom recipient', 'custom recipient'),
-             ('all-staff', 'distribution list', 'distribution list'),
-             ('nobody-at-all@example.com', 'unknown address', 'unknown user name')]
-    for addr, what, why in cases:
+    for addr, what, want in REFUSALS:
         c.send(b'RCPT TO:<%s>\r\n' % addr.encode())
         r = c.reply()[0]
-        t.ok(r.startswith('550 5.1.1 <%s> ' % addr) and why in r,
-             '%s refused with 550 saying why' % what, r)
-        t.diag('%s: %s' % (what, r))
+        t.eq(r, want, '%s refused with 550 saying why' % what)
     c.send(b'DATA\r\n')
     t.ok(c.reply()[0].startswith('554 5.5.1'), 'DATA with no valid recipient: 554')
     c.send(b'QUIT\r\n')
     t.ok(c.reply()[0].startswith('221'), 'QUIT')
     c.close()
+
+
+def check_refusal_events(t, log):
+    """Each refusal is logged as 13005 no_mailbox; the unknown address with
+    the recipient remedy, none with the password-guessing one."""
+    for addr, what, _ in REFUSALS:
+        lines = [l for l in log.splitlines() if 'login=%s ' % addr in l or 'login="%s"' % addr in l]
+        t.ok(lines and all('event=13005' in l and 'outcome=no_mailbox' in l for l in lines),
+             '%s: event 13005 no_mailbox' % what, lines)
+        t.ok(lines and not any('password-guessing' in l for l in lines),
+             '%s: no password-guessing remedy' % what, lines)
+    unknown = [l for l in log.splitlines() if 'nobody-at-all@example.com' in l and 'event=' in l]
+    t.ok(unknown and all('xident mailbox add' in l and 'xident recipient add' in l for l in unknown),
+         'unknown address: remedy names xident mailbox add / xident recipient add', unknown)
 
 
 def test_mixed(t, sock, root):
@@ -258,6 +281,7 @@ with Tap() as t:
         t.eq(srv.p.returncode, 0, 'SIGTERM: exit 0')
         t.ok(not os.path.exists(sock), 'socket removed on exit')
         log = srv.output()
+        t.run('refusal events', check_refusal_events, t, log)
         t.ok('Sanitizer' not in log and 'runtime error' not in log,
              'no sanitizer report (leaks, UB) from the server or its sessions')
         if t.failed:

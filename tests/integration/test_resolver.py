@@ -177,7 +177,18 @@ def lookups(t, conf, restricted_conf):
           user='imaponly')
     check(t, resolve(conf, 'ntlmonly', lookup=True), 'lookup ntlmonly', 'ok', user='ntlmonly')
     check(t, resolve(conf, 'EXAMPLE\\rjames', lookup=True), 'lookup rjames', 'other_server', user='rjames')
-    check(t, resolve(conf, 'nobody', lookup=True), 'lookup unknown', 'bad_credentials', 13003)
+    # A lookup has no password to guard: the host is told what the name is.
+    r = resolve(conf, 'nobody', lookup=True)
+    check(t, r, 'lookup unknown', 'no_mailbox', 13005,
+          client='The requested mailbox is not available on this server. '
+                 'no mailbox or recipient named nobody in the directory',
+          cause='no mailbox or recipient named nobody in the directory')
+    t.contains(r['stdout'] + r['stderr'], 'xident recipient add', 'lookup unknown: remedy names the admin commands')
+    t.ok('password-guessing' not in r['stdout'] + r['stderr'], 'lookup unknown: no password-guessing remedy')
+    check(t, resolve(conf, 'partner', lookup=True), 'lookup custom recipient', 'no_mailbox', 13005,
+          client='partner is a custom recipient (target SMTP:partner@elsewhere.example)')
+    check(t, resolve(conf, 'all-staff', lookup=True), 'lookup distribution list', 'no_mailbox', 13005,
+          client='all-staff is a distribution list')
     check(t, resolve(restricted_conf, 'EXAMPLE\\jdoe', lookup=True), 'lookup with the restricted account',
           'tempfail', 13003, cause='A required privilege is not held')
 
