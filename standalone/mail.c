@@ -1,9 +1,10 @@
 /*
  * The mail process: one POP3 session in the TRANSACTION and UPDATE states
  * (RFC 1939), running as the mailbox's uid/gid.  It takes the POP3 session
- * lock first, so that two sessions on one mailbox cannot corrupt each other
- * (the second one is told [IN-USE]), then opens the Maildir through the
- * store (maildir.h) and answers the logon with +OK.
+ * lock first (the store's, which is Dovecot's pop3_lock_session file, so a
+ * Dovecot POP3 session and ours exclude each other too; the second one is
+ * told [IN-USE]), then opens the INBOX through the store (maildir.h) and
+ * answers the logon with +OK.
  *
  * One process per session: blocking I/O with poll() for the idle timeout
  * is the simplest correct thing, and a crash here ends this session only.
@@ -20,17 +21,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "maildir.h"
 
 #define OUT_CHUNK 16384
-/* The POP3 session lock file, next to dovecot-uidlist in the Maildir root. */
-#define LOCK_NAME "xidentd-pop3.lock"
-#define LOCK_WAIT_MS 2000
+/* A session that just ended may still be closing: wait this long before
+ * telling the client the mailbox is in use. */
+#define LOCK_WAIT_SECONDS 2
+/* The store wants the session lock touched at least every 150 s (others
+ * override it after XI_MAILDIR_SESSION_LOCK_STALE); an idle client must not
+ * let it go stale, so poll() wakes up at least this often. */
+#define LOCK_TOUCH_MS (60 * 1000)
 
 struct session {
 	int fd;
@@ -38,6 +43,8 @@ struct session {
 	size_t max_line;
 	const char *user;
 	struct xi_mailbox *mb;
+	struct xi_maildir_session_lock *lock;
+	struct timespec lock_touched;
 	size_t count;
 	bool *deleted;
 	char *in;
@@ -99,11 +106,48 @@ static void replyf(struct session *s, const char *fmt, ...)
 	out_put(s, line, (size_t)n + 2);
 }
 
-/* Reads one line (without CRLF) into *line_r: 1, 0 at EOF/timeout/error,
- * -1 when the line is longer than the limit. */
+static int64_t ms_since(const struct timespec *then)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - then->tv_sec) * 1000 + (now.tv_nsec - then->tv_nsec) / 1000000;
+}
+
+/* Keeps the session lock fresh; false (after telling the client) when it
+ * was taken over, since then another session may be changing the mailbox
+ * and ours must end without its UPDATE state. */
+static bool lock_refresh(struct session *s)
+{
+	struct xi_error err = { 0 };
+
+	if (s->lock == NULL || ms_since(&s->lock_touched) < LOCK_TOUCH_MS)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &s->lock_touched);
+	if (xi_maildir_session_lock_touch(s->lock, &err) == 0)
+		return true;
+	if (err.status != XI_ERR_TEMP) {
+		/* The lock is still ours; the next touch may succeed. */
+		xd_log(LOG_WARNING, "mail: user %s: %s", s->user, err.message);
+		return true;
+	}
+	xd_log(LOG_ERR, "mail: user %s: %s; ending the session", s->user, err.message);
+	replyf(s, "-ERR [IN-USE] The mailbox was taken over by another session; nothing was removed.");
+	out_flush(s);
+	return false;
+}
+
+/* Reads one line (without CRLF) into *line_r: 1, 0 at EOF/timeout/error
+ * or when the session lock was lost, -1 when the line is longer than the
+ * limit. */
 static int read_line(struct session *s, char **line_r)
 {
+	int idle_ms = 0;
+
 	for (;;) {
+		/* Also here, not only around poll(): pipelined commands may keep
+		 * a busy session from ever waiting. */
+		if (!lock_refresh(s))
+			return 0;
 		char *nl = s->in_len > 0 ? memchr(s->in, '\n', s->in_len) : NULL;
 		if (nl != NULL) {
 			size_t len = (size_t)(nl - s->in);
@@ -125,9 +169,15 @@ static int read_line(struct session *s, char **line_r)
 			s->in_cap = cap;
 		}
 		out_flush(s);
+		int slice = s->idle_ms - idle_ms;
+		if (slice > LOCK_TOUCH_MS)
+			slice = LOCK_TOUCH_MS;
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
-		int r = poll(&p, 1, s->idle_ms);
+		int r = poll(&p, 1, slice);
 		if (r == 0) {
+			idle_ms += slice;
+			if (idle_ms < s->idle_ms)
+				continue;
 			replyf(s, "-ERR " POP3_TEXT_IDLE);
 			out_flush(s);
 			return 0;
@@ -353,8 +403,7 @@ int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const ch
 	struct session s = { .fd = fd, .user = user };
 	struct xi_maildir *md = NULL;
 	struct xi_error err = { 0 };
-	char lock_path[4096];
-	int lock_fd = -1, ret = 0;
+	int ret = 0;
 
 	s.idle_ms = (int)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
 	s.max_line = (size_t)xi_config_int(cfg, XI_CFG_MAX_LINE_LENGTH);
@@ -372,24 +421,17 @@ int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const ch
 		ret = 1;
 		goto out;
 	}
-	snprintf(lock_path, sizeof(lock_path), "%s/" LOCK_NAME, maildir);
-	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	/* A session that just ended may still be closing: wait a little
-	 * (LOCK_WAIT_MS) before telling the client the mailbox is in use. */
-	for (int waited = 0; lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
-		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
-			break;
-		usleep(50 * 1000);
-	}
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		if (lock_fd >= 0 && errno == EWOULDBLOCK) {
+	if (xi_maildir_session_lock(md, LOCK_WAIT_SECONDS, &s.lock, &err) < 0) {
+		if (err.status == XI_ERR_TEMP) {
 			replyf(&s, "-ERR [IN-USE] " POP3_TEXT_IN_USE);
 		} else {
-			xd_log(LOG_ERR, "mail: user %s: cannot lock %s: %m", user, lock_path);
+			xd_log(LOG_ERR, "mail: user %s: cannot take the POP3 session lock in %s: %s",
+			       user, maildir, err.message);
 			replyf(&s, "-ERR [SYS/TEMP] The mailbox cannot be locked now.");
 		}
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &s.lock_touched);
 	if (xi_mailbox_open(md, NULL, false, &s.mb, &err) < 0) {
 		xd_log(LOG_ERR, "mail: user %s: cannot open INBOX in %s: %s", user, maildir, err.message);
 		replyf(&s, "-ERR [SYS/TEMP] The mailbox cannot be opened now; the administrator has been told.");
@@ -414,10 +456,9 @@ out:
 	out_flush(&s);
 	if (s.mb != NULL)
 		xi_mailbox_close(s.mb);
+	xi_maildir_session_unlock(s.lock); /* before QUIT's answer, see transaction() */
 	if (md != NULL)
 		xi_maildir_close(md);
-	if (lock_fd >= 0)
-		close(lock_fd); /* releases the lock */
 	if (s.final[0] != '\0') {
 		replyf(&s, "%s", s.final);
 		out_flush(&s);

@@ -311,6 +311,70 @@ def test_transaction(t, srv):
     t.eq(r[2], '+OK ' + uidls[0], 'the remaining message keeps its UIDL')
 
 
+DOVECOT_POP3 = '/usr/lib/dovecot/pop3'
+
+
+def dovecot_pop3(root, user):
+    """Dovecot's own pop3 binary, preauthenticated over pipes as the mailbox
+    owner, with pop3_lock_session on johnd's Maildir."""
+    base = tempdir('xd-dovecot-')
+    os.chmod(base, 0o755)
+    conf = os.path.join(base, 'dovecot.conf')
+    with open(conf, 'w') as f:
+        f.write('mail_location = maildir:~/Maildir\nssl = no\nbase_dir = %s/run\n'
+                'first_valid_uid = 1\nmail_uid = %d\nmail_gid = %d\n'
+                'protocols = pop3\npop3_lock_session = yes\n' % (base, VMAIL_UID, VMAIL_UID))
+    home = os.path.join(root, 'vmail', user)
+    return subprocess.Popen(['setpriv', '--reuid=%d' % VMAIL_UID, '--regid=%d' % VMAIL_UID,
+                             '--clear-groups', 'env', '-i', 'USER=' + user, 'HOME=' + home,
+                             DOVECOT_POP3, '-c', conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=open(os.path.join(base, 'dovecot.log'), 'a'))
+
+
+def test_dovecot_lock(t, srv, root):
+    """xidentd and Dovecot's POP3 share Dovecot's pop3_lock_session file."""
+    if not os.access(DOVECOT_POP3, os.X_OK):
+        t.skip('xidentd and Dovecot POP3 share the session lock', 'Dovecot is not installed')
+        return
+    md = os.path.join(root, 'vmail', 'johnd', 'Maildir')
+    pop = dovecot_pop3(root, 'johnd')
+    pop.stdin.write(b'STAT\r\n')
+    pop.stdin.flush()
+    first = pop.stdout.readline()
+    t.ok(first.startswith(b'+OK'), 'Dovecot POP3 session open on johnd', repr(first))
+    t.ok(os.path.exists(os.path.join(md, 'dovecot-pop3-session.lock')),
+         'Dovecot holds dovecot-pop3-session.lock')
+    r = userpass(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+    t.ok(r[0].startswith('-ERR [IN-USE]'), 'xidentd answers [IN-USE] while Dovecot\'s POP3 session holds the lock', r)
+    pop.stdin.write(b'QUIT\r\n')
+    pop.stdin.flush()
+    pop.communicate(timeout=30)
+    r = userpass(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw', ['STAT', 'QUIT'])
+    t.ok(r[0].startswith('+OK') and r[1].startswith('+OK'), 'xidentd logs on after Dovecot\'s QUIT', r)
+
+    c = LineConn(srv.port)
+    c.readline()
+    c.send('USER EXAMPLE\\jdoe')
+    c.readline()
+    c.send('PASS jdoe-pw')
+    t.ok(c.readline().startswith('+OK'), 'xidentd POP3 session open on johnd')
+    t.ok(os.path.exists(os.path.join(md, 'dovecot-pop3-session.lock'))
+         and not os.path.exists(os.path.join(md, 'xidentd-pop3.lock')),
+         'xidentd holds dovecot-pop3-session.lock (and no lock of its own)', sorted(os.listdir(md)))
+    pop = dovecot_pop3(root, 'johnd')
+    out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
+    t.ok(b'[IN-USE]' in out and b'+OK' not in out, 'Dovecot POP3 answers [IN-USE] while xidentd\'s session holds the lock',
+         repr(out))
+    c.send('QUIT')
+    t.ok(c.readline().startswith('+OK'), 'xidentd QUIT')
+    hangup(c)
+    t.ok(not os.path.exists(os.path.join(md, 'dovecot-pop3-session.lock')), 'xidentd removed the lock at QUIT')
+    pop = dovecot_pop3(root, 'johnd')
+    out, _ = pop.communicate(b'STAT\r\nQUIT\r\n', timeout=60)
+    t.ok(out.startswith(b'+OK'), 'Dovecot POP3 logs on after xidentd\'s QUIT', repr(out))
+
+
 def test_pipelining(t, srv):
     wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
     c = LineConn(srv.port)
@@ -716,13 +780,14 @@ with Tap() as t:
         if only:
             for name in only.split(','):
                 globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root),
-                                               'limits': (t, d, root)}.get(name, (t, srv)))
+                                               'limits': (t, d, root), 'dovecot_lock': (t, srv, root)}.get(name, (t, srv)))
             sys.exit(1 if t.failed else 0)
         t.run('logon forms', test_logons, t, srv)
         t.run('refusals', test_refusals, t, srv)
         t.run('sasl', test_sasl, t, srv)
         t.run('transaction', test_transaction, t, srv)
         t.run('pipelining', test_pipelining, t, srv)
+        t.run('dovecot session lock', test_dovecot_lock, t, srv, root)
         t.run('hostile', test_hostile, t, srv)
         t.run('kill -9 session', test_kill_session, t, srv)
         t.run('kill -9 auth', test_kill_auth, t, srv)
