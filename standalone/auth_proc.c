@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
+#include "mailbox_target.h"
 #include "privsep.h"
 
 #include <errno.h>
@@ -106,39 +107,6 @@ static void slot_drop(struct ntlm_slot *s)
 	}
 }
 
-/* Whether home lies under mail_root (when one is configured): a directory
- * entry pointing a mailbox at /etc must not become a session there. */
-static bool home_allowed(const struct xi_config *cfg, const char *home)
-{
-	const char *root = xi_config_str(cfg, XI_CFG_MAIL_ROOT);
-	size_t n;
-
-	if (home[0] != '/' || strstr(home, "/../") != NULL ||
-	    (strlen(home) >= 3 && strcmp(home + strlen(home) - 3, "/..") == 0))
-		return false;
-	if (root == NULL)
-		return true;
-	n = strlen(root);
-	while (n > 1 && root[n - 1] == '/')
-		n--;
-	return strncmp(home, root, n) == 0 && (home[n] == '/' || home[n] == '\0');
-}
-
-static bool parse_id(const char *s, unsigned *v)
-{
-	char *end;
-	unsigned long l;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	l = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || l == 0 || l > 0x7fffffffUL)
-		return false; /* uid 0 never: no session runs as root */
-	*v = (unsigned)l;
-	return true;
-}
-
 /* Sends the reply for a finished logon (and the grant first, on success, so
  * that the master holds it before the network process can present it). */
 static void reply_result(struct auth *a, uint32_t conn, const char *protocol, const char *remote,
@@ -154,22 +122,7 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 	status = r->outcome == XI_OUTCOME_OK ? XI_AUTH_OK
 		 : xi_outcome_info(r->outcome)->temporary ? XI_AUTH_TEMPFAIL : XI_AUTH_FAIL;
 	if (status == XI_AUTH_OK) {
-		/* mail = "maildir:~/Maildir" (the sample) or empty: Maildir in home. */
-		const char *loc = r->mail;
-		if (strncmp(loc, "maildir:", 8) == 0)
-			loc += 8;
-		if (loc[0] == '\0')
-			snprintf(maildir, sizeof(maildir), "%s", r->home);
-		else if (strncmp(loc, "~/", 2) == 0)
-			snprintf(maildir, sizeof(maildir), "%s/%s", r->home, loc + 2);
-		else
-			snprintf(maildir, sizeof(maildir), "%s", loc);
-		/* Dovecot's location options (":INDEX=...") are not ours to follow. */
-		char *colon = strchr(maildir, ':');
-		if (colon != NULL)
-			*colon = '\0';
-		if (!parse_id(r->uid, &uid) || !parse_id(r->gid, &gid) ||
-		    !home_allowed(a->cfg, r->home) || !home_allowed(a->cfg, maildir)) {
+		if (!xd_mailbox_target(a->cfg, r, &uid, &gid, maildir, sizeof(maildir))) {
 			xd_log(LOG_ERR, "event=13005 category=Authentication severity=error protocol=%s "
 			       "remote=%s resolved=%s cause=\"mailbox has no usable uid, gid or home "
 			       "(uid=%s gid=%s home=%s), or the home lies outside mail_root\" "

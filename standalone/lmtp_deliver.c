@@ -3,6 +3,7 @@
  * Maildir as the mailbox's owner (lmtp_deliver.h).
  */
 #include "lmtp_deliver.h"
+#include "mailbox_target.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -27,59 +28,6 @@ struct lmtp_rcpt_target {
 	char user[XI_NAME_MAX];
 	char maildir[XI_FIELD_MAX + 16];
 };
-
-static bool parse_id(const char *s, unsigned *v)
-{
-	char *end;
-	unsigned long l;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	l = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || l == 0 || l > 0x7fffffffUL)
-		return false; /* never deliver as root */
-	*v = (unsigned)l;
-	return true;
-}
-
-/* The same rule as the POP3 session: an absolute path without "..", under
- * mail_root when one is configured. */
-static bool path_allowed(const struct xi_config *cfg, const char *path)
-{
-	const char *root = xi_config_str(cfg, XI_CFG_MAIL_ROOT);
-	size_t n;
-
-	if (path[0] != '/' || strstr(path, "/../") != NULL ||
-	    (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
-		return false;
-	if (root == NULL)
-		return true;
-	n = strlen(root);
-	while (n > 1 && root[n - 1] == '/')
-		n--;
-	return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
-/* mail = "maildir:~/Maildir" (the sample), a path, or empty (Maildir in
- * home); Dovecot's ":INDEX=..." options are not ours to follow. */
-static void maildir_path(const struct xi_logon_result *r, char *out, size_t size)
-{
-	const char *loc = r->mail;
-	char *colon;
-
-	if (strncmp(loc, "maildir:", 8) == 0)
-		loc += 8;
-	if (loc[0] == '\0')
-		snprintf(out, size, "%s", r->home);
-	else if (strncmp(loc, "~/", 2) == 0)
-		snprintf(out, size, "%s/%s", r->home, loc + 2);
-	else
-		snprintf(out, size, "%s", loc);
-	colon = strchr(out, ':');
-	if (colon != NULL)
-		*colon = '\0';
-}
 
 static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
 			 char *reply, size_t size)
@@ -131,10 +79,8 @@ static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
 		snprintf(reply, size, "451 4.3.0 <%s> Out of memory", address);
 		return false;
 	}
-	maildir_path(&r, t->maildir, sizeof(t->maildir));
 	snprintf(t->user, sizeof(t->user), "%s", r.canonical_user);
-	if (!parse_id(r.uid, &t->uid) || !parse_id(r.gid, &t->gid) ||
-	    !path_allowed(d->cfg, r.home) || !path_allowed(d->cfg, t->maildir)) {
+	if (!xd_mailbox_target(d->cfg, &r, &t->uid, &t->gid, t->maildir, sizeof(t->maildir))) {
 		fprintf(stderr, "event=13005 category=Authentication severity=error protocol=lmtp "
 			"resolved=%s cause=\"mailbox has no usable uid, gid or home (uid=%s gid=%s "
 			"home=%s), or the home lies outside mail_root\" remedy=\"set the mailbox's "
