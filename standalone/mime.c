@@ -1876,3 +1876,53 @@ int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where
 	}
 	return 0;
 }
+
+/* ------------------------------------------------------------ part access */
+
+unsigned xi_mime_part_count(const struct xi_mime *m)
+{
+	return m->count;
+}
+
+bool xi_mime_part(const struct xi_mime *m, unsigned idx, struct xi_mime_part_info *out)
+{
+	if (idx >= m->count)
+		return false;
+	const struct part *p = &m->parts[idx];
+	out->hdr_start = p->hdr_start;
+	out->body_start = p->body_start;
+	out->body_end = p->body_end;
+	out->multipart = (p->flags & PF_MULTIPART) != 0;
+	out->rfc822 = (p->flags & PF_RFC822) != 0;
+	out->first_child = p->first_child;
+	out->next = p->next;
+	return true;
+}
+
+const char *xi_mime_data(const struct xi_mime *m, size_t *len)
+{
+	*len = m->len;
+	return m->msg;
+}
+
+int xi_mime_header_next(const struct xi_mime *m, unsigned idx, size_t *pos, const char **name,
+			size_t *name_len, const char **value, size_t *value_len)
+{
+	if (idx >= m->count)
+		return 0;
+	const struct part *p = &m->parts[idx];
+	size_t at = *pos < p->hdr_start ? p->hdr_start : *pos;
+	if (at >= p->body_start)
+		return 0;
+	struct header h;
+	if (next_header(m->msg, p->body_start, &at, &h) != 1) {
+		*pos = p->body_start;
+		return 0;
+	}
+	*pos = at;
+	*name = h.name.p;
+	*name_len = h.name.len;
+	*value = h.value.p;
+	*value_len = h.value.len;
+	return 1;
+}

@@ -91,4 +91,24 @@ enum xi_mime_search_where {
 int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where,
 			const char *needle);
 
+/* Part addressing for BODY[section] (mime_section.h) and SEARCH HEADER.
+ * Parts are numbered in parse order: 0 is the message itself. */
+struct xi_mime_part_info {
+	size_t hdr_start, body_start, body_end; /* offsets into the message */
+	bool multipart;   /* a multipart with a usable boundary */
+	bool rfc822;      /* message/rfc822 (its child is the message inside) */
+	int first_child;  /* -1: none */
+	int next;         /* the next sibling, -1: none */
+};
+unsigned xi_mime_part_count(const struct xi_mime *m);
+/* false when idx is out of range. */
+bool xi_mime_part(const struct xi_mime *m, unsigned idx, struct xi_mime_part_info *out);
+/* The message buffer given to xi_mime_parse. */
+const char *xi_mime_data(const struct xi_mime *m, size_t *len);
+/* Iterates the header fields of part idx: *pos starts at 0.  Returns 1
+ * with the name and the raw value (folding kept, no final line end), 0 at
+ * the end of the header. */
+int xi_mime_header_next(const struct xi_mime *m, unsigned idx, size_t *pos, const char **name,
+			size_t *name_len, const char **value, size_t *value_len);
+
 #endif
