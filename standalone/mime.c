@@ -37,6 +37,7 @@ enum part_flag {
 	PF_TEXT = 1u << 2,
 	PF_IS_MIME = 1u << 3,
 	PF_DIGEST = 1u << 4,
+	PF_MULTIPART_NB = 1u << 5, /* multipart type without a boundary: no children */
 };
 
 enum env_field {
@@ -113,6 +114,11 @@ static void str_add(struct xi_mime_str *s, const void *data, size_t n)
 		memcpy(s->data + s->len, data, n);
 	s->len += n;
 	s->data[s->len] = '\0';
+}
+
+void xi_mime_str_add(struct xi_mime_str *s, const void *data, size_t n)
+{
+	str_add(s, data, n);
 }
 
 static void str_adds(struct xi_mime_str *s, const char *text)
@@ -847,9 +853,9 @@ static size_t parse_part(struct parser *ps, int parent, size_t pos, size_t end, 
 		p->flags |= PF_RFC822;
 	}
 	if ((p->flags & PF_MULTIPART) && boundary == NULL)
-		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST);
+		p->flags = (p->flags & ~(unsigned)(PF_MULTIPART | PF_DIGEST)) | PF_MULTIPART_NB;
 	if (!(p->flags & PF_IS_MIME))
-		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST | PF_TEXT | PF_RFC822);
+		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST | PF_TEXT | PF_RFC822 | PF_MULTIPART_NB);
 	if (!(p->flags & PF_IS_MIME) && digest_child)
 		p->flags |= PF_RFC822;
 
@@ -1892,7 +1898,7 @@ bool xi_mime_part(const struct xi_mime *m, unsigned idx, struct xi_mime_part_inf
 	out->hdr_start = p->hdr_start;
 	out->body_start = p->body_start;
 	out->body_end = p->body_end;
-	out->multipart = (p->flags & PF_MULTIPART) != 0;
+	out->multipart = (p->flags & (PF_MULTIPART | PF_MULTIPART_NB)) != 0;
 	out->rfc822 = (p->flags & PF_RFC822) != 0;
 	out->first_child = p->first_child;
 	out->next = p->next;

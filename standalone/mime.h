@@ -47,6 +47,9 @@ struct xi_mime_str {
 };
 void xi_mime_str_init(struct xi_mime_str *s, size_t max);
 void xi_mime_str_free(struct xi_mime_str *s);
+/* Appends data[0..n) (sets overflow past max); n == 0 still allocates, so
+ * data is never NULL after a successful append. */
+void xi_mime_str_add(struct xi_mime_str *s, const void *data, size_t n);
 
 /* Parses msg[0..len); msg must stay valid and unchanged while *out lives.
  * limits may be NULL for the defaults.  Returns 0, or -1 (no memory). */
@@ -95,7 +98,7 @@ int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where
  * Parts are numbered in parse order: 0 is the message itself. */
 struct xi_mime_part_info {
 	size_t hdr_start, body_start, body_end; /* offsets into the message */
-	bool multipart;   /* a multipart with a usable boundary */
+	bool multipart;   /* Content-Type multipart (without a boundary: no children) */
 	bool rfc822;      /* message/rfc822 (its child is the message inside) */
 	int first_child;  /* -1: none */
 	int next;         /* the next sibling, -1: none */

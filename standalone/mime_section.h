@@ -37,8 +37,9 @@ struct xi_mime_section {
 	unsigned *path;            /* part numbers, each >= 1; owned */
 	unsigned depth;            /* 0: the message itself */
 	enum xi_mime_section_text text;
-	char **fields;             /* HEADER.FIELDS[.NOT] names; owned */
+	char **fields;             /* HEADER.FIELDS[.NOT] names, upper-cased; owned */
 	unsigned nfields;
+	char *name;                /* the section as sent, upper-cased; owned */
 };
 
 /* Parses the text between "[" and "]" (s[0..len), as the client sent
@@ -48,8 +49,9 @@ int xi_mime_section_parse(const char *s, size_t len, unsigned max_depth, unsigne
 			  struct xi_mime_section *out, char *why, size_t cap);
 void xi_mime_section_clear(struct xi_mime_section *sec);
 
-/* The section name as Dovecot repeats it in the response, e.g.
- * "1.HEADER.FIELDS (FROM SUBJECT)" (field names upper-cased). */
+/* The section name as Dovecot repeats it in the response: the text the
+ * client sent, upper-cased ("1.header.fields (from \"x\")" ->
+ * "1.HEADER.FIELDS (FROM \"X\")"). */
 void xi_mime_section_name(const struct xi_mime_section *sec, struct xi_mime_str *out);
 
 /* Appends the section's bytes (CRLF line ends) to out.  Returns 0, or -1
