@@ -48,6 +48,7 @@ struct node {
 	unsigned flag;            /* K_FLAG_* */
 	char *str;                /* KEYWORD, HEADER value, BODY, TEXT */
 	char *field;              /* HEADER field name */
+	bool address;             /* FROM/TO/CC/BCC: matched on the normalised address list */
 	struct xi_imap_seq_range *ranges;
 	int nranges;
 	long day;                 /* dates: days since 1970-01-01 */
@@ -448,6 +449,7 @@ static int parse_key(struct parse *p, const struct xi_imap_arg **ap, unsigned de
 			n->field = f != NULL ? dup_arg(f) : strdup(field);
 			if (n->field == NULL)
 				return nomem(p);
+			n->address = f == NULL && strcmp(field, "SUBJECT") != 0;
 			s->needs |= XI_IMAP_NEED_HEADER;
 		} else {
 			s->needs |= XI_IMAP_NEED_MESSAGE;
@@ -568,17 +570,6 @@ static bool in_ranges(const struct node *n, uint32_t value, uint32_t largest)
 	return false;
 }
 
-static bool contains_ci(const char *hay, size_t n, const char *needle)
-{
-	size_t k = strlen(needle);
-	if (k == 0)
-		return true;
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(hay + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
 static int match_header(struct match *mt, const struct node *n)
 {
 	const struct xi_mime *m = mime_of(mt);
@@ -593,8 +584,11 @@ static int match_header(struct match *mt, const struct node *n)
 			return 1;
 		struct xi_mime_str d;
 		xi_mime_str_init(&d, 4 * vlen + 64);
-		xi_mime_decode_header(value, vlen, &d);
-		int found = d.data == NULL ? -1 : contains_ci(d.data, d.len, n->str);
+		if (n->address)
+			xi_mime_address_search_text(value, vlen, &d);
+		else
+			xi_mime_decode_header(value, vlen, &d);
+		int found = d.data == NULL ? -1 : xi_mime_text_contains(d.data, d.len, n->str);
 		xi_mime_str_free(&d);
 		if (found != 0) {
 			if (found < 0)

@@ -94,6 +94,15 @@ enum xi_mime_search_where {
 int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where,
 			const char *needle);
 
+/* The address list in value[0..len) as Dovecot's FROM/TO/CC/BCC search
+ * sees it: `"Display Name" <user@domain>` (the name decoded, quoted
+ * unless one atom), `<user@domain>` without a name, ", " between. */
+int xi_mime_address_search_text(const char *value, size_t len, struct xi_mime_str *out);
+/* Whether needle (UTF-8) occurs in hay[0..n), case-insensitively (ASCII
+ * and Unicode simple case mapping; bytes that are not UTF-8 compare as
+ * they are).  1 yes, 0 no, -1 no memory. */
+int xi_mime_text_contains(const char *hay, size_t n, const char *needle);
+
 /* Part addressing for BODY[section] (mime_section.h) and SEARCH HEADER.
  * Parts are numbered in parse order: 0 is the message itself. */
 struct xi_mime_part_info {

@@ -64,6 +64,14 @@ SEARCHES = [
     'KEYWORD $Junk', 'UNKEYWORD $Junk', 'CHARSET ISO-8859-2 ALL', 'CHARSET X-NOPE ALL', 'FOO', 'SINCE 32-Jan-2020',
     'BEFORE 32-Jan-2030', 'ON 31-Feb-2023', 'BEFORE 1-Jan-30', 'SINCE 01-dec-2023', 'SENTBEFORE 31-Feb-2030',
     'CHARSET ISO-8859-1 BODY {3+}\r\ncaf\xe9', 'UID 1,3,5:7 NOT 6', '(OR SEEN (FLAGGED)) UNDELETED', 'LARGER x',
+    'CHARSET UTF-8 BODY {5+}\r\nCAF\xc3\x89', 'CHARSET UTF-8 TEXT {7+}\r\nGR\xc3\x9c\xc3\x9fE', 'TEXT "subject: plain"',
+    'FROM "Carol \\"CC\\""', 'FROM "<alice@example.org>"', 'FROM "Alice Example <alice"', 'TO "dave@example.com"',
+    'FROM "Jones <carol"', 'BCC ""', 'HEADER X-Nothing ""', 'SUBJECT "  "', 'TO ", eve"', 'CC "Frank, the Boss"',
+    'HEADER Received ""', 'BODY "JVBERi0"', 'TEXT "JVBERi0"', 'BODY "%PDF"', 'HEADER Content-Type "boundary"',
+    'SUBJECT "Plain text folded"', 'FROM "Alice Example"', 'FROM "Example <alice"', 'FROM "\\"Carol"', 'FROM "<carol"',
+    'TO "<eve@"', 'TO "com>, <eve"', 'TO "com>, eve"', 'FROM "\\"Alice Example\\" <alice@example.org>"',
+    'CC "\\"Frank, the Boss\\" <frank"', 'FROM "ALICE EXAMPLE"', 'FROM "=?"', 'FROM "Patrik F"', 'TO "Keith Moore"',
+    'FROM "Doe, John"', 'FROM "(work)"', 'TO "john doe"', 'TO "routed@"', 'TO "relay1"', 'CC "undisclosed"', 'TO ":"', 'TO ";"', 'SUBJECT "text  folded"',
     'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
 ]
 
