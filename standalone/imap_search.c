@@ -234,12 +234,15 @@ static bool parse_imap_date(const char *s, size_t n, long *day)
 static bool parse_number(const char *s, size_t n, uint64_t *v)
 {
 	uint64_t x = 0;
-	if (n == 0 || n > 19)
+	if (n == 0 || n > 20)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return false;
-		x = x * 10 + (unsigned)(s[i] - '0');
+		unsigned d = (unsigned)(s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
 	}
 	*v = x;
 	return true;
