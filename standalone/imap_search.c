@@ -123,8 +123,8 @@ static int new_node(struct parse *p, enum key key)
 static const struct xi_imap_arg *string_arg(struct parse *p, const struct xi_imap_arg *a,
 					    const char *key)
 {
-	if (a == NULL || (a->type != XI_IMAP_ARG_ATOM && a->type != XI_IMAP_ARG_QUOTED &&
-			  a->type != XI_IMAP_ARG_LITERAL)) {
+	/* NIL is the astring "NIL" here, as Dovecot reads it */
+	if (a == NULL || a->type == XI_IMAP_ARG_LIST) {
 		bad(p, "Missing or invalid argument to %.40s", key);
 		return NULL;
 	}

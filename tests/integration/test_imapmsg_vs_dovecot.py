@@ -44,7 +44,8 @@ FETCHES = [
     'RFC822.HEADER', 'RFC822.SIZE', '(UID FLAGS INTERNALDATE RFC822.SIZE)', 'FAST', 'ALL',
     'FULL', '(BODY.PEEK[1] UID ENVELOPE FLAGS BODYSTRUCTURE RFC822.SIZE)',
     '(BODY ENVELOPE BODY.PEEK[HEADER.FIELDS (Message-ID)] INTERNALDATE)',
-    '(FLAGS FLAGS UID)', 'BODY',
+    '(FLAGS FLAGS UID)', 'BODY', 'RFC822', 'RFC822.TEXT', 'BODY[TEXT]<5.10>', 'body.peek[1.mime]',
+    '(rfc822.size body.peek[2]<0.5> uid)', 'BODYSTRUCTURE', 'ENVELOPE',
 ]
 UID_FETCHES = ['(BODY.PEEK[1]<0.10> FLAGS)', 'RFC822.SIZE']
 
@@ -72,7 +73,7 @@ SEARCHES = [
     'TO "<eve@"', 'TO "com>, <eve"', 'TO "com>, eve"', 'FROM "\\"Alice Example\\" <alice@example.org>"',
     'CC "\\"Frank, the Boss\\" <frank"', 'FROM "ALICE EXAMPLE"', 'FROM "=?"', 'FROM "Patrik F"', 'TO "Keith Moore"',
     'FROM "Doe, John"', 'FROM "(work)"', 'TO "john doe"', 'TO "routed@"', 'TO "relay1"', 'CC "undisclosed"', 'TO ":"', 'TO ";"', 'SUBJECT "text  folded"',
-    'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
+    'SUBJECT NIL', 'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
 ]
 
 
