@@ -186,7 +186,8 @@ void xi_mime_section_name(const struct xi_mime_section *sec, struct xi_mime_str 
 	add(out, sec->name != NULL ? sec->name : "");
 }
 
-/* Appends p[0..n) with every LF not preceded by CR written as CRLF.
+/* Appends p[0..n) with every LF not preceded by CR written as CRLF and
+ * every NUL as 0x80.
  * prev_cr: whether the byte before p[0] (in the message) is a CR. */
 static void add_crlf(struct xi_mime_str *out, const char *p, size_t n, bool prev_cr)
 {
@@ -221,6 +222,12 @@ static void add_crlf(struct xi_mime_str *out, const char *p, size_t n, bool prev
 			w += i - start;
 			*w++ = '\r';
 			start = i;
+		} else if (p[i] == '\0') {
+			/* a NUL may not be sent in a literal: Dovecot sends 0x80 */
+			memcpy(w, p + start, i - start);
+			w += i - start;
+			*w++ = (char)0x80;
+			start = i + 1;
 		}
 	}
 	memcpy(w, p + start, n - start);
@@ -291,30 +298,6 @@ static bool field_listed(const struct xi_mime_section *sec, const char *name, si
 	return false;
 }
 
-static void write_fields(const struct xi_mime *m, unsigned idx, const struct xi_mime_section *sec,
-			 const struct xi_mime_part_info *pi, struct xi_mime_str *out)
-{
-	size_t len;
-	const char *msg = xi_mime_data(m, &len);
-	size_t pos = pi->hdr_start;
-	const char *name, *value;
-	size_t nlen, vlen;
-	for (;;) {
-		size_t start = pos;
-		if (xi_mime_header_next(m, idx, &pos, &name, &nlen, &value, &vlen) != 1)
-			break;
-		bool listed = field_listed(sec, name, nlen);
-		if (listed == (sec->text == XI_SECTION_FIELDS)) {
-			add_span(out, msg, start, pos);
-			/* a last field cut by the end of the message gets its
-			 * line end, as the blank line follows */
-			if (pos > start && msg[pos - 1] != '\n')
-				add(out, "\r\n");
-		}
-	}
-	add(out, "\r\n");
-}
-
 /* Where a part's header ends.  A part whose header (or its blank line) is
  * directly followed by a boundary has an empty body and, as the newline
  * before a boundary belongs to the boundary, a header without that last
@@ -331,6 +314,39 @@ static size_t header_end(const char *msg, size_t len, int idx, const struct xi_m
 	if (e > pi->hdr_start && msg[e - 1] == '\r')
 		e--;
 	return e;
+}
+
+static void write_fields(const struct xi_mime *m, unsigned idx, const struct xi_mime_section *sec,
+			 const struct xi_mime_part_info *pi, struct xi_mime_str *out)
+{
+	size_t len;
+	const char *msg = xi_mime_data(m, &len);
+	size_t pos = pi->hdr_start;
+	const char *name, *value;
+	size_t nlen, vlen;
+	bool keep = sec->text == XI_SECTION_FIELDS;
+	size_t end = pos;
+	for (;;) {
+		size_t start = pos;
+		if (xi_mime_header_next(m, idx, &pos, &name, &nlen, &value, &vlen) != 1)
+			break;
+		end = pos;
+		/* a line without a colon is no field of any name */
+		bool listed = value > name + nlen && field_listed(sec, name, nlen);
+		if (listed != keep)
+			continue;
+		add_span(out, msg, start, pos);
+		/* HEADER.FIELDS: a last field cut by the end of the message
+		 * gets its line end, as the blank line follows */
+		if (keep && pos > start && msg[pos - 1] != '\n')
+			add(out, "\r\n");
+	}
+	/* HEADER.FIELDS always ends with a blank line; .NOT passes the
+	 * message's own blank line, if it has one (Dovecot) */
+	if (keep)
+		add(out, "\r\n");
+	else
+		add_span(out, msg, end, header_end(msg, len, (int)idx, pi));
 }
 
 int xi_mime_section_write(const struct xi_mime *m, const struct xi_mime_section *sec,

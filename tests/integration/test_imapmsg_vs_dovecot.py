@@ -2,7 +2,9 @@
 """standalone/imap_fetch.c, mime_section.c and imap_search.c against the
 real Dovecot 2.3, byte for byte.
 
-The MIME corpus tests/data/mime/*.eml goes into a Maildir with assorted
+The MIME corpus tests/data/mime/*.eml and the edge cases of
+tests/data/imapmsg/*.eml (odd headers, no blank line, bare CR, NUL, mixed
+line ends, many parts, deep message/rfc822, long lines, empty) go into a Maildir with assorted
 flags and modification times (INTERNALDATE); a private Dovecot
 (tests/lib/dovecot.py) serves it.  For every message and every FETCH item
 list below, Dovecot's whole "* n FETCH (...)" response (item order, section
@@ -24,7 +26,8 @@ from xitest import *  # noqa: E402,F401,F403
 from dovecot import Dovecot  # noqa: E402
 
 DRIVER = build_path('tests', 'imapmsg-driver')
-CORPUS = sorted(glob.glob(src_path('tests', 'data', 'mime', '*.eml')))
+CORPUS = (sorted(glob.glob(src_path('tests', 'data', 'mime', '*.eml'))) +
+          sorted(glob.glob(src_path('tests', 'data', 'imapmsg', '*.eml'))))
 USER = 'msgtest'
 MAILDIR_FLAGS = ['', 'S', 'F', 'RS', 'DS', 'T', 'FS', '']
 FLAG_BITS = {'\\Seen': 1, '\\Answered': 2, '\\Flagged': 4, '\\Deleted': 8, '\\Draft': 16,
@@ -64,7 +67,7 @@ SEARCHES = [
     'OR BODY inner SUBJECT plain', 'NOT BODY the',
     'KEYWORD $Junk', 'UNKEYWORD $Junk', 'CHARSET ISO-8859-2 ALL', 'CHARSET X-NOPE ALL', 'FOO', 'SINCE 32-Jan-2020',
     'BEFORE 32-Jan-2030', 'ON 31-Feb-2023', 'BEFORE 1-Jan-30', 'SINCE 01-dec-2023', 'SENTBEFORE 31-Feb-2030',
-    'CHARSET ISO-8859-1 BODY {3+}\r\ncaf\xe9', 'UID 1,3,5:7 NOT 6', '(OR SEEN (FLAGGED)) UNDELETED', 'LARGER x',
+    'CHARSET ISO-8859-1 BODY {4+}\r\ncaf\xe9', 'UID 1,3,5:7 NOT 6', '(OR SEEN (FLAGGED)) UNDELETED', 'LARGER x',
     'CHARSET UTF-8 BODY {5+}\r\nCAF\xc3\x89', 'CHARSET UTF-8 TEXT {7+}\r\nGR\xc3\x9c\xc3\x9fE', 'TEXT "subject: plain"',
     'FROM "Carol \\"CC\\""', 'FROM "<alice@example.org>"', 'FROM "Alice Example <alice"', 'TO "dave@example.com"',
     'FROM "Jones <carol"', 'BCC ""', 'HEADER X-Nothing ""', 'SUBJECT "  "', 'TO ", eve"', 'CC "Frank, the Boss"',
@@ -73,7 +76,12 @@ SEARCHES = [
     'TO "<eve@"', 'TO "com>, <eve"', 'TO "com>, eve"', 'FROM "\\"Alice Example\\" <alice@example.org>"',
     'CC "\\"Frank, the Boss\\" <frank"', 'FROM "ALICE EXAMPLE"', 'FROM "=?"', 'FROM "Patrik F"', 'TO "Keith Moore"',
     'FROM "Doe, John"', 'FROM "(work)"', 'TO "john doe"', 'TO "routed@"', 'TO "relay1"', 'CC "undisclosed"', 'TO ":"', 'TO ";"', 'SUBJECT "text  folded"',
-    'SUBJECT NIL', 'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
+    'SUBJECT NIL', 'SUBJECT second', 'SUBJECT first', 'SUBJECT spaced', 'HEADER "Subject " ""', 'FROM y@example',
+    'HEADER X-No-Colon-Line ""', 'HEADER X-Tab value', 'TO folded-only', 'BODY "deep html"', 'BODY "level1 tail"',
+    'TEXT level2', 'CHARSET UTF-8 SUBJECT {6+}\r\nSch\xc3\xb6n', 'CHARSET UTF-8 SUBJECT {8+}\r\nund Stra',
+    'CHARSET UTF-8 BODY {6+}\r\n\xc3\x84pfel', 'FROM "J\xc3\xbcrgen"', 'CHARSET UTF-8 FROM {8+}\r\nJ\xc3\xbcrgen',
+    'TO undisclosed', 'CC team', 'CC "b@example.com"', 'SENTON 7-Jun-1999', 'SENTBEFORE 1-Jan-2000', 'BODY "nul here"',
+    'BODY "bare cr"', 'TEXT "cr"', 'BODY xxxxxxxxxxxxxxxxxxxxxxxx', 'LARGER 20000', 'BODY "part 12"', 'HEADER X-N 11', 'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
 ]
 
 
@@ -139,7 +147,8 @@ class Client:
 
 
 def crlf(data):
-    return re.sub(rb'(?<!\r)\n', b'\r\n', data)
+    """The message as Dovecot sends BODY[]: bare LF as CRLF, NUL as 0x80."""
+    return re.sub(rb'(?<!\r)\n', b'\r\n', data).replace(b'\0', b'\x80')
 
 
 def driver_fetch(info, path, items, *extra):

@@ -181,6 +181,33 @@ static void test_sections(void)
 	tap_ok(strncmp(section(nested, "TEXT"), "preamble\r\n--X\r\n", 15) == 0,
 	       "TEXT of a multipart starts with its preamble");
 
+	static const char odd[] = "Subject: a\nX-No-Colon\nsubject : b\nFrom: x@y";
+	tap_is_str(section(odd, "HEADER.FIELDS (X-No-Colon)"), "\r\n", "a line without a colon is no field");
+	tap_is_str(section(odd, "HEADER.FIELDS (subject)"), "Subject: a\r\nsubject : b\r\n\r\n",
+		   "space before the colon: still the field");
+	tap_is_str(section(odd, "HEADER.FIELDS.NOT (Subject)"), "X-No-Colon\r\nFrom: x@y",
+		   "HEADER.FIELDS.NOT without a blank line in the message: none added (Dovecot)");
+	tap_is_str(section(plain, "HEADER.FIELDS.NOT (Subject)"), "From: a@b\r\nTo: c@d\r\n\r\n",
+		   "HEADER.FIELDS.NOT passes the message's blank line");
+	tap_is_str(section("", "HEADER.FIELDS.NOT (A)"), "", "HEADER.FIELDS.NOT of an empty message");
+	tap_is_str(section("", "HEADER.FIELDS (A)"), "\r\n", "HEADER.FIELDS of an empty message");
+	{
+		static const char nul[] = "S: x\n\na\0b\n";
+		struct xi_mime *m;
+		struct xi_error err;
+		struct xi_mime_section s0;
+		char w[10];
+		xi_mime_section_parse("TEXT", 4, 10, 10, &s0, w, sizeof(w));
+		xi_mime_parse(nul, sizeof(nul) - 1, NULL, &m, &err);
+		struct xi_mime_str out;
+		xi_mime_str_init(&out, 100);
+		xi_mime_section_write(m, &s0, &out);
+		tap_ok(out.len == 5 && memcmp(out.data, "a\x80" "b\r\n", 5) == 0, "a NUL is sent as 0x80 (Dovecot)");
+		xi_mime_str_free(&out);
+		xi_mime_free(m);
+		xi_mime_section_clear(&s0);
+	}
+
 	static const char *const bad[] = {
 		"0", "01", "1.", ".1", "1..2", "MIME", "HEADER.FIELDS", "HEADER.FIELDS ()",
 		"HEADER.FIELDS (a", "HEADER.FIELDS(a)", "HEADER.FIELDS (a)x", "HEADERX", "TEXT.1",
@@ -380,6 +407,10 @@ static void test_render(void)
 		xi_mime_str_free(&out);
 	}
 	xi_imap_fetch_free(f);
+
+	tap_ok(strstr(fetch("ENVELOPE", "Subject: one\nSubject: two\nTo: a@b\nTo: c@d\n\n"),
+		      "(NIL \"two\" NIL NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) ") != NULL,
+	       "ENVELOPE: the last Subject, every To joined (Dovecot)");
 
 	/* hostile: 8-bit and NUL bytes in a body go out as a literal, exact */
 	static const char bin[] = "Subject: b\n\n\x01\xff\x80x";
