@@ -7,7 +7,7 @@
  * then FLAGS when \Seen was set by this FETCH and not asked for, then the
  * items read from the message (ENVELOPE, BODY, BODYSTRUCTURE, sections) in
  * the order asked.  UID FETCH puts UID first.  A repeated item is answered
- * once.
+ * once, a repeated section each time (as Dovecot does).
  */
 #define _GNU_SOURCE
 #include "imap_fetch.h"
@@ -105,11 +105,10 @@ static int add_item(struct xi_imap_fetch *f, struct item *it, unsigned max,
 		refuse(why, XI_IMAP_REFUSE_NO, "Out of memory");
 		return -1;
 	}
-	for (unsigned i = 0; i < f->count; i++) {
+	/* a repeated item is answered once, except sections: Dovecot
+	 * answers each BODY[...] as often as it is asked for */
+	for (unsigned i = 0; i < f->count && it->kind != IT_SECTION; i++) {
 		if (strcmp(f->items[i].name, it->name) == 0) {
-			/* BODY[x] and BODY.PEEK[x] share a name: either sets
-			 * \Seen when one of them does */
-			f->items[i].peek = f->items[i].peek && it->peek;
 			xi_mime_section_clear(&it->sec);
 			free(it->name);
 			return 0;

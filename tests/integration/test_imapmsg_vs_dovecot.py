@@ -48,7 +48,9 @@ FETCHES = [
     'FULL', '(BODY.PEEK[1] UID ENVELOPE FLAGS BODYSTRUCTURE RFC822.SIZE)',
     '(BODY ENVELOPE BODY.PEEK[HEADER.FIELDS (Message-ID)] INTERNALDATE)',
     '(FLAGS FLAGS UID)', 'BODY', 'RFC822', 'RFC822.TEXT', 'BODY[TEXT]<5.10>', 'body.peek[1.mime]',
-    '(rfc822.size body.peek[2]<0.5> uid)', 'BODYSTRUCTURE', 'ENVELOPE',
+    '(rfc822.size body.peek[2]<0.5> uid)',
+    '(BODY.PEEK[1]<0.2> BODY.PEEK[1]<0.2> RFC822.HEADER RFC822.HEADER BODY BODY RFC822.SIZE RFC822.SIZE UID UID '
+    'ENVELOPE ENVELOPE)', '(BODY.PEEK[1]<0.2> BODY.PEEK[1]<1.2> BODY.PEEK[1]<0.3>)', 'BODYSTRUCTURE', 'ENVELOPE',
 ]
 UID_FETCHES = ['(BODY.PEEK[1]<0.10> FLAGS)', 'RFC822.SIZE']
 
@@ -233,14 +235,21 @@ def main(t):
         # read-write: BODY[] of an unseen message sets \Seen and adds FLAGS
         c.cmd('SELECT INBOX')
         unseen = [(p, i) for p, i in sorted(infos.items()) if not i['flags'] & 1]
-        for path, info in unseen[:2]:
-            raw, _ = c.cmd('FETCH %d (UID BODY[1]<0.20>)' % info['seq'])
-            m = re.search(rb'FLAGS \(([^)]*)\)', raw)
+        # (items, sets \Seen)
+        rw = [('(UID BODY[1]<0.20>)', True), ('(FLAGS BODY[1]<0.5>)', True),
+              ('(BODY[HEADER.FIELDS (Subject)] BODY.PEEK[1]<0.3>)', True), ('RFC822.HEADER', False),
+              ('(BODY[]<0.3> BODY.PEEK[]<0.3>)', True), ('(RFC822.SIZE RFC822)', True),
+              ('(UID RFC822.TEXT)', True), ('BODY.PEEK[]<0.10>', False)]
+        for (path, info), (items, seen) in zip(unseen, rw):
+            raw, _ = c.cmd('FETCH %d %s' % (info['seq'], items))
+            typ, flagline = c.cmd('FETCH %d FLAGS' % info['seq'])
+            m = re.search(rb'FLAGS \(([^)]*)\)', typ)
             flags = sum(FLAG_BITS.get(f, 0) for f in m.group(1).decode().split()) if m else 0
+            t.eq(bool(flags & 1), seen, 'FETCH %s %s \\Seen' % (items, 'sets' if seen else 'does not set'))
             after = dict(info, flags=flags)
-            ours = driver_fetch(after, path, '(UID BODY[1]<0.20>)', 'seen')
-            t.eq(ours, raw, 'FETCH BODY[1] of unseen %s: FLAGS with \\Seen added as Dovecot does'
-                 % os.path.basename(path))
+            ours = driver_fetch(after, path, items, *(['seen'] if seen else []))
+            t.eq(ours, raw, 'read-write FETCH %s of unseen %s: as Dovecot answers (FLAGS when \\Seen '
+                 'was set)' % (items, os.path.basename(path)))
         c.close()
         t.eq(d.crashes() if hasattr(d, 'crashes') else [], [], 'Dovecot logged no crash')
     finally:
