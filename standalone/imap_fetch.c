@@ -425,33 +425,26 @@ static void write_internaldate(const struct xi_imap_msg_view *v, struct xi_mime_
 	xi_mime_str_add(out, b, (size_t)k);
 }
 
-/* "NAME {n}\r\n<bytes>" of bytes[0..n) cut by the item's partial. */
-static void write_literal(const struct item *it, const char *bytes, size_t n, struct xi_mime_str *out)
-{
-	size_t from = 0, len = n;
-	if (it->partial) {
-		from = it->origin < n ? it->origin : n;
-		len = n - from;
-		if (len > it->count)
-			len = it->count;
-	}
-	adds(out, it->name);
-	adds(out, " {");
-	addu(out, len);
-	adds(out, "}\r\n");
-	xi_mime_str_add(out, bytes + from, len);
-}
-
+/* "NAME {n}\r\n<bytes>": the section's bytes (the partial's window only)
+ * go to a scratch string first, as the literal announces their count. */
 static int write_section(const struct xi_mime *m, const struct item *it,
 			 const struct xi_mime_section *sec, struct xi_mime_str *out)
 {
 	struct xi_mime_str tmp;
 	xi_mime_str_init(&tmp, out->max);
-	int rc = xi_mime_section_write(m, sec, &tmp);
-	if (rc == 0)
-		write_literal(it, tmp.data != NULL ? tmp.data : "", tmp.len, out);
+	int rc = it->partial ? xi_mime_section_write_partial(m, sec, it->origin, it->count, &tmp)
+			     : xi_mime_section_write(m, sec, &tmp);
+	if (rc == 0) {
+		adds(out, it->name);
+		adds(out, " {");
+		addu(out, tmp.len);
+		adds(out, "}\r\n");
+		xi_mime_str_add(out, tmp.data != NULL ? tmp.data : "", tmp.len);
+	}
 	xi_mime_str_free(&tmp);
-	return rc;
+	if (rc < 0)
+		out->overflow = true;
+	return 0;
 }
 
 static int write_item(const struct item *it, const struct xi_imap_msg_view *v,

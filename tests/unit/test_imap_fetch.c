@@ -347,6 +347,27 @@ static void test_render(void)
 		   "a partial of 0 bytes");
 	tap_is_str(fetch("BODY.PEEK[TEXT]<10.4294967295>", plain), "* 7 FETCH (BODY[TEXT]<10> {4}\r\ne2\r\n)\r\n",
 		   "a partial count past the end is cut");
+	tap_is_str(fetch("BODY.PEEK[TEXT]<5.1>", plain), "* 7 FETCH (BODY[TEXT]<5> {1}\r\n\r)\r\n",
+		   "a partial may end between the CR it adds and the LF");
+	tap_is_str(fetch("BODY.PEEK[TEXT]<6.3>", plain), "* 7 FETCH (BODY[TEXT]<6> {3}\r\n\nli)\r\n",
+		   "... or start there");
+	tap_is_str(fetch("BODY.PEEK[HEADER.FIELDS (To)]<3.100>", plain),
+		   "* 7 FETCH (BODY[HEADER.FIELDS (TO)]<3> {8}\r\n c@d\r\n\r\n)\r\n",
+		   "a partial of HEADER.FIELDS includes the added blank line");
+	{
+		/* a 1 MB part: a small partial copies only its window */
+		size_t big = 1u << 20;
+		char *m = malloc(big + 64);
+		strcpy(m, "Subject: big\n\n");
+		size_t hl = strlen(m);
+		memset(m + hl, 'a', big);
+		m[hl + big - 1] = 'z';
+		m[hl + big] = '\0';
+		tap_is_str(fetch_ex("BODY.PEEK[TEXT]<1048575.10>", false, m, 0, false, 4096),
+			   "* 7 FETCH (BODY[TEXT]<1048575> {1}\r\nz)\r\n",
+			   "a partial of a 1 MB part within a 4 KB response bound");
+		free(m);
+	}
 	tap_is_str(fetch("BODY.PEEK[9]", plain), "* 7 FETCH (BODY[9] {0}\r\n)\r\n", "a missing part: {0}");
 	tap_is_str(fetch("RFC822.TEXT", plain), "* 7 FETCH (RFC822.TEXT {14}\r\nline1\r\nline2\r\n)\r\n", "RFC822.TEXT");
 	tap_is_str(fetch("RFC822.HEADER", "Subject: x\n\nbody"), "* 7 FETCH (RFC822.HEADER {14}\r\nSubject: x\r\n\r\n)\r\n",
