@@ -581,9 +581,14 @@ static int match_header(struct match *mt, const struct node *n)
 	size_t pos = 0, nlen, vlen;
 	const char *name, *value;
 	while (xi_mime_header_next(m, 0, &pos, &name, &nlen, &value, &vlen) == 1) {
-		/* a line without a colon is no field of any name */
-		if (value <= name + nlen || strlen(n->field) != nlen ||
-		    strncasecmp(name, n->field, nlen) != 0)
+		/* a line without a colon is a field named "" whose value
+		 * is the line (Dovecot) */
+		if (value <= name + nlen) {
+			value = name;
+			vlen = nlen;
+			nlen = 0;
+		}
+		if (strlen(n->field) != nlen || strncasecmp(name, n->field, nlen) != 0)
 			continue;
 		if (n->str[0] == '\0')
 			return 1;

@@ -1761,10 +1761,18 @@ int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out
 	xi_mime_str_init(&plain, len + 1);
 	str_add(&plain, "", 0);
 	str_add(out, "", 0);
-	/* unfold: drop CR and LF (the folding whitespace stays) */
-	for (size_t i = 0; i < len; i++)
-		if (value[i] != '\r' && value[i] != '\n')
-			str_addc(&plain, value[i]);
+	/* unfold: drop CR and LF; a tab that starts a folded line reads
+	 * as a space (as Dovecot's search sees "To:\n\tx" as "To: x") */
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] == '\r' || value[i] == '\n')
+			continue;
+		char c = value[i] == '\t' && i > 0 && value[i - 1] == '\n' ? ' ' : value[i];
+		/* a value that starts on a folded line starts after its
+		 * whitespace, as on the first line */
+		if (plain.len == 0 && (c == ' ' || c == '\t'))
+			continue;
+		str_addc(&plain, c);
+	}
 	const char *p = plain.data;
 	size_t n = plain.len, i = 0;
 	bool last_was_word = false;
