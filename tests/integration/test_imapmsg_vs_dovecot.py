@@ -16,6 +16,7 @@ nothing changes; then one read-write FETCH of BODY[] for the implicit \\Seen
 """
 import glob
 import os
+import random
 import re
 import socket
 import subprocess
@@ -91,6 +92,63 @@ SEARCHES = [
     'TO undisclosed', 'CC team', 'CC "b@example.com"', 'SENTON 7-Jun-1999', 'SENTBEFORE 1-Jan-2000', 'BODY "nul here"',
     'BODY "bare cr"', 'TEXT "cr"', 'BODY xxxxxxxxxxxxxxxxxxxxxxxx', 'LARGER 20000', 'BODY "part 12"', 'HEADER X-N 11', 'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
 ]
+
+
+def random_queries(count, seed=9):
+    """Random SEARCH criteria (fixed seed): keys of every kind, words of the
+    corpus, nested NOT/OR/lists."""
+    rnd = random.Random(seed)
+    words = set()
+    for path in CORPUS:
+        with open(path, 'rb') as f:
+            words.update(w.decode() for w in re.findall(rb'[A-Za-z][A-Za-z.@-]{2,10}', f.read()))
+    words = sorted(words)
+    months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+    def date():
+        return '%d-%s-%d' % (rnd.randint(1, 28), rnd.choice(months), rnd.choice([1999, 2023, 2024, 2025]))
+
+    def key(depth):
+        r = rnd.random()
+        if depth < 3 and r < 0.12:
+            return 'NOT ' + key(depth + 1)
+        if depth < 3 and r < 0.24:
+            return 'OR %s %s' % (key(depth + 1), key(depth + 1))
+        if depth < 3 and r < 0.30:
+            return '(%s %s)' % (key(depth + 1), key(depth + 1))
+        kind = rnd.choice(['flag', 'flag', 'set', 'uid', 'date', 'sent', 'size', 'addr', 'addr',
+                           'subject', 'header', 'body', 'body', 'text', 'text', 'keyword'])
+        if kind == 'flag':
+            return rnd.choice(['SEEN', 'UNSEEN', 'FLAGGED', 'UNFLAGGED', 'ANSWERED', 'UNANSWERED',
+                               'DELETED', 'UNDELETED', 'DRAFT', 'UNDRAFT', 'NEW', 'OLD', 'RECENT', 'ALL'])
+        if kind == 'set':
+            a = rnd.randint(1, 42)
+            return rnd.choice(['%d' % a, '%d:*' % a, '%d:%d' % (a, rnd.randint(1, 42)), '*',
+                               '%d,%d' % (a, rnd.randint(1, 42))])
+        if kind == 'uid':
+            a = rnd.randint(1, 42)
+            return 'UID ' + rnd.choice(['%d' % a, '%d:*' % a, '%d:%d' % (a, rnd.randint(1, 42))])
+        if kind == 'date':
+            return '%s %s' % (rnd.choice(['BEFORE', 'ON', 'SINCE']), date())
+        if kind == 'sent':
+            return '%s %s' % (rnd.choice(['SENTBEFORE', 'SENTON', 'SENTSINCE']), date())
+        if kind == 'size':
+            return '%s %d' % (rnd.choice(['LARGER', 'SMALLER']), rnd.randint(0, 2000))
+        if kind == 'keyword':
+            return rnd.choice(['KEYWORD', 'UNKEYWORD']) + ' $Junk'
+        word = rnd.choice(words)
+        if rnd.random() < 0.3:
+            word = word[:rnd.randint(2, len(word))].upper()
+        if kind == 'addr':
+            return '%s "%s"' % (rnd.choice(['FROM', 'TO', 'CC', 'BCC']), word)
+        if kind == 'subject':
+            return 'SUBJECT "%s"' % word
+        if kind == 'header':
+            return 'HEADER %s "%s"' % (rnd.choice(['Subject', 'Content-Type', 'Message-ID', 'X-N',
+                                                   'Received', 'Date']), word)
+        return '%s "%s"' % ('BODY' if kind == 'body' else 'TEXT', word)
+
+    return [' '.join(key(0) for _ in range(rnd.randint(1, 3))) for _ in range(count)]
 
 
 def maildir_name(i):
@@ -237,6 +295,21 @@ def main(t):
                 t.ok(ours.split()[0] == status and rc == 0,
                      'SEARCH %r refused as Dovecot refuses it (%s)' % (q, status),
                      'dovecot: %r\nours: %r' % (tagged, ours))
+
+        differ = []
+        queries = random_queries(300)
+        for q in queries:
+            untagged, tagged = c.cmd('SEARCH ' + q)
+            ours, rc = driver_search(q, infos, len(infos), max_uid)
+            if tagged.split()[1] == b'OK':
+                theirs = sorted(int(x) for x in untagged.split(b'\r\n')[0].split()[2:])
+                got = sorted(int(x) for x in ours.split()[1:]) if ours.startswith('SEARCH') else ours
+            else:
+                theirs, got = tagged.split()[1].decode(), ours.split()[0]
+            if got != theirs:
+                differ.append('%s\n  dovecot: %s\n  ours:    %s' % (q, theirs, got))
+        t.ok(not differ, '%d random SEARCH queries find what Dovecot finds' % len(queries),
+             '\n'.join(differ[:10]) + '\n%d differ' % len(differ))
 
         # read-write: BODY[] of an unseen message sets \Seen and adds FLAGS
         c.cmd('SELECT INBOX')
