@@ -1895,10 +1895,13 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 	size_t clen = 8;
 	struct params ps = {NULL, 0};
 	struct slice type, subtype;
-	if (mime && p->has[CF_TYPE] && parse_content_type(&ctype, &type, &subtype, &rest)) {
+	if (mime && p->has[CF_TYPE]) {
 		/* Dovecot searches text and message bodies only, not
-		 * attachments such as application/pdf */
-		if (type.len > 0 && !slice_is(&type, "text") && !slice_is(&type, "message")) {
+		 * attachments such as application/pdf, nor parts whose
+		 * Content-Type is no type/subtype ("text", empty) */
+		bool ok = parse_content_type(&ctype, &type, &subtype, &rest);
+		if (!ok || type.len == 0 || subtype.len == 0 ||
+		    (!slice_is(&type, "text") && !slice_is(&type, "message"))) {
 			xi_mime_str_free(&dec);
 			xi_mime_str_free(&utf);
 			return 0;
