@@ -58,7 +58,7 @@ UID_FETCHES = ['(BODY.PEEK[1]<0.10> FLAGS)', 'RFC822.SIZE']
 SEARCHES = [
     'ALL', 'SEEN', 'UNSEEN', 'FLAGGED', 'ANSWERED UNDELETED', 'DELETED', 'DRAFT', 'NEW', 'OLD',
     'RECENT', 'NOT SEEN', 'OR FLAGGED DRAFT', 'OR (SEEN FLAGGED) NOT OR ANSWERED DELETED',
-    '1:5,9,20:*', '*', 'UID 3:7', 'UID 25:*', 'NOT 2:28',
+    '1:5,9,20:*', '*', '45:*', '41', '39:45', '*:45', '41:39', 'UID 41:39', 'UID 100', 'UID 100:*', '40:*', '41:*', 'UID 3:7', 'UID 25:*', 'NOT 2:28',
     'SINCE 1-Dec-2023', 'BEFORE 1-Dec-2023', 'ON 4-Dec-2023', 'SINCE 4-Dec-2023 BEFORE 20-Dec-2023',
     'SENTSINCE 5-Mar-2025', 'SENTBEFORE 5-Mar-2025', 'SENTON 4-Mar-2025',
     'LARGER 1000', 'SMALLER 500', 'LARGER 700 SMALLER 900',
@@ -297,7 +297,7 @@ def main(t):
                      'dovecot: %r\nours: %r' % (tagged, ours))
 
         differ = []
-        queries = random_queries(300)
+        queries = random_queries(600)
         for q in queries:
             untagged, tagged = c.cmd('SEARCH ' + q)
             ours, rc = driver_search(q, infos, len(infos), max_uid)
