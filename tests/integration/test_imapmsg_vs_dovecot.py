@@ -151,6 +151,44 @@ def random_queries(count, seed=9):
     return [' '.join(key(0) for _ in range(rnd.randint(1, 3))) for _ in range(count)]
 
 
+# Known differences, not failures (each is reported by a diag line):
+# HEADER.FIELDS[.NOT] of a message/rfc822 part whose inner header runs into
+# the closing boundary without a blank line (17-rfc822-variants.eml part 3):
+# Dovecot's header filter reads the boundary line as a header line and adds
+# no blank line; we stop at the boundary as its BODYSTRUCTURE/HEADER do.
+KNOWN_FETCH = [('17-rfc822-variants.eml', re.compile(r'\[3\.HEADER\.FIELDS', re.I))]
+
+
+def random_fetches(count, seed=5):
+    """Random FETCH item lists (fixed seed): sections of every form, with
+    and without partials, mixed with the other items."""
+    rnd = random.Random(seed)
+    fields = ['From', 'To', 'Subject', 'Date', 'Content-Type', 'MIME-Version', 'X-N', 'Received',
+              'Message-ID', 'Cc', '"subject"', 'X-Nothing']
+
+    def section():
+        path = '.'.join(str(rnd.randint(1, 4)) for _ in range(rnd.randint(0, 3)))
+        text = rnd.choice(['', '', 'HEADER', 'TEXT', 'MIME', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT'])
+        if text == 'MIME' and not path:
+            text = ''
+        if text.startswith('HEADER.FIELDS'):
+            text += ' (%s)' % ' '.join(rnd.sample(fields, rnd.randint(1, 3)))
+        spec = path + ('.' if path and text else '') + text
+        item = '%s[%s]' % (rnd.choice(['BODY.PEEK', 'BODY.PEEK', 'body.peek']), spec)
+        if rnd.random() < 0.4:
+            item += '<%d.%d>' % (rnd.choice([0, 1, 2, 10, 50, 100, 5000]), rnd.choice([0, 1, 3, 40, 1000]))
+        return item
+
+    out = []
+    for _ in range(count):
+        items = [section() if rnd.random() < 0.6 else
+                 rnd.choice(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY',
+                             'BODYSTRUCTURE', 'RFC822.HEADER'])
+                 for _ in range(rnd.randint(1, 4))]
+        out.append((rnd.randrange(1 << 30), '(%s)' % ' '.join(items)))
+    return out
+
+
 def maildir_name(i):
     return '%d.M%dP1.xident:2,%s' % (BASE_TIME + i, i, MAILDIR_FLAGS[i % len(MAILDIR_FLAGS)])
 
@@ -281,6 +319,23 @@ def main(t):
                  '\n'.join('%s\n  dovecot: %r\n  ours:    %r' % (n, a[:600], b[:600])
                            for n, a, b in bad[:4]) + ('\n%d differ' % len(bad)))
         t.diag('%d FETCH responses identical' % same_total)
+
+        differ = []
+        paths = sorted(infos)
+        fetches = random_fetches(500)
+        for pick, items in fetches:
+            path = paths[pick % len(paths)]
+            theirs, _ = c.cmd('FETCH %d %s' % (infos[path]['seq'], items))
+            ours = driver_fetch(infos[path], path, items)
+            if ours != theirs:
+                name = os.path.basename(path)
+                line = '%s %s\n  dovecot: %r\n  ours:    %r' % (name, items, theirs[:300], ours[:300])
+                if any(n == name and r.search(items) for n, r in KNOWN_FETCH):
+                    t.diag('known difference: ' + line)
+                else:
+                    differ.append(line)
+        t.ok(not differ, '%d random FETCH item lists answered as Dovecot answers' % len(fetches),
+             '\n'.join(differ[:8]) + '\n%d differ' % len(differ))
 
         max_uid = max(i['uid'] for i in infos.values())
         for q in SEARCHES:
