@@ -151,12 +151,23 @@ def random_queries(count, seed=9):
     return [' '.join(key(0) for _ in range(rnd.randint(1, 3))) for _ in range(count)]
 
 
-# Known differences, not failures (each is reported by a diag line):
-# HEADER.FIELDS[.NOT] of a message/rfc822 part whose inner header runs into
-# the closing boundary without a blank line (17-rfc822-variants.eml part 3):
-# Dovecot's header filter reads the boundary line as a header line and adds
-# no blank line; we stop at the boundary as its BODYSTRUCTURE/HEADER do.
-KNOWN_FETCH = [('17-rfc822-variants.eml', re.compile(r'\[3\.HEADER\.FIELDS', re.I))]
+# Known differences, not failures (each is reported by a diag line; none
+# comes up with the seed below, all with random_fetches(3000, seed=6)):
+# - HEADER.FIELDS[.NOT] of a message/rfc822 part whose inner header runs
+#   into the closing boundary without a blank line (17-rfc822-variants.eml
+#   part 3): Dovecot's header filter reads the boundary line as a header
+#   line; we stop at the boundary as its BODYSTRUCTURE and HEADER do;
+# - HEADER.FIELDS.NOT of the empty message inside part 2 of the same file:
+#   Dovecot gives it the blank line it takes from the part's MIME header;
+# - a partial starting at offset 1 of a HEADER.FIELDS[.NOT] answer that is
+#   the blank line alone: Dovecot sends "\r", we send "\n" (as Dovecot
+#   does for BODY[] and for longer HEADER.FIELDS answers);
+# - partials of a message with a bare CR (e03): Dovecot's offsets count a
+#   bare CR differently.
+KNOWN_FETCH = [('17-rfc822-variants.eml', re.compile(r'\[3\.HEADER\.FIELDS', re.I)),
+               ('17-rfc822-variants.eml', re.compile(r'\[2\.HEADER\.FIELDS\.NOT', re.I)),
+               (None, re.compile(r'HEADER\.FIELDS(\.NOT)? \([^)]*\)\]<1\.', re.I)),
+               ('e03-bare-cr-nul.eml', re.compile(r'\]<[1-9]'))]
 
 
 def random_fetches(count, seed=5):
@@ -330,7 +341,7 @@ def main(t):
             if ours != theirs:
                 name = os.path.basename(path)
                 line = '%s %s\n  dovecot: %r\n  ours:    %r' % (name, items, theirs[:300], ours[:300])
-                if any(n == name and r.search(items) for n, r in KNOWN_FETCH):
+                if any(n in (None, name) and r.search(items) for n, r in KNOWN_FETCH):
                     t.diag('known difference: ' + line)
                 else:
                     differ.append(line)
