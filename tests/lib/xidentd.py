@@ -56,26 +56,32 @@ class Xidentd:
 
     def processes(self):
         """{pid: name} of every live process of this server (its session)."""
-        out = {}
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % pid) as f:
-                    st = f.read()
-                with open('/proc/%s/comm' % pid) as f:
-                    comm = f.read().strip()
-            except OSError:
-                continue
-            if int(st.rsplit(')', 1)[1].split()[3]) == self.proc.pid:
-                out[int(pid)] = comm
-        return out
+        return session_processes(self.proc.pid)
 
     def children(self, comm):
         return [p for p, c in self.processes().items() if c == comm]
 
     def stop(self):
         self.proc.stop()
+
+
+def session_processes(sid):
+    """{pid: comm} of every live process in session sid (a server started
+    by xitest.Proc leads its own session, and its children stay in it)."""
+    out = {}
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                st = f.read()
+            with open('/proc/%s/comm' % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if int(st.rsplit(')', 1)[1].split()[3]) == sid:
+            out[int(pid)] = comm
+    return out
 
 
 def smaps_rollup(pid):
