@@ -85,11 +85,14 @@ def session_processes(sid):
 
 
 def smaps_rollup(pid):
-    """(Pss, Rss) of a process in KiB, or None when it is gone."""
+    """(Pss, Pss_Anon, Rss) of a process in KiB, or None when it is gone."""
     try:
         with open('/proc/%d/smaps_rollup' % pid) as f:
             text = f.read()
     except OSError:
         return None
-    return (int(re.search(r'^Pss:\s+(\d+) kB', text, re.M).group(1)),
-            int(re.search(r'^Rss:\s+(\d+) kB', text, re.M).group(1)))
+
+    def field(name):
+        m = re.search(r'^%s:\s+(\d+) kB' % name, text, re.M)
+        return int(m.group(1)) if m else 0
+    return field('Pss'), field('Pss_Anon'), field('Rss')
