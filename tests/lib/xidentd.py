@@ -11,9 +11,6 @@ XIDENTD = os.environ.get('XD_XIDENTD') or xitest.build_path('standalone', 'xiden
 # The process names the master gives its children (prctl PR_SET_NAME).
 NETWORK, AUTH = 'xidentd-net', 'xidentd-auth'
 
-# Listener config key of every protocol xidentd serves; a protocol that
-# gains a listener (imap on the imapd branch) is one more entry here.
-LISTEN_KEYS = {'pop3': 'pop3_listen', 'pop3s': 'pop3s_listen'}
 
 
 def built():
@@ -22,15 +19,16 @@ def built():
 
 class Xidentd:
     """xidentd on free loopback ports, one per protocol in `protocols`
-    (keys of LISTEN_KEYS); `directory` is a slapd.Slapd; further keys go
-    to the config as they are."""
+    (pop3, pop3s, imap, imaps: the config key is PROTOCOL_listen);
+    `directory` is a slapd.Slapd; further keys go to the config as they
+    are."""
 
     def __init__(self, directory, work, name, mail_root, protocols=('pop3',), **keys):
         self.name = name
         self.ports = {}
         for proto in protocols:
             self.ports[proto] = xitest.free_port()
-            keys[LISTEN_KEYS[proto]] = '127.0.0.1:%d' % self.ports[proto]
+            keys['%s_listen' % proto] = '127.0.0.1:%d' % self.ports[proto]
         chroot = os.path.join(work, 'xidentd-empty-%s' % name)
         os.makedirs(chroot, exist_ok=True)
         os.chmod(chroot, 0o755)
