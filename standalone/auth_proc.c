@@ -129,10 +129,10 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 			       "remedy=\"set the mailbox's uid, gid and home in the directory\"",
 			       protocol, remote, r->canonical_user, r->uid, r->gid, r->home);
 			status = XI_AUTH_TEMPFAIL;
-			text = "The mailbox is not available now; the administrator has been told.";
+			text = xi_outcome_info(XI_OUTCOME_TEMPFAIL)->client_text;
 		} else if (RAND_bytes(token, sizeof(token)) != 1) {
 			status = XI_AUTH_TEMPFAIL;
-			text = "Temporary failure; try again later.";
+			text = xi_outcome_info(XI_OUTCOME_TEMPFAIL)->client_text;
 		} else {
 			xi_msg_init(&m, XI_MSG_GRANT, conn);
 			xi_msg_put(&m, token, sizeof(token));
@@ -146,13 +146,15 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 			if (xi_msg_send(a->master, &m, -1) < 0) {
 				xd_log(LOG_ERR, "auth: cannot send grant to master: %m");
 				status = XI_AUTH_TEMPFAIL;
-				text = "Temporary failure; try again later.";
+				text = xi_outcome_info(XI_OUTCOME_TEMPFAIL)->client_text;
 			}
 		}
 	}
 	xi_msg_init(&m, XI_MSG_AUTH_REPLY, conn);
 	xi_msg_put_u32(&m, status);
-	xi_msg_put_str(&m, xi_outcome_info(r->outcome)->name);
+	/* A grant that could not be made is a tempfail, whatever the outcome. */
+	xi_msg_put_str(&m, xi_outcome_info(status == XI_AUTH_TEMPFAIL ? XI_OUTCOME_TEMPFAIL
+							       : r->outcome)->name);
 	xi_msg_put_str(&m, text);
 	xi_msg_put_str(&m, "");
 	xi_msg_put(&m, token, status == XI_AUTH_OK ? sizeof(token) : 0);
@@ -162,19 +164,22 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 	OPENSSL_cleanse(token, sizeof(token));
 }
 
-static void reply_simple(struct auth *a, uint32_t conn, uint32_t status, const char *outcome,
-			 const char *text, const char *blob)
+/* A reply decided here, without a logon result: its name and client text
+ * come from the outcome table (blob: the NTLM challenge of a CONTINUE). */
+static void reply_simple(struct auth *a, uint32_t conn, uint32_t status, enum xi_outcome outcome,
+			 const char *blob)
 {
 	struct xi_msg m;
+	bool cont = status == XI_AUTH_CONTINUE;
 
 	xi_msg_init(&m, XI_MSG_AUTH_REPLY, conn);
 	xi_msg_put_u32(&m, status);
-	xi_msg_put_str(&m, outcome);
-	xi_msg_put_str(&m, text);
+	xi_msg_put_str(&m, cont ? "" : xi_outcome_info(outcome)->name);
+	xi_msg_put_str(&m, cont ? "" : xi_outcome_info(outcome)->client_text);
 	xi_msg_put_str(&m, blob);
 	xi_msg_put(&m, "", 0);
 	xi_msg_put_str(&m, "");
-	if (xi_msg_send(a->net, &m, -1) < 0)
+	if (m.bad || xi_msg_send(a->net, &m, -1) < 0)
 		xd_log(LOG_ERR, "auth: cannot reply to network process: %m");
 }
 
@@ -186,13 +191,12 @@ static void handle_plain(struct auth *a, struct xi_msg *m)
 
 	if (!xi_msg_str(m, protocol, sizeof(protocol)) || !xi_msg_str(m, remote, sizeof(remote)) ||
 	    !xi_msg_str(m, name, sizeof(name)) || !xi_msg_str(m, password, sizeof(password))) {
-		reply_simple(a, m->conn, XI_AUTH_FAIL, "invalid_name",
-			     xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS)->client_text, "");
+		reply_simple(a, m->conn, XI_AUTH_FAIL, XI_OUTCOME_INVALID_NAME, "");
 		return;
 	}
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
-		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail", "Out of memory.", "");
+		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 		return;
 	}
 	req.name = name;
@@ -230,27 +234,27 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 	if (!xi_msg_str(m, protocol, sizeof(protocol)) || !xi_msg_str(m, remote, sizeof(remote)) ||
 	    !xi_msg_bytes(m, &blob, &blob_len, XI_MSG_MAX)) {
 		slot_drop(slot_find(a, m->conn, false));
-		reply_simple(a, m->conn, XI_AUTH_FAIL, "ntlm_failed",
-			     xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS)->client_text, "");
+		reply_simple(a, m->conn, XI_AUTH_FAIL, XI_OUTCOME_NTLM_FAILED, "");
 		return;
 	}
 	slot = slot_find(a, m->conn, true);
 	if (slot == NULL) {
-		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail",
-			     "Too many NTLM logons at once; try again later.", "");
+		xd_log(LOG_WARNING, "auth: more than %d NTLM exchanges at once; refusing one",
+		       NTLM_SLOTS);
+		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 		return;
 	}
 	if (slot->sasl == NULL) {
 		slot->sasl = xi_ntlm_sasl_new(&a->ntlm, xi_config_list_has(a->cfg, XI_CFG_NTLM_PROTOCOLS,
 									    protocol));
 		if (slot->sasl == NULL) {
-			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail", "Out of memory.", "");
+			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 			return;
 		}
 	}
 	st = xi_ntlm_sasl_step(slot->sasl, (const char *)blob, blob_len, &out, &err);
 	if (st == XI_NTLM_SASL_CONTINUE) {
-		reply_simple(a, m->conn, XI_AUTH_CONTINUE, "", "", out);
+		reply_simple(a, m->conn, XI_AUTH_CONTINUE, XI_OUTCOME_OK, out);
 		free(out);
 		return;
 	}
@@ -267,9 +271,8 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 			ntlm_event(xi_ntlm_sasl_failure(slot->sasl), protocol, remote,
 				   xi_ntlm_sasl_user(slot->sasl));
 		}
-		reply_simple(a, m->conn, XI_AUTH_FAIL, disabled ? "ntlm_disabled" : "ntlm_failed",
-			     disabled ? XI_NTLM_SASL_REFUSAL_TEXT
-				      : xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS)->client_text, "");
+		reply_simple(a, m->conn, XI_AUTH_FAIL,
+			     disabled ? XI_OUTCOME_NTLM_DISABLED : XI_OUTCOME_NTLM_FAILED, "");
 		slot_drop(slot);
 		return;
 	}
@@ -288,8 +291,7 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 		req.remote = remote;
 		if (r == NULL || xi_resolve(a->resolver, &req, NULL, NULL, &res, &err) < 0) {
 			free(r);
-			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail",
-				     "Temporary failure; try again later.", "");
+			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 			slot_drop(slot);
 			return;
 		}

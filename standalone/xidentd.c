@@ -324,6 +324,29 @@ static int start_net(struct master *m, int auth_end)
 	return 0;
 }
 
+/* Starts a new auth process and hands its socket to the network process
+ * (after a SIGHUP, or when the old one died). */
+static void replace_auth(struct master *m)
+{
+	int end = start_auth(m);
+	struct xi_msg *msg;
+
+	if (end < 0) {
+		xd_log(LOG_ERR, "cannot start an auth process: %m");
+		return;
+	}
+	msg = malloc(sizeof(*msg));
+	if (msg != NULL) {
+		xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
+		if (xi_msg_send(m->net_sock, msg, end) < 0)
+			xd_log(LOG_ERR, "cannot pass the auth socket to the network process: %m");
+		free(msg);
+	} else {
+		xd_log(LOG_ERR, "cannot pass the auth socket to the network process: out of memory");
+	}
+	close(end);
+}
+
 static void on_grant(struct master *m)
 {
 	struct xi_msg *msg = malloc(sizeof(*msg));
@@ -623,14 +646,7 @@ int main(int argc, char **argv)
 					if (m.auth_pid > 0)
 						kill(m.auth_pid, SIGTERM);
 					m.retired_auth_pid = m.auth_pid;
-					int end = start_auth(&m);
-					struct xi_msg *msg = malloc(sizeof(*msg));
-					if (end >= 0 && msg != NULL) {
-						xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
-						(void)xi_msg_send(m.net_sock, msg, end);
-						close(end);
-					}
-					free(msg);
+					replace_auth(&m);
 					(void)send_tls(&m);
 					xd_log(LOG_INFO, "reloaded %s", m.config_path);
 				} else {
@@ -644,14 +660,7 @@ int main(int argc, char **argv)
 		}
 		if (auth_died && !stopping) {
 			xd_log(LOG_ERR, "auth process ended; starting a new one");
-			int end = start_auth(&m);
-			struct xi_msg *msg = malloc(sizeof(*msg));
-			if (end >= 0 && msg != NULL) {
-				xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
-				(void)xi_msg_send(m.net_sock, msg, end);
-				close(end);
-			}
-			free(msg);
+			replace_auth(&m);
 		}
 	}
 	if (m.net_pid > 0)
