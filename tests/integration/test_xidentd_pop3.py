@@ -736,6 +736,70 @@ def test_long_challenge(t, d, root):
     srv.proc.stop()
 
 
+def _logon(port, name, pw):
+    c = LineConn(port)
+    c.readline()
+    c.send('USER ' + name)
+    c.readline()
+    c.send('PASS ' + pw)
+    return c, c.readline()
+
+
+def test_user_limit(t, d, root):
+    """max_user_sessions: sessions per user and remote address, counted by
+    the master; the refusal is [IN-USE] with the outcome table's text."""
+    cert, key = throwaway_cert()
+    srv = Server(d, root, name='xidentd-userlimit', max_user_sessions=1,
+                 tls_cert_file=cert, tls_key_file=key)
+    # jdoe logs on to two different mailboxes (his own, and helpdesk as a
+    # delegate): the limit is per canonical user, so only the mailbox counts.
+    a, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('+OK'), 'first session of bjones', line)
+    before = len(srv.log())
+    b, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('-ERR [IN-USE] Too many sessions') and 'max_user_sessions = 1' in line,
+         'second session of bjones from the same address: [IN-USE] naming the limit', line)
+    try:
+        closed = b.readline() == ''
+    except (EOFError, OSError):
+        closed = True
+    t.ok(closed, 'the refused connection is closed')
+    hangup(b)
+    wait_until(lambda: 'event=13003' in srv.log()[before:], timeout=10, what='event')
+    log = srv.log()[before:]
+    t.ok('event=13003' in log and 'max_user_sessions is 1' in log and 'bjones' in log,
+         'refusal logged as 13003 with the count, the user and the limit', log[-600:])
+    try:
+        c, line = _logon(srv.port, 'EXAMPLE\\asmith', 'asmith-pw')
+    except (EOFError, OSError) as e:
+        c, line = None, repr(e)
+    if not t.ok(line.startswith('+OK'), 'another user is not affected', line):
+        t.diag(srv.log()[-3000:])
+    if c is not None:
+        hangup(c)
+    # over STLS the refusal travels through the network process's relay
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    p = poplib.POP3('127.0.0.1', srv.port, timeout=20)
+    p.stls(ctx)
+    p.user('EXAMPLE\\bjones')
+    try:
+        r = p.pass_('bjones-pw')
+    except poplib.error_proto as e:
+        r = e.args[0]
+    t.ok(r.startswith(b'-ERR [IN-USE] Too many sessions'), 'the same refusal over STLS', r)
+    try:
+        p.close()
+    except OSError:
+        pass
+    hangup(a)
+    wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
+    c, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('+OK'), 'once the first session ended, bjones may log on again', line)
+    hangup(c)
+    srv.proc.stop()
+
+
 def test_ntlm_disabled(t, d, root):
     srv = Server(d, root, name='xidentd-nontlm', ntlm_protocols='imap')
     line, tr = pop3_auth(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
@@ -849,7 +913,7 @@ with Tap() as t:
         only = os.environ.get('XD_ONLY')
         if only:
             for name in only.split(','):
-                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root), 'plaintext': (t, d, root), 'long_challenge': (t, d, root),
+                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root), 'plaintext': (t, d, root), 'user_limit': (t, d, root), 'long_challenge': (t, d, root),
                                                'limits': (t, d, root), 'dovecot_lock': (t, srv, root)}.get(name, (t, srv)))
             sys.exit(1 if t.failed else 0)
         t.run('logon forms', test_logons, t, srv)
@@ -866,6 +930,7 @@ with Tap() as t:
         t.run('session limit', test_session_limit, t, d, root)
         t.run('ntlm disabled', test_ntlm_disabled, t, d, root)
         t.run('plaintext logons', test_plaintext, t, d, root)
+        t.run('user session limit', test_user_limit, t, d, root)
         t.run('long NTLM challenge', test_long_challenge, t, d, root)
         t.run('tls', test_tls, t, d, root)
         t.run('memory', test_memory, t, d, root)
