@@ -120,9 +120,14 @@ struct net {
 	int ep;
 	int auth, master, sigfd;
 	SSL_CTX *tls;
-	const int *listen_fds;
-	const bool *listen_tls;
+	int listen_fds[XD_LISTEN_MAX];
+	bool listen_tls[XD_LISTEN_MAX];
 	size_t nlisten;
+	/* A new listener set arriving from the master (SIGHUP), one per message. */
+	int pending_fds[XD_LISTEN_MAX];
+	bool pending_tls[XD_LISTEN_MAX];
+	size_t npending;
+	int plaintext_mode;
 	struct conn **slots;
 	uint32_t nslots, used, next_slot;
 	uint16_t *gens;
@@ -740,7 +745,7 @@ static bool word_is(const char *line, size_t wlen, const char *word)
 /* May this connection send a clear-text password (plaintext_logons)? */
 static bool plaintext_ok(struct net *n, struct conn *c)
 {
-	return xd_plaintext_allowed(n->cfg, c->tls, c->src->addr);
+	return xd_plaintext_allowed_mode(n->plaintext_mode, c->tls, c->src->addr);
 }
 
 /* USER/PASS or AUTH PLAIN/LOGIN where plaintext_logons forbids them:
@@ -1245,6 +1250,77 @@ static void on_listener(struct net *n, size_t idx)
 
 /* ---------------------------------------------------------------- control */
 
+static void apply_limits(struct net *n, const struct xd_limits *l)
+{
+	if (l->max_conns > n->nslots) {
+		/* Grow the slot tables (zeroed: untouched pages cost nothing). */
+		struct conn **slots = realloc(n->slots, l->max_conns * sizeof(*slots));
+		uint16_t *gens = slots != NULL ? realloc(n->gens, l->max_conns * sizeof(*gens)) : NULL;
+		if (slots != NULL)
+			n->slots = slots;
+		if (gens == NULL) {
+			xd_log(LOG_ERR, "network: out of memory growing to max_connections %u; keeping %u",
+			       l->max_conns, n->nslots);
+		} else {
+			n->gens = gens;
+			memset(n->slots + n->nslots, 0, (l->max_conns - n->nslots) * sizeof(*slots));
+			memset(n->gens + n->nslots, 0, (l->max_conns - n->nslots) * sizeof(*gens));
+			n->nslots = l->max_conns;
+		}
+	}
+	n->max_line = l->max_line;
+	n->max_conns = l->max_conns < n->nslots ? l->max_conns : n->nslots;
+	n->max_per_source = l->max_per_source;
+	n->max_failures = l->max_failures;
+	n->delay_ms = l->delay_ms;
+	n->delay_max_ms = l->delay_max_ms;
+	n->idle_pre_ms = (uint64_t)l->idle_pre_s * 1000;
+	n->idle_ms = (uint64_t)l->idle_s * 1000;
+	n->plaintext_mode = (int)l->plaintext_mode;
+}
+
+static void listeners_watch(struct net *n, bool add)
+{
+	for (size_t i = 0; i < n->nlisten; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 2) | KIND_LISTENER };
+		epoll_ctl(n->ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, n->listen_fds[i], &ev);
+	}
+}
+
+/* One listener of a new set (SIGHUP); the last one swaps the sets.  The
+ * master passes sockets it kept again, so closing our old copies closes
+ * only the listeners the new config dropped; connections already accepted
+ * are not touched. */
+static void listener_received(struct net *n, struct xi_msg *m, int fd)
+{
+	uint32_t index, count, tls;
+
+	if (!xi_msg_u32(m, &index) || !xi_msg_u32(m, &count) || !xi_msg_u32(m, &tls) ||
+	    count == 0 || count > XD_LISTEN_MAX || index != n->npending || index >= count) {
+		xd_log(LOG_ERR, "network: malformed listener set from the master");
+		close(fd);
+		for (size_t i = 0; i < n->npending; i++)
+			close(n->pending_fds[i]);
+		n->npending = 0;
+		return;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	n->pending_fds[n->npending] = fd;
+	n->pending_tls[n->npending] = tls != 0;
+	n->npending++;
+	if (n->npending < count)
+		return;
+	listeners_watch(n, false);
+	for (size_t i = 0; i < n->nlisten; i++)
+		close(n->listen_fds[i]);
+	memcpy(n->listen_fds, n->pending_fds, count * sizeof(int));
+	memcpy(n->listen_tls, n->pending_tls, count * sizeof(bool));
+	n->nlisten = count;
+	n->npending = 0;
+	listeners_watch(n, true);
+	xd_log(LOG_INFO, "network: %u listeners after reload", count);
+}
+
 static void on_master(struct net *n)
 {
 	struct xi_msg *m = malloc(sizeof(*m));
@@ -1270,6 +1346,15 @@ static void on_master(struct net *n)
 			}
 		}
 		OPENSSL_cleanse(m->buf, m->len);
+	} else if (r > 0 && m->type == XI_MSG_LIMITS) {
+		struct xd_limits l;
+		if (xd_limits_get(m, &l))
+			apply_limits(n, &l);
+		else
+			xd_log(LOG_ERR, "network: malformed limits from the master");
+	} else if (r > 0 && m->type == XI_MSG_LISTENER && fd >= 0) {
+		listener_received(n, m, fd);
+		fd = -1;
 	} else if (r > 0 && m->type == XI_MSG_AUTH_SOCKET && fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
 					  .data.u64 = ((uint64_t)CONTROL_AUTH << 2) | KIND_CONTROL };
@@ -1372,24 +1457,21 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	n->cfg = cfg;
 	n->auth = auth_sock;
 	n->master = master_sock;
-	n->listen_fds = listen_fds;
-	n->listen_tls = listen_tls;
+	if (nlisten > XD_LISTEN_MAX)
+		nlisten = XD_LISTEN_MAX;
+	memcpy(n->listen_fds, listen_fds, nlisten * sizeof(int));
+	memcpy(n->listen_tls, listen_tls, nlisten * sizeof(bool));
 	n->nlisten = nlisten;
-	n->max_line = (size_t)xi_config_int(cfg, XI_CFG_MAX_LINE_LENGTH);
-	n->max_conns = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS);
-	n->max_per_source = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS_PER_SOURCE);
-	n->max_failures = (size_t)xi_config_int(cfg, XI_CFG_MAX_FAILED_LOGONS);
-	n->delay_ms = (uint64_t)xi_config_int(cfg, XI_CFG_LOGON_FAILURE_DELAY);
-	n->delay_max_ms = (uint64_t)xi_config_int(cfg, XI_CFG_LOGON_FAILURE_DELAY_MAX);
-	n->idle_pre_ms = (uint64_t)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT_PREAUTH) * 1000;
-	n->idle_ms = (uint64_t)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
-	if (n->delay_max_ms < n->delay_ms)
-		n->delay_max_ms = n->delay_ms;
-	n->nslots = (uint32_t)n->max_conns;
-	/* Slot tables are allocated whole but only touched as slots are used:
-	 * untouched pages cost no memory. */
-	n->slots = calloc(n->nslots, sizeof(*n->slots));
-	n->gens = calloc(n->nslots, sizeof(*n->gens));
+	{
+		struct xd_limits l;
+		xd_limits_from_config(cfg, &l);
+		n->nslots = l.max_conns;
+		/* Slot tables are allocated whole but only touched as slots are
+		 * used: untouched pages cost no memory. */
+		n->slots = calloc(n->nslots, sizeof(*n->slots));
+		n->gens = calloc(n->nslots, sizeof(*n->gens));
+		apply_limits(n, &l);
+	}
 	n->ep = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1409,11 +1491,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	if (n->stopping)
 		return 1;
 	fcntl(n->master, F_SETFL, O_NONBLOCK);
-	for (size_t i = 0; i < nlisten; i++) {
-		ev.events = EPOLLIN;
-		ev.data.u64 = ((uint64_t)i << 2) | KIND_LISTENER;
-		epoll_ctl(n->ep, EPOLL_CTL_ADD, listen_fds[i], &ev);
-	}
+	listeners_watch(n, true);
 	ev.events = EPOLLIN;
 	ev.data.u64 = ((uint64_t)CONTROL_SIGNAL << 2) | KIND_CONTROL;
 	epoll_ctl(n->ep, EPOLL_CTL_ADD, n->sigfd, &ev);

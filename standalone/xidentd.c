@@ -7,7 +7,9 @@
  * SIGTERM/SIGINT: stop the network and auth processes and exit (running
  * mail sessions finish on their own).  SIGHUP: reread the config; a new
  * auth process takes over with it and the network process gets the
- * certificates anew.  Listeners and limits change at restart only.
+ * certificates, its limits and its listener set anew (opened and closed
+ * as the config says; established sessions are not touched).  A config that
+ * cannot be applied whole is refused and the running one kept.
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
@@ -40,7 +42,8 @@
 #include "config.h"
 #include "outcome.h"
 
-#define LISTEN_MAX 32
+#define LISTEN_MAX XD_LISTEN_MAX
+#define SPEC_MAX 128
 #define GRANTS_MAX 256
 #define GRANT_TTL_SECONDS 30
 #define PEM_MAX (256 * 1024)
@@ -57,12 +60,17 @@ struct grant {
 	char maildir[1040];
 };
 
+struct listeners {
+	int fds[LISTEN_MAX];
+	bool tls[LISTEN_MAX];
+	char spec[LISTEN_MAX][SPEC_MAX]; /* as written in the config, to match on SIGHUP */
+	size_t n;
+};
+
 struct master {
 	const char *config_path;
 	struct xi_config *cfg;
-	int listen_fds[LISTEN_MAX];
-	bool listen_tls[LISTEN_MAX];
-	size_t nlisten;
+	struct listeners ls;
 	unsigned run_uid, run_gid;
 	pid_t net_pid, auth_pid;
 	int net_sock;      /* master <-> network */
@@ -109,7 +117,7 @@ static void forget_secrets(const struct xi_config *cfg)
 		OPENSSL_cleanse(secret, strlen(secret));
 }
 
-static int open_listener(const char *spec, bool tls, struct master *m)
+static int open_listener(const char *spec, bool tls, struct listeners *ls)
 {
 	char host[256];
 	const char *port, *colon = strrchr(spec, ':');
@@ -117,9 +125,10 @@ static int open_listener(const char *spec, bool tls, struct master *m)
 	struct addrinfo *ai = NULL;
 	int fd, one = 1, r;
 	size_t hl;
+	const char *whole = spec;
 
-	if (colon == NULL || colon == spec || m->nlisten >= LISTEN_MAX) {
-		fprintf(stderr, "xidentd: bad listener '%s' (want address:port)\n", spec);
+	if (colon == NULL || colon == spec || ls->n >= LISTEN_MAX || strlen(spec) >= SPEC_MAX) {
+		xd_log(LOG_ERR, "bad listener '%s' (want address:port)", spec);
 		return -1;
 	}
 	port = colon + 1;
@@ -129,30 +138,85 @@ static int open_listener(const char *spec, bool tls, struct master *m)
 		hl -= 2;
 	}
 	if (hl >= sizeof(host)) {
-		fprintf(stderr, "xidentd: bad listener address\n");
+		xd_log(LOG_ERR, "bad listener address in '%s'", spec);
 		return -1;
 	}
 	memcpy(host, spec, hl);
 	host[hl] = '\0';
 	r = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints, &ai);
 	if (r != 0) {
-		fprintf(stderr, "xidentd: bad listener '%s': %s\n", spec, gai_strerror(r));
+		xd_log(LOG_ERR, "bad listener '%s': %s", spec, gai_strerror(r));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-		fprintf(stderr, "xidentd: cannot listen on %s: %s\n", spec, strerror(errno));
+		xd_log(LOG_ERR, "cannot listen on %s: %s", spec, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
 		return -1;
 	}
 	freeaddrinfo(ai);
-	m->listen_fds[m->nlisten] = fd;
-	m->listen_tls[m->nlisten] = tls;
-	m->nlisten++;
+	ls->fds[ls->n] = fd;
+	ls->tls[ls->n] = tls;
+	snprintf(ls->spec[ls->n], SPEC_MAX, "%s", whole);
+	ls->n++;
 	return 0;
+}
+
+/* The listeners cfg asks for, into next: sockets of cur with the same spec
+ * and kind are reused (a kept listener is never closed, so no connection
+ * waiting in its backlog is lost), others are opened.  cur may be next (at
+ * start, when it is empty).  -1, logged, with next's newly opened sockets
+ * closed, when one cannot be opened or there is none. */
+static int listeners_for(const struct listeners *cur, const struct xi_config *cfg,
+			 struct listeners *next)
+{
+	static const struct { enum xi_config_key key; bool tls; } kinds[] = {
+		{ XI_CFG_POP3_LISTEN, false },
+		{ XI_CFG_POP3S_LISTEN, true },
+	};
+	struct listeners built = { .n = 0 };
+	bool reused[LISTEN_MAX] = { false }, fresh[LISTEN_MAX] = { false };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t n;
+		const char *const *specs = xi_config_list(cfg, kinds[k].key, &n);
+		for (size_t i = 0; i < n; i++) {
+			size_t j;
+			for (j = 0; j < cur->n; j++)
+				if (!reused[j] && cur->tls[j] == kinds[k].tls &&
+				    strcmp(cur->spec[j], specs[i]) == 0)
+					break;
+			if (j < cur->n && built.n < LISTEN_MAX) {
+				reused[j] = true;
+				built.fds[built.n] = cur->fds[j];
+				built.tls[built.n] = cur->tls[j];
+				memcpy(built.spec[built.n], cur->spec[j], SPEC_MAX);
+				built.n++;
+			} else if (open_listener(specs[i], kinds[k].tls, &built) == 0) {
+				fresh[built.n - 1] = true;
+			} else {
+				goto fail;
+			}
+		}
+		if (kinds[k].tls && n > 0 && xi_config_str(cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
+			xd_log(LOG_ERR, "pop3s_listen needs tls_cert_file and tls_key_file");
+			goto fail;
+		}
+	}
+	if (built.n == 0) {
+		xd_log(LOG_ERR, "no listeners: set pop3_listen and/or pop3s_listen");
+		goto fail;
+	}
+	*next = built;
+	return 0;
+fail:
+	for (size_t i = 0; i < built.n; i++)
+		if (fresh[i])
+			close(built.fds[i]);
+	return -1;
 }
 
 static struct xi_config *load_config(const char *path)
@@ -239,8 +303,8 @@ out:
 
 static void close_listeners(struct master *m)
 {
-	for (size_t i = 0; i < m->nlisten; i++)
-		close(m->listen_fds[i]);
+	for (size_t i = 0; i < m->ls.n; i++)
+		close(m->ls.fds[i]);
 }
 
 static void child_signals(void)
@@ -319,7 +383,7 @@ static int start_net(struct master *m, int auth_end)
 		}
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
 			_exit(1);
-		_exit(xd_net_main(m->cfg, m->listen_fds, m->listen_tls, m->nlisten, auth_end, pair[1]));
+		_exit(xd_net_main(m->cfg, m->ls.fds, m->ls.tls, m->ls.n, auth_end, pair[1]));
 	}
 	close(pair[1]);
 	close(auth_end);
@@ -350,6 +414,100 @@ static void replace_auth(struct master *m)
 		xd_log(LOG_ERR, "cannot pass the auth socket to the network process: out of memory");
 	}
 	close(end);
+}
+
+/* The limits the network process applies (sent at start and on SIGHUP). */
+static int send_limits(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+	struct xd_limits l;
+	int r = -1;
+
+	if (msg == NULL)
+		return -1;
+	xd_limits_from_config(m->cfg, &l);
+	xi_msg_init(msg, XI_MSG_LIMITS, 0);
+	xd_limits_put(msg, &l);
+	if (!msg->bad)
+		r = xi_msg_send(m->net_sock, msg, -1);
+	free(msg);
+	return r;
+}
+
+/* The whole listener set, one socket per message; the network process
+ * swaps sets when the last arrives. */
+static int send_listeners(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+	int r = 0;
+
+	if (msg == NULL)
+		return -1;
+	for (size_t i = 0; i < m->ls.n && r == 0; i++) {
+		xi_msg_init(msg, XI_MSG_LISTENER, 0);
+		xi_msg_put_u32(msg, (uint32_t)i);
+		xi_msg_put_u32(msg, (uint32_t)m->ls.n);
+		xi_msg_put_u32(msg, m->ls.tls[i]);
+		r = xi_msg_send(m->net_sock, msg, m->ls.fds[i]);
+	}
+	free(msg);
+	return r;
+}
+
+static bool listener_in(const struct listeners *ls, int fd)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->fds[i] == fd)
+			return true;
+	return false;
+}
+
+/* SIGHUP: reread the config; apply it whole, or (any error: a bad key, a
+ * listener that cannot be opened, unreadable certificates) keep the old one
+ * and log why.  Established sessions are not touched: mail processes run
+ * on, the network process keeps its connections, kept listeners stay open. */
+static void reload(struct master *m)
+{
+	struct xi_config *cfg = load_config(m->config_path), *old = m->cfg;
+	struct listeners next;
+	struct xi_event_levels lv;
+
+	if (cfg == NULL) {
+		xd_log(LOG_ERR, "reload: config has errors, keeping the old one");
+		return;
+	}
+	if (listeners_for(&m->ls, cfg, &next) < 0) {
+		xd_log(LOG_ERR, "reload: listeners of the new config cannot be opened, keeping the old one");
+		xi_config_free(cfg);
+		return;
+	}
+	m->cfg = cfg;
+	if (send_tls(m) < 0) {
+		m->cfg = old;
+		for (size_t i = 0; i < next.n; i++)
+			if (!listener_in(&m->ls, next.fds[i]))
+				close(next.fds[i]);
+		xi_config_free(cfg);
+		xd_log(LOG_ERR, "reload: TLS certificates of the new config cannot be used, keeping the old one");
+		return;
+	}
+	for (size_t i = 0; i < m->ls.n; i++)
+		if (!listener_in(&next, m->ls.fds[i]))
+			close(m->ls.fds[i]);
+	m->ls = next;
+	if (strcmp(xi_config_str(cfg, XI_CFG_XIDENTD_USER), xi_config_str(old, XI_CFG_XIDENTD_USER)) != 0 ||
+	    strcmp(xi_config_str(cfg, XI_CFG_XIDENTD_CHROOT), xi_config_str(old, XI_CFG_XIDENTD_CHROOT)) != 0)
+		xd_log(LOG_WARNING, "reload: xidentd_user and xidentd_chroot change at restart only");
+	xi_config_free(old);
+	xi_event_levels_from_config(m->cfg, &lv);
+	xd_event_levels_set(&lv);
+	if (m->auth_pid > 0)
+		kill(m->auth_pid, SIGTERM);
+	m->retired_auth_pid = m->auth_pid;
+	replace_auth(m);
+	if (send_limits(m) < 0 || send_listeners(m) < 0)
+		xd_log(LOG_ERR, "reload: cannot pass limits or listeners to the network process: %m");
+	xd_log(LOG_INFO, "reloaded %s (%zu listeners)", m->config_path, m->ls.n);
 }
 
 static void on_grant(struct master *m)
@@ -568,7 +726,6 @@ int main(int argc, char **argv)
 	bool foreground = false, stopping = false;
 	struct xi_event_levels lv;
 	sigset_t mask;
-	size_t n;
 	int opt, auth_end;
 
 	while ((opt = getopt(argc, argv, "c:Fp:h")) != -1) {
@@ -620,22 +777,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	const char *const *specs = xi_config_list(m.cfg, XI_CFG_POP3_LISTEN, &n);
-	for (size_t i = 0; i < n; i++)
-		if (open_listener(specs[i], false, &m) < 0)
-			return 1;
-	specs = xi_config_list(m.cfg, XI_CFG_POP3S_LISTEN, &n);
-	for (size_t i = 0; i < n; i++)
-		if (open_listener(specs[i], true, &m) < 0)
-			return 1;
-	if (m.nlisten == 0) {
-		fprintf(stderr, "xidentd: no listeners: set pop3_listen and/or pop3s_listen\n");
+	if (listeners_for(&m.ls, m.cfg, &m.ls) < 0)
 		return 1;
-	}
-	if (n > 0 && xi_config_str(m.cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
-		fprintf(stderr, "xidentd: pop3s_listen needs tls_cert_file and tls_key_file\n");
-		return 1;
-	}
 	if (!foreground && daemon(0, 0) < 0) {
 		perror("xidentd: daemon");
 		return 1;
@@ -665,7 +808,7 @@ int main(int argc, char **argv)
 			kill(m.auth_pid, SIGTERM);
 		return 1;
 	}
-	xd_log(LOG_INFO, "started: %zu listeners, network process %d, auth process %d", m.nlisten,
+	xd_log(LOG_INFO, "started: %zu listeners, network process %d, auth process %d", m.ls.n,
 	       (int)m.net_pid, (int)m.auth_pid);
 
 	while (!stopping) {
@@ -692,21 +835,7 @@ int main(int argc, char **argv)
 				if (si.ssi_signo == SIGCHLD) {
 					reap(&m, &net_died, &auth_died);
 				} else if (si.ssi_signo == SIGHUP) {
-					struct xi_config *cfg = load_config(m.config_path);
-					if (cfg == NULL) {
-						xd_log(LOG_ERR, "reload: config has errors, keeping the old one");
-						continue;
-					}
-					xi_config_free(m.cfg);
-					m.cfg = cfg;
-					xi_event_levels_from_config(m.cfg, &lv);
-					xd_event_levels_set(&lv);
-					if (m.auth_pid > 0)
-						kill(m.auth_pid, SIGTERM);
-					m.retired_auth_pid = m.auth_pid;
-					replace_auth(&m);
-					(void)send_tls(&m);
-					xd_log(LOG_INFO, "reloaded %s", m.config_path);
+					reload(&m);
 				} else {
 					stopping = true;
 				}
