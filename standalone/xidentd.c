@@ -82,31 +82,6 @@ struct master {
 	struct grant grants[GRANTS_MAX];
 };
 
-int xd_drop_privileges(unsigned uid, unsigned gid)
-{
-	if (setgroups(0, NULL) < 0 || setgid((gid_t)gid) < 0 || setuid((uid_t)uid) < 0) {
-		xd_log(LOG_ERR, "cannot drop privileges to %u:%u: %m", uid, gid);
-		return -1;
-	}
-	/* Verify: regaining root must fail. */
-	if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-		xd_log(LOG_ERR, "privileges were not dropped");
-		return -1;
-	}
-	return 0;
-}
-
-int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r)
-{
-	struct passwd *pw = getpwnam(name);
-
-	if (pw == NULL)
-		return -1;
-	*uid_r = (unsigned)pw->pw_uid;
-	*gid_r = (unsigned)pw->pw_gid;
-	return 0;
-}
-
 /* The master's copy of the config holds the bind password; a child that
  * must not know it wipes it from its copy-on-write memory. */
 static void forget_secrets(const struct xi_config *cfg)
