@@ -334,6 +334,16 @@ def test_privsep(t, srv, d, sock):
     t.eq(uid_of(res), nobody, 'the resolver process runs as xidentd_user (nobody)')
     t.eq(uid_of(dlv), 0, 'the deliverer is root (to become each mailbox owner)')
     secret = d.service_password.encode()
+    with open(LMTPD, 'rb') as f:
+        sanitized = b'__asan_init' in f.read()
+    if sanitized:
+        # ASan reserves terabytes of address space as rw mappings: no scan.
+        for what in ('resolver holds', 'protocol process lacks', 'deliverer lacks'):
+            t.skip('bind password scan: %s' % what, 'sanitizer build')
+        c.send(b'QUIT\r\n')
+        c.reply()
+        c.close()
+        return
     t.ok(memory_holds(res, secret), 'the resolver holds the bind password (the scan finds it)')
     t.ok(not memory_holds(proto, secret), 'the protocol process does not hold the bind password')
     t.ok(not memory_holds(dlv, secret), 'the deliverer does not hold the bind password')

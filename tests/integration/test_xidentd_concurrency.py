@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
-from mailclients import LineConn
+from mailclients import LineConn, impacket_ntlm, pop3_auth
 from xdserver import BAD, DISTINCT_LOGONS, VMAIL_UID, Server, hangup, make_root, userpass
 
 STALL = b'stallme'
@@ -160,6 +160,34 @@ with Tap() as t:
         t.ok(len(right) == len(jobs), '%d parallel logons (%d at once, half wrong passwords) each got '
              'its own answer' % (len(jobs), len(DISTINCT_LOGONS)),
              [(r, res_full.get(i)) for i, r in results.items() if r not in right])
+        # NTLM exchanges at once: each connection's state in the auth
+        # process's locked table, picked up by whichever worker is free
+        ntlm = [('jdoe', 'EXAMPLE', 'jdoe-pw', 'johnd'), ('asmith', 'EXAMPLE', 'asmith-pw', 'asmith'),
+                ('bjones', 'EXAMPLE', 'bjones-pw', 'bjones'), ('kwong', 'EXAMPLE', 'kwong-pw', 'wong'),
+                ('hdadmin\\helpdesk', 'EXAMPLE', 'hdadmin-pw', 'helpdesk'),
+                ('mmiller\\mike', 'EXAMPLE', 'mmiller-pw', 'mike'),
+                ('jdoe', 'BRANCH', 'branch-jdoe-pw', 'jdoe-branch'),
+                ('reception', 'EXAMPLE', 'wrong-pw', None)]
+        got = {}
+
+        def one_ntlm(user, dom, pw, alias):
+            line, _ = pop3_auth(srv.port, 'NTLM', impacket_ntlm(user, pw, dom))
+            with lock:
+                got[(user, dom)] = (alias, line)
+
+        for _ in range(2):
+            ths = [threading.Thread(target=one_ntlm, args=x) for x in ntlm]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join(60)
+            wrong = [(k, v) for k, v in got.items()
+                     if not (v[1].startswith('+OK Logged on to mailbox %s:' % v[0]) if v[0]
+                             else v[1].startswith('-ERR [AUTH] ' + BAD))]
+            t.ok(len(got) == len(ntlm) and not wrong, '%d NTLM exchanges at once each end in their '
+                 'own answer' % len(ntlm), wrong)
+            got.clear()
+            wait_until(lambda: not srv.children('xidentd-mail'), timeout=20, what='sessions ended')
         out = srv.log()
         t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
         srv.proc.stop()
