@@ -55,6 +55,7 @@
 #define CONTROL_SIGNAL 0
 #define CONTROL_AUTH 1
 #define CONTROL_MASTER 2
+#define CONTROL_AUTH_OLD 3
 #define SOURCE_BUCKETS 4096
 #define SOURCE_FORGET_MS (15 * 60 * 1000)
 /* Output queued for a client beyond this closes it (a client that never reads). */
@@ -105,6 +106,7 @@ struct conn {
 	bool sasl_ntlm;       /* the pending auth request is NTLM */
 	bool delayed_close;   /* close after the delayed reply */
 	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
+	bool old_auth;        /* its request or NTLM exchange is at the replaced auth process */
 	SSL *ssl;
 	struct source *src;
 	char *user;           /* USER argument, or AUTH LOGIN name */
@@ -119,6 +121,11 @@ struct net {
 	const struct xi_config *cfg;
 	int ep;
 	int auth, master, sigfd;
+	/* After a SIGHUP: the replaced auth process, kept until the requests and
+	 * NTLM exchanges it holds are answered (old_users), then closed. */
+	int auth_old;
+	uint32_t old_users;
+	bool auth_dead;       /* EOF on auth: its pending requests are lost */
 	SSL_CTX *tls;
 	int listen_fds[XD_LISTEN_MAX];
 	bool listen_tls[XD_LISTEN_MAX];
@@ -446,6 +453,31 @@ static void send_outcome(struct net *n, struct conn *c, enum xi_outcome outcome)
 	conn_sendf(n, c, "-ERR [%s] %s", info->pop3_code, info->client_text);
 }
 
+/* The auth process that holds c's request or NTLM state. */
+static int auth_of(const struct net *n, const struct conn *c)
+{
+	return c->old_auth && n->auth_old >= 0 ? n->auth_old : n->auth;
+}
+
+static void old_auth_close(struct net *n)
+{
+	if (n->auth_old < 0)
+		return;
+	epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth_old, NULL);
+	close(n->auth_old); /* the old auth process sees EOF and exits */
+	n->auth_old = -1;
+}
+
+/* c no longer needs the replaced auth process. */
+static void old_auth_release(struct net *n, struct conn *c)
+{
+	if (!c->old_auth)
+		return;
+	c->old_auth = false;
+	if (n->old_users > 0 && --n->old_users == 0)
+		old_auth_close(n);
+}
+
 static void conn_free(struct net *n, struct conn *c)
 {
 	uint32_t slot = c->id & SLOT_MASK;
@@ -465,10 +497,11 @@ static void conn_free(struct net *n, struct conn *c)
 		struct xi_msg *m = malloc(sizeof(*m));
 		if (m != NULL) {
 			xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-			(void)xi_msg_send(n->auth, m, -1);
+			(void)xi_msg_send(auth_of(n, c), m, -1);
 			free(m);
 		}
 	}
+	old_auth_release(n, c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->to_mail);
@@ -497,7 +530,7 @@ static void conn_close(struct net *n, struct conn *c, const char *why)
 
 static void send_auth(struct net *n, struct conn *c, struct xi_msg *m)
 {
-	if (m->bad || xi_msg_send(n->auth, m, -1) < 0) {
+	if (m->bad || xi_msg_send(auth_of(n, c), m, -1) < 0) {
 		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
 		return;
@@ -515,6 +548,7 @@ static void auth_plain(struct net *n, struct conn *c, const char *name, const ch
 		return;
 	}
 	c->sasl_ntlm = false;
+	old_auth_release(n, c);
 	xi_msg_init(m, XI_MSG_AUTH_PLAIN, c->id);
 	xi_msg_put_str(m, "pop3");
 	xi_msg_put_str(m, c->src->addr);
@@ -567,6 +601,7 @@ static void logon_failed(struct net *n, struct conn *c, const char *reply)
 }
 
 static void process_input(struct net *n, struct conn *c);
+static void auth_lost(struct net *n, bool old);
 
 static void delayed_due(struct net *n, struct conn *c)
 {
@@ -655,11 +690,14 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	    !xi_msg_str(m, text, sizeof(text)) || !xi_msg_str(m, blob, sizeof(blob)) ||
 	    !xi_msg_bytes(m, &token, &token_len, XI_TOKEN_LEN) ||
 	    !xi_msg_str(m, user, sizeof(user))) {
+		old_auth_release(n, c);
 		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
 		conn_update_events(n, c);
 		return;
 	}
+	if (status != XI_AUTH_CONTINUE)
+		old_auth_release(n, c); /* the exchange ends here */
 	switch (status) {
 	case XI_AUTH_CONTINUE:
 		c->state = ST_SASL_NTLM;
@@ -833,9 +871,10 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 			struct xi_msg *m = malloc(sizeof(*m));
 			if (m != NULL) {
 				xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-				(void)xi_msg_send(n->auth, m, -1);
+				(void)xi_msg_send(auth_of(n, c), m, -1);
 				free(m);
 			}
+			old_auth_release(n, c);
 			c->sasl_ntlm = false;
 			c->state = ST_AUTHORIZATION;
 			conn_sendf(n, c, "-ERR [AUTH] " POP3_TEXT_CANCELLED);
@@ -1358,40 +1397,80 @@ static void on_master(struct net *n)
 	} else if (r > 0 && m->type == XI_MSG_AUTH_SOCKET && fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
 					  .data.u64 = ((uint64_t)CONTROL_AUTH << 2) | KIND_CONTROL };
+		/* At most one replaced auth process is waited for: requests still
+		 * at an older one are answered as a temporary failure. */
+		auth_lost(n, true);
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth, NULL);
-		close(n->auth);
+		if (n->auth_dead) {
+			/* It died: what it held is lost. */
+			close(n->auth);
+			n->auth = -1;
+			auth_lost(n, false);
+		} else {
+			/* SIGHUP: its requests and NTLM exchanges finish there. */
+			struct epoll_event ov = { .events = EPOLLIN,
+						  .data.u64 = ((uint64_t)CONTROL_AUTH_OLD << 2) | KIND_CONTROL };
+			n->auth_old = n->auth;
+			epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth_old, &ov);
+			for (uint32_t i = 0; i < n->nslots; i++) {
+				struct conn *c = n->slots[i];
+				if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
+					c->old_auth = true;
+					n->old_users++;
+				}
+			}
+			if (n->old_users == 0)
+				old_auth_close(n);
+		}
 		n->auth = fd;
+		n->auth_dead = false;
 		fd = -1;
 		/* Non-blocking like the first: on_auth drains it in a loop (and may
 		 * be called for an event of the old socket in this same batch). */
 		fcntl(n->auth, F_SETFL, O_NONBLOCK);
 		epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth, &ev);
-		/* Requests pending at the old auth process are lost: tell their clients. */
-		for (uint32_t i = 0; i < n->nslots; i++) {
-			struct conn *c = n->slots[i];
-			if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
-				c->sasl_ntlm = false;
-				c->state = ST_AUTHORIZATION;
-				send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
-				conn_update_events(n, c);
-			}
-		}
 	}
 	if (fd >= 0)
 		close(fd);
 	free(m);
 }
 
-static void on_auth(struct net *n)
+/* Requests and NTLM exchanges held by an auth process that is gone (old:
+ * the replaced one; else the current one) are answered as a temporary
+ * failure. */
+static void auth_lost(struct net *n, bool old)
+{
+	for (uint32_t i = 0; i < n->nslots; i++) {
+		struct conn *c = n->slots[i];
+		if (c == NULL || c->old_auth != old ||
+		    (c->state != ST_WAIT_AUTH && c->state != ST_SASL_NTLM))
+			continue;
+		old_auth_release(n, c);
+		c->sasl_ntlm = false;
+		c->state = ST_AUTHORIZATION;
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
+		conn_update_events(n, c);
+	}
+	if (old) {
+		n->old_users = 0;
+		old_auth_close(n);
+	}
+}
+
+static void on_auth(struct net *n, bool old)
 {
 	static struct xi_msg m;
 
 	for (;;) {
-		int r = xi_msg_recv(n->auth, &m, NULL);
+		int sock = old ? n->auth_old : n->auth;
+		int r = sock >= 0 ? xi_msg_recv(sock, &m, NULL) : -1;
 		if (r <= 0) {
-			if (r == 0) {
+			if (r == 0 && old) {
+				auth_lost(n, true);
+			} else if (r == 0) {
 				/* Auth process gone; the master starts a new one and sends its socket. */
 				epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth, NULL);
+				n->auth_dead = true;
 			}
 			return;
 		}
@@ -1456,6 +1535,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		return 1;
 	n->cfg = cfg;
 	n->auth = auth_sock;
+	n->auth_old = -1;
 	n->master = master_sock;
 	if (nlisten > XD_LISTEN_MAX)
 		nlisten = XD_LISTEN_MAX;
@@ -1537,8 +1617,8 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 					while (read(n->sigfd, &si, sizeof(si)) == sizeof(si))
 						if (si.ssi_signo != SIGHUP)
 							n->stopping = true;
-				} else if (idx == CONTROL_AUTH) {
-					on_auth(n);
+				} else if (idx == CONTROL_AUTH || idx == CONTROL_AUTH_OLD) {
+					on_auth(n, idx == CONTROL_AUTH_OLD);
 				} else {
 					on_master(n);
 				}

@@ -75,6 +75,7 @@ struct master {
 	pid_t net_pid, auth_pid;
 	int net_sock;      /* master <-> network */
 	int auth_sock;     /* master <- auth (grants) */
+	int auth_sock_old; /* grants of the auth process a SIGHUP replaced, while it finishes */
 	int sigfd;
 	size_t sessions;   /* mail processes alive */
 	struct xd_sessions *live; /* the same, per user and remote (max_user_sessions) */
@@ -294,7 +295,7 @@ static void child_signals(void)
 }
 
 /* Forks the auth process; returns the network process's end of its socket. */
-static int start_auth(struct master *m)
+static int start_auth(struct master *m, bool keep_old)
 {
 	int to_net[2], to_master[2];
 	pid_t pid;
@@ -318,6 +319,8 @@ static int start_auth(struct master *m)
 			close(m->net_sock);
 		if (m->auth_sock >= 0)
 			close(m->auth_sock);
+		if (m->auth_sock_old >= 0)
+			close(m->auth_sock_old);
 		close(m->sigfd);
 		prctl(PR_SET_NAME, "xidentd-auth");
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
@@ -326,8 +329,15 @@ static int start_auth(struct master *m)
 	}
 	close(to_net[1]);
 	close(to_master[1]);
-	if (m->auth_sock >= 0)
+	if (m->auth_sock >= 0 && keep_old) {
+		/* The replaced auth process finishes what it holds (the network
+		 * process sends it no new work): its grants still count. */
+		if (m->auth_sock_old >= 0)
+			close(m->auth_sock_old);
+		m->auth_sock_old = m->auth_sock;
+	} else if (m->auth_sock >= 0) {
 		close(m->auth_sock);
+	}
 	m->auth_sock = to_master[0];
 	fcntl(m->auth_sock, F_SETFL, O_NONBLOCK); /* the master drains it in a loop */
 	m->auth_pid = pid;
@@ -370,9 +380,9 @@ static int start_net(struct master *m, int auth_end)
 
 /* Starts a new auth process and hands its socket to the network process
  * (after a SIGHUP, or when the old one died). */
-static void replace_auth(struct master *m)
+static void replace_auth(struct master *m, bool keep_old)
 {
-	int end = start_auth(m);
+	int end = start_auth(m, keep_old);
 	struct xi_msg *msg;
 
 	if (end < 0) {
@@ -476,26 +486,27 @@ static void reload(struct master *m)
 	xi_config_free(old);
 	xi_event_levels_from_config(m->cfg, &lv);
 	xd_event_levels_set(&lv);
-	if (m->auth_pid > 0)
-		kill(m->auth_pid, SIGTERM);
+	/* The old auth process is not stopped: the network process closes its
+	 * socket once the logons it holds are answered, and it exits then.  One
+	 * replaced before it (a quick second SIGHUP) is stopped now. */
+	if (m->retired_auth_pid > 0)
+		kill(m->retired_auth_pid, SIGTERM);
 	m->retired_auth_pid = m->auth_pid;
-	replace_auth(m);
+	replace_auth(m, true);
 	if (send_limits(m) < 0 || send_listeners(m) < 0)
 		xd_log(LOG_ERR, "reload: cannot pass limits or listeners to the network process: %m");
 	xd_log(LOG_INFO, "reloaded %s (%zu listeners)", m->config_path, m->ls.n);
 }
 
-static void on_grant(struct master *m)
+/* Takes the grants waiting on one auth socket. */
+static void take_grants(struct master *m, int sock, struct xi_msg *msg)
 {
-	struct xi_msg *msg = malloc(sizeof(*msg));
 	struct grant g = { 0 };
 	const uint8_t *token;
 	size_t tl;
 	time_t now = time(NULL);
 
-	if (msg == NULL)
-		return;
-	while (xi_msg_recv(m->auth_sock, msg, NULL) > 0) {
+	while (sock >= 0 && xi_msg_recv(sock, msg, NULL) > 0) {
 		if (msg->type != XI_MSG_GRANT || !xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) ||
 		    tl != XI_TOKEN_LEN || !xi_msg_str(msg, g.protocol, sizeof(g.protocol)) ||
 		    !xi_msg_str(msg, g.remote, sizeof(g.remote)) || !xi_msg_str(msg, g.user, sizeof(g.user)) ||
@@ -519,6 +530,17 @@ static void on_grant(struct master *m)
 		m->grants[pick] = g;
 	}
 	OPENSSL_cleanse(&g, sizeof(g));
+}
+
+/* Grants of the current auth process and of one a SIGHUP replaced. */
+static void on_grant(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+
+	if (msg == NULL)
+		return;
+	take_grants(m, m->auth_sock, msg);
+	take_grants(m, m->auth_sock_old, msg);
 	free(msg);
 }
 
@@ -590,6 +612,8 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 	close_listeners(m);
 	close(m->net_sock);
 	close(m->auth_sock);
+	if (m->auth_sock_old >= 0)
+		close(m->auth_sock_old);
 	close(m->sigfd);
 	forget_secrets(m->cfg);
 	prctl(PR_SET_NAME, "xidentd-mail");
@@ -676,6 +700,11 @@ static void reap(struct master *m, bool *net_died, bool *auth_died)
 		} else if (pid == m->retired_auth_pid) {
 			m->retired_auth_pid = 0;
 			what = "previous auth";
+			on_grant(m); /* whatever it sent last */
+			if (m->auth_sock_old >= 0) {
+				close(m->auth_sock_old);
+				m->auth_sock_old = -1;
+			}
 		} else if (m->sessions > 0) {
 			m->sessions--;
 			xd_sessions_remove(m->live, pid);
@@ -696,7 +725,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct master m = { .net_sock = -1, .auth_sock = -1 };
+	struct master m = { .net_sock = -1, .auth_sock = -1, .auth_sock_old = -1 };
 	const char *pidfile = NULL;
 	bool foreground = false, stopping = false;
 	struct xi_event_levels lv;
@@ -774,7 +803,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	m.live = xd_sessions_new();
-	if (m.sigfd < 0 || m.live == NULL || (auth_end = start_auth(&m)) < 0 || start_net(&m, auth_end) < 0 ||
+	if (m.sigfd < 0 || m.live == NULL || (auth_end = start_auth(&m, false)) < 0 || start_net(&m, auth_end) < 0 ||
 	    send_tls(&m) < 0) {
 		xd_log(LOG_ERR, "cannot start: %m");
 		if (m.net_pid > 0)
@@ -787,19 +816,24 @@ int main(int argc, char **argv)
 	       (int)m.net_pid, (int)m.auth_pid);
 
 	while (!stopping) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = m.sigfd, .events = POLLIN },
 			{ .fd = m.auth_sock, .events = POLLIN },
 			{ .fd = m.net_sock, .events = POLLIN },
+			{ .fd = m.auth_sock_old, .events = POLLIN },
 		};
 		bool net_died = false, auth_died = false;
 
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
 		/* Grants first: the auth process sent a grant before its reply, so
 		 * it is here before the network process can present the token. */
-		if (p[1].revents & POLLIN)
+		if ((p[1].revents | p[3].revents) & POLLIN)
 			on_grant(&m);
+		if ((p[3].revents & (POLLHUP | POLLERR)) && !(p[3].revents & POLLIN)) {
+			close(m.auth_sock_old); /* the replaced auth process is done */
+			m.auth_sock_old = -1;
+		}
 		if (p[2].revents & POLLIN)
 			on_session(&m);
 		if (p[2].revents & (POLLHUP | POLLERR))
@@ -822,7 +856,7 @@ int main(int argc, char **argv)
 		}
 		if (auth_died && !stopping) {
 			xd_log(LOG_ERR, "auth process ended; starting a new one");
-			replace_auth(&m);
+			replace_auth(&m, false);
 		}
 	}
 	if (m.net_pid > 0)
