@@ -781,8 +781,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (listeners_for(&m.ls, m.cfg, &m.ls) < 0)
+	if (listeners_for(&m.ls, m.cfg, &m.ls) < 0) {
+		fprintf(stderr, "xidentd: cannot open the listeners (the reason is logged above)\n");
 		return 1;
+	}
 	if (!foreground && daemon(0, 0) < 0) {
 		perror("xidentd: daemon");
 		return 1;
