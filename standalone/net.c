@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
+#include "logon_policy.h"
 #include "privsep.h"
 #include "pop3_text.h"
 #include "tls.h"
@@ -54,6 +55,7 @@
 #define CONTROL_SIGNAL 0
 #define CONTROL_AUTH 1
 #define CONTROL_MASTER 2
+#define CONTROL_AUTH_OLD 3
 #define SOURCE_BUCKETS 4096
 #define SOURCE_FORGET_MS (15 * 60 * 1000)
 /* Output queued for a client beyond this closes it (a client that never reads). */
@@ -104,6 +106,7 @@ struct conn {
 	bool sasl_ntlm;       /* the pending auth request is NTLM */
 	bool delayed_close;   /* close after the delayed reply */
 	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
+	bool old_auth;        /* its request or NTLM exchange is at the replaced auth process */
 	SSL *ssl;
 	struct source *src;
 	char *user;           /* USER argument, or AUTH LOGIN name */
@@ -118,10 +121,20 @@ struct net {
 	const struct xi_config *cfg;
 	int ep;
 	int auth, master, sigfd;
+	/* After a SIGHUP: the replaced auth process, kept until the requests and
+	 * NTLM exchanges it holds are answered (old_users), then closed. */
+	int auth_old;
+	uint32_t old_users;
+	bool auth_dead;       /* EOF on auth: its pending requests are lost */
 	SSL_CTX *tls;
-	const int *listen_fds;
-	const bool *listen_tls;
+	int listen_fds[XD_LISTEN_MAX];
+	bool listen_tls[XD_LISTEN_MAX];
 	size_t nlisten;
+	/* A new listener set arriving from the master (SIGHUP), one per message. */
+	int pending_fds[XD_LISTEN_MAX];
+	bool pending_tls[XD_LISTEN_MAX];
+	size_t npending;
+	int plaintext_mode;
 	struct conn **slots;
 	uint32_t nslots, used, next_slot;
 	uint16_t *gens;
@@ -403,20 +416,66 @@ static void conn_sendf(struct net *n, struct conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void conn_sendf(struct net *n, struct conn *c, const char *fmt, ...)
 {
-	char line[1024];
+	/* Sized per call: an NTLM challenge or a long text is never cut. */
+	char small[512], *line = small;
 	va_list ap;
 	int len;
 
 	va_start(ap, fmt);
-	len = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (len < 0)
+	if (len < 0) {
+		c->state = ST_CLOSING;
 		return;
-	if ((size_t)len > sizeof(line) - 3)
-		len = (int)sizeof(line) - 3;
+	}
+	if ((size_t)len + 2 >= sizeof(small)) {
+		if ((size_t)len + 3 > OUTPUT_MAX || (line = malloc((size_t)len + 3)) == NULL) {
+			c->state = ST_CLOSING;
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(line, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+	}
 	line[len++] = '\r';
 	line[len++] = '\n';
 	conn_send(n, c, line, (size_t)len);
+	if (line != small)
+		free(line);
+}
+
+/* A logon refusal decided here (no auth round trip), with the response code
+ * and text of the outcome table. */
+static void send_outcome(struct net *n, struct conn *c, enum xi_outcome outcome)
+{
+	const struct xi_outcome_info *info = xi_outcome_info(outcome);
+
+	conn_sendf(n, c, "-ERR [%s] %s", info->pop3_code, info->client_text);
+}
+
+/* The auth process that holds c's request or NTLM state. */
+static int auth_of(const struct net *n, const struct conn *c)
+{
+	return c->old_auth && n->auth_old >= 0 ? n->auth_old : n->auth;
+}
+
+static void old_auth_close(struct net *n)
+{
+	if (n->auth_old < 0)
+		return;
+	epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth_old, NULL);
+	close(n->auth_old); /* the old auth process sees EOF and exits */
+	n->auth_old = -1;
+}
+
+/* c no longer needs the replaced auth process. */
+static void old_auth_release(struct net *n, struct conn *c)
+{
+	if (!c->old_auth)
+		return;
+	c->old_auth = false;
+	if (n->old_users > 0 && --n->old_users == 0)
+		old_auth_close(n);
 }
 
 static void conn_free(struct net *n, struct conn *c)
@@ -438,10 +497,11 @@ static void conn_free(struct net *n, struct conn *c)
 		struct xi_msg *m = malloc(sizeof(*m));
 		if (m != NULL) {
 			xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-			(void)xi_msg_send(n->auth, m, -1);
+			(void)xi_msg_send(auth_of(n, c), m, -1);
 			free(m);
 		}
 	}
+	old_auth_release(n, c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->to_mail);
@@ -470,8 +530,8 @@ static void conn_close(struct net *n, struct conn *c, const char *why)
 
 static void send_auth(struct net *n, struct conn *c, struct xi_msg *m)
 {
-	if (m->bad || xi_msg_send(n->auth, m, -1) < 0) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+	if (m->bad || xi_msg_send(auth_of(n, c), m, -1) < 0) {
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
 		return;
 	}
@@ -484,10 +544,11 @@ static void auth_plain(struct net *n, struct conn *c, const char *name, const ch
 	struct xi_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		return;
 	}
 	c->sasl_ntlm = false;
+	old_auth_release(n, c);
 	xi_msg_init(m, XI_MSG_AUTH_PLAIN, c->id);
 	xi_msg_put_str(m, "pop3");
 	xi_msg_put_str(m, c->src->addr);
@@ -503,7 +564,7 @@ static void auth_ntlm(struct net *n, struct conn *c, const char *blob, size_t le
 	struct xi_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		return;
 	}
 	c->sasl_ntlm = true;
@@ -540,6 +601,7 @@ static void logon_failed(struct net *n, struct conn *c, const char *reply)
 }
 
 static void process_input(struct net *n, struct conn *c);
+static void auth_lost(struct net *n, bool old);
 
 static void delayed_due(struct net *n, struct conn *c)
 {
@@ -608,7 +670,7 @@ fail:
 		close(pair[0]);
 		close(pair[1]);
 	}
-	conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+	send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 	c->state = ST_AUTHORIZATION;
 	conn_update_events(n, c);
 }
@@ -628,11 +690,14 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	    !xi_msg_str(m, text, sizeof(text)) || !xi_msg_str(m, blob, sizeof(blob)) ||
 	    !xi_msg_bytes(m, &token, &token_len, XI_TOKEN_LEN) ||
 	    !xi_msg_str(m, user, sizeof(user))) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+		old_auth_release(n, c);
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
 		conn_update_events(n, c);
 		return;
 	}
+	if (status != XI_AUTH_CONTINUE)
+		old_auth_release(n, c); /* the exchange ends here */
 	switch (status) {
 	case XI_AUTH_CONTINUE:
 		c->state = ST_SASL_NTLM;
@@ -641,29 +706,26 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	case XI_AUTH_OK:
 		c->sasl_ntlm = false;
 		if (token_len != XI_TOKEN_LEN) {
-			conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+			send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 			c->state = ST_AUTHORIZATION;
 			break;
 		}
 		start_session(n, c, token);
 		return;
 	case XI_AUTH_TEMPFAIL: {
-		char reply[XI_CLIENT_TEXT_MAX + 32];
+		const struct xi_outcome_info *info = xi_outcome_by_name(outcome);
 		c->sasl_ntlm = false;
-		snprintf(reply, sizeof(reply), "-ERR [SYS/TEMP] %s", text);
-		conn_sendf(n, c, "%s", reply);
+		conn_sendf(n, c, "-ERR [%s] %s", info != NULL ? info->pop3_code : "SYS/TEMP", text);
 		c->state = ST_AUTHORIZATION;
 		break;
 	}
 	default: {
+		/* The response code and the text both come from the outcome table. */
+		const struct xi_outcome_info *info = xi_outcome_by_name(outcome);
 		char reply[XI_CLIENT_TEXT_MAX + 32];
 		c->sasl_ntlm = false;
-		/* Exchange's wording for a duplicate alias leads, the core's text says
-		 * which three-part name to use. */
-		if (strcmp(outcome, "ambiguous") == 0)
-			snprintf(reply, sizeof(reply), "-ERR [AUTH] Ambiguous Alias: %s", text);
-		else
-			snprintf(reply, sizeof(reply), "-ERR [AUTH] %s", text);
+		snprintf(reply, sizeof(reply), "-ERR [%s] %s",
+			 info != NULL && info->pop3_code[0] != '\0' ? info->pop3_code : "AUTH", text);
 		logon_failed(n, c, reply);
 		return;
 	}
@@ -718,12 +780,36 @@ static bool word_is(const char *line, size_t wlen, const char *word)
 	return strlen(word) == wlen && strncasecmp(line, word, wlen) == 0;
 }
 
+/* May this connection send a clear-text password (plaintext_logons)? */
+static bool plaintext_ok(struct net *n, struct conn *c)
+{
+	return xd_plaintext_allowed_mode(n->plaintext_mode, c->tls, c->src->addr);
+}
+
+/* USER/PASS or AUTH PLAIN/LOGIN where plaintext_logons forbids them:
+ * refused before any password is read, not counted as a failed logon. */
+static void refuse_plaintext(struct net *n, struct conn *c)
+{
+	struct xi_event ev;
+
+	xi_event_from_outcome(&ev, XI_OUTCOME_PLAINTEXT_DISABLED, "pop3");
+	ev.remote = c->src->addr;
+	ev.login = c->user;
+	ev.cause = "clear-text logon on a connection without TLS (plaintext_logons)";
+	xd_emit(&ev);
+	send_outcome(n, c, XI_OUTCOME_PLAINTEXT_DISABLED);
+}
+
 static void cmd_capa(struct net *n, struct conn *c)
 {
+	bool plain = plaintext_ok(n, c);
+
+	/* RFC 2595: before STLS, hide what may not be used without TLS. */
 	conn_sendf(n, c, "+OK Capability list follows\r\n"
 		   "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-		   "USER\r\nSASL PLAIN LOGIN NTLM\r\n%s"
+		   "%sSASL %sNTLM\r\n%s"
 		   "IMPLEMENTATION " XIDENTD_IMPLEMENTATION "\r\n.",
+		   plain ? "USER\r\n" : "", plain ? "PLAIN LOGIN " : "",
 		   n->tls != NULL && !c->tls ? "STLS\r\n" : "");
 }
 
@@ -785,9 +871,10 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 			struct xi_msg *m = malloc(sizeof(*m));
 			if (m != NULL) {
 				xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-				(void)xi_msg_send(n->auth, m, -1);
+				(void)xi_msg_send(auth_of(n, c), m, -1);
 				free(m);
 			}
+			old_auth_release(n, c);
 			c->sasl_ntlm = false;
 			c->state = ST_AUTHORIZATION;
 			conn_sendf(n, c, "-ERR [AUTH] " POP3_TEXT_CANCELLED);
@@ -822,6 +909,11 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 		 * drop it (RFC 2595 section 3.1, the STARTTLS injection). */
 		buf_consume(&c->in, c->in.len);
 		start_tls(n, c);
+	} else if ((word_is(line, wlen, "USER") || word_is(line, wlen, "PASS")) &&
+		   !plaintext_ok(n, c)) {
+		if (arg != NULL)
+			OPENSSL_cleanse(arg, strlen(arg));
+		refuse_plaintext(n, c);
 	} else if (word_is(line, wlen, "USER")) {
 		if (arg == NULL || arg[0] == '\0') {
 			conn_sendf(n, c, "-ERR " POP3_TEXT_USER_SYNTAX);
@@ -842,12 +934,18 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 		char *mech = arg, *ir = NULL;
 		if (mech == NULL || mech[0] == '\0') {
 			/* MS-POP3: AUTH alone lists the mechanisms, then ".". */
-			conn_sendf(n, c, "+OK\r\nPLAIN\r\nLOGIN\r\nNTLM\r\n.");
+			conn_sendf(n, c, "+OK\r\n%sNTLM\r\n.",
+				   plaintext_ok(n, c) ? "PLAIN\r\nLOGIN\r\n" : "");
 			return;
 		}
 		if ((ir = strchr(mech, ' ')) != NULL)
 			*ir++ = '\0';
-		if (strcasecmp(mech, "PLAIN") == 0) {
+		if ((strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0) &&
+		    !plaintext_ok(n, c)) {
+			if (ir != NULL)
+				OPENSSL_cleanse(ir, strlen(ir));
+			refuse_plaintext(n, c);
+		} else if (strcasecmp(mech, "PLAIN") == 0) {
 			if (ir != NULL && strcmp(ir, "=") != 0)
 				sasl_plain_response(n, c, ir);
 			else if (ir != NULL)
@@ -1191,6 +1289,77 @@ static void on_listener(struct net *n, size_t idx)
 
 /* ---------------------------------------------------------------- control */
 
+static void apply_limits(struct net *n, const struct xd_limits *l)
+{
+	if (l->max_conns > n->nslots) {
+		/* Grow the slot tables (zeroed: untouched pages cost nothing). */
+		struct conn **slots = realloc(n->slots, l->max_conns * sizeof(*slots));
+		uint16_t *gens = slots != NULL ? realloc(n->gens, l->max_conns * sizeof(*gens)) : NULL;
+		if (slots != NULL)
+			n->slots = slots;
+		if (gens == NULL) {
+			xd_log(LOG_ERR, "network: out of memory growing to max_connections %u; keeping %u",
+			       l->max_conns, n->nslots);
+		} else {
+			n->gens = gens;
+			memset(n->slots + n->nslots, 0, (l->max_conns - n->nslots) * sizeof(*slots));
+			memset(n->gens + n->nslots, 0, (l->max_conns - n->nslots) * sizeof(*gens));
+			n->nslots = l->max_conns;
+		}
+	}
+	n->max_line = l->max_line;
+	n->max_conns = l->max_conns < n->nslots ? l->max_conns : n->nslots;
+	n->max_per_source = l->max_per_source;
+	n->max_failures = l->max_failures;
+	n->delay_ms = l->delay_ms;
+	n->delay_max_ms = l->delay_max_ms;
+	n->idle_pre_ms = (uint64_t)l->idle_pre_s * 1000;
+	n->idle_ms = (uint64_t)l->idle_s * 1000;
+	n->plaintext_mode = (int)l->plaintext_mode;
+}
+
+static void listeners_watch(struct net *n, bool add)
+{
+	for (size_t i = 0; i < n->nlisten; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 2) | KIND_LISTENER };
+		epoll_ctl(n->ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, n->listen_fds[i], &ev);
+	}
+}
+
+/* One listener of a new set (SIGHUP); the last one swaps the sets.  The
+ * master passes sockets it kept again, so closing our old copies closes
+ * only the listeners the new config dropped; connections already accepted
+ * are not touched. */
+static void listener_received(struct net *n, struct xi_msg *m, int fd)
+{
+	uint32_t index, count, tls;
+
+	if (!xi_msg_u32(m, &index) || !xi_msg_u32(m, &count) || !xi_msg_u32(m, &tls) ||
+	    count == 0 || count > XD_LISTEN_MAX || index != n->npending || index >= count) {
+		xd_log(LOG_ERR, "network: malformed listener set from the master");
+		close(fd);
+		for (size_t i = 0; i < n->npending; i++)
+			close(n->pending_fds[i]);
+		n->npending = 0;
+		return;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	n->pending_fds[n->npending] = fd;
+	n->pending_tls[n->npending] = tls != 0;
+	n->npending++;
+	if (n->npending < count)
+		return;
+	listeners_watch(n, false);
+	for (size_t i = 0; i < n->nlisten; i++)
+		close(n->listen_fds[i]);
+	memcpy(n->listen_fds, n->pending_fds, count * sizeof(int));
+	memcpy(n->listen_tls, n->pending_tls, count * sizeof(bool));
+	n->nlisten = count;
+	n->npending = 0;
+	listeners_watch(n, true);
+	xd_log(LOG_INFO, "network: %u listeners after reload", count);
+}
+
 static void on_master(struct net *n)
 {
 	struct xi_msg *m = malloc(sizeof(*m));
@@ -1216,43 +1385,92 @@ static void on_master(struct net *n)
 			}
 		}
 		OPENSSL_cleanse(m->buf, m->len);
+	} else if (r > 0 && m->type == XI_MSG_LIMITS) {
+		struct xd_limits l;
+		if (xd_limits_get(m, &l))
+			apply_limits(n, &l);
+		else
+			xd_log(LOG_ERR, "network: malformed limits from the master");
+	} else if (r > 0 && m->type == XI_MSG_LISTENER && fd >= 0) {
+		listener_received(n, m, fd);
+		fd = -1;
 	} else if (r > 0 && m->type == XI_MSG_AUTH_SOCKET && fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
 					  .data.u64 = ((uint64_t)CONTROL_AUTH << 2) | KIND_CONTROL };
+		/* At most one replaced auth process is waited for: requests still
+		 * at an older one are answered as a temporary failure. */
+		auth_lost(n, true);
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth, NULL);
-		close(n->auth);
+		if (n->auth_dead) {
+			/* It died: what it held is lost. */
+			close(n->auth);
+			n->auth = -1;
+			auth_lost(n, false);
+		} else {
+			/* SIGHUP: its requests and NTLM exchanges finish there. */
+			struct epoll_event ov = { .events = EPOLLIN,
+						  .data.u64 = ((uint64_t)CONTROL_AUTH_OLD << 2) | KIND_CONTROL };
+			n->auth_old = n->auth;
+			epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth_old, &ov);
+			for (uint32_t i = 0; i < n->nslots; i++) {
+				struct conn *c = n->slots[i];
+				if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
+					c->old_auth = true;
+					n->old_users++;
+				}
+			}
+			if (n->old_users == 0)
+				old_auth_close(n);
+		}
 		n->auth = fd;
+		n->auth_dead = false;
 		fd = -1;
 		/* Non-blocking like the first: on_auth drains it in a loop (and may
 		 * be called for an event of the old socket in this same batch). */
 		fcntl(n->auth, F_SETFL, O_NONBLOCK);
 		epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth, &ev);
-		/* Requests pending at the old auth process are lost: tell their clients. */
-		for (uint32_t i = 0; i < n->nslots; i++) {
-			struct conn *c = n->slots[i];
-			if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
-				c->sasl_ntlm = false;
-				c->state = ST_AUTHORIZATION;
-				conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
-				conn_update_events(n, c);
-			}
-		}
 	}
 	if (fd >= 0)
 		close(fd);
 	free(m);
 }
 
-static void on_auth(struct net *n)
+/* Requests and NTLM exchanges held by an auth process that is gone (old:
+ * the replaced one; else the current one) are answered as a temporary
+ * failure. */
+static void auth_lost(struct net *n, bool old)
+{
+	for (uint32_t i = 0; i < n->nslots; i++) {
+		struct conn *c = n->slots[i];
+		if (c == NULL || c->old_auth != old ||
+		    (c->state != ST_WAIT_AUTH && c->state != ST_SASL_NTLM))
+			continue;
+		old_auth_release(n, c);
+		c->sasl_ntlm = false;
+		c->state = ST_AUTHORIZATION;
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
+		conn_update_events(n, c);
+	}
+	if (old) {
+		n->old_users = 0;
+		old_auth_close(n);
+	}
+}
+
+static void on_auth(struct net *n, bool old)
 {
 	static struct xi_msg m;
 
 	for (;;) {
-		int r = xi_msg_recv(n->auth, &m, NULL);
+		int sock = old ? n->auth_old : n->auth;
+		int r = sock >= 0 ? xi_msg_recv(sock, &m, NULL) : -1;
 		if (r <= 0) {
-			if (r == 0) {
+			if (r == 0 && old) {
+				auth_lost(n, true);
+			} else if (r == 0) {
 				/* Auth process gone; the master starts a new one and sends its socket. */
 				epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth, NULL);
+				n->auth_dead = true;
 			}
 			return;
 		}
@@ -1317,25 +1535,23 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		return 1;
 	n->cfg = cfg;
 	n->auth = auth_sock;
+	n->auth_old = -1;
 	n->master = master_sock;
-	n->listen_fds = listen_fds;
-	n->listen_tls = listen_tls;
+	if (nlisten > XD_LISTEN_MAX)
+		nlisten = XD_LISTEN_MAX;
+	memcpy(n->listen_fds, listen_fds, nlisten * sizeof(int));
+	memcpy(n->listen_tls, listen_tls, nlisten * sizeof(bool));
 	n->nlisten = nlisten;
-	n->max_line = (size_t)xi_config_int(cfg, XI_CFG_MAX_LINE_LENGTH);
-	n->max_conns = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS);
-	n->max_per_source = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS_PER_SOURCE);
-	n->max_failures = (size_t)xi_config_int(cfg, XI_CFG_MAX_FAILED_LOGONS);
-	n->delay_ms = (uint64_t)xi_config_int(cfg, XI_CFG_LOGON_FAILURE_DELAY);
-	n->delay_max_ms = (uint64_t)xi_config_int(cfg, XI_CFG_LOGON_FAILURE_DELAY_MAX);
-	n->idle_pre_ms = (uint64_t)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT_PREAUTH) * 1000;
-	n->idle_ms = (uint64_t)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
-	if (n->delay_max_ms < n->delay_ms)
-		n->delay_max_ms = n->delay_ms;
-	n->nslots = (uint32_t)n->max_conns;
-	/* Slot tables are allocated whole but only touched as slots are used:
-	 * untouched pages cost no memory. */
-	n->slots = calloc(n->nslots, sizeof(*n->slots));
-	n->gens = calloc(n->nslots, sizeof(*n->gens));
+	{
+		struct xd_limits l;
+		xd_limits_from_config(cfg, &l);
+		n->nslots = l.max_conns;
+		/* Slot tables are allocated whole but only touched as slots are
+		 * used: untouched pages cost no memory. */
+		n->slots = calloc(n->nslots, sizeof(*n->slots));
+		n->gens = calloc(n->nslots, sizeof(*n->gens));
+		apply_limits(n, &l);
+	}
 	n->ep = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1355,11 +1571,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	if (n->stopping)
 		return 1;
 	fcntl(n->master, F_SETFL, O_NONBLOCK);
-	for (size_t i = 0; i < nlisten; i++) {
-		ev.events = EPOLLIN;
-		ev.data.u64 = ((uint64_t)i << 2) | KIND_LISTENER;
-		epoll_ctl(n->ep, EPOLL_CTL_ADD, listen_fds[i], &ev);
-	}
+	listeners_watch(n, true);
 	ev.events = EPOLLIN;
 	ev.data.u64 = ((uint64_t)CONTROL_SIGNAL << 2) | KIND_CONTROL;
 	epoll_ctl(n->ep, EPOLL_CTL_ADD, n->sigfd, &ev);
@@ -1405,8 +1617,8 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 					while (read(n->sigfd, &si, sizeof(si)) == sizeof(si))
 						if (si.ssi_signo != SIGHUP)
 							n->stopping = true;
-				} else if (idx == CONTROL_AUTH) {
-					on_auth(n);
+				} else if (idx == CONTROL_AUTH || idx == CONTROL_AUTH_OLD) {
+					on_auth(n, idx == CONTROL_AUTH_OLD);
 				} else {
 					on_master(n);
 				}
