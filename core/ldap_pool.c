@@ -20,13 +20,16 @@ struct pool_slot {
 struct pool_set {
 	struct pool_slot *slots;
 	unsigned free_count;
+	/* Signalled when a slot of this set is freed: one freed slot wakes
+	 * one waiter of the same set (waking them all made every waiter
+	 * fight for the lock on each release). */
+	pthread_cond_t freed;
 };
 
 struct xi_ldap_pool {
 	const struct xi_ldap_settings *settings;
 	unsigned size;
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
 	struct pool_set set[2];
 	struct xi_ldap_pool_stats stats;
 };
@@ -61,7 +64,8 @@ int xi_ldap_pool_create(const struct xi_ldap_settings *s, unsigned size,
 	 * that a clock step does not stall or hurry them. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pool->freed, &ca);
+	for (k = 0; k < 2; k++)
+		pthread_cond_init(&pool->set[k].freed, &ca);
 	pthread_condattr_destroy(&ca);
 	*pool_r = pool;
 	return 0;
@@ -78,8 +82,8 @@ void xi_ldap_pool_destroy(struct xi_ldap_pool *pool)
 		for (i = 0; i < pool->size; i++)
 			xi_ldap_conn_close(pool->set[k].slots[i].conn);
 		free(pool->set[k].slots);
+		pthread_cond_destroy(&pool->set[k].freed);
 	}
-	pthread_cond_destroy(&pool->freed);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }
@@ -110,13 +114,11 @@ static struct pool_slot *take_slot(struct pool_set *set, unsigned size)
 	return closed;
 }
 
-static void release_slot(struct xi_ldap_pool *pool, struct pool_set *set, struct pool_slot *sl)
+static void release_slot(struct pool_set *set, struct pool_slot *sl)
 {
 	sl->in_use = false;
 	set->free_count++;
-	/* Search and bind waiters share this condition variable: a signal could
-	 * wake a waiter of the other set while the right one sleeps on. */
-	pthread_cond_broadcast(&pool->freed);
+	pthread_cond_signal(&set->freed);
 }
 
 static struct pool_slot *find_conn(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn,
@@ -154,7 +156,7 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 	pthread_mutex_lock(&pool->lock);
 	while ((sl = take_slot(set, pool->size)) == NULL) {
 		pool->stats.waits++;
-		rc = pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline);
+		rc = pthread_cond_timedwait(&set->freed, &pool->lock, &deadline);
 		if (rc == ETIMEDOUT && (sl = take_slot(set, pool->size)) == NULL) {
 			pthread_mutex_unlock(&pool->lock);
 			return xi_error_set(err, XI_ERR_TEMP,
@@ -178,7 +180,7 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 				  : xi_ldap_conn_open(pool->settings, &conn, err);
 	pthread_mutex_lock(&pool->lock);
 	if (rc < 0) {
-		release_slot(pool, set, sl);
+		release_slot(set, sl);
 		pthread_mutex_unlock(&pool->lock);
 		return -1;
 	}
@@ -212,7 +214,7 @@ void xi_ldap_pool_put(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn)
 		sl->conn = NULL;
 		pool->stats.broken++;
 	}
-	release_slot(pool, set, sl);
+	release_slot(set, sl);
 	pthread_mutex_unlock(&pool->lock);
 	xi_ldap_conn_close(to_close);
 }

@@ -12,6 +12,9 @@
 #include "ioloop.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include "authdb-jobs.h"
+
+#define THREAD_STACK_SIZE (1024 * 1024)
 
 struct xi_job_list {
 	struct xi_job *head;
@@ -59,6 +64,26 @@ static struct xi_job *list_take_all(struct xi_job_list *l)
 
 	list_init(l);
 	return all;
+}
+
+/* glibc gives each new thread a malloc arena of its own, reserving 64 MB
+ * (128 MB while it aligns it) of address space per arena.  Under Dovecot's
+ * vsz_limit that reservation fails, and then every malloc of those threads
+ * becomes an mmap and every free a munmap, serialised on the process's
+ * memory map lock with a TLB shootdown each: ten times slower than one
+ * thread.  The auth process is single-threaded apart from these threads,
+ * so making every thread share the main arena (its small allocations still
+ * come from per-thread caches) affects no one else. */
+static void limit_malloc_arenas(void)
+{
+	struct rlimit rl;
+
+	if (getenv("MALLOC_ARENA_MAX") != NULL)
+		return; /* the administrator decided */
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if (mallopt(M_ARENA_MAX, 1) != 1)
+		i_warning("xident: mallopt(M_ARENA_MAX) failed");
 }
 
 static void *worker_main(void *context)
@@ -138,18 +163,28 @@ int xi_jobs_create(unsigned threads, unsigned queue_limit, struct xi_jobs **jobs
 		return -1;
 	}
 	jobs->threads = i_new(pthread_t, threads);
+	limit_malloc_arenas();
+	/* Dovecot limits the auth process's address space (vsz_limit, 256 MB
+	 * by default): the default thread stack (RLIMIT_STACK, often 8 MB)
+	 * times the threads would take much of it.  The resolver's deepest
+	 * call chain, with libldap and OpenSSL below it, uses far less. */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
 	/* The threads inherit this mask: every signal stays with the main
 	 * thread, whose handlers Dovecot installed. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (; jobs->thread_count < threads; jobs->thread_count++) {
-		ret = pthread_create(&jobs->threads[jobs->thread_count], NULL, worker_main, jobs);
+		ret = pthread_create(&jobs->threads[jobs->thread_count], &attr,
+				     worker_main, jobs);
 		if (ret != 0) {
 			*error_r = t_strdup_printf("pthread_create() failed: %s", strerror(ret));
 			break;
 		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (jobs->thread_count == 0) {
 		close(jobs->event_fd);
 		pthread_cond_destroy(&jobs->wake);
