@@ -180,6 +180,8 @@ static void userdb_xident_lookup(struct auth_request *request, userdb_callback_t
 		callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 		return;
 	}
+	e_debug(authdb_event(request), "xident: looking up mailbox %s in the directory",
+		request->fields.user);
 	job = i_new(struct userdb_job, 1);
 	job->job.run = lookup_run;
 	job->job.done = userdb_job_done;
