@@ -106,12 +106,17 @@ static void *worker_main(void *context)
 		job->run(job);
 
 		pthread_mutex_lock(&jobs->lock);
+		bool wake = jobs->finished.head == NULL;
 		list_append(&jobs->finished, job);
-		/* Written under the lock so that destroy, which closes the fd
+		/* Only the first finished job wakes the main thread: it takes
+		 * the whole list, so under load one wake-up answers many jobs.
+		 * Written under the lock so that destroy, which closes the fd
 		 * after joining, never races a late write. */
-		uint64_t one = 1;
-		ssize_t ret = write(jobs->event_fd, &one, sizeof(one));
-		(void)ret; /* EAGAIN: the counter is already non-zero */
+		if (wake) {
+			uint64_t one = 1;
+			ssize_t ret = write(jobs->event_fd, &one, sizeof(one));
+			(void)ret; /* EAGAIN: the counter is already non-zero */
+		}
 	}
 	pthread_mutex_unlock(&jobs->lock);
 	return NULL;
