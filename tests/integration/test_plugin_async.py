@@ -347,16 +347,26 @@ def test_silent_directory(t, slapd):
                  conf={'ldap_timeout': 4, 'ldap_network_timeout': 4})
     try:
         d.start()
-        c = AuthClient(d.auth_socket)
         mark = d.log_mark()
+        # A client that goes away while its logons run and wait (2 threads
+        # busy, 1 queued): their answers, when they come, must find the
+        # requests still valid (Dovecot keeps them: auth_request_ref).
+        gone_client = AuthClient(d.auth_socket)
+        for i in range(1, 4):
+            gone_client.send_plain(i, USERS[1][0], USERS[1][1])
+        wait_until(lambda: 'Performing passdb lookup' in d.log_since(mark), timeout=10,
+                   what='the first logon reaching the passdb')
+        gone_client.close()
+        c = AuthClient(d.auth_socket)
         ids = list(range(1, 11))
         for i in ids:
             c.send_plain(i, USERS[0][0], USERS[0][1])
-        # 2 running, 4 queued: the other 4 are refused at once.
+        # 2 running and 1 queued for the client gone; 3 more fit the queue:
+        # the other 7 are refused at once.
         early = c.replies(ids, timeout=2.5)
         t.ok(len(early) >= 4 and all(temporary(g) for g in early.values()),
-             'queue full (threads=2 queue=4, 10 logons): the excess is refused at once as a temporary failure',
-             early)
+             'queue full (threads=2 queue=4, 13 logons): the excess (%d) is refused at once as a '
+             'temporary failure' % len(early), early)
         log = d.wait_log('already wait for a resolver thread', mark)
         t.contains(log, 'already wait for a resolver thread', 'queue full: the reason is logged')
         pid = auth_pid(d)
