@@ -78,7 +78,9 @@ static void parse_options(const char *args, struct xi_authdb_options *opts)
 	i_zero(opts);
 	/* tok[0] is the path */
 	for (tok++; *tok != NULL; tok++) {
-		if (str_begins(*tok, "threads="))
+		if (strcmp(*tok, "threads=0") == 0)
+			opts->inline_main = TRUE;
+		else if (str_begins(*tok, "threads="))
 			opts->threads = parse_count(args, *tok + 8, MAX_THREADS);
 		else if (str_begins(*tok, "queue="))
 			opts->queue_limit = parse_count(args, *tok + 6, MAX_QUEUE_LIMIT);
@@ -88,7 +90,7 @@ static void parse_options(const char *args, struct xi_authdb_options *opts)
 			opts->blocking = FALSE;
 		else
 			i_fatal("xident: args '%s': unknown option '%s' "
-				"(threads=N, queue=N, blocking=yes|no)", args, *tok);
+				"(threads=N, threads=0, queue=N, blocking=yes|no)", args, *tok);
 	}
 }
 
@@ -98,6 +100,8 @@ static void apply_options(struct xi_authdb *db, const struct xi_authdb_options *
 	 * size asked for serves them all. */
 	if (opts->threads > db->threads)
 		db->threads = opts->threads;
+	if (opts->inline_main)
+		db->inline_main = TRUE;
 	if (opts->queue_limit > db->queue_limit)
 		db->queue_limit = opts->queue_limit;
 }
@@ -181,7 +185,7 @@ enum xi_authdb_run xi_authdb_where(struct xi_authdb *db, bool module_blocking)
 {
 	/* An auth-worker serves one request at a time and was sent it
 	 * because the module is blocking: call the resolver directly. */
-	if (worker || module_blocking)
+	if (worker || module_blocking || db->inline_main)
 		return XI_RUN_HERE;
 	if (db->jobs_closed)
 		return XI_RUN_REFUSE;

@@ -11,6 +11,11 @@
  *             connection sets busy, and more would only wait for one)
  *   queue     logons waiting for a thread at most (default 1024); one more
  *             is answered "temporary failure" at once, with a logged reason
+ *   threads=0 no threads: the resolver runs in the auth process's main
+ *             thread and blocks it for the directory work.  Only for a
+ *             directory answered from memory (a local mirror): there a
+ *             thread hand-off costs more than the work; with live LDAP every
+ *             logon would wait for the one before it.
  *   blocking  yes: the old way, resolver calls in Dovecot's auth-worker
  *             processes (one logon per process at a time)
  *
@@ -34,6 +39,7 @@ struct xi_captured_event {
 
 struct xi_authdb_options {
 	bool blocking;
+	bool inline_main;       /* threads=0 */
 	unsigned threads;       /* 0 = default */
 	unsigned queue_limit;   /* 0 = default */
 };
@@ -48,6 +54,7 @@ struct xi_authdb {
 	struct xi_directory *dir;
 
 	unsigned threads, queue_limit;
+	bool inline_main;
 	/* Started on the first non-blocking request (the ioloop runs then);
 	 * closed for good at the first module deinit. */
 	struct xi_jobs *jobs;

@@ -18,7 +18,8 @@ with the sample directory:
     failure, logged reason), and SIGTERM to the auth process while jobs run
     and wait ends it cleanly (queued jobs answered as failed, no crash in
     the master's log), then the whole Dovecot stops on SIGTERM;
-  - blocking=yes still works (auth-worker processes)."""
+  - blocking=yes still works (auth-worker processes), and so does threads=0
+    (the resolver in the auth process's main thread, for a local mirror)."""
 import base64
 import os
 import signal
@@ -408,8 +409,8 @@ def test_silent_directory(t, slapd):
         silent.stop()
 
 
-def test_blocking(t, slapd):
-    d = instance(slapd, 'blocking', args=' blocking=yes', userdb='prefetch')
+def test_blocking(t, slapd, args=' blocking=yes', what='blocking=yes (auth-workers)'):
+    d = instance(slapd, args.strip().replace('=', '-'), args=args, userdb='prefetch')
     try:
         d.start()
         c = AuthClient(d.auth_socket)
@@ -423,13 +424,18 @@ def test_blocking(t, slapd):
         bad = [(i, w, got.get(i)) for i, w in want.items()
                if got.get(i) is None or got[i][0] != w[0] or
                (w[1] is not None and got[i][1].get('user') != w[1])]
-        t.ok(not bad, 'blocking=yes (auth-workers): each logon gets its own answer', bad)
+        t.ok(not bad, '%s: each logon gets its own answer' % what, bad)
         workers = auth_workers(d)
-        t.ok(workers, 'blocking=yes: the logons ran in auth-worker processes',
-             [cmdline(p) for p in children(d.pid)])
+        threads = [l for l in d.log().splitlines() if 'resolver threads' in l]
+        if 'blocking' in args:
+            t.ok(workers, '%s: the logons ran in auth-worker processes' % what,
+                 [cmdline(p) for p in children(d.pid)])
+        else:
+            t.ok(not workers and not threads, '%s: no auth-worker, no resolver thread' % what,
+                 [workers, threads])
         line = imap_login(d.port('imap'), USERS[0][0], USERS[0][1])[0]
-        t.ok(line.startswith('a1 OK'), 'blocking=yes: IMAP logon', line)
-        t.ok(not d.crashes(), 'blocking=yes: no Fatal/Panic', d.crashes())
+        t.ok(line.startswith('a1 OK'), '%s: IMAP logon' % what, line)
+        t.ok(not d.crashes(), '%s: no Fatal/Panic' % what, d.crashes())
     finally:
         d.stop()
 
@@ -462,3 +468,4 @@ with Tap() as t:
     d.stop()
     t.run('silent directory', test_silent_directory, t, slapd)
     t.run('blocking', test_blocking, t, slapd)
+    t.run('inline', test_blocking, t, slapd, ' threads=0', 'threads=0 (main thread)')
