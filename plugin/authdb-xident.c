@@ -40,9 +40,9 @@ static void authdb_sink(void *ctx ATTR_UNUSED, const struct xi_event *ev, const 
 		xi_dovecot_event_sink(NULL, ev, line);
 		return;
 	}
-	i_strocpy(capture->line, line, sizeof(capture->line));
-	i_strocpy(capture->severity, ev->severity != NULL ? ev->severity : "",
-		  sizeof(capture->severity));
+	xi_copy_text(capture->line, sizeof(capture->line), line);
+	xi_copy_text(capture->severity, sizeof(capture->severity),
+		     ev->severity != NULL ? ev->severity : "");
 }
 
 void xi_authdb_capture(struct xi_captured_event *capture)

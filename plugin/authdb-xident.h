@@ -24,6 +24,8 @@
 #ifndef XI_PLUGIN_AUTHDB_XIDENT_H
 #define XI_PLUGIN_AUTHDB_XIDENT_H
 
+#include <string.h>
+
 #include "config.h"
 #include "resolver.h"
 #include "event.h"
@@ -90,6 +92,16 @@ void xi_authdb_close_jobs(struct xi_authdb *db);
 /* Resolver events emitted by this thread go to capture until the next call
  * (NULL: to Dovecot's global log, main thread only). */
 void xi_authdb_capture(struct xi_captured_event *capture);
+/* A bounded copy for the resolver threads, which call no Dovecot function
+ * (not even the pure string ones: the rule is simpler to check). */
+static inline void xi_copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* Writes a captured event (if any) on a request's log event. */
 struct event;
 void xi_authdb_log_captured(struct event *event, const struct xi_captured_event *capture);

@@ -235,7 +235,7 @@ static void passdb_job_free(struct passdb_job *job)
 
 static void logon_request(const struct passdb_job *job, struct xi_logon_request *req_r)
 {
-	i_zero(req_r);
+	memset(req_r, 0, sizeof(*req_r));
 	req_r->name = job->name;
 	req_r->ntlm_domain = job->ntlm_domain;
 	req_r->protocol = job->protocol;
@@ -267,7 +267,7 @@ static void credentials_run(struct xi_job *_job)
 	xi_authdb_capture(&job->event);
 	job->resolve_ret = xi_resolve(job->db->resolver, &req, NULL, NULL, &res, &err);
 	if (job->resolve_ret < 0) {
-		i_strocpy(job->error, err.message, sizeof(job->error));
+		xi_copy_text(job->error, sizeof(job->error), err.message);
 	} else {
 		job->have_hash = xi_resolution_nt_hash(res, job->nt_hash);
 		/* What a proven response leads to.  The event is kept, not

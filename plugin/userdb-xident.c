@@ -88,7 +88,7 @@ static void lookup_run(struct xi_job *_job)
 	xi_dir_result_init(&res);
 	job->ret = xi_dir_find(job->dir, &q, &res, NULL, &err);
 	if (job->ret < 0) {
-		i_strocpy(job->error, err.message, sizeof(job->error));
+		xi_copy_text(job->error, sizeof(job->error), err.message);
 		xi_dir_result_free(&res);
 		return;
 	}
@@ -100,11 +100,11 @@ static void lookup_run(struct xi_job *_job)
 		}
 	}
 	if (job->found_count == 1) {
-		i_strocpy(job->home, found->mail_home, sizeof(job->home));
-		i_strocpy(job->mail, found->mail_location, sizeof(job->mail));
-		i_strocpy(job->uid, found->mail_uid, sizeof(job->uid));
-		i_strocpy(job->gid, found->mail_gid, sizeof(job->gid));
-		i_strocpy(job->quota, found->mail_quota, sizeof(job->quota));
+		xi_copy_text(job->home, sizeof(job->home), found->mail_home);
+		xi_copy_text(job->mail, sizeof(job->mail), found->mail_location);
+		xi_copy_text(job->uid, sizeof(job->uid), found->mail_uid);
+		xi_copy_text(job->gid, sizeof(job->gid), found->mail_gid);
+		xi_copy_text(job->quota, sizeof(job->quota), found->mail_quota);
 	}
 	xi_dir_result_free(&res);
 }
