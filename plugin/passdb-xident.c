@@ -64,18 +64,6 @@ static bool is_imap(struct auth_request *request)
 	return xi_dovecot_protocol(request->fields.service) == XI_PROTO_IMAP;
 }
 
-static const char *home_server_port(struct xi_authdb *db, struct auth_request *request)
-{
-	return dec2str(xi_config_int(db->cfg, is_imap(request) ? XI_CFG_HOME_SERVER_PORT_IMAP :
-				     XI_CFG_HOME_SERVER_PORT_POP3));
-}
-
-static bool proxy_mode(struct xi_authdb *db)
-{
-	/* home_server_action = referral|proxy */
-	return xi_config_enum(db->cfg, XI_CFG_HOME_SERVER_ACTION) == 1;
-}
-
 /* Sets name=value, or prefixed with XI_FIELD_PROVEN_PREFIX when deferred. */
 static void set_field(struct auth_request *request, bool deferred,
 		      const char *name, const char *value)
@@ -115,8 +103,7 @@ static const char *reason_text(const struct xi_logon_result *r)
  * once the NTLM mechanism has proven it) as extra fields; returns the
  * Dovecot result. */
 static enum passdb_result
-apply_outcome(struct xi_authdb *db, struct auth_request *request,
-	      const struct xi_logon_result *r, bool deferred)
+apply_outcome(struct auth_request *request, const struct xi_logon_result *r, bool deferred)
 {
 	switch (r->outcome) {
 	case XI_OUTCOME_OK:
@@ -140,14 +127,15 @@ apply_outcome(struct xi_authdb *db, struct auth_request *request,
 		set_field(request, TRUE, "reason", reason_text(r));
 		return PASSDB_RESULT_OK;
 	case XI_OUTCOME_OTHER_SERVER:
-		if (proxy_mode(db) && !deferred && r->home_server[0] != '\0') {
+		/* The resolver decided: proxy (never for NTLM) or referral. */
+		if (r->home_action == XI_HOME_PROXY && r->home_server[0] != '\0') {
 			/* The home server resolves the name again: it gets the
 			 * name as typed and the same password. */
 			if (r->canonical_user[0] != '\0')
 				auth_request_set_field(request, "user", r->canonical_user, NULL);
 			auth_request_set_field(request, "proxy", "y", NULL);
 			auth_request_set_field(request, "host", r->home_server, NULL);
-			auth_request_set_field(request, "port", home_server_port(db, request), NULL);
+			auth_request_set_field(request, "port", dec2str(r->home_port), NULL);
 			auth_request_set_field(request, "destuser",
 					       request->fields.original_username, NULL);
 			return PASSDB_RESULT_OK;
@@ -157,7 +145,7 @@ apply_outcome(struct xi_authdb *db, struct auth_request *request,
 			/* nologin + host: imap-login answers with a
 			 * [REFERRAL imap://...] (RFC 2221). */
 			set_field(request, deferred, "host", r->home_server);
-			set_field(request, deferred, "port", home_server_port(db, request));
+			set_field(request, deferred, "port", dec2str(r->home_port));
 		}
 		set_field(request, deferred, "reason", reason_text(r));
 		return PASSDB_RESULT_OK;
@@ -286,7 +274,7 @@ static void plain_answer(struct passdb_job *job)
 	enum passdb_result result;
 
 	xi_authdb_log_captured(authdb_event(request), &job->event);
-	result = apply_outcome(job->db, request, &job->result, FALSE);
+	result = apply_outcome(request, &job->result, FALSE);
 	if (result == PASSDB_RESULT_PASSWORD_MISMATCH)
 		auth_request_log_password_mismatch(request, AUTH_SUBSYS_DB);
 	job->plain_callback(result, request);
@@ -337,7 +325,7 @@ static void credentials_answer(struct passdb_job *job)
 		break;
 	}
 	set_captured_event(request, &job->event);
-	result = apply_outcome(job->db, request, r, TRUE);
+	result = apply_outcome(request, r, TRUE);
 	if (result != PASSDB_RESULT_OK) {
 		callback(result, NULL, 0, request);
 		return;
