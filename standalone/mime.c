@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "mime.h"
+#include "unicode.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -37,6 +38,7 @@ enum part_flag {
 	PF_TEXT = 1u << 2,
 	PF_IS_MIME = 1u << 3,
 	PF_DIGEST = 1u << 4,
+	PF_MULTIPART_NB = 1u << 5, /* multipart type without a boundary: no children */
 };
 
 enum env_field {
@@ -63,6 +65,7 @@ struct part {
 	bool has[CF_COUNT];
 	struct slice env[ENV_COUNT]; /* for a message's root part */
 	bool env_has[ENV_COUNT];
+	unsigned env_count[ENV_COUNT]; /* occurrences: address fields join them all */
 	uint64_t body_vsize;
 	unsigned body_lines;
 };
@@ -113,6 +116,11 @@ static void str_add(struct xi_mime_str *s, const void *data, size_t n)
 		memcpy(s->data + s->len, data, n);
 	s->len += n;
 	s->data[s->len] = '\0';
+}
+
+void xi_mime_str_add(struct xi_mime_str *s, const void *data, size_t n)
+{
+	str_add(s, data, n);
 }
 
 static void str_adds(struct xi_mime_str *s, const char *text)
@@ -768,9 +776,16 @@ static void apply_header(struct parser *ps, int idx, const struct header *h, boo
 		p->flags |= PF_IS_MIME;
 	if (is_message_root) {
 		for (int f = 0; f < ENV_COUNT; f++) {
-			if (slice_is(&h->name, env_names[f]) && !p->env_has[f]) {
+			/* as Dovecot: the last Date/Subject/In-Reply-To/
+			 * Message-ID wins; address fields keep the first
+			 * slice and a count (the writer joins them all) */
+			bool address = f >= ENV_FROM && f <= ENV_BCC;
+			if (slice_is(&h->name, env_names[f]) && (!p->env_has[f] || !address)) {
 				p->env_has[f] = true;
 				p->env[f] = h->value;
+			}
+			if (slice_is(&h->name, env_names[f]) && p->env_count[f] < UINT32_MAX) {
+				p->env_count[f]++;
 			}
 		}
 	}
@@ -847,9 +862,9 @@ static size_t parse_part(struct parser *ps, int parent, size_t pos, size_t end, 
 		p->flags |= PF_RFC822;
 	}
 	if ((p->flags & PF_MULTIPART) && boundary == NULL)
-		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST);
+		p->flags = (p->flags & ~(unsigned)(PF_MULTIPART | PF_DIGEST)) | PF_MULTIPART_NB;
 	if (!(p->flags & PF_IS_MIME))
-		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST | PF_TEXT | PF_RFC822);
+		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST | PF_TEXT | PF_RFC822 | PF_MULTIPART_NB);
 	if (!(p->flags & PF_IS_MIME) && digest_child)
 		p->flags |= PF_RFC822;
 
@@ -1193,19 +1208,22 @@ static void skip_to_separator(struct lexer *lx, bool in_group)
 	}
 }
 
-static void write_address_list(struct xi_mime_str *out, const struct slice *v, bool present)
+static void write_address_list(struct xi_mime_str *out, const struct slice *vals, unsigned nvals,
+			       bool present)
 {
 	if (!present) {
 		str_adds(out, "NIL");
 		return;
 	}
-	struct lexer lx = {v->p, v->p + v->len, {NULL, 0}};
 	struct xi_mime_str list;
 	xi_mime_str_init(&list, out->max);
 	str_add(&list, "", 0);
+	unsigned count = 0;
+	for (unsigned vi = 0; vi < nvals; vi++) {
+	const struct slice *v = &vals[vi];
+	struct lexer lx = {v->p, v->p + v->len, {NULL, 0}};
 	bool in_group = false;
 	bool expect = true; /* at the start or after ',': an address is due */
-	unsigned count = 0;
 
 	while (lx.p < lx.end && !list.overflow) {
 		skip_cfws(&lx);
@@ -1270,6 +1288,7 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 		str_adds(&list, "(NIL NIL NIL NIL)");
 		count++;
 	}
+	}
 	if (list.overflow) {
 		out->overflow = true;
 	} else if (count == 0) {
@@ -1284,7 +1303,31 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 
 /* ------------------------------------------------------------ writing */
 
-static void write_envelope(const struct part *p, struct xi_mime_str *out)
+/* Every value of the address header f of part p (Dovecot joins repeated
+ * From/To/... headers into one list). */
+static void write_address_field(const struct xi_mime *m, const struct part *p, int f,
+				struct xi_mime_str *out)
+{
+	if (!p->env_has[f] || p->env_count[f] <= 1) {
+		write_address_list(out, &p->env[f], 1, p->env_has[f]);
+		return;
+	}
+	struct slice *vals = calloc(p->env_count[f], sizeof(*vals));
+	if (vals == NULL) {
+		out->overflow = true;
+		return;
+	}
+	unsigned n = 0;
+	size_t pos = p->hdr_start;
+	struct header h;
+	while (n < p->env_count[f] && next_header(m->msg, p->body_start, &pos, &h) == 1)
+		if (slice_is(&h.name, env_names[f]))
+			vals[n++] = h.value;
+	write_address_list(out, vals, n, true);
+	free(vals);
+}
+
+static void write_envelope(const struct xi_mime *m, const struct part *p, struct xi_mime_str *out)
 {
 	imap_nstring_nolf(out, &p->env[ENV_DATE], p->env_has[ENV_DATE]);
 	str_addc(out, ' ');
@@ -1298,7 +1341,7 @@ static void write_envelope(const struct part *p, struct xi_mime_str *out)
 		if ((f == ENV_SENDER || f == ENV_REPLY_TO) && !p->env_has[f])
 			f = ENV_FROM;
 		str_addc(out, ' ');
-		write_address_list(out, &p->env[f], p->env_has[f]);
+		write_address_field(m, p, f, out);
 	}
 	str_addc(out, ' ');
 	imap_nstring_nolf(out, &p->env[ENV_IN_REPLY_TO], p->env_has[ENV_IN_REPLY_TO]);
@@ -1489,7 +1532,7 @@ static void write_part(const struct xi_mime *m, int idx, bool extended, struct x
 	} else if ((p->flags & PF_RFC822) && p->first_child >= 0) {
 		const struct part *child = &m->parts[p->first_child];
 		str_adds(out, " (");
-		write_envelope(child, out);
+		write_envelope(m, child, out);
 		str_adds(out, ") (");
 		write_part(m, p->first_child, extended, out);
 		str_adds(out, ") ");
@@ -1512,7 +1555,7 @@ static int finish(struct xi_mime_str *out, struct xi_error *err, const char *wha
 int xi_mime_envelope(const struct xi_mime *m, struct xi_mime_str *out, struct xi_error *err)
 {
 	str_addc(out, '(');
-	write_envelope(&m->parts[0], out);
+	write_envelope(m, &m->parts[0], out);
 	str_addc(out, ')');
 	return finish(out, err, "ENVELOPE");
 }
@@ -1718,10 +1761,18 @@ int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out
 	xi_mime_str_init(&plain, len + 1);
 	str_add(&plain, "", 0);
 	str_add(out, "", 0);
-	/* unfold: drop CR and LF (the folding whitespace stays) */
-	for (size_t i = 0; i < len; i++)
-		if (value[i] != '\r' && value[i] != '\n')
-			str_addc(&plain, value[i]);
+	/* unfold: drop CR and LF; a tab that starts a folded line reads
+	 * as a space (as Dovecot's search sees "To:\n\tx" as "To: x") */
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] == '\r' || value[i] == '\n')
+			continue;
+		char c = value[i] == '\t' && i > 0 && value[i - 1] == '\n' ? ' ' : value[i];
+		/* a value that starts on a folded line starts after its
+		 * whitespace, as on the first line */
+		if (plain.len == 0 && (c == ' ' || c == '\t'))
+			continue;
+		str_addc(&plain, c);
+	}
 	const char *p = plain.data;
 	size_t n = plain.len, i = 0;
 	bool last_was_word = false;
@@ -1778,16 +1829,12 @@ int xi_mime_header_value(const struct xi_mime *m, const char *name, struct xi_mi
 	return -1;
 }
 
-/* ASCII case-insensitive search (UTF-8 bytes compared as they are). */
+int xi_mime_text_contains(const char *hay, size_t n, const char *needle);
+
+/* Case-insensitive search (simple Unicode case mapping). */
 static bool contains_ci(const char *hay, size_t n, const char *needle)
 {
-	size_t k = strlen(needle);
-	if (k == 0)
-		return true;
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(hay + i, needle, k) == 0)
-			return true;
-	return false;
+	return xi_mime_text_contains(hay, n, needle) == 1;
 }
 
 static int search_headers(const struct xi_mime *m, const struct part *p, const char *needle)
@@ -1820,10 +1867,23 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 	xi_mime_str_init(&utf, 4 * n + 16);
 	str_add(&dec, "", 0);
 	str_add(&utf, "", 0);
+	/* Dovecot's search decodes with the last Content-Type and
+	 * Content-Transfer-Encoding of a part (BODYSTRUCTURE shows the first) */
+	struct slice ctype = p->content[CF_TYPE], ctenc = p->content[CF_TRANSFER_ENCODING];
+	if (mime) {
+		size_t pos = p->hdr_start;
+		struct header h;
+		while (next_header(m->msg, p->body_start, &pos, &h) == 1) {
+			if (slice_is(&h.name, "Content-Type"))
+				ctype = h.value;
+			else if (slice_is(&h.name, "Content-Transfer-Encoding"))
+				ctenc = h.value;
+		}
+	}
 	struct slice cte = {NULL, 0};
 	struct lexer rest;
 	if (mime && p->has[CF_TRANSFER_ENCODING])
-		first_token(&p->content[CF_TRANSFER_ENCODING], &cte, &rest);
+		first_token(&ctenc, &cte, &rest);
 	if (cte.len > 0 && slice_is(&cte, "quoted-printable"))
 		decode_qp(body, n, false, &dec);
 	else if (cte.len > 0 && slice_is(&cte, "base64"))
@@ -1835,7 +1895,17 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 	size_t clen = 8;
 	struct params ps = {NULL, 0};
 	struct slice type, subtype;
-	if (mime && p->has[CF_TYPE] && parse_content_type(&p->content[CF_TYPE], &type, &subtype, &rest)) {
+	if (mime && p->has[CF_TYPE]) {
+		/* Dovecot searches text and message bodies only, not
+		 * attachments such as application/pdf, nor parts whose
+		 * Content-Type is no type/subtype ("text", empty) */
+		bool ok = parse_content_type(&ctype, &type, &subtype, &rest);
+		if (!ok || type.len == 0 || subtype.len == 0 ||
+		    (!slice_is(&type, "text") && !slice_is(&type, "message"))) {
+			xi_mime_str_free(&dec);
+			xi_mime_str_free(&utf);
+			return 0;
+		}
 		parse_params(&rest, &ps);
 		for (unsigned i = 0; i < ps.count; i++)
 			if (strcasecmp(ps.v[i].name.data, "charset") == 0) {
@@ -1875,4 +1945,236 @@ int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where
 			return r;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ part access */
+
+unsigned xi_mime_part_count(const struct xi_mime *m)
+{
+	return m->count;
+}
+
+bool xi_mime_part(const struct xi_mime *m, unsigned idx, struct xi_mime_part_info *out)
+{
+	if (idx >= m->count)
+		return false;
+	const struct part *p = &m->parts[idx];
+	out->hdr_start = p->hdr_start;
+	out->body_start = p->body_start;
+	out->body_end = p->body_end;
+	out->multipart = (p->flags & (PF_MULTIPART | PF_MULTIPART_NB)) != 0;
+	out->rfc822 = (p->flags & PF_RFC822) != 0;
+	out->first_child = p->first_child;
+	out->next = p->next;
+	return true;
+}
+
+const char *xi_mime_data(const struct xi_mime *m, size_t *len)
+{
+	*len = m->len;
+	return m->msg;
+}
+
+int xi_mime_header_next(const struct xi_mime *m, unsigned idx, size_t *pos, const char **name,
+			size_t *name_len, const char **value, size_t *value_len)
+{
+	if (idx >= m->count)
+		return 0;
+	const struct part *p = &m->parts[idx];
+	size_t at = *pos < p->hdr_start ? p->hdr_start : *pos;
+	if (at >= p->body_start)
+		return 0;
+	struct header h;
+	if (next_header(m->msg, p->body_start, &at, &h) != 1) {
+		*pos = p->body_start;
+		return 0;
+	}
+	*pos = at;
+	*name = h.name.p;
+	*name_len = h.name.len;
+	*value = h.value.p;
+	*value_len = h.value.len;
+	return 1;
+}
+
+/* ------------------------------------------------------------ address search text */
+
+static void write_search_name(struct xi_mime_str *out, const struct xi_mime_str *raw)
+{
+	struct xi_mime_str d;
+	xi_mime_str_init(&d, 4 * raw->len + 16);
+	xi_mime_decode_header(raw->data, raw->len, &d);
+	bool quote = false;
+	for (size_t i = 0; i < d.len && !quote; i++)
+		quote = (unsigned char)d.data[i] < 0x80 && !is_atext((unsigned char)d.data[i]);
+	if (quote)
+		str_addc(out, '"');
+	for (size_t i = 0; i < d.len; i++) {
+		if (quote && (d.data[i] == '"' || d.data[i] == '\\'))
+			str_addc(out, '\\');
+		str_addc(out, d.data[i]);
+	}
+	if (quote)
+		str_addc(out, '"');
+	xi_mime_str_free(&d);
+}
+
+static void write_search_address(struct xi_mime_str *out, const struct address *a)
+{
+	if (a->has_name && a->name.len > 0) {
+		write_search_name(out, &a->name);
+		str_addc(out, ' ');
+	}
+	str_addc(out, '<');
+	if (a->has_route) {
+		str_add(out, a->route.data, a->route.len);
+		str_addc(out, ':');
+	}
+	str_add(out, a->mailbox.data, a->mailbox.len);
+	if (a->has_domain) {
+		str_addc(out, '@');
+		str_add(out, a->domain.data, a->domain.len);
+	}
+	str_addc(out, '>');
+}
+
+int xi_mime_address_search_text(const char *value, size_t len, struct xi_mime_str *out)
+{
+	struct lexer lx = {value, value + len, {NULL, 0}};
+	bool in_group = false, first = true;
+	str_add(out, "", 0);
+	while (lx.p < lx.end && !out->overflow) {
+		skip_cfws(&lx);
+		if (lx.p >= lx.end)
+			break;
+		if (*lx.p == ',' || *lx.p == ';') {
+			if (*lx.p == ';' && in_group) {
+				str_addc(out, ';');
+				in_group = false;
+			}
+			lx.p++;
+			continue;
+		}
+		if (!first)
+			str_adds(out, ", ");
+		first = false;
+		const char *start = lx.p;
+		struct xi_mime_str phrase;
+		xi_mime_str_init(&phrase, 64 * 1024);
+		str_add(&phrase, "", 0);
+		lex_phrase(&lx, &phrase);
+		skip_cfws(&lx);
+		if (!in_group && lx.p < lx.end && *lx.p == ':' && phrase.len > 0) {
+			lx.p++;
+			write_search_name(out, &phrase);
+			str_adds(out, ": ");
+			xi_mime_str_free(&phrase);
+			in_group = true;
+			first = true;
+			continue;
+		}
+		xi_mime_str_free(&phrase);
+		lx.p = start;
+		struct address a;
+		address_init(&a);
+		parse_mailbox(&lx, &a);
+		write_search_address(out, &a);
+		address_free(&a);
+		skip_cfws(&lx);
+		if (lx.p < lx.end && *lx.p != ',' && !(in_group && *lx.p == ';'))
+			skip_to_separator(&lx, in_group);
+	}
+	if (in_group)
+		str_addc(out, ';');
+	return out->overflow ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ folded matching */
+
+/* One code point at p (n > 0 bytes): its length, or 0 when not UTF-8. */
+static size_t utf8_cp(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	size_t k = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+	if (k == 0 || k > n || p[0] > 0xf4)
+		return 0;
+	uint32_t v = p[0] & (0x7f >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if ((k == 3 && v < 0x800) || (k == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return k;
+}
+
+/* U+00C0..U+00FF decomposed: the base letter (' ' none) and its mark
+ * (index into fold()'s marks: grave, acute, circumflex, tilde, diaeresis,
+ * ring, cedilla). */
+static const char latin1_base[65] = "AAAAAA CEEEEIIII NOOOOO  UUUUY  aaaaaa ceeeeiiii nooooo  uuuuy y";
+static const char latin1_mark[65] = "012345 601240124 301234  01241  012345 601240124 301234  01241 4";
+
+/* Lower-cases UTF-8 text for matching: ASCII here, other letters through
+ * core's simple case mapping; bytes that are not UTF-8 are kept. */
+static void fold(const char *s, size_t n, struct xi_mime_str *out)
+{
+	str_add(out, "", 0);
+	size_t i = 0;
+	while (i < n && !out->overflow) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80) {
+			str_addc(out, c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c);
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t k = utf8_cp((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0) {
+			str_addc(out, (char)c);
+			i++;
+			continue;
+		}
+		if (cp >= 0xc0 && cp <= 0xff && latin1_base[cp - 0xc0] != ' ') {
+			/* Dovecot compares decomposed text: "è" is "e" and a
+			 * combining grave, so "e" finds "crème" */
+			static const uint16_t marks[] = {0x300, 0x301, 0x302, 0x303, 0x308, 0x30a, 0x327};
+			char base = latin1_base[cp - 0xc0];
+			str_addc(out, base >= 'A' && base <= 'Z' ? (char)(base + 32) : base);
+			uint32_t mk = marks[latin1_mark[cp - 0xc0] - '0'];
+			char mb[2] = {(char)(0xc0 | (mk >> 6)), (char)(0x80 | (mk & 0x3f))};
+			str_add(out, mb, 2);
+			i += k;
+			continue;
+		}
+		char one[8], low[16];
+		memcpy(one, s + i, k);
+		one[k] = '\0';
+		int m = xi_utf8_lower(one, low, sizeof(low), NULL);
+		if (m > 0)
+			str_add(out, low, (size_t)m);
+		else
+			str_add(out, one, k);
+		i += k;
+	}
+}
+
+int xi_mime_text_contains(const char *hay, size_t n, const char *needle)
+{
+	if (needle[0] == '\0')
+		return 1;
+	struct xi_mime_str h, k;
+	xi_mime_str_init(&h, 4 * n + 16);
+	xi_mime_str_init(&k, 4 * strlen(needle) + 16);
+	fold(hay, n, &h);
+	fold(needle, strlen(needle), &k);
+	int r = h.overflow || k.overflow ? -1 : memmem(h.data, h.len, k.data, k.len) != NULL;
+	xi_mime_str_free(&h);
+	xi_mime_str_free(&k);
+	return r;
 }
