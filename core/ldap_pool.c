@@ -20,13 +20,16 @@ struct pool_slot {
 struct pool_set {
 	struct pool_slot *slots;
 	unsigned free_count;
+	/* Signalled when a slot of this set is freed: one freed slot wakes
+	 * one waiter of the same set (waking them all made every waiter
+	 * fight for the lock on each release). */
+	pthread_cond_t freed;
 };
 
 struct xi_ldap_pool {
 	const struct xi_ldap_settings *settings;
 	unsigned size;
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
 	struct pool_set set[2];
 	struct xi_ldap_pool_stats stats;
 };
@@ -61,7 +64,8 @@ int xi_ldap_pool_create(const struct xi_ldap_settings *s, unsigned size,
 	 * that a clock step does not stall or hurry them. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pool->freed, &ca);
+	for (k = 0; k < 2; k++)
+		pthread_cond_init(&pool->set[k].freed, &ca);
 	pthread_condattr_destroy(&ca);
 	*pool_r = pool;
 	return 0;
@@ -78,45 +82,43 @@ void xi_ldap_pool_destroy(struct xi_ldap_pool *pool)
 		for (i = 0; i < pool->size; i++)
 			xi_ldap_conn_close(pool->set[k].slots[i].conn);
 		free(pool->set[k].slots);
+		pthread_cond_destroy(&pool->set[k].freed);
 	}
-	pthread_cond_destroy(&pool->freed);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }
 
-/* Under the lock: a free slot, preferring one whose connection is open. */
-static struct pool_slot *take_slot(struct pool_set *set, unsigned size)
+/* Under the lock: a free slot, preferring one whose connection is open, or
+ * with want_closed one whose connection is not (a retry after a broken
+ * connection must not land on another connection opened before the server
+ * went away). */
+static struct pool_slot *take_slot(struct pool_set *set, unsigned size, bool want_closed)
 {
-	struct pool_slot *closed = NULL;
+	struct pool_slot *open = NULL, *closed = NULL, *sl;
 	unsigned i;
 
 	for (i = 0; i < size; i++) {
-		struct pool_slot *sl = &set->slots[i];
-
+		sl = &set->slots[i];
 		if (sl->in_use)
 			continue;
-		if (sl->conn != NULL) {
-			sl->in_use = true;
-			set->free_count--;
-			return sl;
-		}
-		if (closed == NULL)
+		if (sl->conn != NULL && open == NULL)
+			open = sl;
+		if (sl->conn == NULL && closed == NULL)
 			closed = sl;
 	}
-	if (closed != NULL) {
-		closed->in_use = true;
+	sl = want_closed ? (closed != NULL ? closed : open) : (open != NULL ? open : closed);
+	if (sl != NULL) {
+		sl->in_use = true;
 		set->free_count--;
 	}
-	return closed;
+	return sl;
 }
 
-static void release_slot(struct xi_ldap_pool *pool, struct pool_set *set, struct pool_slot *sl)
+static void release_slot(struct pool_set *set, struct pool_slot *sl)
 {
 	sl->in_use = false;
 	set->free_count++;
-	/* Search and bind waiters share this condition variable: a signal could
-	 * wake a waiter of the other set while the right one sleeps on. */
-	pthread_cond_broadcast(&pool->freed);
+	pthread_cond_signal(&set->freed);
 }
 
 static struct pool_slot *find_conn(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn,
@@ -136,8 +138,10 @@ static struct pool_slot *find_conn(struct xi_ldap_pool *pool, struct xi_ldap_con
 	return NULL;
 }
 
-int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
-		     struct xi_ldap_conn **conn_r, bool *fresh_r, struct xi_error *err)
+/* want_fresh: a newly opened connection (an idle one is closed first when
+ * no slot is empty). */
+static int pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind, bool want_fresh,
+		    struct xi_ldap_conn **conn_r, bool *fresh_r, struct xi_error *err)
 {
 	struct pool_set *set = &pool->set[kind == XI_POOL_BIND ? 1 : 0];
 	struct pool_slot *sl;
@@ -152,10 +156,10 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 	deadline.tv_sec += pool->settings->op_timeout;
 
 	pthread_mutex_lock(&pool->lock);
-	while ((sl = take_slot(set, pool->size)) == NULL) {
+	while ((sl = take_slot(set, pool->size, want_fresh)) == NULL) {
 		pool->stats.waits++;
-		rc = pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline);
-		if (rc == ETIMEDOUT && (sl = take_slot(set, pool->size)) == NULL) {
+		rc = pthread_cond_timedwait(&set->freed, &pool->lock, &deadline);
+		if (rc == ETIMEDOUT && (sl = take_slot(set, pool->size, want_fresh)) == NULL) {
 			pthread_mutex_unlock(&pool->lock);
 			return xi_error_set(err, XI_ERR_TEMP,
 					    "all %u LDAP %s connections stayed busy for %d s (raise ldap_pool_size?)",
@@ -166,7 +170,14 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 			break;
 	}
 	conn = sl->conn;
-	pthread_mutex_unlock(&pool->lock);
+	if (want_fresh && conn != NULL) {
+		sl->conn = NULL;
+		pthread_mutex_unlock(&pool->lock);
+		xi_ldap_conn_close(conn);
+		conn = NULL;
+	} else {
+		pthread_mutex_unlock(&pool->lock);
+	}
 	if (conn != NULL) {
 		*conn_r = conn;
 		return 0;
@@ -178,7 +189,7 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 				  : xi_ldap_conn_open(pool->settings, &conn, err);
 	pthread_mutex_lock(&pool->lock);
 	if (rc < 0) {
-		release_slot(pool, set, sl);
+		release_slot(set, sl);
 		pthread_mutex_unlock(&pool->lock);
 		return -1;
 	}
@@ -189,6 +200,12 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 	if (fresh_r != NULL)
 		*fresh_r = true;
 	return 0;
+}
+
+int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
+		     struct xi_ldap_conn **conn_r, bool *fresh_r, struct xi_error *err)
+{
+	return pool_get(pool, kind, false, conn_r, fresh_r, err);
 }
 
 void xi_ldap_pool_put(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn)
@@ -212,7 +229,7 @@ void xi_ldap_pool_put(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn)
 		sl->conn = NULL;
 		pool->stats.broken++;
 	}
-	release_slot(pool, set, sl);
+	release_slot(set, sl);
 	pthread_mutex_unlock(&pool->lock);
 	xi_ldap_conn_close(to_close);
 }
@@ -235,7 +252,7 @@ int xi_ldap_pool_search(struct xi_ldap_pool *pool, const char *base, int scope,
 	int attempt, rc = -1;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (xi_ldap_pool_get(pool, XI_POOL_SEARCH, &conn, &fresh, err) < 0)
+		if (pool_get(pool, XI_POOL_SEARCH, attempt > 0, &conn, &fresh, err) < 0)
 			return -1;
 		if (ops != NULL)
 			(*ops)++;
@@ -248,8 +265,9 @@ int xi_ldap_pool_search(struct xi_ldap_pool *pool, const char *base, int scope,
 		broken = rc < 0 && xi_ldap_conn_broken(conn);
 		xi_ldap_pool_put(pool, conn);
 		/* A connection that had been idle may have lost its server (slapd
-		 * restarted, idle timeout): worth one more try on a new one.  A
-		 * fresh connection that breaks means the server is really gone. */
+		 * restarted, idle timeout): worth one more try on a new one (not
+		 * on another idle one, which lost it too).  A fresh connection
+		 * that breaks means the server is really gone. */
 		if (!broken || fresh)
 			break;
 		count_retry(pool);
@@ -267,7 +285,7 @@ enum xi_ldap_bind_result xi_ldap_pool_user_bind(struct xi_ldap_pool *pool, const
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (xi_ldap_pool_get(pool, XI_POOL_BIND, &conn, &fresh, err) < 0)
+		if (pool_get(pool, XI_POOL_BIND, attempt > 0, &conn, &fresh, err) < 0)
 			return XI_LDAP_BIND_ERROR;
 		if (ops != NULL && password_len > 0 && dn != NULL && dn[0] != '\0')
 			(*ops)++;

@@ -44,6 +44,8 @@ struct xi_resolver {
 	void *sink_ctx;
 	struct xi_event_levels levels;
 	bool hash_mode;
+	bool proxy_home;
+	unsigned home_port_imap, home_port_pop3;
 	enum xi_password_scheme dummy_scheme;
 	const char *const *domains;
 	size_t domain_count;
@@ -1080,6 +1082,12 @@ static void finish_result(struct xi_resolver *rv, struct xi_resolution *res,
 	result->ldap_ops = res->ops;
 	if (reveal && (v->outcome == XI_OUTCOME_OK || v->outcome == XI_OUTCOME_OTHER_SERVER))
 		canonical_user(rv, res, result->canonical_user, sizeof(result->canonical_user));
+	if (reveal && v->outcome == XI_OUTCOME_OTHER_SERVER) {
+		result->home_action = rv->proxy_home && res->method != XI_METHOD_NTLM ?
+			XI_HOME_PROXY : XI_HOME_REFER;
+		result->home_port = res->protocol == XI_PROTO_IMAP ? rv->home_port_imap :
+			rv->home_port_pop3;
+	}
 
 	if (res->r.account[0] != '\0')
 		xfmt(resolved, sizeof(resolved), "%s\\%s -> %s", res->r.domain, res->r.account,
@@ -1230,6 +1238,9 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 	xi_event_levels_from_config(cfg, &rv->levels);
 	/* ENUM index 1 of "bind|hash". */
 	rv->hash_mode = xi_config_enum(cfg, XI_CFG_PASSWORD_MODE) == 1;
+	rv->proxy_home = xi_config_enum(cfg, XI_CFG_HOME_SERVER_ACTION) == 1; /* referral|proxy */
+	rv->home_port_imap = (unsigned)xi_config_int(cfg, XI_CFG_HOME_SERVER_PORT_IMAP);
+	rv->home_port_pop3 = (unsigned)xi_config_int(cfg, XI_CFG_HOME_SERVER_PORT_POP3);
 	rv->dummy_scheme = dummy_scheme(cfg);
 	rv->domains = xi_config_list(cfg, XI_CFG_DEFAULT_DOMAINS, &rv->domain_count);
 	if (rv->domains == NULL)

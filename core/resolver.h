@@ -47,6 +47,8 @@ enum xi_auth_method { XI_METHOD_PLAIN, XI_METHOD_NTLM, XI_METHOD_NONE };
 
 const char *xi_protocol_name(enum xi_protocol p);
 
+enum xi_home_action { XI_HOME_REFER, XI_HOME_PROXY };
+
 struct xi_logon_request {
 	const char *name;          /* as typed; for NTLM the AUTHENTICATE user field */
 	const char *ntlm_domain;   /* NTLM: the AUTHENTICATE domain field, else NULL */
@@ -77,8 +79,13 @@ struct xi_logon_result {
 	char uid[32];
 	char gid[32];
 	char quota[64];
-	/* XI_OUTCOME_OTHER_SERVER: where the mailbox lives */
+	/* XI_OUTCOME_OTHER_SERVER: where the mailbox lives, what the host does
+	 * (home_server_action; always a referral for NTLM, whose password the
+	 * host does not hold to log on there) and the port there
+	 * (home_server_port_imap for IMAP, home_server_port_pop3 otherwise). */
 	char home_server[XI_NAME_MAX];
+	enum xi_home_action home_action;
+	unsigned home_port;
 	/* Filled for every outcome: the event that was (or would be) written. */
 	unsigned event_id;
 	char cause[XI_CLIENT_TEXT_MAX];

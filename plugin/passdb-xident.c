@@ -6,7 +6,9 @@
  *     args = /etc/xident/xident.conf
  *   }
  *
- * Blocking (LDAP): Dovecot runs it in auth-worker processes.
+ * Not blocking: resolver threads inside the auth process run the LDAP work
+ * and the answer comes back through the ioloop (authdb-jobs.h); with
+ * `args = ... blocking=yes` Dovecot runs it in auth-worker processes.
  *
  * verify_plain        clear-text logons: the whole resolution (core
  *                     xi_logon_plain), then the outcome as Dovecot's result
@@ -43,6 +45,7 @@
 #include <openssl/crypto.h>
 
 #include "event-log.h"
+#include "authdb-jobs.h"
 #include "authdb-xident.h"
 #include "xident-fields.h"
 
@@ -56,39 +59,9 @@ static struct xi_authdb *request_db(struct auth_request *request)
 	return ((struct xident_passdb_module *)request->passdb->passdb)->db;
 }
 
-static void logon_request(struct auth_request *request, enum xi_auth_method method,
-			  struct xi_logon_request *req_r)
-{
-	i_zero(req_r);
-	req_r->name = request->fields.user;
-	if (method == XI_METHOD_NTLM) {
-		/* The realm does not travel to auth-workers; the mechanism's
-		 * private field does. */
-		req_r->ntlm_domain = auth_fields_find(request->fields.extra_fields,
-						      XI_FIELD_NTLM_DOMAIN);
-		if (req_r->ntlm_domain == NULL)
-			req_r->ntlm_domain = request->fields.realm;
-	}
-	req_r->protocol = xi_dovecot_protocol(request->fields.service);
-	req_r->method = method;
-	req_r->remote = xi_dovecot_remote(request);
-}
-
 static bool is_imap(struct auth_request *request)
 {
 	return xi_dovecot_protocol(request->fields.service) == XI_PROTO_IMAP;
-}
-
-static const char *home_server_port(struct xi_authdb *db, struct auth_request *request)
-{
-	return dec2str(xi_config_int(db->cfg, is_imap(request) ? XI_CFG_HOME_SERVER_PORT_IMAP :
-				     XI_CFG_HOME_SERVER_PORT_POP3));
-}
-
-static bool proxy_mode(struct xi_authdb *db)
-{
-	/* home_server_action = referral|proxy */
-	return xi_config_enum(db->cfg, XI_CFG_HOME_SERVER_ACTION) == 1;
 }
 
 /* Sets name=value, or prefixed with XI_FIELD_PROVEN_PREFIX when deferred. */
@@ -130,8 +103,7 @@ static const char *reason_text(const struct xi_logon_result *r)
  * once the NTLM mechanism has proven it) as extra fields; returns the
  * Dovecot result. */
 static enum passdb_result
-apply_outcome(struct xi_authdb *db, struct auth_request *request,
-	      const struct xi_logon_result *r, bool deferred)
+apply_outcome(struct auth_request *request, const struct xi_logon_result *r, bool deferred)
 {
 	switch (r->outcome) {
 	case XI_OUTCOME_OK:
@@ -155,14 +127,15 @@ apply_outcome(struct xi_authdb *db, struct auth_request *request,
 		set_field(request, TRUE, "reason", reason_text(r));
 		return PASSDB_RESULT_OK;
 	case XI_OUTCOME_OTHER_SERVER:
-		if (proxy_mode(db) && !deferred && r->home_server[0] != '\0') {
+		/* The resolver decided: proxy (never for NTLM) or referral. */
+		if (r->home_action == XI_HOME_PROXY && r->home_server[0] != '\0') {
 			/* The home server resolves the name again: it gets the
 			 * name as typed and the same password. */
 			if (r->canonical_user[0] != '\0')
 				auth_request_set_field(request, "user", r->canonical_user, NULL);
 			auth_request_set_field(request, "proxy", "y", NULL);
 			auth_request_set_field(request, "host", r->home_server, NULL);
-			auth_request_set_field(request, "port", home_server_port(db, request), NULL);
+			auth_request_set_field(request, "port", dec2str(r->home_port), NULL);
 			auth_request_set_field(request, "destuser",
 					       request->fields.original_username, NULL);
 			return PASSDB_RESULT_OK;
@@ -172,7 +145,7 @@ apply_outcome(struct xi_authdb *db, struct auth_request *request,
 			/* nologin + host: imap-login answers with a
 			 * [REFERRAL imap://...] (RFC 2221). */
 			set_field(request, deferred, "host", r->home_server);
-			set_field(request, deferred, "port", home_server_port(db, request));
+			set_field(request, deferred, "port", dec2str(r->home_port));
 		}
 		set_field(request, deferred, "reason", reason_text(r));
 		return PASSDB_RESULT_OK;
@@ -194,37 +167,250 @@ apply_outcome(struct xi_authdb *db, struct auth_request *request,
 	return PASSDB_RESULT_INTERNAL_FAILURE;
 }
 
+/* One logon handed to a resolver thread: inputs copied from the request
+ * (the thread never touches it), outputs for the main thread. */
+struct passdb_job {
+	struct xi_job job;
+	struct xi_authdb *db;
+	struct auth_request *request;
+	verify_plain_callback_t *plain_callback;
+	lookup_credentials_callback_t *credentials_callback;
+
+	char *name, *ntlm_domain, *remote, *password;
+	enum xi_protocol protocol;
+	enum xi_auth_method method;
+
+	int resolve_ret;
+	char error[256];
+	bool have_hash;
+	uint8_t nt_hash[16];
+	struct xi_logon_result result;
+	struct xi_captured_event event;
+};
+
+static struct passdb_job *passdb_job_new(struct auth_request *request, enum xi_auth_method method)
+{
+	struct passdb_job *job = i_new(struct passdb_job, 1);
+	const char *ntlm_domain = NULL, *remote = xi_dovecot_remote(request);
+
+	job->db = request_db(request);
+	job->request = request;
+	job->name = i_strdup(request->fields.user);
+	if (method == XI_METHOD_NTLM) {
+		/* The realm does not travel to auth-workers; the mechanism's
+		 * private field does. */
+		ntlm_domain = auth_fields_find(request->fields.extra_fields, XI_FIELD_NTLM_DOMAIN);
+		if (ntlm_domain == NULL)
+			ntlm_domain = request->fields.realm;
+	}
+	job->ntlm_domain = i_strdup(ntlm_domain);
+	job->remote = i_strdup(remote);
+	job->protocol = xi_dovecot_protocol(request->fields.service);
+	job->method = method;
+	return job;
+}
+
+static void passdb_job_free(struct passdb_job *job)
+{
+	if (job->password != NULL) {
+		OPENSSL_cleanse(job->password, strlen(job->password));
+		i_free(job->password);
+	}
+	OPENSSL_cleanse(job->nt_hash, sizeof(job->nt_hash));
+	i_free(job->name);
+	i_free(job->ntlm_domain);
+	i_free(job->remote);
+	i_free(job);
+}
+
+static void logon_request(const struct passdb_job *job, struct xi_logon_request *req_r)
+{
+	memset(req_r, 0, sizeof(*req_r));
+	req_r->name = job->name;
+	req_r->ntlm_domain = job->ntlm_domain;
+	req_r->protocol = job->protocol;
+	req_r->method = job->method;
+	req_r->remote = job->remote;
+}
+
+/* Resolver thread (or the caller, when blocking): core calls only. */
+static void plain_run(struct xi_job *_job)
+{
+	struct passdb_job *job = (struct passdb_job *)_job;
+	struct xi_logon_request req;
+
+	logon_request(job, &req);
+	xi_authdb_capture(&job->event);
+	xi_logon_plain(job->db->resolver, &req, job->password, &job->result);
+	xi_authdb_capture(NULL);
+	OPENSSL_cleanse(job->password, strlen(job->password));
+}
+
+static void credentials_run(struct xi_job *_job)
+{
+	struct passdb_job *job = (struct passdb_job *)_job;
+	struct xi_logon_request req;
+	struct xi_resolution *res = NULL;
+	struct xi_error err;
+
+	logon_request(job, &req);
+	xi_authdb_capture(&job->event);
+	job->resolve_ret = xi_resolve(job->db->resolver, &req, NULL, NULL, &res, &err);
+	if (job->resolve_ret < 0) {
+		xi_copy_text(job->error, sizeof(job->error), err.message);
+	} else {
+		job->have_hash = xi_resolution_nt_hash(res, job->nt_hash);
+		/* What a proven response leads to.  The event is kept, not
+		 * written: the mechanism writes it once the response verified. */
+		xi_proof_ntlm(res, job->have_hash);
+		xi_finish(job->db->resolver, res, &job->result);
+		xi_resolution_free(res);
+	}
+	xi_authdb_capture(NULL);
+}
+
+/* Main thread: the results as Dovecot's answer. */
+static void plain_answer(struct passdb_job *job)
+{
+	struct auth_request *request = job->request;
+	enum passdb_result result;
+
+	xi_authdb_log_captured(authdb_event(request), &job->event);
+	result = apply_outcome(request, &job->result, FALSE);
+	if (result == PASSDB_RESULT_PASSWORD_MISMATCH)
+		auth_request_log_password_mismatch(request, AUTH_SUBSYS_DB);
+	job->plain_callback(result, request);
+}
+
+static void set_captured_event(struct auth_request *request, const struct xi_captured_event *ev)
+{
+	if (ev->line[0] != '\0') {
+		auth_request_set_field(request, XI_FIELD_EVENT, ev->line, NULL);
+		auth_request_set_field(request, XI_FIELD_EVENT_SEVERITY, ev->severity, NULL);
+	}
+}
+
+static void credentials_answer(struct passdb_job *job)
+{
+	struct auth_request *request = job->request;
+	const struct xi_logon_result *r = &job->result;
+	lookup_credentials_callback_t *callback = job->credentials_callback;
+	enum passdb_result result;
+
+	if (job->resolve_ret < 0) {
+		e_error(authdb_event(request), "xident: %s", job->error);
+		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
+		return;
+	}
+	switch (r->outcome) {
+	case XI_OUTCOME_BAD_CREDENTIALS:
+	case XI_OUTCOME_INVALID_NAME:
+	case XI_OUTCOME_NTLM_FAILED:
+	case XI_OUTCOME_TEMPFAIL:
+		/* Refused whatever the response: unknown name, no NT hash,
+		 * directory down.  The event is true now. */
+		xi_authdb_log_captured(authdb_event(request), &job->event);
+		result = r->outcome == XI_OUTCOME_TEMPFAIL ? PASSDB_RESULT_INTERNAL_FAILURE :
+			PASSDB_RESULT_PASSWORD_MISMATCH;
+		callback(result, NULL, 0, request);
+		return;
+	case XI_OUTCOME_NTLM_DISABLED:
+		/* Decided before any proof and told as such; a failed lookup
+		 * carries no text to the auth process, so it travels as a
+		 * private field of an answer no response can verify. */
+		auth_request_set_field(request, XI_FIELD_REFUSE_REASON, reason_text(r), NULL);
+		set_captured_event(request, &job->event);
+		memset(job->nt_hash, 0, sizeof(job->nt_hash));
+		callback(PASSDB_RESULT_OK, job->nt_hash, sizeof(job->nt_hash), request);
+		return;
+	default:
+		break;
+	}
+	set_captured_event(request, &job->event);
+	result = apply_outcome(request, r, TRUE);
+	if (result != PASSDB_RESULT_OK) {
+		callback(result, NULL, 0, request);
+		return;
+	}
+	callback(PASSDB_RESULT_OK, job->nt_hash, sizeof(job->nt_hash), request);
+}
+
+static void passdb_job_fail(struct passdb_job *job)
+{
+	if (job->plain_callback != NULL)
+		job->plain_callback(PASSDB_RESULT_INTERNAL_FAILURE, job->request);
+	else
+		job->credentials_callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, job->request);
+}
+
+static void passdb_job_done(struct xi_job *_job, bool ran)
+{
+	struct passdb_job *job = (struct passdb_job *)_job;
+	struct auth_request *request = job->request;
+
+	if (!ran) {
+		e_error(authdb_event(request), "xident: auth process stopping: "
+			"logon not resolved (temporary failure)");
+		passdb_job_fail(job);
+	} else if (job->plain_callback != NULL) {
+		plain_answer(job);
+	} else {
+		credentials_answer(job);
+	}
+	passdb_job_free(job);
+	auth_request_unref(&request);
+}
+
+/* Runs the job where the module says: a resolver thread (answered later
+ * from the ioloop), or here and now. */
+static void passdb_job_start(struct passdb_job *job, bool module_blocking)
+{
+	struct auth_request *request = job->request;
+
+	switch (xi_authdb_where(job->db, module_blocking)) {
+	case XI_RUN_THREAD:
+		job->job.done = passdb_job_done;
+		auth_request_ref(request);
+		if (xi_jobs_submit(xi_authdb_jobs(job->db), &job->job))
+			return;
+		e_error(authdb_event(request), "xident: %u logons already wait for a "
+			"resolver thread (queue limit; raise threads= or queue= in the "
+			"passdb args, or check the directory's speed): temporary failure",
+			job->db->queue_limit);
+		passdb_job_fail(job);
+		auth_request_unref(&request);
+		break;
+	case XI_RUN_HERE:
+		job->job.run(&job->job);
+		if (job->plain_callback != NULL)
+			plain_answer(job);
+		else
+			credentials_answer(job);
+		break;
+	case XI_RUN_REFUSE:
+		e_error(authdb_event(request), "xident: auth process stopping: "
+			"logon not resolved (temporary failure)");
+		passdb_job_fail(job);
+		break;
+	}
+	passdb_job_free(job);
+}
+
 static void passdb_xident_verify_plain(struct auth_request *request, const char *password,
 				       verify_plain_callback_t *callback)
 {
-	struct xi_authdb *db = request_db(request);
-	struct xi_logon_request req;
-	struct xi_logon_result *r;
-	enum passdb_result result;
+	struct passdb_job *job = passdb_job_new(request, XI_METHOD_PLAIN);
 
-	r = i_new(struct xi_logon_result, 1);
-	logon_request(request, XI_METHOD_PLAIN, &req);
-	xi_authdb_begin(db, authdb_event(request), XI_SINK_LOG);
-	xi_logon_plain(db->resolver, &req, password, r);
-	xi_authdb_end(db);
-	result = apply_outcome(db, request, r, FALSE);
-	if (result == PASSDB_RESULT_PASSWORD_MISMATCH)
-		auth_request_log_password_mismatch(request, AUTH_SUBSYS_DB);
-	i_free(r);
-	callback(result, request);
+	job->password = i_strdup(password);
+	job->plain_callback = callback;
+	job->job.run = plain_run;
+	passdb_job_start(job, request->passdb->passdb->blocking);
 }
 
 static void passdb_xident_lookup_credentials(struct auth_request *request,
 					     lookup_credentials_callback_t *callback)
 {
-	struct xi_authdb *db = request_db(request);
-	struct xi_logon_request req;
-	struct xi_resolution *res = NULL;
-	struct xi_logon_result *r;
-	struct xi_error err;
-	uint8_t nt_hash[16];
-	bool have_hash;
-	enum passdb_result result;
+	struct passdb_job *job;
 
 	if (strcasecmp(request->wanted_credentials_scheme, "NTLM") != 0) {
 		e_info(authdb_event(request),
@@ -233,83 +419,22 @@ static void passdb_xident_lookup_credentials(struct auth_request *request,
 		callback(PASSDB_RESULT_SCHEME_NOT_AVAILABLE, NULL, 0, request);
 		return;
 	}
-	logon_request(request, XI_METHOD_NTLM, &req);
-	xi_authdb_begin(db, authdb_event(request), XI_SINK_LOG);
-	if (xi_resolve(db->resolver, &req, NULL, NULL, &res, &err) < 0) {
-		xi_authdb_end(db);
-		e_error(authdb_event(request), "xident: %s", err.message);
-		callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, request);
-		return;
-	}
-	have_hash = xi_resolution_nt_hash(res, nt_hash);
-	/* What a proven response leads to.  The event is kept, not written:
-	 * the mechanism writes it once the response verified. */
-	xi_proof_ntlm(res, have_hash);
-	r = i_new(struct xi_logon_result, 1);
-	xi_authdb_begin(db, authdb_event(request), XI_SINK_CAPTURE);
-	xi_finish(db->resolver, res, r);
-	xi_resolution_free(res);
-	switch (r->outcome) {
-	case XI_OUTCOME_BAD_CREDENTIALS:
-	case XI_OUTCOME_INVALID_NAME:
-	case XI_OUTCOME_NTLM_FAILED:
-	case XI_OUTCOME_TEMPFAIL:
-		/* Refused whatever the response: unknown name, no NT hash,
-		 * directory down.  The event is true now. */
-		if (db->captured[0] != '\0') {
-			struct xi_event ev = { .severity = db->captured_severity };
-			xi_dovecot_event_sink(authdb_event(request), &ev, db->captured);
-		}
-		xi_authdb_end(db);
-		result = r->outcome == XI_OUTCOME_TEMPFAIL ? PASSDB_RESULT_INTERNAL_FAILURE :
-			PASSDB_RESULT_PASSWORD_MISMATCH;
-		OPENSSL_cleanse(nt_hash, sizeof(nt_hash));
-		i_free(r);
-		callback(result, NULL, 0, request);
-		return;
-	case XI_OUTCOME_NTLM_DISABLED:
-		/* Decided before any proof and told as such; a failed lookup
-		 * carries no text to the auth process, so it travels as a
-		 * private field of an answer no response can verify. */
-		auth_request_set_field(request, XI_FIELD_REFUSE_REASON, reason_text(r), NULL);
-		if (db->captured[0] != '\0') {
-			auth_request_set_field(request, XI_FIELD_EVENT, db->captured, NULL);
-			auth_request_set_field(request, XI_FIELD_EVENT_SEVERITY,
-					       db->captured_severity, NULL);
-		}
-		xi_authdb_end(db);
-		i_free(r);
-		memset(nt_hash, 0, sizeof(nt_hash));
-		callback(PASSDB_RESULT_OK, nt_hash, sizeof(nt_hash), request);
-		return;
-	default:
-		break;
-	}
-	if (db->captured[0] != '\0') {
-		auth_request_set_field(request, XI_FIELD_EVENT, db->captured, NULL);
-		auth_request_set_field(request, XI_FIELD_EVENT_SEVERITY,
-				       db->captured_severity, NULL);
-	}
-	xi_authdb_end(db);
-	result = apply_outcome(db, request, r, TRUE);
-	i_free(r);
-	if (result != PASSDB_RESULT_OK) {
-		OPENSSL_cleanse(nt_hash, sizeof(nt_hash));
-		callback(result, NULL, 0, request);
-		return;
-	}
-	callback(PASSDB_RESULT_OK, nt_hash, sizeof(nt_hash), request);
-	OPENSSL_cleanse(nt_hash, sizeof(nt_hash));
+	job = passdb_job_new(request, XI_METHOD_NTLM);
+	job->credentials_callback = callback;
+	job->job.run = credentials_run;
+	passdb_job_start(job, request->passdb->passdb->blocking);
 }
 
 static struct passdb_module *passdb_xident_preinit(pool_t pool, const char *args)
 {
 	struct xident_passdb_module *module;
+	struct xi_authdb_options opts;
 
 	module = p_new(pool, struct xident_passdb_module, 1);
-	module->db = xi_authdb_get(args);
-	/* LDAP calls block: Dovecot runs them in auth-worker processes. */
-	module->module.blocking = TRUE;
+	module->db = xi_authdb_get(args, &opts);
+	/* Not blocking: resolver threads in this process serve it (see
+	 * authdb-xident.h); blocking=yes sends it to auth-workers. */
+	module->module.blocking = opts.blocking;
 	return &module->module;
 }
 
