@@ -166,6 +166,14 @@ void xi_dir_result_init(struct xi_dir_result *res);
 /* Frees the entries (and wipes the secrets in them). */
 void xi_dir_result_free(struct xi_dir_result *res);
 
+/* Which parts of q entry e satisfies (enum xi_dir_match bits), by the
+ * rules every source applies: names, UPNs, aliases and addresses compared
+ * case-insensitively (Unicode simple case folding), link keys exactly.
+ * mails: the entry's readable mail addresses. */
+unsigned xi_dir_entry_match(const struct xi_attrmap *m, const struct xi_dir_query *q,
+			    const struct xi_dir_entry *e, const char *const *mails,
+			    size_t mail_count);
+
 /* Whether entry e names account key as a delegate. */
 bool xi_dir_entry_has_delegate(const struct xi_dir_entry *e, const char *key);
 
