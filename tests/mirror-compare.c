@@ -153,12 +153,33 @@ static int parse(char *line, struct question *qu)
 	return 0;
 }
 
+/* Entries a server returns under its own matching rules but that satisfy
+ * no part of the query by ours (xi_dir_entry_match) are ignored by the
+ * resolver; the mirror never returns them.  Drop them before comparing. */
+static void drop_unmatched(struct xi_dir_result *res)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < res->count; i++) {
+		if (res->entries[i].matched != 0)
+			res->entries[n++] = res->entries[i];
+		else
+			free(res->entries[i].delegate_keys);
+	}
+	res->count = n;
+}
+
 static int ask(struct xi_directory *dir, const struct question *qu, struct xi_dir_result *res,
 	       unsigned *ops, struct xi_error *err)
 {
+	int rc;
+
 	if (qu->kind == 'r')
 		return xi_dir_read(dir, qu->dn, qu->nt, qu->pw, res, ops, err);
-	return xi_dir_find(dir, &qu->q, res, ops, err);
+	rc = xi_dir_find(dir, &qu->q, res, ops, err);
+	if (rc == 0)
+		drop_unmatched(res);
+	return rc;
 }
 
 struct race {
