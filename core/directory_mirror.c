@@ -640,7 +640,7 @@ int xi_directory_mirror_create(const struct xi_config *cfg, struct xi_directory 
 	if (sync_filter(dm->dir.map, dm->filter, sizeof(dm->filter), err) < 0 ||
 	    xi_ldap_settings_from_config(cfg, &dm->settings, err) < 0)
 		goto fail;
-	dm->store = xi_mirror_store_new(dm->dir.map,
+	dm->store = xi_mirror_store_new(dm->dir.map, dm->base_dn,
 					(size_t)xi_config_int(cfg, XI_CFG_DIRECTORY_MIRROR_MAX_ENTRIES),
 					dm->keep_secrets);
 	if (dm->store == NULL) {

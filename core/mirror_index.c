@@ -33,27 +33,37 @@ uint32_t xi_mirror_hash(const void *data, size_t len)
 	return h != 0 ? h : 1;
 }
 
+/* Home slot of a hash: the hash scaled to the capacity (any capacity, so
+ * the table grows by half rather than doubling). */
+static size_t home(uint32_t hash, size_t cap)
+{
+	return (size_t)(((uint64_t)hash * (uint64_t)cap) >> 32);
+}
+
+static size_t next(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
+}
+
 static void place(struct xi_mirror_slot *slots, size_t cap, uint32_t hash, uint32_t id)
 {
-	size_t i = hash & (cap - 1);
+	size_t i = home(hash, cap);
 
 	while (slots[i].id != 0)
-		i = (i + 1) & (cap - 1);
+		i = next(i, cap);
 	slots[i].hash = hash;
 	slots[i].id = id;
 }
 
-/* Rehashes into a table with room for want live slots at under half load. */
+/* Rehashes into a table where want live slots fill two thirds. */
 static int resize(struct xi_mirror_index *ix, size_t want)
 {
 	struct xi_mirror_slot *slots;
-	size_t cap = CAP_MIN, i;
+	size_t cap, i;
 
-	while (cap < 2 * want) {
-		if (cap > SIZE_MAX / 4 / sizeof(*slots))
-			return -1;
-		cap *= 2;
-	}
+	if (want > UINT32_MAX / 2)
+		return -1;
+	cap = want + want / 2 + CAP_MIN;
 	slots = calloc(cap, sizeof(*slots));
 	if (slots == NULL)
 		return -1;
@@ -72,7 +82,7 @@ int xi_mirror_index_add(struct xi_mirror_index *ix, uint32_t hash, uint32_t id)
 {
 	if (id == 0 || id == SLOT_REMOVED)
 		return -1;
-	if (4 * (ix->used + ix->removed + 1) > 3 * ix->cap &&
+	if (5 * (ix->used + ix->removed + 1) > 4 * ix->cap &&
 	    resize(ix, ix->used + 1) < 0)
 		return -1;
 	place(ix->slots, ix->cap, hash, id);
@@ -86,7 +96,7 @@ bool xi_mirror_index_remove(struct xi_mirror_index *ix, uint32_t hash, uint32_t 
 
 	if (ix->cap == 0)
 		return false;
-	for (i = hash & (ix->cap - 1); ix->slots[i].id != 0; i = (i + 1) & (ix->cap - 1)) {
+	for (i = home(hash, ix->cap); ix->slots[i].id != 0; i = next(i, ix->cap)) {
 		if (ix->slots[i].hash == hash && ix->slots[i].id == id) {
 			ix->slots[i].id = SLOT_REMOVED;
 			ix->used--;
@@ -104,7 +114,7 @@ void xi_mirror_index_each(const struct xi_mirror_index *ix, uint32_t hash,
 
 	if (ix->cap == 0)
 		return;
-	for (i = hash & (ix->cap - 1); ix->slots[i].id != 0; i = (i + 1) & (ix->cap - 1)) {
+	for (i = home(hash, ix->cap); ix->slots[i].id != 0; i = next(i, ix->cap)) {
 		if (ix->slots[i].hash == hash && ix->slots[i].id != SLOT_REMOVED &&
 		    !fn(ctx, ix->slots[i].id))
 			return;

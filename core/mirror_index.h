@@ -6,7 +6,7 @@
  * It stores hashes only, never keys: several keys may share a hash and one
  * key may map to many entries, so a lookup yields candidates that the caller
  * checks against the entry itself.  Open addressing with linear probing and
- * tombstones; grows (and drops tombstones) past 3/4 load.  Not thread-safe:
+ * tombstones; grows by half (and drops tombstones) past 4/5 load.  Not thread-safe:
  * the mirror's lock guards it.
  */
 #ifndef XI_MIRROR_INDEX_H
@@ -23,7 +23,7 @@ struct xi_mirror_slot {
 
 struct xi_mirror_index {
 	struct xi_mirror_slot *slots;
-	size_t cap;                /* 0 or a power of two */
+	size_t cap;                /* slots; 0 before the first add */
 	size_t used;               /* live slots */
 	size_t removed;            /* tombstones */
 };

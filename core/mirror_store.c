@@ -14,9 +14,10 @@
 #include "mirror_index.h"
 #include "unicode.h"
 
-/* The strings of an entry, in the order they are packed. */
+/* The strings of an entry, in the order they are packed.  Only non-empty
+ * ones are stored (a bit per field says which). */
 enum field {
-	F_DN, F_DN_KEY, F_DOMAIN, F_ACCOUNT, F_UPN, F_OWNER, F_PASSWORD, F_ALIAS, F_PRIMARY,
+	F_DN, F_DOMAIN, F_ACCOUNT, F_UPN, F_OWNER, F_PASSWORD, F_ALIAS, F_PRIMARY,
 	F_HOME_SERVER, F_TARGET, F_MAIL, F_DISPLAY, F_HOME, F_LOCATION, F_UID, F_GID, F_QUOTA,
 	F_PROBLEM,
 	F_MAILS,      /* mail_count strings back to back */
@@ -28,17 +29,24 @@ enum field {
 #define FLAG_DELEGATES_TRUNCATED 0x02
 #define FLAG_MAILBOX_CLASS 0x04
 #define FLAG_PRESENT 0x08
+#define FLAG_OWNER_IS_DN 0x10      /* owner_key is the DN's key: not stored */
+#define FLAG_MAIL_IS_FIRST 0x20    /* mail is the first of mails: not stored */
+#define FLAG_HAS_NT 0x40           /* 16 bytes of NT hash after the strings */
+#define FLAG_RAW_DNS 0x80          /* DNs stored without suffix compression */
 
-#define TEXT_MAX 65535
+/* DNs under the base end in a one-byte marker instead of the base. */
+#define MARK_BASE '\x01'
+#define MARK_BASE_LOWER '\x02'
+
+#define ENTRY_TEXT_MAX (1u << 20)
 
 struct mirror_entry {
 	uint8_t uuid[XI_MIRROR_UUID_LEN];
 	uint32_t seq;              /* arrival order: the order a search would list them in */
 	uint32_t size;             /* bytes allocated, wiped on free */
-	uint16_t off[F_COUNT];
+	uint32_t present;          /* bit per enum field */
 	uint8_t kinds, flags, nt_state, pw_state;
 	uint8_t protocols, methods, mail_count, delegate_count;
-	uint8_t nt_hash[16];
 	char text[];
 };
 
@@ -48,6 +56,8 @@ struct xi_mirror_store {
 	const struct xi_attrmap *map;
 	size_t max_entries;
 	bool keep_secrets;
+	char suffix[2][XI_DN_MAX + 2];  /* ",BASE" as configured and in lower case */
+	size_t suffix_len[2];
 	struct mirror_entry **slots;   /* id - 1 -> entry; NULL = free */
 	size_t slot_cap, count, mailbox_class_count;
 	uint32_t *free_ids;
@@ -77,15 +87,61 @@ static uint32_t exact_hash(const char *s)
 	return xi_mirror_hash(s, strlen(s));
 }
 
-static const char *field(const struct mirror_entry *me, enum field f)
+static size_t list_len(const struct mirror_entry *me, enum field f)
 {
-	return me->text + me->off[f];
+	return f == F_MAILS ? me->mail_count : f == F_DELEGATES ? me->delegate_count : 1;
 }
 
-/* The n-th string of a back-to-back list field. */
+/* The stored (possibly compressed) string of field f, "" when absent; for
+ * list fields the first of them. */
+static const char *raw(const struct mirror_entry *me, enum field f)
+{
+	const char *p = me->text;
+	size_t g, i;
+
+	if (!(me->present & (1u << f)))
+		return "";
+	for (g = 0; g < (size_t)f; g++) {
+		if (!(me->present & (1u << g)))
+			continue;
+		for (i = 0; i < list_len(me, (enum field)g); i++)
+			p += strlen(p) + 1;
+	}
+	return p;
+}
+
 static const char *list_next(const char *s)
 {
 	return s + strlen(s) + 1;
+}
+
+static bool is_dn_field(enum field f)
+{
+	return f == F_DN || f == F_OWNER || f == F_PRIMARY || f == F_DELEGATES;
+}
+
+/* A stored DN with its base restored, into out. */
+static void expand(const struct xi_mirror_store *st, const char *s, char *out, size_t size)
+{
+	size_t n = strlen(s);
+
+	if (n > 0 && (s[n - 1] == MARK_BASE || s[n - 1] == MARK_BASE_LOWER)) {
+		int k = s[n - 1] == MARK_BASE ? 0 : 1;
+
+		snprintf(out, size, "%.*s%s", (int)(n - 1), s, st->suffix[k]);
+		return;
+	}
+	snprintf(out, size, "%s", s);
+}
+
+/* The text of field f ready to use (DNs expanded) into out. */
+static void get(const struct xi_mirror_store *st, const struct mirror_entry *me, enum field f,
+		char *out, size_t size)
+{
+	if (is_dn_field(f) && !(me->flags & FLAG_RAW_DNS))
+		expand(st, raw(me, f), out, size);
+	else
+		snprintf(out, size, "%s", raw(me, f));
 }
 
 /* The index keys of an entry: calls fn for each (index, hash). */
@@ -95,27 +151,33 @@ static int each_key(struct xi_mirror_store *st, const struct mirror_entry *me, u
 		    key_fn *fn)
 {
 	bool recipient = (me->kinds & (XI_DIR_MAILBOX | XI_DIR_CUSTOM | XI_DIR_DL)) != 0;
+	char buf[XI_DN_MAX], key[XI_DN_MAX];
 	const char *s;
 	size_t i;
 	int rc = 0;
 
 	rc |= fn(st, IX_UUID, xi_mirror_hash(me->uuid, sizeof(me->uuid)), id);
-	if (field(me, F_DN_KEY)[0] != '\0')
-		rc |= fn(st, IX_DN, fold_hash(field(me, F_DN_KEY)), id);
+	get(st, me, F_DN, buf, sizeof(buf));
+	xi_dir_dn_key(buf, key, sizeof(key));
+	if (key[0] != '\0')
+		rc |= fn(st, IX_DN, fold_hash(key), id);
 	if (me->kinds & XI_DIR_ACCOUNT) {
-		rc |= fn(st, IX_ACCOUNT, fold_hash(field(me, F_ACCOUNT)), id);
-		if (field(me, F_UPN)[0] != '\0')
-			rc |= fn(st, IX_UPN, fold_hash(field(me, F_UPN)), id);
-		if (field(me, F_OWNER)[0] != '\0')
-			rc |= fn(st, IX_SID, exact_hash(field(me, F_OWNER)), id);
+		rc |= fn(st, IX_ACCOUNT, fold_hash(raw(me, F_ACCOUNT)), id);
+		if (raw(me, F_UPN)[0] != '\0')
+			rc |= fn(st, IX_UPN, fold_hash(raw(me, F_UPN)), id);
+		/* Only SID maps ask for an account by its link key. */
+		if (st->map->link_kind == XI_LINK_SID && raw(me, F_OWNER)[0] != '\0')
+			rc |= fn(st, IX_SID, exact_hash(raw(me, F_OWNER)), id);
 	}
 	if (recipient) {
-		rc |= fn(st, IX_ALIAS, fold_hash(field(me, F_ALIAS)), id);
-		for (i = 0, s = field(me, F_MAILS); i < me->mail_count; i++, s = list_next(s))
+		rc |= fn(st, IX_ALIAS, fold_hash(raw(me, F_ALIAS)), id);
+		for (i = 0, s = raw(me, F_MAILS); i < me->mail_count; i++, s = list_next(s))
 			rc |= fn(st, IX_MAIL, fold_hash(s), id);
 	}
-	if ((me->kinds & XI_DIR_MAILBOX) && field(me, F_PRIMARY)[0] != '\0')
-		rc |= fn(st, IX_OWNER, exact_hash(field(me, F_PRIMARY)), id);
+	if ((me->kinds & XI_DIR_MAILBOX) && raw(me, F_PRIMARY)[0] != '\0') {
+		get(st, me, F_PRIMARY, buf, sizeof(buf));
+		rc |= fn(st, IX_OWNER, exact_hash(buf), id);
+	}
 	return rc;
 }
 
@@ -133,94 +195,132 @@ static int key_remove(struct xi_mirror_store *st, enum index_id ix, uint32_t has
 /* ------------------------------------------------------------ packing */
 
 struct packer {
+	const struct xi_mirror_store *st;
 	char *text;                /* NULL: only measure */
 	size_t len;
+	bool raw_dns;
 };
 
-static void pack_str(struct packer *p, const char *s)
+static void pack_str(struct packer *p, const char *s, bool dn)
 {
-	size_t n = strlen(s) + 1;
+	size_t n = strlen(s), k;
 
+	if (dn && !p->raw_dns) {
+		for (k = 0; k < 2; k++) {
+			size_t sl = p->st->suffix_len[k];
+
+			if (sl > 1 && n >= sl && memcmp(s + n - sl, p->st->suffix[k], sl) == 0) {
+				if (p->text != NULL) {
+					memcpy(p->text + p->len, s, n - sl);
+					p->text[p->len + n - sl] = k == 0 ? MARK_BASE : MARK_BASE_LOWER;
+					p->text[p->len + n - sl + 1] = '\0';
+				}
+				p->len += n - sl + 2;
+				return;
+			}
+		}
+	}
 	if (p->text != NULL)
-		memcpy(p->text + p->len, s, n);
-	p->len += n;
+		memcpy(p->text + p->len, s, n + 1);
+	p->len += n + 1;
 }
 
 /* Lays out the strings; with p->text NULL only counts their size. */
-static void pack_fields(struct packer *p, struct mirror_entry *me, const struct xi_dir_entry *e,
-			bool keep_secrets, const char *const *mails, size_t mail_count,
-			char dn_key[XI_DN_MAX])
+static void pack_fields(struct packer *p, struct mirror_entry *me, const char *const plain[F_MAILS],
+			const struct xi_dir_entry *e, const char *const *mails, size_t mail_count)
 {
-	const char *plain[F_MAILS] = {
-		[F_DN] = e->dn, [F_DN_KEY] = dn_key, [F_DOMAIN] = e->domain,
-		[F_ACCOUNT] = e->account_name, [F_UPN] = e->upn, [F_OWNER] = e->owner_key,
-		[F_PASSWORD] = keep_secrets && e->password_state == XI_SECRET_PRESENT ? e->password : "",
-		[F_ALIAS] = e->alias, [F_PRIMARY] = e->primary_key, [F_HOME_SERVER] = e->home_server,
-		[F_TARGET] = e->target_address, [F_MAIL] = e->mail, [F_DISPLAY] = e->display_name,
-		[F_HOME] = e->mail_home, [F_LOCATION] = e->mail_location, [F_UID] = e->mail_uid,
-		[F_GID] = e->mail_gid, [F_QUOTA] = e->mail_quota, [F_PROBLEM] = e->problem,
-	};
 	size_t f, i;
 
 	for (f = 0; f < F_MAILS; f++) {
+		if (plain[f][0] == '\0')
+			continue;
 		if (me != NULL)
-			me->off[f] = (uint16_t)p->len;
-		pack_str(p, plain[f]);
+			me->present |= 1u << f;
+		pack_str(p, plain[f], is_dn_field((enum field)f));
 	}
-	if (me != NULL)
-		me->off[F_MAILS] = (uint16_t)p->len;
+	if (mail_count > 0 && me != NULL)
+		me->present |= 1u << F_MAILS;
 	for (i = 0; i < mail_count; i++)
-		pack_str(p, mails[i]);
-	if (me != NULL)
-		me->off[F_DELEGATES] = (uint16_t)p->len;
+		pack_str(p, mails[i], false);
+	if (e->delegate_count > 0 && me != NULL)
+		me->present |= 1u << F_DELEGATES;
 	for (i = 0; i < e->delegate_count; i++)
-		pack_str(p, e->delegate_keys[i]);
+		pack_str(p, e->delegate_keys[i], true);
 }
 
-static struct mirror_entry *pack(const struct xi_dir_entry *e, bool keep_secrets,
+static bool holds_marker(const char *s)
+{
+	return strchr(s, MARK_BASE) != NULL || strchr(s, MARK_BASE_LOWER) != NULL;
+}
+
+static struct mirror_entry *pack(const struct xi_mirror_store *st, const struct xi_dir_entry *e,
 				 bool mailbox_class, const char *const *mails, size_t mail_count,
 				 struct xi_error *err)
 {
-	struct packer measure = { 0 }, p = { 0 };
+	struct packer measure = { .st = st }, p = { .st = st };
 	char dn_key[XI_DN_MAX];
 	struct mirror_entry *me;
-	size_t size;
+	bool owner_is_dn, mail_is_first, has_nt, raw_dns = false;
+	size_t size, i;
 
 	if (mail_count > UINT8_MAX || e->delegate_count > UINT8_MAX) {
 		xi_error_set(err, XI_ERR_INVALID, "%s: too many values to mirror", e->dn);
 		return NULL;
 	}
 	xi_dir_dn_key(e->dn, dn_key, sizeof(dn_key));
-	pack_fields(&measure, NULL, e, keep_secrets, mails, mail_count, dn_key);
-	/* Offsets are 16 bits: an entry whose strings exceed that stays out
-	 * of the mirror (the caller falls through to live LDAP). */
-	if (measure.len > TEXT_MAX) {
-		xi_error_set(err, XI_ERR_INVALID, "%s: %zu bytes of values, more than the mirror holds per entry",
-			     e->dn, measure.len);
-		return NULL;
+	owner_is_dn = e->owner_key[0] != '\0' && strcmp(e->owner_key, dn_key) == 0;
+	mail_is_first = e->mail[0] != '\0' && mail_count > 0 && strcmp(e->mail, mails[0]) == 0;
+	has_nt = st->keep_secrets && e->nt_hash_state == XI_SECRET_PRESENT;
+	/* A DN that holds a marker byte itself is stored as it is. */
+	raw_dns = holds_marker(e->dn) || holds_marker(e->owner_key) || holds_marker(e->primary_key);
+	for (i = 0; i < e->delegate_count; i++)
+		raw_dns = raw_dns || holds_marker(e->delegate_keys[i]);
+	{
+		const char *plain[F_MAILS] = {
+			[F_DN] = e->dn, [F_DOMAIN] = e->domain, [F_ACCOUNT] = e->account_name,
+			[F_UPN] = e->upn, [F_OWNER] = owner_is_dn ? "" : e->owner_key,
+			[F_PASSWORD] = st->keep_secrets && e->password_state == XI_SECRET_PRESENT ?
+				e->password : "",
+			[F_ALIAS] = e->alias, [F_PRIMARY] = e->primary_key,
+			[F_HOME_SERVER] = e->home_server, [F_TARGET] = e->target_address,
+			[F_MAIL] = mail_is_first ? "" : e->mail, [F_DISPLAY] = e->display_name,
+			[F_HOME] = e->mail_home, [F_LOCATION] = e->mail_location, [F_UID] = e->mail_uid,
+			[F_GID] = e->mail_gid, [F_QUOTA] = e->mail_quota, [F_PROBLEM] = e->problem,
+		};
+
+		measure.raw_dns = p.raw_dns = raw_dns;
+		pack_fields(&measure, NULL, plain, e, mails, mail_count);
+		if (measure.len > ENTRY_TEXT_MAX) {
+			xi_error_set(err, XI_ERR_INVALID,
+				     "%s: %zu bytes of values, more than the mirror holds per entry",
+				     e->dn, measure.len);
+			return NULL;
+		}
+		size = sizeof(*me) + measure.len + (has_nt ? 16 : 0);
+		me = calloc(1, size);
+		if (me == NULL) {
+			xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+			return NULL;
+		}
+		me->size = (uint32_t)size;
+		p.text = me->text;
+		pack_fields(&p, me, plain, e, mails, mail_count);
 	}
-	size = sizeof(*me) + measure.len;
-	me = calloc(1, size);
-	if (me == NULL) {
-		xi_error_set(err, XI_ERR_NOMEM, "out of memory");
-		return NULL;
-	}
-	me->size = (uint32_t)size;
-	p.text = me->text;
-	pack_fields(&p, me, e, keep_secrets, mails, mail_count, dn_key);
 	me->kinds = (uint8_t)e->kinds;
 	me->flags = (e->disabled ? FLAG_DISABLED : 0) |
 		(e->delegates_truncated ? FLAG_DELEGATES_TRUNCATED : 0) |
-		(mailbox_class ? FLAG_MAILBOX_CLASS : 0) | FLAG_PRESENT;
+		(mailbox_class ? FLAG_MAILBOX_CLASS : 0) | FLAG_PRESENT |
+		(owner_is_dn ? FLAG_OWNER_IS_DN : 0) | (mail_is_first ? FLAG_MAIL_IS_FIRST : 0) |
+		(has_nt ? FLAG_HAS_NT : 0) | (raw_dns ? FLAG_RAW_DNS : 0);
 	me->protocols = (uint8_t)e->protocols;
 	me->methods = (uint8_t)e->methods;
 	me->mail_count = (uint8_t)mail_count;
 	me->delegate_count = (uint8_t)e->delegate_count;
-	if (keep_secrets) {
+	if (st->keep_secrets) {
 		me->nt_state = (uint8_t)e->nt_hash_state;
 		me->pw_state = (uint8_t)e->password_state;
-		if (e->nt_hash_state == XI_SECRET_PRESENT)
-			memcpy(me->nt_hash, e->nt_hash, sizeof(me->nt_hash));
+		if (has_nt)
+			memcpy(me->text + measure.len, e->nt_hash, 16);
 	}
 	return me;
 }
@@ -235,8 +335,8 @@ static void entry_free(struct mirror_entry *me)
 
 /* Fills e from me (e zeroed by the caller); delegates allocated like live
  * results (xi_dir_result_free frees them).  -1 when out of memory. */
-static int unpack(const struct mirror_entry *me, bool want_nt, bool want_pw,
-		  struct xi_dir_entry *e)
+static int unpack(const struct xi_mirror_store *st, const struct mirror_entry *me, bool want_nt,
+		  bool want_pw, struct xi_dir_entry *e)
 {
 	static const struct { enum field f; size_t off, size; } copy[] = {
 #define C(f, m) { f, offsetof(struct xi_dir_entry, m), sizeof(((struct xi_dir_entry *)0)->m) }
@@ -251,7 +351,11 @@ static int unpack(const struct mirror_entry *me, bool want_nt, bool want_pw,
 	size_t i;
 
 	for (i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
-		snprintf((char *)e + copy[i].off, copy[i].size, "%s", field(me, copy[i].f));
+		get(st, me, copy[i].f, (char *)e + copy[i].off, copy[i].size);
+	if (me->flags & FLAG_OWNER_IS_DN)
+		xi_dir_dn_key(e->dn, e->owner_key, sizeof(e->owner_key));
+	if (me->flags & FLAG_MAIL_IS_FIRST)
+		snprintf(e->mail, sizeof(e->mail), "%s", raw(me, F_MAILS));
 	e->kinds = me->kinds;
 	e->disabled = (me->flags & FLAG_DISABLED) != 0;
 	e->delegates_truncated = (me->flags & FLAG_DELEGATES_TRUNCATED) != 0;
@@ -259,18 +363,23 @@ static int unpack(const struct mirror_entry *me, bool want_nt, bool want_pw,
 	e->methods = me->methods;
 	if (want_nt) {
 		e->nt_hash_state = (enum xi_dir_secret)me->nt_state;
-		memcpy(e->nt_hash, me->nt_hash, sizeof(e->nt_hash));
+		if (me->flags & FLAG_HAS_NT)
+			memcpy(e->nt_hash, (const char *)me + me->size - 16, sizeof(e->nt_hash));
 	}
 	if (want_pw) {
 		e->password_state = (enum xi_dir_secret)me->pw_state;
-		snprintf(e->password, sizeof(e->password), "%s", field(me, F_PASSWORD));
+		snprintf(e->password, sizeof(e->password), "%s", raw(me, F_PASSWORD));
 	}
 	if (me->delegate_count > 0) {
 		e->delegate_keys = calloc(me->delegate_count, sizeof(*e->delegate_keys));
 		if (e->delegate_keys == NULL)
 			return -1;
-		for (i = 0, s = field(me, F_DELEGATES); i < me->delegate_count; i++, s = list_next(s))
-			snprintf(e->delegate_keys[i], sizeof(e->delegate_keys[i]), "%s", s);
+		for (i = 0, s = raw(me, F_DELEGATES); i < me->delegate_count; i++, s = list_next(s)) {
+			if (me->flags & FLAG_RAW_DNS)
+				snprintf(e->delegate_keys[i], sizeof(e->delegate_keys[i]), "%s", s);
+			else
+				expand(st, s, e->delegate_keys[i], sizeof(e->delegate_keys[i]));
+		}
 		e->delegate_count = me->delegate_count;
 	}
 	return 0;
@@ -278,15 +387,25 @@ static int unpack(const struct mirror_entry *me, bool want_nt, bool want_pw,
 
 /* ------------------------------------------------------------ the store */
 
-struct xi_mirror_store *xi_mirror_store_new(const struct xi_attrmap *map, size_t max_entries,
-					    bool keep_secrets)
+struct xi_mirror_store *xi_mirror_store_new(const struct xi_attrmap *map, const char *base_dn,
+					    size_t max_entries, bool keep_secrets)
 {
 	struct xi_mirror_store *st = calloc(1, sizeof(*st));
-	size_t i;
+	size_t i, n;
 
 	if (st == NULL)
 		return NULL;
 	st->map = map;
+	n = base_dn != NULL ? strlen(base_dn) : 0;
+	if (n > 0 && n < XI_DN_MAX) {
+		snprintf(st->suffix[0], sizeof(st->suffix[0]), ",%s", base_dn);
+		for (i = 0; i <= n + 1; i++) {
+			char c = st->suffix[0][i];
+
+			st->suffix[1][i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
+		st->suffix_len[0] = st->suffix_len[1] = n + 1;
+	}
 	st->max_entries = max_entries < UINT32_MAX - 1 ? max_entries : UINT32_MAX - 2;
 	st->keep_secrets = keep_secrets;
 	for (i = 0; i < IX_COUNT; i++)
@@ -400,7 +519,7 @@ int xi_mirror_store_put(struct xi_mirror_store *st, const uint8_t uuid[XI_MIRROR
 	if (old == 0 && st->count >= st->max_entries)
 		return xi_error_set(err, XI_ERR_INVALID,
 				    "more than directory_mirror_max_entries (%zu) entries", st->max_entries);
-	me = pack(e, st->keep_secrets, mailbox_class, mails, mail_count, err);
+	me = pack(st, e, mailbox_class, mails, mail_count, err);
 	if (me == NULL)
 		return -1;
 	memcpy(me->uuid, uuid, XI_MIRROR_UUID_LEN);
@@ -510,11 +629,11 @@ static bool consider(void *ctx, uint32_t id)
 	if (seen(lk, id))
 		return true;
 	memset(&lk->scratch, 0, sizeof(lk->scratch));
-	if (unpack(me, false, false, &lk->scratch) < 0) {
+	if (unpack(lk->st, me, false, false, &lk->scratch) < 0) {
 		lk->nomem = true;
 		return false;
 	}
-	for (i = 0, s = field(me, F_MAILS); i < me->mail_count && i < XI_DIR_MULTI_MAX;
+	for (i = 0, s = raw(me, F_MAILS); i < me->mail_count && i < XI_DIR_MULTI_MAX;
 	     i++, s = list_next(s))
 		mails[i] = s;
 	matched = xi_dir_entry_match(lk->st->map, lk->q, &lk->scratch, mails, i);
@@ -550,7 +669,7 @@ static int fill_result(const struct xi_mirror_store *st, struct hit *hits, size_
 	for (i = 0; i < n; i++) {
 		struct xi_dir_entry *e = &res->entries[res->count++];
 
-		if (unpack(st->slots[hits[i].id - 1], want_nt && st->keep_secrets,
+		if (unpack(st, st->slots[hits[i].id - 1], want_nt && st->keep_secrets,
 			   want_pw && st->keep_secrets, e) < 0) {
 			xi_dir_result_free(res);
 			return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
@@ -610,7 +729,11 @@ static bool dn_check(void *ctx, uint32_t id)
 	struct dn_find *f = ctx;
 	const struct mirror_entry *me = f->st->slots[id - 1];
 
-	if (xi_utf8_caseeq(field(me, F_DN_KEY), f->key) && (f->id == 0 || me->seq < f->seq)) {
+	char dn[XI_DN_MAX], key[XI_DN_MAX];
+
+	get(f->st, me, F_DN, dn, sizeof(dn));
+	xi_dir_dn_key(dn, key, sizeof(key));
+	if (xi_utf8_caseeq(key, f->key) && (f->id == 0 || me->seq < f->seq)) {
 		f->id = id;
 		f->seq = me->seq;
 	}

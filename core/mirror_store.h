@@ -4,8 +4,10 @@
  *
  * An entry is stored as it was interpreted through the attribute map (a
  * struct xi_dir_entry from dir_entry_ldap.c), packed into one allocation:
- * the fixed fields, then the strings back to back (no XI_DN_MAX-sized
- * arrays).  Indexes (mirror_index.c) by entryUUID, DN, account name, UPN,
+ * the fixed fields, then the non-empty strings back to back (no
+ * XI_DN_MAX-sized arrays); DNs under the base DN end in a one-byte marker
+ * instead of the base; the owner key is not stored when it is the DN's own
+ * key.  Indexes (mirror_index.c) by entryUUID, DN, account name, UPN,
  * alias, every mail address, primary-account key and the account's own
  * link key.  Lookups fold case the way xi_utf8_caseeq compares (upper, then
  * lower case) and then check each candidate with xi_dir_entry_match, the
@@ -29,7 +31,8 @@
 
 struct xi_mirror_store;
 
-struct xi_mirror_store *xi_mirror_store_new(const struct xi_attrmap *map, size_t max_entries,
+struct xi_mirror_store *xi_mirror_store_new(const struct xi_attrmap *map, const char *base_dn,
+					    size_t max_entries,
 					    bool keep_secrets);
 void xi_mirror_store_free(struct xi_mirror_store *st);
 
@@ -37,7 +40,7 @@ void xi_mirror_store_free(struct xi_mirror_store *st);
  * place in the order results come in).  mailbox_class: the entry lists the
  * map's mailbox class (for mailboxes_visible).  Returns 0, or -1 with err:
  * XI_ERR_NOMEM, XI_ERR_INVALID when max_entries would be exceeded or the
- * entry's strings exceed 64 KiB; the store is then unchanged. */
+ * entry's strings exceed 1 MiB; the entry with that entryUUID is then gone. */
 int xi_mirror_store_put(struct xi_mirror_store *st, const uint8_t uuid[XI_MIRROR_UUID_LEN],
 			const struct xi_dir_entry *e, bool mailbox_class,
 			const char *const *mails, size_t mail_count, struct xi_error *err);
