@@ -315,6 +315,39 @@ def over_limit(t, d):
         loop.close()
 
 
+def doctor(t, d):
+    conf = d.write_config(directory_mirror='yes')
+    r = run([XIDENT, 'doctor', '-c', conf])
+    t.contains(r.stdout, 'OK   directory mirror: ', 'doctor: syncprov offered to the service account')
+    r = run([XIDENT, 'doctor', '-c', d.write_config()])
+    t.ok('directory mirror' not in r.stdout, 'doctor: mirror off, nothing said about it')
+
+
+def no_syncprov(t):
+    """A server without the syncprov overlay: doctor warns with the remedy;
+    the mirror never claims to be in sync and logons go to LDAP."""
+    with Slapd(syncprov=False) as d:
+        conf = d.write_config(directory_mirror='yes', password_mode='hash', directory_mirror_secrets='yes')
+        r = run([XIDENT, 'doctor', '-c', conf])
+        t.contains(r.stdout, 'WARN directory mirror: ', 'doctor without syncprov: WARN')
+        t.contains(r.stdout, 'overlay syncprov', 'doctor without syncprov: the remedy names the overlay')
+        t.eq(r.returncode, 0, 'doctor without syncprov: a WARN, not a FAIL')
+        c = Lines([COMPARE, conf])
+        try:
+            st = c.ask('wait\t2000')
+            t.contains(st, 'in_sync=0', 'without syncprov: the mirror is never in sync')
+            t.contains(st, 'syncprov', 'without syncprov: its state says why')
+        finally:
+            c.close()
+        loop = Lines([LOOP, conf])
+        try:
+            r = logon(loop, 'EXAMPLE\\jdoe', 'jdoe-pw')
+            t.ok(r.get('outcome') == 'ok' and int(r.get('ops', '0')) >= 2,
+                 'without syncprov: logons work through LDAP', str(r))
+        finally:
+            loop.close()
+
+
 def ten_thousand(t):
     tmp = tempdir('mirror10k-')
     ldif, users = os.path.join(tmp, 'users.ldif'), os.path.join(tmp, 'users.txt')
@@ -364,7 +397,9 @@ def main():
             for mode, secrets in (('hash', True), ('bind', True), ('hash', False)):
                 t.run('matrix', matrix, t, d, mode, secrets)
             t.run('over limit', over_limit, t, d)
+            t.run('doctor', doctor, t, d)
             t.run('changes', changes, t, d)
+        t.run('no syncprov', no_syncprov, t)
         t.run('10,000 users', ten_thousand, t)
 
 
