@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ldap.h>
 #include <openssl/crypto.h>
@@ -45,6 +46,10 @@ struct directory_mirror {
 	bool keep_secrets;
 	const char *attrs[ATTRS_MAX + 1];
 	char filter[1024];
+
+	/* The process that runs the sync thread: a child forked from it has
+	 * the copy but not the thread, so its copy would never change. */
+	pid_t owner;
 
 	/* Readers and the writer: the store and whether it may answer. */
 	pthread_rwlock_t lock;
@@ -474,13 +479,19 @@ static void note_mirror(struct directory_mirror *dm, const struct xi_dir_query *
 		fmt(res->searched, sizeof(res->searched), "mirror of base=\"%s\"", dm->base_dn);
 }
 
+/* Whether this process runs the sync thread (see owner). */
+static bool followed(const struct directory_mirror *dm)
+{
+	return getpid() == dm->owner;
+}
+
 static int dm_find(struct xi_directory *dir, const struct xi_dir_query *q,
 		   struct xi_dir_result *res, unsigned *ops, struct xi_error *err)
 {
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 	int rc;
 
-	if (dm->keep_secrets || (!q->want_nt_hash && !q->want_password)) {
+	if (followed(dm) && (dm->keep_secrets || (!q->want_nt_hash && !q->want_password))) {
 		pthread_rwlock_rdlock(&dm->lock);
 		if (dm->in_sync) {
 			rc = xi_mirror_store_find(dm->store, q, res, err);
@@ -506,7 +517,7 @@ static int dm_read(struct xi_directory *dir, const char *dn, bool want_nt, bool 
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 	int rc;
 
-	if (dm->keep_secrets || (!want_nt && !want_pw)) {
+	if (followed(dm) && (dm->keep_secrets || (!want_nt && !want_pw))) {
 		pthread_rwlock_rdlock(&dm->lock);
 		if (dm->in_sync) {
 			rc = xi_mirror_store_read(dm->store, dn, want_nt, want_pw, res, err);
@@ -541,7 +552,7 @@ static int dm_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsig
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 
 	pthread_rwlock_rdlock(&dm->lock);
-	if (dm->in_sync) {
+	if (dm->in_sync && followed(dm)) {
 		*visible_r = xi_mirror_store_mailboxes_visible(dm->store);
 		pthread_rwlock_unlock(&dm->lock);
 		return 0;
@@ -554,7 +565,7 @@ static void dm_destroy(struct xi_directory *dir)
 {
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 
-	if (dm->thread_started) {
+	if (dm->thread_started && followed(dm)) {
 		pthread_mutex_lock(&dm->ctl);
 		dm->stop = true;
 		/* Wakes a thread blocked reading the sync connection (the
@@ -616,6 +627,7 @@ int xi_directory_mirror_create(const struct xi_config *cfg, struct xi_directory 
 	if (dm == NULL)
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
 	dm->fd = -1;
+	dm->owner = getpid();
 	if (pthread_rwlock_init(&dm->lock, NULL) != 0) {
 		free(dm);
 		return xi_error_set(err, XI_ERR_NOMEM, "cannot create the mirror's lock");
