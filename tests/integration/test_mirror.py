@@ -348,6 +348,54 @@ def no_syncprov(t):
             loop.close()
 
 
+def thread_sanitizer(t, d):
+    """mirror-compare built with -fsanitize=thread: 4 reader threads per
+    question while ldapmodify changes the entries they read (the sync
+    thread writes meanwhile)."""
+    import shutil
+    import glob
+    if not shutil.which('clang'):
+        t.skip('ThreadSanitizer run', 'clang not installed')
+        return
+    out = os.path.join(tempdir('tsan-'), 'mirror-compare-tsan')
+    src = src_path('core')
+    r = run(['clang', '-std=gnu11', '-g', '-O1', '-fsanitize=thread', '-DHAVE_CONFIG_H',
+             '-I' + build_path(), '-I' + src, '-I' + src_path('tests')] +
+            sorted(glob.glob(os.path.join(src, '*.c'))) + [src_path('tests', 'mirror-compare.c'), '-o', out,
+             '-lldap', '-llber', '-lcrypto', '-lssl', '-lcrypt', '-largon2', '-lpthread'], timeout=600)
+    t.ok(r.returncode == 0, 'ThreadSanitizer build of mirror-compare', r.stderr[-2000:])
+    if r.returncode != 0:
+        return
+    conf = d.write_config(directory_mirror='yes', directory_mirror_secrets='yes')
+    changes = ''.join('dn: uid=jdoe,ou=EXAMPLE,ou=accounts,dc=example,dc=com\nchangetype: modify\n'
+                      'replace: xidentUserPrincipalName\nxidentUserPrincipalName: jdoe%d@example.com\n\n' % i
+                      for i in range(60))
+    lines = ''.join(
+        'find\taccount=jdoe\tdomains=EXAMPLE\nfind\talias=johnd\tpw=1\n'
+        'read\tuid=jdoe,ou=EXAMPLE,ou=accounts,dc=example,dc=com\tnt\nvisible\n' for _ in range(40)) + 'stats\n'
+    p = subprocess.Popen([out, conf, '--threads', '4'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, TSAN_OPTIONS='halt_on_error=0 exitcode=66'))
+    p.stdin.write('wait\t%d\n' % int(SYNC_WAIT * 1000))
+    p.stdin.flush()
+    first = p.stdout.readline()
+    t.contains(first, 'in_sync=1', 'ThreadSanitizer build: mirror in sync')
+    # the changes run while the readers read
+    done = []
+    import threading
+    th = threading.Thread(target=lambda: done.append(d.modify(changes)))
+    th.start()
+    so, se = p.communicate(lines, timeout=600)
+    th.join()
+    m = done[0]
+    t.ok(m.returncode == 0, 'ldapmodify changed jdoe 60 times meanwhile', m.stderr)
+    st = fields(so.strip().splitlines()[-1]) if so.strip() else {}
+    t.ok(int(st.get('changes', '0')) > 0, 'the sync thread applied changes while readers read', so[-300:])
+    t.ok(p.returncode == 0 and 'ThreadSanitizer' not in se, 'ThreadSanitizer: no report', se[-3000:])
+    d.modify('dn: uid=jdoe,ou=EXAMPLE,ou=accounts,dc=example,dc=com\nchangetype: modify\n'
+             'replace: xidentUserPrincipalName\nxidentUserPrincipalName: jdoe@example.com\n')
+
+
 def ten_thousand(t):
     tmp = tempdir('mirror10k-')
     ldif, users = os.path.join(tmp, 'users.ldif'), os.path.join(tmp, 'users.txt')
@@ -398,6 +446,7 @@ def main():
                 t.run('matrix', matrix, t, d, mode, secrets)
             t.run('over limit', over_limit, t, d)
             t.run('doctor', doctor, t, d)
+            t.run('thread sanitizer', thread_sanitizer, t, d)
             t.run('changes', changes, t, d)
         t.run('no syncprov', no_syncprov, t)
         t.run('10,000 users', ten_thousand, t)
