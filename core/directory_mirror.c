@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 #define RETRY_MIN_SECONDS 1
 #define RETRY_MAX_SECONDS 30
 #define RETRY_OVER_LIMIT_SECONDS 300
+#define SYNC_THREAD_STACK (512 * 1024)
 
 struct directory_mirror {
 	struct xi_directory dir;
@@ -662,9 +664,28 @@ int xi_directory_mirror_create(const struct xi_config *cfg, struct xi_directory 
 	bind_dn = dm->settings.bind_dn;
 	fmt(dm->state, sizeof(dm->state), "starting (bound as %s)",
 		 bind_dn != NULL && bind_dn[0] != '\0' ? bind_dn : "anonymous");
-	if (pthread_create(&dm->thread, NULL, sync_thread, dm) != 0) {
-		xi_error_set(err, XI_ERR_NOMEM, "cannot start the mirror's thread");
-		goto fail;
+	{
+		sigset_t all, old;
+		int rc;
+
+		/* The host's signals are the host's: the mirror's thread takes
+		 * none (and a SIGPIPE from a dead sync connection stays pending
+		 * on it instead of ending the process). */
+		pthread_attr_t attr;
+
+		/* A small stack: hosts such as Dovecot's auth process run
+		 * under a virtual size limit. */
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, SYNC_THREAD_STACK);
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		rc = pthread_create(&dm->thread, &attr, sync_thread, dm);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+		if (rc != 0) {
+			xi_error_set(err, XI_ERR_NOMEM, "cannot start the mirror's thread");
+			goto fail;
+		}
 	}
 	dm->thread_started = true;
 	*dir_r = &dm->dir;

@@ -396,6 +396,15 @@ def thread_sanitizer(t, d):
              'replace: xidentUserPrincipalName\nxidentUserPrincipalName: jdoe@example.com\n')
 
 
+def tls(t, qs):
+    """The sync connection goes through ldap_conn like every other: ldaps and
+    StartTLS with the CA."""
+    with Slapd(tls=True) as d:
+        for how in ('ldaps', 'starttls'):
+            conf = d.write_config(directory_mirror='yes', **{how: True})
+            compare_all(t, conf, qs, 'mirror over %s' % how)
+
+
 def ten_thousand(t):
     tmp = tempdir('mirror10k-')
     ldif, users = os.path.join(tmp, 'users.ldif'), os.path.join(tmp, 'users.txt')
@@ -449,6 +458,7 @@ def main():
             t.run('thread sanitizer', thread_sanitizer, t, d)
             t.run('changes', changes, t, d)
         t.run('no syncprov', no_syncprov, t)
+        t.run('tls', tls, t, [q for q in qs if 'alias=' in q][:40])
         t.run('10,000 users', ten_thousand, t)
 
 
