@@ -65,7 +65,7 @@ struct directory_mirror {
 	bool stop;
 	int fd;
 	char state[256];
-	unsigned long refreshes, changes;
+	unsigned long refreshes, changes, attempts_failed;
 	double last_refresh_seconds;
 	pthread_t thread;
 	bool thread_started;
@@ -413,6 +413,10 @@ static int session(struct directory_mirror *dm)
 		}
 	}
 	set_in_sync(dm, false);
+	pthread_mutex_lock(&dm->ctl);
+	dm->attempts_failed++;
+	pthread_cond_broadcast(&dm->wake);
+	pthread_mutex_unlock(&dm->ctl);
 	/* Keep the cookie for the next session unless the copy is incomplete
 	 * (then the next refresh must be a full one). */
 	ber_memfree(dm->cookie.bv_val);
@@ -716,8 +720,9 @@ void xi_directory_mirror_stats(struct xi_directory *dir, struct xi_mirror_stats 
 bool xi_directory_mirror_wait(struct xi_directory *dir, int timeout_ms)
 {
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
-	struct timespec until;
-	bool in_sync;
+	struct timespec until, now, step;
+	unsigned long failed0;
+	bool in_sync = false, failed = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;
@@ -726,42 +731,34 @@ bool xi_directory_mirror_wait(struct xi_directory *dir, int timeout_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
+	pthread_mutex_lock(&dm->ctl);
+	failed0 = dm->attempts_failed;
+	pthread_mutex_unlock(&dm->ctl);
 	for (;;) {
 		pthread_rwlock_rdlock(&dm->lock);
 		in_sync = dm->in_sync;
 		pthread_rwlock_unlock(&dm->lock);
-		if (in_sync)
-			return true;
+		if (in_sync || failed)
+			return in_sync;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > until.tv_sec ||
+		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+			return false;
+		/* set_in_sync broadcasts after the flag is set, outside the
+		 * rwlock: a short bounded wait covers the gap between the two. */
+		step = now;
+		step.tv_nsec += 50 * 1000000L;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
 		pthread_mutex_lock(&dm->ctl);
-		/* set_in_sync broadcasts under ctl after the flag is set; a
-		 * short bounded wait covers the window between the two. */
-		{
-			struct timespec step;
-
-			clock_gettime(CLOCK_MONOTONIC, &step);
-			step.tv_nsec += 50 * 1000000L;
-			if (step.tv_nsec >= 1000000000L) {
-				step.tv_sec++;
-				step.tv_nsec -= 1000000000L;
-			}
-			if (step.tv_sec > until.tv_sec ||
-			    (step.tv_sec == until.tv_sec && step.tv_nsec > until.tv_nsec))
-				step = until;
+		if (dm->attempts_failed == failed0 && !dm->stop)
 			(void)pthread_cond_timedwait(&dm->wake, &dm->ctl, &step);
-		}
+		/* An attempt that ended without sync ends the wait: it will not
+		 * become in sync before the next attempt. */
+		failed = dm->attempts_failed != failed0 || dm->stop;
 		pthread_mutex_unlock(&dm->ctl);
-		{
-			struct timespec now;
-
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec > until.tv_sec ||
-			    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec)) {
-				pthread_rwlock_rdlock(&dm->lock);
-				in_sync = dm->in_sync;
-				pthread_rwlock_unlock(&dm->lock);
-				return in_sync;
-			}
-		}
 	}
 }
 

@@ -42,7 +42,9 @@ struct xi_mirror_stats {
 
 /* dir must come from xi_directory_mirror_create.  */
 void xi_directory_mirror_stats(struct xi_directory *dir, struct xi_mirror_stats *st);
-/* Waits up to timeout_ms for the mirror to be in sync; true when it is. */
+/* Waits up to timeout_ms for the mirror to be in sync, or until the
+ * attempt in progress ends without it (server down, no syncprov, over the
+ * entry limit); true when in sync. */
 bool xi_directory_mirror_wait(struct xi_directory *dir, int timeout_ms);
 
 /* The source the configuration asks for: the mirror when

@@ -319,6 +319,11 @@ def doctor(t, d):
     conf = d.write_config(directory_mirror='yes')
     r = run([XIDENT, 'doctor', '-c', conf])
     t.contains(r.stdout, 'OK   directory mirror: ', 'doctor: syncprov offered to the service account')
+    t.contains(r.stdout, 'OK   directory mirror: 3', 'doctor: the mirror refreshed, entries and bytes named')
+    r = run([XIDENT, 'doctor', '-c', d.write_config(directory_mirror='yes', directory_mirror_max_entries='5')])
+    t.contains(r.stdout, 'WARN directory mirror: not in sync: more than directory_mirror_max_entries (5)',
+               'doctor: a mirror over its entry limit is reported')
+    t.contains(r.stdout, 'remedy: raise directory_mirror_max_entries', 'doctor: with the remedy')
     r = run([XIDENT, 'doctor', '-c', d.write_config()])
     t.ok('directory mirror' not in r.stdout, 'doctor: mirror off, nothing said about it')
 
