@@ -410,6 +410,57 @@ def tls(t, qs):
             compare_all(t, conf, qs, 'mirror over %s' % how)
 
 
+def dovecot(t, d):
+    """The plugin gets the mirror from its config alone.  Proof that logons
+    are answered from memory: with slapd frozen (SIGSTOP: its connections
+    stay open, nothing answers) a hash-mode logon through Dovecot still
+    succeeds, once the auth process's mirror is in sync."""
+    import signal
+    module = build_path('plugin', '.libs', 'libauthdb_xident.so')
+    if not os.path.exists(module):
+        t.skip('Dovecot with the mirror', 'plugin not built (sanitizer build)')
+        return
+    from dovecot import Dovecot
+    dc = Dovecot(passdb='passdb {\n  driver = xident\n  args = %(dir)s/xident.conf\n}',
+                 modules=[module], name='mirror')
+    d.write_config(path=os.path.join(dc.dir, 'xident.conf'), directory_mirror='yes',
+                   directory_mirror_secrets='yes', password_mode='hash', ldap_timeout='2')
+    dc.start()
+    try:
+        def auth(name, pw):
+            r = dc.doveadm('auth', 'test', '-x', 'service=imap', name, pw)
+            return r.stdout + r.stderr
+        out = auth('EXAMPLE\\jdoe', 'jdoe-pw')
+        t.contains(out, 'auth succeeded', 'Dovecot with the mirror: EXAMPLE\\jdoe logs on')
+        t.contains(out, 'user=johnd', 'Dovecot with the mirror: opens johnd')
+        frozen_ok = []
+
+        def from_memory():
+            os.kill(d.pid, signal.SIGSTOP)
+            try:
+                out = auth('EXAMPLE\\asmith', 'asmith-pw')
+            finally:
+                os.kill(d.pid, signal.SIGCONT)
+            frozen_ok[:] = [out]
+            return 'auth succeeded' in out
+        try:
+            wait_until(from_memory, SYNC_WAIT, 'a logon with slapd frozen')
+        except TimeoutError:
+            pass
+        t.ok(frozen_ok and 'auth succeeded' in frozen_ok[0],
+             'Dovecot with the mirror: a logon succeeds while slapd is frozen (no LDAP operation)',
+             frozen_ok[0] if frozen_ok else '')
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            out = auth('EXAMPLE\\asmith', 'wrong')
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        t.contains(out, 'auth failed', 'Dovecot with the mirror: a wrong password is still refused')
+        t.eq(dc.crashes(), [], 'Dovecot with the mirror: no Fatal/Panic in the log')
+    finally:
+        dc.stop()
+
+
 def ten_thousand(t):
     tmp = tempdir('mirror10k-')
     ldif, users = os.path.join(tmp, 'users.ldif'), os.path.join(tmp, 'users.txt')
@@ -461,6 +512,7 @@ def main():
             t.run('over limit', over_limit, t, d)
             t.run('doctor', doctor, t, d)
             t.run('thread sanitizer', thread_sanitizer, t, d)
+            t.run('dovecot', dovecot, t, d)
             t.run('changes', changes, t, d)
         t.run('no syncprov', no_syncprov, t)
         t.run('tls', tls, t, [q for q in qs if 'alias=' in q][:40])
