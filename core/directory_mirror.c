@@ -461,14 +461,25 @@ static const char *short_state(struct directory_mirror *dm, char *buf, size_t si
 	return buf;
 }
 
+/* Whether this process runs the sync thread (see owner). */
+static bool followed(const struct directory_mirror *dm)
+{
+	return getpid() == dm->owner;
+}
+
 /* Prefixes what the live search says with why the mirror did not answer. */
-static void note_fallthrough(struct directory_mirror *dm, struct xi_dir_result *res)
+static void note_fallthrough(struct directory_mirror *dm, bool secret, struct xi_dir_result *res)
 {
 	char state[128], searched[sizeof(res->searched)];
 
+	if (!followed(dm))
+		fmt(state, sizeof(state), "%s", "not followed in this forked process");
+	else if (secret && !dm->keep_secrets)
+		fmt(state, sizeof(state), "%s", "holds no secrets: directory_mirror_secrets = no");
+	else
+		short_state(dm, state, sizeof(state));
 	fmt(searched, sizeof(searched), "%s", res->searched);
-	fmt(res->searched, sizeof(res->searched), "LDAP (mirror %s): %s",
-		 short_state(dm, state, sizeof(state)), searched);
+	fmt(res->searched, sizeof(res->searched), "LDAP (mirror %s): %s", state, searched);
 }
 
 static void note_mirror(struct directory_mirror *dm, const struct xi_dir_query *q, const char *dn,
@@ -483,12 +494,6 @@ static void note_mirror(struct directory_mirror *dm, const struct xi_dir_query *
 			 dm->base_dn, filter);
 	else
 		fmt(res->searched, sizeof(res->searched), "mirror of base=\"%s\"", dm->base_dn);
-}
-
-/* Whether this process runs the sync thread (see owner). */
-static bool followed(const struct directory_mirror *dm)
-{
-	return getpid() == dm->owner;
 }
 
 static int dm_find(struct xi_directory *dir, const struct xi_dir_query *q,
@@ -513,7 +518,7 @@ static int dm_find(struct xi_directory *dir, const struct xi_dir_query *q,
 	}
 	rc = xi_dir_find(dm->live, q, res, ops, err);
 	if (rc == 0)
-		note_fallthrough(dm, res);
+		note_fallthrough(dm, q->want_nt_hash || q->want_password, res);
 	return rc;
 }
 
@@ -539,7 +544,7 @@ static int dm_read(struct xi_directory *dir, const char *dn, bool want_nt, bool 
 	}
 	rc = xi_dir_read(dm->live, dn, want_nt, want_pw, res, ops, err);
 	if (rc == 0)
-		note_fallthrough(dm, res);
+		note_fallthrough(dm, want_nt || want_pw, res);
 	return rc;
 }
 
