@@ -8,9 +8,10 @@
  *   read   one entry by DN (the primary account of a mailbox found by alias).
  *   verify_bind  prove a password by binding as an account.
  *
- * Live LDAP (directory_ldap.c) is the first implementation; an in-process
- * mirror kept current by syncrepl can implement the same operations and sit
- * beside it without the resolver changing.  Entries are already interpreted
+ * Two implementations: live LDAP (directory_ldap.c) and an in-process
+ * mirror kept current by syncrepl (directory_mirror.c), which falls through
+ * to live LDAP whenever it is not in sync; xi_directory_create
+ * (directory_mirror.h) picks one from the config.  Entries are interpreted
  * through the attribute map: the resolver never sees an LDAP attribute name.
  * Every value is bounded; one too long for its field is dropped and named in
  * entry->problem, never cut.
