@@ -37,6 +37,7 @@
 #define POLL_SECONDS 1
 #define RETRY_MIN_SECONDS 1
 #define RETRY_MAX_SECONDS 30
+#define RETRY_BACKOFF (-1)          /* session(): wait 1, 2, 4... 30 s */
 #define RETRY_OVER_LIMIT_SECONDS 300
 #define SYNC_THREAD_STACK (512 * 1024)
 
@@ -75,6 +76,7 @@ struct directory_mirror {
 	bool incomplete;           /* an entry could not be stored */
 	bool over_limit;
 	bool session_ended;        /* the server ended the search */
+	int backoff;               /* seconds before the next reconnection */
 	struct timespec refresh_start;
 	struct xi_dir_entry scratch, scratch_notes;
 };
@@ -262,6 +264,7 @@ static void refresh_done(struct directory_mirror *dm)
 
 	if (dm->incomplete)
 		return;
+	dm->backoff = RETRY_MIN_SECONDS;
 	pthread_rwlock_rdlock(&dm->lock);
 	entries = xi_mirror_store_count(dm->store);
 	bytes = xi_mirror_store_bytes(dm->store);
@@ -342,13 +345,13 @@ static int session(struct directory_mirror *dm)
 	struct xi_error err;
 	ldap_sync_t ls;
 	LDAP *ld;
-	int fd = -1, rc, wait = RETRY_MIN_SECONDS;
+	int fd = -1, rc, wait = RETRY_BACKOFF;
 
 	xi_error_clear(&err);
 	set_state(dm, "connecting");
 	if (xi_ldap_conn_open(&dm->settings, &conn, &err) < 0) {
 		set_state(dm, "not in sync: %s", err.message);
-		return RETRY_MAX_SECONDS / 3;
+		return RETRY_BACKOFF;
 	}
 	ld = xi_ldap_conn_handle(conn);
 	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0)
@@ -409,7 +412,7 @@ static int session(struct directory_mirror *dm)
 				set_state(dm, "not in sync: connection to %s lost", xi_ldap_conn_uri(conn));
 			wait = dm->incomplete ?
 				(dm->over_limit ? RETRY_OVER_LIMIT_SECONDS : RETRY_MAX_SECONDS) :
-				RETRY_MIN_SECONDS;
+				RETRY_BACKOFF;
 		}
 	}
 	set_in_sync(dm, false);
@@ -443,8 +446,15 @@ static void *sync_thread(void *arg)
 	struct directory_mirror *dm = arg;
 	int wait;
 
+	dm->backoff = RETRY_MIN_SECONDS;
 	while (!stopping(dm)) {
 		wait = session(dm);
+		if (wait == RETRY_BACKOFF) {
+			/* A short outage costs a second; a long one is retried
+			 * every RETRY_MAX_SECONDS. */
+			wait = dm->backoff;
+			dm->backoff = dm->backoff * 2 > RETRY_MAX_SECONDS ? RETRY_MAX_SECONDS : dm->backoff * 2;
+		}
 		if (wait > 0)
 			pause_for(dm, wait);
 	}
@@ -639,9 +649,24 @@ int xi_directory_mirror_create(const struct xi_config *cfg, struct xi_directory 
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
 	dm->fd = -1;
 	dm->owner = getpid();
-	if (pthread_rwlock_init(&dm->lock, NULL) != 0) {
-		free(dm);
-		return xi_error_set(err, XI_ERR_NOMEM, "cannot create the mirror's lock");
+	{
+		pthread_rwlockattr_t la;
+		int rc;
+
+		pthread_rwlockattr_init(&la);
+#ifdef __GLIBC__
+		/* glibc prefers readers by default: resolver threads reading
+		 * back to back could hold the writer (and every change) off
+		 * indefinitely.  No reader takes the lock twice, so the
+		 * non-recursive writer preference is safe. */
+		pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+		rc = pthread_rwlock_init(&dm->lock, &la);
+		pthread_rwlockattr_destroy(&la);
+		if (rc != 0) {
+			free(dm);
+			return xi_error_set(err, XI_ERR_NOMEM, "cannot create the mirror's lock");
+		}
 	}
 	pthread_mutex_init(&dm->ctl, NULL);
 	{

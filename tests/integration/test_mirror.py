@@ -21,6 +21,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: E402,F401,F403
@@ -209,6 +210,7 @@ def changes(t, d):
 
     def until(name, pw, outcome, what, timeout=10.0):
         last = {}
+        t0 = time.monotonic()
 
         def cond():
             last.clear()
@@ -220,6 +222,7 @@ def changes(t, d):
             pass
         t.ok(last.get('outcome') == outcome and last.get('ops') == '0',
              '%s (from the mirror, within %.0f s)' % (what, timeout), str(last))
+        t.diag('%s: seen after %.3f s' % (what, time.monotonic() - t0))
         return last
 
     try:
