@@ -407,6 +407,18 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 	_exit(xd_mail_main(m->cfg, fd, g->user, g->maildir, pending, pending_len));
 }
 
+static struct grant *find_grant(struct master *m, const uint8_t *token, time_t now)
+{
+	struct grant *g = NULL;
+
+	for (size_t i = 0; i < GRANTS_MAX; i++) {
+		if (m->grants[i].used && now - m->grants[i].created <= GRANT_TTL_SECONDS &&
+		    CRYPTO_memcmp(m->grants[i].token, token, XI_TOKEN_LEN) == 0)
+			g = &m->grants[i];
+	}
+	return g;
+}
+
 static void on_session(struct master *m)
 {
 	struct xi_msg *msg = malloc(sizeof(*msg));
@@ -425,11 +437,14 @@ static void on_session(struct master *m)
 		if (msg->type == XI_MSG_SESSION && fd >= 0 &&
 		    xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) && tl == XI_TOKEN_LEN &&
 		    xi_msg_u32(msg, &tls) && xi_msg_bytes(msg, &pending, &pl, XI_MSG_MAX)) {
-			struct grant *g = NULL;
-			for (size_t i = 0; i < GRANTS_MAX; i++) {
-				if (m->grants[i].used && now - m->grants[i].created <= GRANT_TTL_SECONDS &&
-				    CRYPTO_memcmp(m->grants[i].token, token, XI_TOKEN_LEN) == 0)
-					g = &m->grants[i];
+			struct grant *g = find_grant(m, token, now);
+			/* The auth process sends the grant before it answers the
+			 * network process, but both sockets can turn readable in
+			 * one wakeup and the session be handled first: read the
+			 * grants that are already waiting before refusing. */
+			if (g == NULL) {
+				on_grant(m);
+				g = find_grant(m, token, now);
 			}
 			if (g != NULL) {
 				start_mail(m, g, fd, (const char *)pending, pl);
