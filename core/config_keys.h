@@ -41,6 +41,12 @@
 	  "Seconds allowed for one LDAP operation.") \
 	X(LDAP_POOL_SIZE, "ldap_pool_size", XI_CT_INT, "4", 0, "1..256", \
 	  "LDAP connections kept open per process (searches and binds overlap across them).") \
+	X(DIRECTORY_MIRROR, "directory_mirror", XI_CT_BOOL, "no", 0, NULL, \
+	  "Keep an in-process mirror of the directory, kept current by LDAP content synchronization (RFC 4533; slapd's syncprov overlay), and answer lookups from it: a logon then sends no LDAP search (bind mode: one bind). Until the mirror is complete, and whenever its connection is down, lookups go to LDAP.") \
+	X(DIRECTORY_MIRROR_MAX_ENTRIES, "directory_mirror_max_entries", XI_CT_INT, "200000", 0, "1..10000000", \
+	  "Most accounts, mailboxes and recipients the mirror holds; past that it stops answering (every lookup goes to LDAP) until a later full refresh fits.") \
+	X(DIRECTORY_MIRROR_SECRETS, "directory_mirror_secrets", XI_CT_BOOL, "no", 0, NULL, \
+	  "Let the mirror hold NT hashes and userPassword values (wiped from memory when replaced or freed), so that password_mode = hash and NTLM need no LDAP search either; otherwise those lookups go to LDAP.") \
 	X(ADMIN_BIND_DN, "admin_bind_dn", XI_CT_STRING, NULL, 0, NULL, \
 	  "DN the xident CLI binds as to change the directory (account, mailbox, recipient verbs); empty means the service account.") \
 	X(ADMIN_BIND_PASSWORD, "admin_bind_password", XI_CT_SECRET, NULL, 0, NULL, \

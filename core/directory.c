@@ -9,6 +9,8 @@
 
 #include <openssl/crypto.h>
 
+#include "unicode.h"
+
 int xi_dir_find(struct xi_directory *dir, const struct xi_dir_query *q,
 		struct xi_dir_result *res, unsigned *ops, struct xi_error *err)
 {
@@ -72,4 +74,118 @@ bool xi_dir_entry_has_delegate(const struct xi_dir_entry *e, const char *key)
 			return true;
 	}
 	return false;
+}
+
+static bool ldap_caseeq(const char *a, const char *b);
+
+static bool domain_listed(const struct xi_dir_query *q, const char *domain)
+{
+	size_t i;
+
+	if (q->domain_count == 0)
+		return true;
+	for (i = 0; i < q->domain_count; i++) {
+		if (ldap_caseeq(q->domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+/* Code point at *p (well-formed UTF-8, as xi_utf8_caseeq has checked). */
+static unsigned long next_cp(const unsigned char **p)
+{
+	const unsigned char *s = *p;
+	unsigned long c = s[0];
+	size_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4, i;
+
+	if (n > 1)
+		c &= 0x3fu >> (n - 1);
+	for (i = 1; i < n && s[i] != '\0'; i++)
+		c = (c << 6) | (s[i] & 0x3fu);
+	*p = s + i;
+	return c;
+}
+
+/* Equality as the directory server's caseIgnoreMatch sees it, for values
+ * xi_utf8_caseeq already calls equal: Unicode case folding keeps the
+ * Turkic dotted capital I (U+0130) and dotless small i (U+0131) apart from
+ * i and I, where simple upper/lower mapping joins them. */
+static bool ldap_caseeq(const char *a, const char *b)
+{
+	const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
+
+	if (!xi_utf8_caseeq(a, b))
+		return false;
+	while (*pa != '\0' && *pb != '\0') {
+		unsigned long ca = next_cp(&pa), cb = next_cp(&pb);
+
+		if (ca != cb && (ca == 0x130 || ca == 0x131 || cb == 0x130 || cb == 0x131))
+			return false;
+	}
+	return true;
+}
+
+static bool ascii_only(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+/* Locale-independent, unlike strcasecmp. */
+static bool ascii_caseeq(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++) {
+		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+/* Mail addresses are IA5 strings in LDAP (caseIgnoreIA5Match): an ASCII
+ * address equals only an ASCII spelling of it, case aside ("ſ" is not "s"). */
+static bool mail_caseeq(const char *value, const char *asked)
+{
+	if (ascii_only(value))
+		return ascii_only(asked) && ascii_caseeq(value, asked);
+	return ldap_caseeq(value, asked);
+}
+
+unsigned xi_dir_entry_match(const struct xi_attrmap *m, const struct xi_dir_query *q,
+			    const struct xi_dir_entry *e, const char *const *mails,
+			    size_t mail_count)
+{
+	unsigned bits = 0;
+	bool recipient = (e->kinds & (XI_DIR_MAILBOX | XI_DIR_CUSTOM | XI_DIR_DL)) != 0;
+	size_t i;
+
+	if (q == NULL)
+		return 0;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->account != NULL &&
+	    ldap_caseeq(e->account_name, q->account) &&
+	    (m->domain == NULL || domain_listed(q, e->domain)))
+		bits |= XI_MATCH_ACCOUNT;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->upn != NULL && e->upn[0] != '\0' &&
+	    ldap_caseeq(e->upn, q->upn))
+		bits |= XI_MATCH_UPN;
+	if (recipient && q->alias != NULL && ldap_caseeq(e->alias, q->alias))
+		bits |= XI_MATCH_ALIAS;
+	for (i = 0; recipient && q->mail != NULL && i < mail_count; i++) {
+		if (mail_caseeq(mails[i], q->mail)) {
+			bits |= XI_MATCH_MAIL;
+			break;
+		}
+	}
+	if ((e->kinds & XI_DIR_MAILBOX) && q->owner_key != NULL && e->primary_key[0] != '\0' &&
+	    strcmp(e->primary_key, q->owner_key) == 0)
+		bits |= XI_MATCH_OWNER;
+	if ((e->kinds & XI_DIR_ACCOUNT) && q->sid_key != NULL && e->owner_key[0] != '\0' &&
+	    strcmp(e->owner_key, q->sid_key) == 0)
+		bits |= XI_MATCH_SID;
+	return bits;
 }

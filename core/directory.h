@@ -8,9 +8,10 @@
  *   read   one entry by DN (the primary account of a mailbox found by alias).
  *   verify_bind  prove a password by binding as an account.
  *
- * Live LDAP (directory_ldap.c) is the first implementation; an in-process
- * mirror kept current by syncrepl can implement the same operations and sit
- * beside it without the resolver changing.  Entries are already interpreted
+ * Two implementations: live LDAP (directory_ldap.c) and an in-process
+ * mirror kept current by syncrepl (directory_mirror.c), which falls through
+ * to live LDAP whenever it is not in sync; xi_directory_create
+ * (directory_mirror.h) picks one from the config.  Entries are interpreted
  * through the attribute map: the resolver never sees an LDAP attribute name.
  * Every value is bounded; one too long for its field is dropped and named in
  * entry->problem, never cut.
@@ -165,6 +166,14 @@ void xi_dir_destroy(struct xi_directory *dir);
 void xi_dir_result_init(struct xi_dir_result *res);
 /* Frees the entries (and wipes the secrets in them). */
 void xi_dir_result_free(struct xi_dir_result *res);
+
+/* Which parts of q entry e satisfies (enum xi_dir_match bits), by the
+ * rules every source applies: names, UPNs, aliases and addresses compared
+ * case-insensitively (Unicode simple case folding), link keys exactly.
+ * mails: the entry's readable mail addresses. */
+unsigned xi_dir_entry_match(const struct xi_attrmap *m, const struct xi_dir_query *q,
+			    const struct xi_dir_entry *e, const char *const *mails,
+			    size_t mail_count);
 
 /* Whether entry e names account key as a delegate. */
 bool xi_dir_entry_has_delegate(const struct xi_dir_entry *e, const char *key);

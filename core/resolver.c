@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "directory.h"
+#include "directory_mirror.h"
 #include "event.h"
 #include "logon_name.h"
 #include "password_hash.h"
@@ -1231,7 +1232,7 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 	rv->cfg = cfg;
 	rv->sink = sink;
 	rv->sink_ctx = sink_ctx;
-	if (xi_directory_ldap_create(cfg, &rv->dir, err) < 0) {
+	if (xi_directory_create(cfg, &rv->dir, err) < 0) {
 		free(rv);
 		return -1;
 	}

@@ -2,7 +2,7 @@
 # A private OpenLDAP slapd for tests and the demo: loopback only, a port
 # chosen at run time, its own configuration and mdb database in DIR.
 #
-# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--no-sample] [--detach] [--owner PID]
+# usage: private-slapd.sh start DIR [--tls] [--sample FILE]... [--no-sample] [--no-syncprov] [--detach] [--owner PID]
 #        private-slapd.sh stop DIR
 #        private-slapd.sh status DIR
 #
@@ -15,6 +15,8 @@
 #         Started again on a DIR that already holds a database, it reuses the
 #         port(s), configuration and data without loading anything.
 #         --no-sample  load nothing (an empty database under the suffix)
+#         --no-syncprov  no syncprov overlay (a server without RFC 4533
+#                 content synchronization, for the directory mirror's tests)
 #         --tls   also a throwaway CA and server certificate (openssl CLI):
 #                 ldaps:// on a second port and StartTLS on ldap://.
 #         --detach  start slapd in its own session (for the demo; tests leave
@@ -94,7 +96,7 @@ make_tls() {
 }
 
 write_conf() {
-	local dir=$1 tls=$2 rootpw
+	local dir=$1 tls=$2 syncprov=$3 rootpw
 	rootpw=$(slappasswd -h '{SSHA}' -s "$ROOTPW")
 	{
 		for s in core cosine inetorgperson nis; do
@@ -155,10 +157,19 @@ access to *
 	by dn.exact="$ADMIN" write
 	by users read
 	by anonymous auth
+CONF
+		# RFC 4533 content synchronization for the directory mirror
+		# (directory_mirror = yes): refreshAndPersist as the service
+		# account; the session log lets a reconnecting mirror resume from
+		# its cookie with the changes only.
+		if [ "$syncprov" = yes ]; then
+			cat <<CONF
 
 overlay syncprov
 syncprov-checkpoint 100 10
+syncprov-sessionlog 10000
 CONF
+		fi
 	} >"$dir/slapd.conf"
 }
 
@@ -192,13 +203,14 @@ launch() {
 }
 
 cmd_start() {
-	local dir="" tls=no detach=no owner="" samples=() no_sample=no f fresh=no try
+	local dir="" tls=no detach=no owner="" samples=() no_sample=no syncprov=yes f fresh=no try
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--tls) tls=yes ;;
 		--detach) detach=yes ;;
 		--owner) [ $# -ge 2 ] || usage; owner=$2; shift ;;
 		--no-sample) no_sample=yes ;;
+		--no-syncprov) syncprov=no ;;
 		--sample) [ $# -ge 2 ] || usage; samples+=("$2"); shift ;;
 		-*) usage ;;
 		*) [ -z "$dir" ] || usage; dir=$1 ;;
@@ -220,7 +232,7 @@ cmd_start() {
 		mkdir -p "$dir/db"
 		chmod 700 "$dir/db"
 		[ "$tls" = yes ] && make_tls "$dir"
-		write_conf "$dir" "$tls"
+		write_conf "$dir" "$tls" "$syncprov"
 		slaptest -u -f "$dir/slapd.conf" >"$dir/slaptest.log" 2>&1 ||
 			die "slaptest refused $dir/slapd.conf: $(tail -n 3 "$dir/slaptest.log")"
 		# -q: no per-entry sync (a fresh test database is rebuilt, never

@@ -28,10 +28,13 @@
 #include "attrmap.h"
 #include "commands.h"
 #include "config.h"
+#include "directory_mirror.h"
 #include "ldap_conn.h"
 
 #define DEFAULT_CONFIG "/etc/xident/xident.conf"
 #define SAMPLE_MAX 200
+/* How long doctor lets a mirror refresh before it says it is not in sync. */
+#define DOCTOR_MIRROR_WAIT_MS 60000
 
 int cmd_doctor(int argc, char **argv);
 
@@ -319,6 +322,83 @@ static void check_dovecot(struct doctor *doc)
 		       "dovecot: auth_username_chars lacks \\ or /");
 }
 
+/* Builds a mirror as the resolver would and waits for its refresh: says
+ * how long it took and what it holds, or why it is not in sync (over
+ * directory_mirror_max_entries, an entry it cannot hold, ...). */
+static void check_mirror_sync(struct doctor *doc, const struct xi_config *cfg)
+{
+	struct xi_directory *dir = NULL;
+	struct xi_mirror_stats st;
+	struct xi_error err;
+
+	xi_error_clear(&err);
+	if (xi_directory_mirror_create(cfg, &dir, &err) < 0) {
+		report(doc, "WARN", NULL, "directory mirror: cannot be created: %s", err.message);
+		return;
+	}
+	(void)xi_directory_mirror_wait(dir, DOCTOR_MIRROR_WAIT_MS);
+	xi_directory_mirror_stats(dir, &st);
+	if (st.in_sync)
+		report(doc, "OK", NULL, "directory mirror: %zu entries in %zu bytes (%zu per entry), refreshed in %.3f s",
+		       st.entries, st.bytes, st.entries > 0 ? st.bytes / st.entries : 0,
+		       st.last_refresh_seconds);
+	else
+		report(doc, "WARN", strstr(st.state, "directory_mirror_max_entries") != NULL ?
+		       "raise directory_mirror_max_entries above the number of accounts, mailboxes and recipients" :
+		       "see the state above; until the mirror is in sync every logon searches LDAP",
+		       "directory mirror: %s", st.state);
+	xi_dir_destroy(dir);
+}
+
+/* directory_mirror = yes needs RFC 4533 content synchronization (slapd:
+ * the syncprov overlay) offered to the service account under the base: a
+ * refreshOnly sync search of one entry tells. */
+static void check_mirror(struct doctor *doc, struct xi_ldap_conn *conn, const struct xi_config *cfg,
+			 const char *base, const char *service)
+{
+	static const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+	static const char *const remedy =
+		"load the syncprov overlay on the database holding ldap_base_dn (slapd.conf: moduleload syncprov, "
+		"overlay syncprov; cn=config: olcOverlay=syncprov) and let the service account read entryUUID and "
+		"entryCSN (ldap-schema/README.md); until then every logon searches LDAP";
+	LDAPControl ctrl = { 0 }, *ctrls[2] = { &ctrl, NULL };
+	struct timeval tv = { .tv_sec = 10 };
+	LDAPMessage *res = NULL;
+	BerElement *ber;
+	int rc;
+
+	if (!xi_config_bool(cfg, XI_CFG_DIRECTORY_MIRROR))
+		return;
+	ber = ber_alloc_t(LBER_USE_DER);
+	if (ber == NULL || ber_printf(ber, "{e}", LDAP_SYNC_REFRESH_ONLY) < 0 ||
+	    ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0) {
+		if (ber != NULL)
+			ber_free(ber, 1);
+		report(doc, "WARN", NULL, "directory mirror: could not build the sync request");
+		return;
+	}
+	ctrl.ldctl_oid = (char *)LDAP_CONTROL_SYNC;
+	ctrl.ldctl_iscritical = 1;
+	rc = ldap_search_ext_s(xi_ldap_conn_handle(conn), base, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
+			       (char **)no_attrs, 0, ctrls, NULL, &tv, 1, &res);
+	ldap_msgfree(res);
+	ber_free(ber, 1);
+	if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
+		report(doc, "OK", NULL, "directory mirror: %s offers content synchronization (RFC 4533) to %s under %s",
+		       xi_ldap_conn_uri(conn), service, base);
+		check_mirror_sync(doc, cfg);
+	} else if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION || rc == LDAP_UNWILLING_TO_PERFORM)
+		report(doc, "WARN", remedy,
+		       "directory mirror: %s does not offer content synchronization under %s (%s): the mirror will never be in sync",
+		       xi_ldap_conn_uri(conn), base, ldap_err2string(rc));
+	else if (rc == LDAP_INSUFFICIENT_ACCESS)
+		report(doc, "WARN", remedy, "directory mirror: %s refuses content synchronization to %s (%s)",
+		       xi_ldap_conn_uri(conn), service, ldap_err2string(rc));
+	else
+		report(doc, "WARN", remedy, "directory mirror: content synchronization under %s failed: %s",
+		       base, ldap_err2string(rc));
+}
+
 int cmd_doctor(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -381,6 +461,8 @@ int cmd_doctor(int argc, char **argv)
 
 			check_schema(&doc, conn, map);
 			check_rights(&doc, conn, cfg, map, base,
+				     s.bind_dn != NULL && s.bind_dn[0] ? s.bind_dn : "(anonymous)");
+			check_mirror(&doc, conn, cfg, base,
 				     s.bind_dn != NULL && s.bind_dn[0] ? s.bind_dn : "(anonymous)");
 			xi_ldap_conn_close(conn);
 		} else {

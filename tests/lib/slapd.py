@@ -63,11 +63,13 @@ class Slapd:
     admin_dn = ADMIN_DN
     admin_password = ADMIN_PASSWORD
 
-    def __init__(self, tls=False, ldif=None, dir=None, start=True):
+    def __init__(self, tls=False, ldif=None, dir=None, start=True, syncprov=True):
         """ldif: LDIF file paths or LDIF texts (a string holding a newline),
         loaded in order into a fresh database; default the sample; [] loads
-        nothing (not even the suffix entry)."""
+        nothing (not even the suffix entry).  syncprov=False: a server
+        without RFC 4533 content synchronization."""
         self.tls = tls
+        self.syncprov = syncprov
         self.dir = dir or xitest.tempdir('slapd-')
         self.pid = None
         self._ldif = []
@@ -96,6 +98,8 @@ class Slapd:
                 argv += ['--sample', p]
             if not self._ldif:
                 argv.append('--no-sample')
+            if not self.syncprov:
+                argv.append('--no-syncprov')
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=600)
         if r.returncode != 0:
