@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include "xidentd.h"
 #include "privsep.h"
+#include "net_conn.h"
 #include "pop3_text.h"
 #include "tls.h"
 
@@ -104,7 +105,9 @@ struct conn {
 	bool sasl_ntlm;       /* the pending auth request is NTLM */
 	bool delayed_close;   /* close after the delayed reply */
 	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
+	bool imap;            /* an IMAP listener's connection (imap_login.c) */
 	SSL *ssl;
+	struct xd_imap_login *imap_login;
 	struct source *src;
 	char *user;           /* USER argument, or AUTH LOGIN name */
 	struct buf in, out, to_mail;
@@ -121,6 +124,7 @@ struct net {
 	SSL_CTX *tls;
 	const int *listen_fds;
 	const bool *listen_tls;
+	const bool *listen_imap;
 	size_t nlisten;
 	struct conn **slots;
 	uint32_t nslots, used, next_slot;
@@ -329,7 +333,7 @@ static void conn_event(struct conn *c, unsigned id, const char *cause)
 		.category = XI_CAT_CONNECTIONS,
 		.level = id == 13002 ? XI_LEVEL_NONE : XI_LEVEL_MEDIUM,
 		.severity = id == 13002 ? "error" : "information",
-		.protocol = "pop3",
+		.protocol = c->imap ? "imap" : "pop3",
 		.remote = c->src != NULL ? c->src->addr : NULL,
 		.login = c->user,
 		.cause = cause,
@@ -445,6 +449,7 @@ static void conn_free(struct net *n, struct conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->to_mail);
+	xd_imap_login_free(c->imap_login);
 	if (c->user != NULL) {
 		OPENSSL_cleanse(c->user, strlen(c->user));
 		free(c->user);
@@ -468,11 +473,20 @@ static void conn_close(struct net *n, struct conn *c, const char *why)
 
 /* ---------------------------------------------------------------- auth */
 
+/* The logon service failed us (auth process gone, no memory). */
+static void conn_tempfail(struct net *n, struct conn *c)
+{
+	if (c->imap)
+		xd_imap_login_tempfail(n, c);
+	else
+		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+}
+
 static void send_auth(struct net *n, struct conn *c, struct xi_msg *m)
 {
 	if (m->bad || xi_msg_send(n->auth, m, -1) < 0) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
+		conn_tempfail(n, c);
 		return;
 	}
 	c->state = ST_WAIT_AUTH;
@@ -484,12 +498,12 @@ static void auth_plain(struct net *n, struct conn *c, const char *name, const ch
 	struct xi_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+		conn_tempfail(n, c);
 		return;
 	}
 	c->sasl_ntlm = false;
 	xi_msg_init(m, XI_MSG_AUTH_PLAIN, c->id);
-	xi_msg_put_str(m, "pop3");
+	xi_msg_put_str(m, c->imap ? "imap" : "pop3");
 	xi_msg_put_str(m, c->src->addr);
 	xi_msg_put_str(m, name);
 	xi_msg_put_str(m, password);
@@ -503,12 +517,12 @@ static void auth_ntlm(struct net *n, struct conn *c, const char *blob, size_t le
 	struct xi_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+		conn_tempfail(n, c);
 		return;
 	}
 	c->sasl_ntlm = true;
 	xi_msg_init(m, XI_MSG_AUTH_NTLM, c->id);
-	xi_msg_put_str(m, "pop3");
+	xi_msg_put_str(m, c->imap ? "imap" : "pop3");
 	xi_msg_put_str(m, c->src->addr);
 	xi_msg_put(m, blob, len);
 	send_auth(n, c, m);
@@ -550,6 +564,8 @@ static void delayed_due(struct net *n, struct conn *c)
 	conn_send(n, c, reply, strlen(reply));
 	free(reply);
 	if (c->delayed_close) {
+		if (c->imap)
+			conn_sendf(n, c, "* BYE Too many failed logons; closing the connection.");
 		conn_event(c, 11103, "too many failed logons on this connection");
 		conn_close(n, c, NULL);
 		return;
@@ -563,7 +579,7 @@ static void delayed_due(struct net *n, struct conn *c)
 /* Hands the logged-on connection to the master with the token: plain
  * connections go over whole (this process forgets them); TLS ones stay here
  * and are relayed to the mail process over a socketpair. */
-static void start_session(struct net *n, struct conn *c, const uint8_t *token)
+static void start_session(struct net *n, struct conn *c, const uint8_t *token, const char *tag)
 {
 	struct xi_msg *m = malloc(sizeof(*m));
 	int pair[2] = { -1, -1 };
@@ -582,6 +598,8 @@ static void start_session(struct net *n, struct conn *c, const uint8_t *token)
 	xi_msg_put(m, token, XI_TOKEN_LEN);
 	xi_msg_put_u32(m, c->ssl != NULL);
 	xi_msg_put(m, c->in.data, c->in.len);
+	if (tag != NULL)
+		xi_msg_put_str(m, tag);
 	if (xi_msg_send(n->master, m, give) < 0)
 		goto fail;
 	free(m);
@@ -608,8 +626,8 @@ fail:
 		close(pair[0]);
 		close(pair[1]);
 	}
-	conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
 	c->state = ST_AUTHORIZATION;
+	conn_tempfail(n, c);
 	conn_update_events(n, c);
 }
 
@@ -628,9 +646,20 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	    !xi_msg_str(m, text, sizeof(text)) || !xi_msg_str(m, blob, sizeof(blob)) ||
 	    !xi_msg_bytes(m, &token, &token_len, XI_TOKEN_LEN) ||
 	    !xi_msg_str(m, user, sizeof(user))) {
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
+		conn_tempfail(n, c);
 		conn_update_events(n, c);
+		return;
+	}
+	if (c->imap) {
+		/* Optional trailing field: the home server of other_server. */
+		char home[XI_NAME_MAX];
+		if (m->pos >= m->len || !xi_msg_str(m, home, sizeof(home)))
+			home[0] = '\0';
+		c->state = ST_AUTHORIZATION;
+		xd_imap_login_auth_reply(n, c, status, outcome, text, blob, token, token_len, home);
+		if (n->slots[slot] == c && c->state != ST_PROXY)
+			conn_update_events(n, c);
 		return;
 	}
 	switch (status) {
@@ -645,7 +674,7 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 			c->state = ST_AUTHORIZATION;
 			break;
 		}
-		start_session(n, c, token);
+		start_session(n, c, token, NULL);
 		return;
 	case XI_AUTH_TEMPFAIL: {
 		char reply[XI_CLIENT_TEXT_MAX + 32];
@@ -886,6 +915,16 @@ static void process_input(struct net *n, struct conn *c)
 {
 	uint32_t id = c->id;
 
+	if (c->imap) {
+		while (n->slots[id & SLOT_MASK] == c &&
+		       (c->state == ST_AUTHORIZATION || c->state == ST_SASL_NTLM) && c->in.len > 0)
+			if (!xd_imap_login_step(n, c))
+				break;
+		if (n->slots[id & SLOT_MASK] == c && c->state == ST_CLOSING && c->out.len == 0)
+			conn_close(n, c, NULL);
+		return;
+	}
+
 	while (n->slots[id & SLOT_MASK] == c &&
 	       (c->state == ST_AUTHORIZATION || c->state == ST_SASL_PLAIN ||
 		c->state == ST_SASL_LOGIN_USER || c->state == ST_SASL_LOGIN_PASS ||
@@ -946,7 +985,9 @@ static void tls_handshake(struct net *n, struct conn *c)
 	if (r == 1) {
 		c->tls_want_write = false;
 		c->state = ST_AUTHORIZATION;
-		if (c->implicit_tls)
+		if (c->implicit_tls && c->imap)
+			xd_imap_login_greet(n, c);
+		else if (c->implicit_tls)
 			conn_sendf(n, c, "+OK " POP3_GREETING);
 		conn_update_events(n, c);
 		return;
@@ -1133,7 +1174,11 @@ static void on_listener(struct net *n, size_t idx)
 		}
 		if (n->used >= n->max_conns || n->stopping) {
 			static const char busy[] = "-ERR [SYS/TEMP] " POP3_TEXT_TOO_MANY "\r\n";
-			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			static const char busy_imap[] = "* BYE [UNAVAILABLE] " POP3_TEXT_TOO_MANY "\r\n";
+			if (n->listen_imap[idx])
+				(void)send(fd, busy_imap, sizeof(busy_imap) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			else
+				(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
 			       "remote=%s cause=\"max_connections (%zu) reached\"", addr, n->max_conns);
@@ -1142,7 +1187,11 @@ static void on_listener(struct net *n, size_t idx)
 		src = source_get(n, addr, true);
 		if (src == NULL || src->conns >= n->max_per_source) {
 			static const char busy[] = "-ERR [SYS/TEMP] " POP3_TEXT_TOO_MANY_SOURCE "\r\n";
-			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			static const char busy_imap[] = "* BYE [UNAVAILABLE] " POP3_TEXT_TOO_MANY_SOURCE "\r\n";
+			if (n->listen_imap[idx])
+				(void)send(fd, busy_imap, sizeof(busy_imap) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			else
+				(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
 			       "remote=%s cause=\"max_connections_per_source (%zu) reached\"",
@@ -1162,6 +1211,7 @@ static void on_listener(struct net *n, size_t idx)
 		c->id = slot | ((uint32_t)(n->gens[slot] & 0x7ff) << SLOT_BITS);
 		c->fd = fd;
 		c->proxy_fd = -1;
+		c->imap = n->listen_imap[idx];
 		c->src = src;
 		src->conns++;
 		n->slots[slot] = c;
@@ -1184,7 +1234,10 @@ static void on_listener(struct net *n, size_t idx)
 		} else {
 			c->state = ST_AUTHORIZATION;
 			idle_touch(n, c);
-			conn_sendf(n, c, "+OK " POP3_GREETING);
+			if (c->imap)
+				xd_imap_login_greet(n, c);
+			else
+				conn_sendf(n, c, "+OK " POP3_GREETING);
 		}
 	}
 }
@@ -1233,7 +1286,7 @@ static void on_master(struct net *n)
 			if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
 				c->sasl_ntlm = false;
 				c->state = ST_AUTHORIZATION;
-				conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+				conn_tempfail(n, c);
 				conn_update_events(n, c);
 			}
 		}
@@ -1300,14 +1353,16 @@ static void expire(struct net *n)
 			idle_touch(n, c);
 			continue;
 		}
-		if (c->state != ST_PROXY)
+		if (c->state != ST_PROXY && c->imap)
+			conn_sendf(n, c, "* BYE Idle for too long; closing the connection.");
+		else if (c->state != ST_PROXY)
 			conn_sendf(n, c, "-ERR " POP3_TEXT_IDLE);
 		conn_close(n, c, "idle timeout");
 	}
 }
 
 int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *listen_tls,
-		size_t nlisten, int auth_sock, int master_sock)
+		const bool *listen_imap, size_t nlisten, int auth_sock, int master_sock)
 {
 	struct net *n = calloc(1, sizeof(*n));
 	sigset_t mask;
@@ -1320,6 +1375,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	n->master = master_sock;
 	n->listen_fds = listen_fds;
 	n->listen_tls = listen_tls;
+	n->listen_imap = listen_imap;
 	n->nlisten = nlisten;
 	n->max_line = (size_t)xi_config_int(cfg, XI_CFG_MAX_LINE_LENGTH);
 	n->max_conns = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS);
@@ -1432,4 +1488,115 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	close(n->sigfd);
 	free(n);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- net_conn.h
+ * What imap_login.c may do with a connection; the structures stay here. */
+
+void xd_conn_send(struct net *n, struct conn *c, const char *text, size_t len)
+{
+	conn_send(n, c, text, len);
+}
+
+void xd_conn_auth_plain(struct net *n, struct conn *c, const char *name, const char *password)
+{
+	auth_plain(n, c, name, password);
+}
+
+void xd_conn_auth_ntlm(struct net *n, struct conn *c, const char *blob, size_t len)
+{
+	auth_ntlm(n, c, blob, len);
+}
+
+void xd_conn_sasl_ntlm_wait(struct net *n, struct conn *c)
+{
+	c->state = ST_SASL_NTLM;
+	conn_update_events(n, c);
+}
+
+void xd_conn_auth_forget(struct net *n, struct conn *c)
+{
+	struct xi_msg *m = malloc(sizeof(*m));
+
+	if (m != NULL) {
+		xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
+		(void)xi_msg_send(n->auth, m, -1);
+		free(m);
+	}
+	c->sasl_ntlm = false;
+	c->state = ST_AUTHORIZATION;
+}
+
+void xd_conn_logon_failed(struct net *n, struct conn *c, const char *reply)
+{
+	logon_failed(n, c, reply);
+}
+
+bool xd_conn_starttls(struct net *n, struct conn *c)
+{
+	if (c->out.len > 0) {
+		conn_close(n, c, "could not send the STARTTLS answer");
+		return false;
+	}
+	/* What the client sent after STARTTLS came in clear text: drop it
+	 * (RFC 3501 6.2.1, the STARTTLS injection). */
+	buf_consume(&c->in, c->in.len);
+	start_tls(n, c);
+	return n->slots[c->id & SLOT_MASK] == c;
+}
+
+void xd_conn_start_session(struct net *n, struct conn *c, const uint8_t *token, const char *tag)
+{
+	start_session(n, c, token, tag);
+}
+
+void xd_conn_close(struct net *n, struct conn *c, const char *why)
+{
+	conn_close(n, c, why);
+}
+
+void xd_conn_closing(struct conn *c)
+{
+	c->state = ST_CLOSING;
+}
+
+bool xd_conn_tls_offered(const struct net *n, const struct conn *c)
+{
+	return n->tls != NULL && !c->tls;
+}
+
+bool xd_conn_tls_active(const struct conn *c)
+{
+	return c->tls;
+}
+
+void xd_conn_input(const struct conn *c, const char **data_r, size_t *len_r)
+{
+	*data_r = c->in.data;
+	*len_r = c->in.len;
+}
+
+void xd_conn_consume(struct conn *c, size_t len)
+{
+	buf_consume(&c->in, len);
+}
+
+const char *xd_conn_remote(const struct conn *c)
+{
+	return c->src != NULL ? c->src->addr : "";
+}
+
+struct xd_imap_login **xd_conn_imap_state(struct conn *c)
+{
+	return &c->imap_login;
+}
+
+const struct xi_config *xd_net_config(const struct net *n)
+{
+	return n->cfg;
+}
+
+size_t xd_net_max_line(const struct net *n)
+{
+	return n->max_line;
 }

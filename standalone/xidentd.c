@@ -48,6 +48,7 @@ struct grant {
 	time_t created;
 	uint8_t token[XI_TOKEN_LEN];
 	unsigned uid, gid;
+	bool imap;            /* the grant's protocol (from the auth process) */
 	char user[256];
 	char home[1024];
 	char maildir[1040];
@@ -58,6 +59,7 @@ struct master {
 	struct xi_config *cfg;
 	int listen_fds[LISTEN_MAX];
 	bool listen_tls[LISTEN_MAX];
+	bool listen_imap[LISTEN_MAX];   /* IMAP listener (else POP3) */
 	size_t nlisten;
 	unsigned run_uid, run_gid;
 	pid_t net_pid, auth_pid;
@@ -104,7 +106,7 @@ static void forget_secrets(const struct xi_config *cfg)
 		OPENSSL_cleanse(secret, strlen(secret));
 }
 
-static int open_listener(const char *spec, bool tls, struct master *m)
+static int open_listener(const char *spec, bool tls, bool imap, struct master *m)
 {
 	char host[256];
 	const char *port, *colon = strrchr(spec, ':');
@@ -146,6 +148,7 @@ static int open_listener(const char *spec, bool tls, struct master *m)
 	freeaddrinfo(ai);
 	m->listen_fds[m->nlisten] = fd;
 	m->listen_tls[m->nlisten] = tls;
+	m->listen_imap[m->nlisten] = imap;
 	m->nlisten++;
 	return 0;
 }
@@ -314,7 +317,7 @@ static int start_net(struct master *m, int auth_end)
 		}
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
 			_exit(1);
-		_exit(xd_net_main(m->cfg, m->listen_fds, m->listen_tls, m->nlisten, auth_end, pair[1]));
+		_exit(xd_net_main(m->cfg, m->listen_fds, m->listen_tls, m->listen_imap, m->nlisten, auth_end, pair[1]));
 	}
 	close(pair[1]);
 	close(auth_end);
@@ -344,6 +347,7 @@ static void on_grant(struct master *m)
 		    !xi_msg_str(msg, g.maildir, sizeof(g.maildir)) || g.uid == 0 || g.gid == 0)
 			continue;
 		memcpy(g.token, token, XI_TOKEN_LEN);
+		g.imap = strcmp(protocol, "imap") == 0;
 		g.used = true;
 		g.created = now;
 		/* Reuse a free or expired slot; when all are live, the oldest goes. */
@@ -363,7 +367,7 @@ static void on_grant(struct master *m)
 }
 
 static void start_mail(struct master *m, const struct grant *g, int fd, const char *pending,
-		       size_t pending_len)
+		       size_t pending_len, const char *tag)
 {
 	pid_t pid;
 
@@ -404,6 +408,8 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 		       g->home);
 		_exit(1);
 	}
+	if (g->imap)
+		_exit(xd_imap_main(m->cfg, fd, g->user, g->maildir, tag, pending, pending_len));
 	_exit(xd_mail_main(m->cfg, fd, g->user, g->maildir, pending, pending_len));
 }
 
@@ -431,8 +437,12 @@ static void on_session(struct master *m)
 				    CRYPTO_memcmp(m->grants[i].token, token, XI_TOKEN_LEN) == 0)
 					g = &m->grants[i];
 			}
+			/* IMAP: the tag of the logon command, for the mail process's answer. */
+			char tag[XD_IMAP_TAG_MAX];
+			if (msg->pos >= msg->len || !xi_msg_str(msg, tag, sizeof(tag)))
+				tag[0] = '\0';
 			if (g != NULL) {
-				start_mail(m, g, fd, (const char *)pending, pl);
+				start_mail(m, g, fd, (const char *)pending, pl, tag);
 				/* A token opens one session. */
 				OPENSSL_cleanse(g, sizeof(*g));
 			} else {
@@ -540,21 +550,29 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	const char *const *specs = xi_config_list(m.cfg, XI_CFG_POP3_LISTEN, &n);
-	for (size_t i = 0; i < n; i++)
-		if (open_listener(specs[i], false, &m) < 0)
+	{
+		static const struct { enum xi_config_key key; bool tls, imap; } kinds[] = {
+			{ XI_CFG_POP3_LISTEN, false, false }, { XI_CFG_POP3S_LISTEN, true, false },
+			{ XI_CFG_IMAP_LISTEN, false, true }, { XI_CFG_IMAPS_LISTEN, true, true },
+		};
+		bool implicit_tls = false;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			const char *const *specs = xi_config_list(m.cfg, kinds[k].key, &n);
+			for (size_t i = 0; i < n; i++)
+				if (open_listener(specs[i], kinds[k].tls, kinds[k].imap, &m) < 0)
+					return 1;
+			implicit_tls |= kinds[k].tls && n > 0;
+		}
+		if (m.nlisten == 0) {
+			fprintf(stderr, "xidentd: no listeners: set pop3_listen, pop3s_listen, "
+					"imap_listen and/or imaps_listen\n");
 			return 1;
-	specs = xi_config_list(m.cfg, XI_CFG_POP3S_LISTEN, &n);
-	for (size_t i = 0; i < n; i++)
-		if (open_listener(specs[i], true, &m) < 0)
+		}
+		if (implicit_tls && xi_config_str(m.cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
+			fprintf(stderr, "xidentd: pop3s_listen and imaps_listen need tls_cert_file "
+					"and tls_key_file\n");
 			return 1;
-	if (m.nlisten == 0) {
-		fprintf(stderr, "xidentd: no listeners: set pop3_listen and/or pop3s_listen\n");
-		return 1;
-	}
-	if (n > 0 && xi_config_str(m.cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
-		fprintf(stderr, "xidentd: pop3s_listen needs tls_cert_file and tls_key_file\n");
-		return 1;
+		}
 	}
 	if (!foreground && daemon(0, 0) < 0) {
 		perror("xidentd: daemon");

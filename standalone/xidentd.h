@@ -42,12 +42,21 @@ int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r);
 
 /* Process bodies; each returns the process's exit code. */
 int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock);
+/* listen_imap[i]: listener i speaks IMAP (else POP3). */
 int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *listen_tls,
-		size_t nlisten, int auth_sock, int master_sock);
+		const bool *listen_imap, size_t nlisten, int auth_sock, int master_sock);
 /* The mail process: serves fd (client socket, or the network process's
  * proxy end) as user on the Maildir at maildir, after sending the logon's
  * +OK.  pending/pending_len: input the client already sent. */
 int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
 		 const char *pending, size_t pending_len);
+
+/* IMAP: the longest tag the network process hands to the mail process. */
+#define XD_IMAP_TAG_MAX 128
+/* The IMAP mail process (imap_session.c): serves fd as user on the Maildir
+ * at maildir; first answers the logon command tagged `tag` with OK.
+ * pending/pending_len: input the client already sent. */
+int xd_imap_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+		 const char *tag, const char *pending, size_t pending_len);
 
 #endif
