@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
-from mailclients import LineConn, NtlmAuthClient, RawLine, imap_authenticate, imap_login
+from mailclients import LineConn, NtlmAuthClient, RawLine, curl_ntlm, imap_authenticate, imap_login, impacket_ntlm
 
 XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
 BAD = 'Logon failure: unknown user name or bad password.'
@@ -154,12 +154,161 @@ def test_slice(t, srv):
     r.close()
 
 
+LOGONS = [
+    ('EXAMPLE\\jdoe', 'jdoe-pw', 'johnd'),
+    ('EXAMPLE/jdoe', 'jdoe-pw', 'johnd'),
+    ('EXAMPLE\\jdoe\\johnd', 'jdoe-pw', 'johnd'),
+    ('jdoe', 'jdoe-pw', 'johnd'),
+    ('johnd', 'jdoe-pw', 'johnd'),
+    ('jdoe@example.com', 'jdoe-pw', 'johnd'),
+    ('jdoe@example.com/helpdesk', 'jdoe-pw', 'helpdesk'),
+    ('EXAMPLE\\bjones\\bjones-projects', 'bjones-pw', 'bjones-projects'),
+    ('EXAMPLE\\mmiller\\mike', 'mmiller-pw', 'mike'),
+    ('BRANCH\\cwhite\\helpdesk', 'cwhite-pw', 'helpdesk'),
+    ('EXAMPLE\\jmueller', 'müller-pw', 'müller'),
+    ('imaponly', 'imaponly-pw', 'imaponly'),
+]
+
+# name, password, response code, client text, event
+REFUSALS = [
+    ('EXAMPLE\\jdoe', 'wrong', 'AUTHENTICATIONFAILED', BAD, 13003),
+    ('nosuchuser', 'whatever', 'AUTHENTICATIONFAILED', BAD, 13003),
+    ('EXAMPLE\\olduser', 'olduser-pw', 'CONTACTADMIN', 'account currently disabled', 13003),
+    ('EXAMPLE\\asmith\\helpdesk', 'asmith-pw', 'AUTHORIZATIONFAILED',
+     'Access to mailbox helpdesk is denied for EXAMPLE\\asmith', 1023),
+    ('EXAMPLE\\jdoe\\partner', 'jdoe-pw', 'CONTACTADMIN',
+     'The requested mailbox is not available on this server. partner is a custom recipient', 13005),
+    ('EXAMPLE\\mmiller', 'mmiller-pw', 'AUTHENTICATIONFAILED', 'Ambiguous Alias: ', 13003),
+    ('EXAMPLE\\rjames', 'rjames-pw', 'REFERRAL imap://EXAMPLE%5Crjames;AUTH=*@mail2.example.com/',
+     'mail2.example.com', 13005),
+    ('ntlmonly', 'ntlmonly-pw', 'CONTACTADMIN', 'logons are disabled for this mailbox', 13003),
+]
+
+
+def imap_quote(s):
+    return '"%s"' % s.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def test_logons(t, srv):
+    for name, pw, alias in LOGONS:
+        line, tr = imap_login(srv.port, name, pw)
+        t.ok(line.startswith('a1 OK [CAPABILITY IMAP4rev1') and 'Logged in' in line,
+             'LOGIN %s opens mailbox %s' % (name, alias), tr)
+    log = srv.log()
+    t.ok('event=11202' in log and 'protocol=imap' in log, 'success audit 11202 logged for protocol imap')
+    # the same logon as a literal (password with a quote and a space travels as {n})
+    c = LineConn(srv.port)
+    c.readline()
+    c.send('a1 LOGIN {12}')
+    t.ok(c.readline().startswith('+ '), 'synchronising literal in LOGIN: continuation')
+    c.send('EXAMPLE\\jdoe jdoe-pw')
+    line = c.readline()
+    t.ok(line.startswith('a1 OK'), 'LOGIN with the name as a literal', line)
+    c.close()
+    c = LineConn(srv.port)
+    c.readline()
+    c.send(b'a1 LOGIN {12+}\r\nEXAMPLE\\jdoe {7+}\r\njdoe-pw')
+    line = c.readline()
+    t.ok(line.startswith('a1 OK'), 'LOGIN with LITERAL+ name and password', line)
+    c.close()
+
+
+def test_refusals(t, srv):
+    for name, pw, code, text, event in REFUSALS:
+        before = len(srv.log())
+        line, tr = imap_login(srv.port, name, pw)
+        t.ok(line.startswith('a1 NO [%s] ' % code) and text in line,
+             'refusal %s/%s: NO [%s] ...%s' % (name, pw, code, text), tr)
+        try:
+            wait_until(lambda: 'event=%d ' % event in srv.log()[before:], timeout=10, what='event')
+        except Exception:  # noqa: BLE001 - reported below
+            pass
+        t.ok('event=%d ' % event in srv.log()[before:] and 'protocol=imap' in srv.log()[before:],
+             'refusal %s/%s: event %d logged for imap' % (name, pw, event))
+    a = imap_login(srv.port, 'nosuchuser', 'x')[0]
+    b = imap_login(srv.port, 'EXAMPLE\\jdoe', 'x')[0]
+    t.eq(a, b, 'unknown name and wrong password: the same answer')
+    # three failures close the connection (max_failed_logons = 3)
+    c = LineConn(srv.port)
+    c.readline()
+    lines = []
+    try:
+        for i in range(4):
+            c.send('a%d LOGIN x y' % i)
+            lines.append(c.readline())
+        lines.append(c.readline())
+    except EOFError:
+        lines.append('EOF')
+    c.close()
+    t.ok(lines[-1] == 'EOF' and any(x.startswith('* BYE') for x in lines),
+         'third failed logon: BYE and the connection closes', lines)
+
+
+def sasl_plain(authz, authc, pw):
+    return base64.b64encode(('%s\0%s\0%s' % (authz, authc, pw)).encode()).decode()
+
+
+def test_sasl(t, srv):
+    r = Raw(srv.port)
+    u, tagged = r.cmd('CAPABILITY')
+    t.ok(len(u) == 1 and 'AUTH=PLAIN AUTH=LOGIN AUTH=NTLM' in u[0] and 'SASL-IR' in u[0]
+         and 'STARTTLS' not in u[0] and 'LOGINDISABLED' not in u[0],
+         'CAPABILITY before logon: mechanisms, SASL-IR, no STARTTLS without a certificate', u)
+    u, tagged = r.cmd('NOOP')
+    t.ok(tagged.startswith('x2 OK'), 'NOOP before logon', tagged)
+    u, tagged = r.cmd('ID ("name" "test")')
+    t.ok(u and u[0].startswith('* ID (') and tagged.startswith('x3 OK'), 'ID before logon', (u, tagged))
+    u, tagged = r.cmd('SELECT INBOX')
+    t.ok(tagged.startswith('x4 BAD'), 'SELECT before logon: BAD', tagged)
+    u, tagged = r.cmd('AUTHENTICATE PLAIN ' + sasl_plain('', 'EXAMPLE\\jdoe', 'jdoe-pw'))
+    t.ok(tagged.startswith('x5 OK [CAPABILITY'), 'AUTHENTICATE PLAIN with SASL-IR', tagged)
+    r.close()
+    line, tr = imap_authenticate(srv.port, 'PLAIN',
+                                 lambda ch: base64.b64decode(sasl_plain('', 'jdoe@example.com', 'jdoe-pw')))
+    t.ok(line.startswith('a1 OK'), 'AUTHENTICATE PLAIN after "+ " (UPN)', tr)
+    line, tr = imap_authenticate(srv.port, 'PLAIN',
+                                 lambda ch: base64.b64decode(sasl_plain('someone', 'jdoe', 'jdoe-pw')))
+    t.ok(line.startswith('a1 NO [AUTHENTICATIONFAILED]'), 'PLAIN with another authorization identity refused', line)
+    answers = iter([b'EXAMPLE\\mmiller\\mike', b'mmiller-pw'])
+    line, tr = imap_authenticate(srv.port, 'LOGIN', lambda ch: next(answers))
+    t.ok(line.startswith('a1 OK'), 'AUTHENTICATE LOGIN (three-part name)', tr)
+    line, tr = imap_authenticate(srv.port, 'PLAIN', lambda ch: RawLine('*'))
+    t.ok(line.startswith('a1 BAD') and 'cancel' in line.lower(), 'AUTHENTICATE cancelled with *', line)
+    line, tr = imap_authenticate(srv.port, 'PLAIN', lambda ch: RawLine('!!!notbase64'))
+    t.ok(line.startswith('a1 BAD'), 'malformed base64: BAD', line)
+    line, tr = imap_authenticate(srv.port, 'CRAM-MD5', lambda ch: b'')
+    t.ok(line.startswith('a1 NO'), 'unknown mechanism: NO', line)
+    line, tr = imap_authenticate(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
+    t.ok(line.startswith('a1 OK'), 'AUTHENTICATE NTLM (impacket NTLMv2)', tr)
+    t.ok(tr[2] == 'S: + ' or tr[2] == 'S: +', 'NTLM: empty "+ " first (MS-OXIMAP4)', tr)
+    line, tr = imap_authenticate(srv.port, 'NTLM', impacket_ntlm('jdoe\\helpdesk', 'jdoe-pw', 'EXAMPLE'))
+    t.ok(line.startswith('a1 OK'), 'AUTHENTICATE NTLM naming a delegate mailbox', tr)
+    client = NtlmAuthClient('asmith', 'asmith-pw', 'EXAMPLE')
+    try:
+        line, tr = imap_authenticate(srv.port, 'NTLM', client)
+    finally:
+        client.close()
+    t.ok(line.startswith('a1 OK'), 'AUTHENTICATE NTLM (Samba ntlm_auth NTLMv2)', tr)
+    line, tr = imap_authenticate(srv.port, 'NTLM', impacket_ntlm('jdoe', 'wrong', 'EXAMPLE'))
+    t.ok(line.startswith('a1 NO [AUTHENTICATIONFAILED] ' + BAD), 'AUTHENTICATE NTLM wrong password', line)
+    line, tr = imap_authenticate(srv.port, 'NTLM', lambda ch: b'NTLMSSP\0garbage')
+    t.ok(line.startswith('a1 NO'), 'malformed NTLM blob refused', line)
+    # curl: clear text and NTLM
+    r = subprocess.run(['curl', '-sS', '--max-time', '20', '-u', 'EXAMPLE\\jdoe:jdoe-pw',
+                        'imap://127.0.0.1:%d/' % srv.port], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    t.ok(r.returncode == 0 and 'INBOX' in r.stdout, 'curl imap:// lists INBOX', r.stdout + r.stderr)
+    r = curl_ntlm('imap://127.0.0.1:%d/INBOX;UID=1' % srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+    t.ok(r.returncode == 0 and 'Subject: hello' in r.stdout, 'curl imap:// AUTH=NTLM fetches UID 1', r.stderr[-800:])
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
         srv = Server(d, root)
         only = os.environ.get('XD_ONLY')
-        tests = [('slice', test_slice, (t, srv))]
+        tests = [('slice', test_slice, (t, srv)), ('logons', test_logons, (t, srv)),
+                 ('refusals', test_refusals, (t, srv)), ('sasl', test_sasl, (t, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
