@@ -528,7 +528,7 @@ static void list_one(struct imap_session *s, const char *verb, const char *name,
 	if (su != NULL)
 		imap_printf(s, " %s", su);
 	imap_printf(s, ") \"" IMAP_SEP_STR "\" ");
-	imap_out_string(s, name, strlen(name));
+	imap_out_astring(s, name, strlen(name));
 	imap_out(s, "\r\n", 2);
 }
 
@@ -588,7 +588,9 @@ void imap_cmd_list(struct imap_session *s, const struct xi_imap_command *cmd, bo
 				continue;
 			memcpy(parent, name, pl);
 			parent[pl] = '\0';
-			if (match(pattern, parent))
+			/* LSUB names an unsubscribed parent only where the pattern
+			 * hides the subscribed child (RFC 3501 6.3.9). */
+			if (match(pattern, parent) && !(lsub && match(pattern, name)))
 				list_one(s, verb, parent, true, true, lsub, false);
 		}
 	}
@@ -636,7 +638,7 @@ void imap_cmd_status(struct imap_session *s, const struct xi_imap_command *cmd)
 		unseen += !(m->flags & XI_MAIL_SEEN);
 	}
 	imap_printf(s, "* STATUS ");
-	imap_out_string(s, name, strlen(name));
+	imap_out_astring(s, name, strlen(name));
 	imap_printf(s, " (");
 	for (const struct xi_imap_arg *a = items->list; a != NULL; a = a->next) {
 		unsigned long long v = strcasecmp(a->str, "MESSAGES") == 0 ? messages

@@ -131,6 +131,20 @@ void imap_out_string(struct imap_session *s, const char *str, size_t len)
 	free(buf);
 }
 
+void imap_out_astring(struct imap_session *s, const char *str, size_t len)
+{
+	bool atom = len > 0;
+
+	for (size_t i = 0; i < len && atom; i++) {
+		unsigned char ch = (unsigned char)str[i];
+		atom = ch > 0x20 && ch < 0x7f && strchr("(){%*\"\\", ch) == NULL;
+	}
+	if (atom)
+		imap_out(s, str, len);
+	else
+		imap_out_string(s, str, len);
+}
+
 void imap_notify(struct imap_session *s, bool allow_expunge)
 {
 	struct xi_error err = { 0 };

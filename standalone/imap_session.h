@@ -50,6 +50,8 @@ void imap_out(struct imap_session *s, const char *data, size_t len);
 void imap_printf(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An IMAP string (quoted or literal) / astring-safe mailbox name. */
 void imap_out_string(struct imap_session *s, const char *str, size_t len);
+/* An astring: the bare atom when it is one, else quoted or a literal. */
+void imap_out_astring(struct imap_session *s, const char *str, size_t len);
 void imap_flush(struct imap_session *s);
 /* The tagged answer ("OK ...", "NO ...", "BAD ..."), after the pending
  * changes of the selected mailbox (OK and NO only). */

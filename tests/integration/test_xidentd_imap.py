@@ -94,7 +94,7 @@ class Server:
 
 def connect(srv, user='EXAMPLE\\jdoe', password='jdoe-pw'):
     m = imaplib.IMAP4('127.0.0.1', srv.port, timeout=20)
-    m.login(user, password)
+    m.login(imap_quote(user), password)
     return m
 
 
@@ -302,13 +302,182 @@ def test_sasl(t, srv):
     t.ok(r.returncode == 0 and 'Subject: hello' in r.stdout, 'curl imap:// AUTH=NTLM fetches UID 1', r.stderr[-800:])
 
 
+def test_folders(t, srv):
+    m = connect(srv, 'EXAMPLE\\asmith', 'asmith-pw')
+    typ, data = m.list()
+    t.ok(typ == 'OK' and data == [b'(\\HasNoChildren) "." INBOX'], 'LIST on a fresh Maildir: INBOX only', data)
+    typ, data = m.list('""', '""')
+    t.eq(data, [b'(\\Noselect) "." ""'], 'LIST "" "": the hierarchy delimiter')
+    for name in ('Sent', 'Projects', 'Projects.2025', 'Projects.2025.Q1', 'Entw&APw-rfe'):
+        typ, data = m.create(name)
+        t.eq(typ, 'OK', 'CREATE %s' % name)
+    typ, data = m.create('Sent')
+    t.ok(typ == 'NO' and b'ALREADYEXISTS' in data[0], 'CREATE an existing folder: NO [ALREADYEXISTS]', data)
+    typ, data = m.create('INBOX')
+    t.eq(typ, 'NO', 'CREATE INBOX: NO')
+    typ, data = m.list()
+    t.eq(sorted(data), sorted([b'(\\HasNoChildren) "." INBOX', b'(\\HasNoChildren) "." Entw&APw-rfe',
+                              b'(\\HasChildren) "." Projects', b'(\\HasChildren) "." Projects.2025',
+                              b'(\\HasNoChildren) "." Projects.2025.Q1', b'(\\HasNoChildren \\Sent) "." Sent']),
+         'LIST "" "*": every folder, CHILDREN and SPECIAL-USE attributes')
+    typ, data = m.list('""', '%')
+    t.eq(sorted(data), sorted([b'(\\HasNoChildren) "." INBOX', b'(\\HasNoChildren) "." Entw&APw-rfe',
+                              b'(\\HasChildren) "." Projects', b'(\\HasNoChildren \\Sent) "." Sent']),
+         'LIST "" "%": the top level only')
+    typ, data = m.list('Projects.', '%')
+    t.eq(data, [b'(\\HasChildren) "." Projects.2025'], 'LIST with a reference')
+    typ, data = m.list('""', 'inbox')
+    t.eq(data, [b'(\\HasNoChildren) "." INBOX'], 'LIST matches inbox case-insensitively')
+    typ, data = m.rename('Projects', 'Work')
+    t.eq(typ, 'OK', 'RENAME Projects Work')
+    typ, data = m.list('""', 'Work*')
+    t.eq(sorted(data), sorted([b'(\\HasChildren) "." Work', b'(\\HasChildren) "." Work.2025',
+                              b'(\\HasNoChildren) "." Work.2025.Q1']), 'RENAME moved the children')
+    typ, data = m.rename('Nope', 'Other')
+    t.ok(typ == 'NO' and b'NONEXISTENT' in data[0], 'RENAME of a missing folder: NO [NONEXISTENT]', data)
+    typ, data = m.delete('Work')
+    t.eq(typ, 'NO', 'DELETE of a folder with children: NO')
+    typ, data = m.delete('Work.2025.Q1')
+    t.eq(typ, 'OK', 'DELETE a leaf')
+    typ, data = m.delete('INBOX')
+    t.eq(typ, 'NO', 'DELETE INBOX: NO')
+    # subscriptions in Dovecot's file
+    t.eq(m.subscribe('Sent')[0], 'OK', 'SUBSCRIBE Sent')
+    t.eq(m.subscribe('Work.2025')[0], 'OK', 'SUBSCRIBE Work.2025')
+    t.eq(m.subscribe('INBOX')[0], 'OK', 'SUBSCRIBE INBOX')
+    t.eq(m.subscribe('Missing')[0], 'NO', 'SUBSCRIBE a missing folder: NO')
+    typ, data = m.lsub('""', '*')
+    t.eq(sorted(data), sorted([b'(\\HasNoChildren) "." Sent', b'(\\HasNoChildren) "." Work.2025',
+                              b'(\\HasNoChildren) "." INBOX']), 'LSUB "" "*"')
+    typ, data = m.lsub('""', '%')
+    t.ok(b'(\\Noselect \\HasChildren) "." Work' in data and b'(\\HasNoChildren) "." Sent' in data,
+         'LSUB "%": an unsubscribed parent of a subscribed child is \\Noselect', data)
+    t.eq(m.unsubscribe('Sent')[0], 'OK', 'UNSUBSCRIBE Sent')
+    with open(os.path.join(srv.root, 'vmail', 'asmith', 'Maildir', 'subscriptions')) as f:
+        subs = f.read()
+    t.eq(sorted(subs.split()), ['INBOX', 'Work.2025'], 'subscriptions file: one name per line (Dovecot format)')
+    typ, data = m.status('INBOX', '(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)')
+    t.ok(typ == 'OK' and re.match(rb'INBOX \(MESSAGES 0 RECENT 0 UIDNEXT 1 UIDVALIDITY \d+ UNSEEN 0\)', data[0]),
+         'STATUS INBOX', data)
+    typ, data = m.status('Missing', '(MESSAGES)')
+    t.eq(typ, 'NO', 'STATUS of a missing folder: NO')
+    typ, data = m.namespace()
+    t.eq(data, [b'(("" ".")) NIL NIL'], 'NAMESPACE')
+    m.logout()
+
+
+def test_append_store(t, srv):
+    m = connect(srv, 'EXAMPLE\\bjones', 'bjones-pw')
+    msg = b'From: b@example.com\r\nSubject: appended\r\n\r\nbody text here\r\n'
+    typ, data = m.append('INBOX', '(\\Seen $Important)', imaplib.Time2Internaldate(1700000000), msg)
+    t.ok(typ == 'OK' and re.search(rb'\[APPENDUID \d+ 1\]', data[0]), 'APPEND with flags and date: APPENDUID', data)
+    typ, data = m.append('Nope', None, None, msg)
+    t.ok(typ == 'NO' and b'TRYCREATE' in data[0], 'APPEND to a missing folder: NO [TRYCREATE]', data)
+    m.append('INBOX', None, None, msg.replace(b'appended', b'second'))
+    m.append('INBOX', '(\\Flagged)', None, msg.replace(b'appended', b'third'))
+    typ, data = m.select('INBOX')
+    t.eq(data, [b'3'], 'SELECT after APPEND: 3 messages')
+    typ, data = m.fetch('1', '(FLAGS INTERNALDATE RFC822.SIZE)')
+    t.ok(b'\\Seen' in data[0] and b'$Important' in data[0] and b'"14-Nov-2023 22:13:20 +0000"' in data[0]
+         and b'RFC822.SIZE %d' % len(msg) in data[0], 'FETCH FLAGS/INTERNALDATE/RFC822.SIZE of the appended', data)
+    typ, data = m.fetch('1', '(BODY.PEEK[])')
+    t.eq(data[0][1], msg, 'BODY.PEEK[] is the message as appended')
+    typ, data = m.fetch('2', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+    t.eq(data[0][1], b'Subject: second\r\n\r\n', 'BODY.PEEK[HEADER.FIELDS (SUBJECT)]')
+    typ, data = m.fetch('2', '(BODY.PEEK[TEXT]<5.4>)')
+    t.ok(data[0][0].endswith(b'BODY[TEXT]<5> {4}') and data[0][1] == b'text', 'partial BODY.PEEK[TEXT]<5.4>', data)
+    typ, data = m.fetch('2', '(FLAGS)')
+    t.ok(b'\\Seen' not in data[0], 'PEEK did not set \\Seen', data)
+    typ, data = m.fetch('2', '(BODY[TEXT])')
+    t.ok(b'\\Seen' in b''.join(x if isinstance(x, bytes) else b''.join(x) for x in data),
+         'BODY[TEXT] sets \\Seen and reports FLAGS', data)
+    typ, data = m.fetch('3', '(ENVELOPE BODYSTRUCTURE)')
+    t.ok(b'ENVELOPE (NIL "third"' in data[0] and b'BODYSTRUCTURE ("text" "plain"' in data[0],
+         'ENVELOPE and BODYSTRUCTURE', data)
+    typ, data = m.store('1:3', '+FLAGS', '(\\Deleted)')
+    t.eq(len(data), 3, 'STORE +FLAGS answers FETCH FLAGS for each message')
+    typ, data = m.store('2', '-FLAGS.SILENT', '(\\Deleted)')
+    t.eq(data, [None], 'STORE -FLAGS.SILENT answers nothing')
+    typ, data = m.uid('STORE', '3', 'FLAGS', '(\\Answered $Label1)')
+    t.ok(b'UID 3' in data[0] and b'$Label1' in data[0] and b'\\Deleted' not in data[0], 'UID STORE FLAGS replaces', data)
+    typ, data = m.search(None, 'DELETED')
+    t.eq(data, [b'1'], 'SEARCH DELETED')
+    typ, data = m.search(None, 'OR', 'FLAGGED', 'KEYWORD', '$Label1')
+    t.eq(data, [b'3'], 'SEARCH OR FLAGGED KEYWORD')
+    typ, data = m.uid('SEARCH', 'SUBJECT', 'second')
+    t.eq(data, [b'2'], 'UID SEARCH SUBJECT')
+    typ, data = m.search(None, 'BODY', '"TEXT HERE"', 'NOT', 'SEEN')
+    t.eq(data, [b'3'], 'SEARCH BODY (case-insensitive) NOT SEEN')
+    typ, data = m.search('UTF-8', 'LARGER', '10', 'UID', '2:*')
+    t.eq(data, [b'2 3'], 'SEARCH CHARSET UTF-8 LARGER UID 2:*')
+    typ, data = m.search('KOI8-R', 'ALL')
+    t.eq(typ, 'NO', 'SEARCH with an unknown charset: NO [BADCHARSET]')
+    typ, data = m.expunge()
+    t.eq(data, [b'1'], 'EXPUNGE: * 1 EXPUNGE')
+    typ, data = m.search(None, 'ALL')
+    t.eq(data, [b'1 2'], 'two left after EXPUNGE')
+    m.store('2', '+FLAGS', '\\Deleted')
+    m.store('1', '+FLAGS', '\\Deleted')
+    m.response('EXPUNGE')
+    typ, data = m.uid('EXPUNGE', '3')
+    t.eq(m.response('EXPUNGE')[1], [b'2'], 'UID EXPUNGE 3 expunges only UID 3')
+    typ, data = m.close()
+    t.eq(typ, 'OK', 'CLOSE (expunges \\Deleted silently)')
+    typ, data = m.status('INBOX', '(MESSAGES)')
+    t.ok(b'MESSAGES 0' in data[0], 'CLOSE expunged the last \\Deleted message', data)
+    m.state = 'SELECTED'  # imaplib would refuse by itself
+    try:
+        typ, data = m.fetch('1', 'FLAGS')
+    except imaplib.IMAP4.error as e:
+        typ, data = 'BAD', str(e)
+    t.ok(typ == 'BAD' and 'No mailbox selected' in str(data), 'FETCH after CLOSE: BAD (no mailbox selected)', data)
+    m.state = 'AUTH'
+    m.logout()
+
+
+def test_copy_move(t, srv):
+    m = connect(srv, 'EXAMPLE\\mmiller\\mike', 'mmiller-pw')
+    for i in range(4):
+        m.append('INBOX', None, None, b'Subject: m%d\r\n\r\nx\r\n' % i)
+    m.create('Archive')
+    m.select('INBOX')
+    typ, data = m.copy('1:2', 'Archive')
+    t.ok(typ == 'OK' and re.search(rb'\[COPYUID \d+ 1:2 1:2\]', data[0]), 'COPY: COPYUID', data)
+    typ, data = m.uid('COPY', '3', 'Nope')
+    t.ok(typ == 'NO' and b'TRYCREATE' in data[0], 'COPY to a missing folder: NO [TRYCREATE]', data)
+    typ, data = m._simple_command('MOVE', '3:4', 'Archive')
+    resp = m.untagged_responses
+    t.ok(typ == 'OK' and any(b'COPYUID' in x for x in resp.get('OK', [])), 'MOVE: untagged COPYUID', (typ, data, resp))
+    t.eq(resp.get('EXPUNGE'), [b'4', b'3'], 'MOVE: EXPUNGE responses')
+    typ, data = m.select('Archive', readonly=True)
+    t.eq(data, [b'4'], 'EXAMINE Archive: 4 messages')
+    typ, data = m.store('1', '+FLAGS', '\\Seen')
+    t.eq(typ, 'NO', 'STORE in an EXAMINEd mailbox: NO')
+    typ, data = m.fetch('1:*', '(BODY[HEADER.FIELDS (SUBJECT)])')
+    subjects = [x[1].strip() for x in data if isinstance(x, tuple)]
+    t.eq(subjects, [b'Subject: m0', b'Subject: m1', b'Subject: m2', b'Subject: m3'], 'copied and moved messages in order')
+    typ, data = m.fetch('1', 'FLAGS')
+    t.ok(b'\\Seen' not in data[0], 'BODY[] in EXAMINE does not set \\Seen', data)
+    m._simple_command('UNSELECT')
+    typ, data = m.rename('INBOX', 'Old')
+    t.eq(typ, 'OK', 'RENAME INBOX Old')
+    typ, data = m.status('INBOX', '(MESSAGES)')
+    t.ok(b'MESSAGES 0' in data[0], 'RENAME INBOX left INBOX empty', data)
+    typ, data = m.status('Old', '(MESSAGES)')
+    t.ok(b'MESSAGES 2' in data[0], 'RENAME INBOX moved its messages', data)
+    m.logout()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
         srv = Server(d, root)
+        srv.root = root
         only = os.environ.get('XD_ONLY')
         tests = [('slice', test_slice, (t, srv)), ('logons', test_logons, (t, srv)),
-                 ('refusals', test_refusals, (t, srv)), ('sasl', test_sasl, (t, srv))]
+                 ('refusals', test_refusals, (t, srv)), ('sasl', test_sasl, (t, srv)),
+                 ('folders', test_folders, (t, srv)), ('append_store', test_append_store, (t, srv)),
+                 ('copy_move', test_copy_move, (t, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
