@@ -126,6 +126,14 @@
 	  "xidentd: milliseconds before a failed logon is answered; doubled for each further recent failure from the same address.") \
 	X(LOGON_FAILURE_DELAY_MAX, "logon_failure_delay_max", XI_CT_INT, "15000", 0, "0..600000", \
 	  "xidentd: upper bound of that delay in milliseconds; a source's failures are forgotten after 15 minutes without one.") \
+	X(PLAINTEXT_LOGONS, "plaintext_logons", XI_CT_ENUM, "secure", 0, "secure|tls|always", \
+	  "xidentd: where clear-text logons (USER/PASS, AUTH PLAIN and LOGIN, IMAP LOGIN) are allowed: secure = over TLS or from a loopback address (as Dovecot's disable_plaintext_auth = yes), tls = over TLS only, always = also without TLS (the password crosses the network readable). NTLM is allowed in every case.") \
+	X(MAX_USER_SESSIONS, "max_user_sessions", XI_CT_INT, "10", 0, "0..100000", \
+	  "xidentd: logged-on sessions one user may hold at once from one remote address (as Dovecot's mail_max_userip_connections); further logons are refused with [IN-USE]. 0: no limit.") \
+	X(AUTH_THREADS, "auth_threads", XI_CT_INT, "8", 0, "1..64", \
+	  "xidentd: logons the authentication process works on at once (threads sharing the LDAP pool); a slow directory answer then holds up one logon, not all.") \
+	X(AUTH_QUEUE, "auth_queue", XI_CT_INT, "1024", 0, "1..65536", \
+	  "xidentd: logon requests waiting for a thread; beyond it a logon is answered as a temporary failure at once.") \
 	X(IDLE_TIMEOUT_PREAUTH, "idle_timeout_preauth", XI_CT_INT, "60", 0, "5..3600", \
 	  "xidentd: seconds a connection may stay silent before it has logged on.") \
 	X(IDLE_TIMEOUT, "idle_timeout", XI_CT_INT, "600", 0, "60..86400", \

@@ -14,75 +14,75 @@ static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
 	[XI_OUTCOME_OK] = {
 		XI_OUTCOME_OK, "ok", 11202, XI_CAT_AUTHENTICATION, XI_LEVEL_MINIMUM, "success",
 		"",
-		"None: the logon succeeded.", 0 },
+		"None: the logon succeeded.", 0, "", "" },
 	[XI_OUTCOME_BAD_CREDENTIALS] = {
 		XI_OUTCOME_BAD_CREDENTIALS, "bad_credentials", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		BAD_CREDENTIALS_TEXT,
 		"If the user is sure of the password, check how the logon name resolves with "
 		"`xident resolve NAME`; many failures from one address may be a password-guessing attack.",
-		0 },
+		0, "AUTH", "AUTHENTICATIONFAILED" },
 	[XI_OUTCOME_INVALID_NAME] = {
 		XI_OUTCOME_INVALID_NAME, "invalid_name", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		BAD_CREDENTIALS_TEXT,
 		"The client sent a name that is no logon name: tell the user to log on as "
 		"DOMAIN\\account\\alias, DOMAIN\\account, account, alias or user@domain.",
-		0 },
+		0, "AUTH", "AUTHENTICATIONFAILED" },
 	[XI_OUTCOME_ACCOUNT_DISABLED] = {
 		XI_OUTCOME_ACCOUNT_DISABLED, "account_disabled", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		"Logon failure: account currently disabled.",
-		"Enable the account in the directory if this user should log on.", 0 },
+		"Enable the account in the directory if this user should log on.", 0, "AUTH", "AUTHENTICATIONFAILED" },
 	[XI_OUTCOME_NO_MAILBOX] = {
 		XI_OUTCOME_NO_MAILBOX, "no_mailbox", 13005, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		"The requested mailbox is not available on this server. %s",
 		"The name is a custom recipient, a distribution list or an account without a "
 		"mailbox: log on with the alias of a real mailbox, or create a mailbox for the account.",
-		0 },
+		0, "AUTH", "CONTACTADMIN" },
 	[XI_OUTCOME_ACCESS_DENIED] = {
 		XI_OUTCOME_ACCESS_DENIED, "access_denied", 1023, XI_CAT_LOGONS,
 		XI_LEVEL_NONE, "error",
 		"Access to mailbox %s is denied for %s",
 		"Make the account the mailbox's primary account or a delegate of it "
 		"(`xident mailbox grant ALIAS DOMAIN\\account`), or log on with the account that owns the mailbox.",
-		0 },
+		0, "AUTH", "AUTHORIZATIONFAILED" },
 	[XI_OUTCOME_AMBIGUOUS] = {
 		XI_OUTCOME_AMBIGUOUS, "ambiguous", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
-		"The logon name %s is ambiguous; log on as %s (DOMAIN\\account\\alias).",
+		"Ambiguous Alias: the logon name %s is ambiguous; log on as %s (DOMAIN\\account\\alias).",
 		"Tell the user to log on with the three-part name DOMAIN\\account\\alias, or make "
 		"the alias unique, or name the account's own mailbox after the account.",
-		0 },
+		0, "AUTH", "CONTACTADMIN" },
 	[XI_OUTCOME_PROTOCOL_DISABLED] = {
 		XI_OUTCOME_PROTOCOL_DISABLED, "protocol_disabled", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		"%s is disabled for this mailbox",
 		"Enable the protocol for the mailbox (its protocols attribute) and on this server "
 		"(`protocols` in xident.conf), or have the user use another protocol.",
-		0 },
+		0, "AUTH", "CONTACTADMIN" },
 	[XI_OUTCOME_METHOD_DISABLED] = {
 		XI_OUTCOME_METHOD_DISABLED, "method_disabled", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		"%s logons are disabled for this mailbox",
 		"Configure the client to use a logon method the mailbox allows, or change the "
 		"mailbox's setting.",
-		0 },
+		0, "AUTH", "CONTACTADMIN" },
 	[XI_OUTCOME_OTHER_SERVER] = {
 		XI_OUTCOME_OTHER_SERVER, "other_server", 13005, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_MINIMUM, "warning",
 		"The mailbox %s is on server %s; connect to that server.",
 		"Point the client at the mailbox's home server, or set home_server_action = proxy "
 		"so this server forwards the session.",
-		0 },
+		0, "AUTH", "CONTACTADMIN" },
 	[XI_OUTCOME_NTLM_DISABLED] = {
 		XI_OUTCOME_NTLM_DISABLED, "ntlm_disabled", 13004, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
 		"The NTLM Authentication package has been disabled for this protocol.",
 		"Add the protocol to ntlm_protocols in xident.conf, or turn off Secure Password "
 		"Authentication in the client and send the password over TLS.",
-		0 },
+		0, "AUTH", "CONTACTADMIN" },
 	[XI_OUTCOME_NTLM_FAILED] = {
 		XI_OUTCOME_NTLM_FAILED, "ntlm_failed", 13004, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "failure",
@@ -90,14 +90,32 @@ static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
 		"The cause names the failed step: check the client's NTLM settings (NTLMv2; set "
 		"ntlm_v1 = yes only for old clients), the password, and both clocks "
 		"(ntlm_timestamp_window).",
-		0 },
+		0, "AUTH", "AUTHENTICATIONFAILED" },
 	[XI_OUTCOME_TEMPFAIL] = {
 		XI_OUTCOME_TEMPFAIL, "tempfail", 13003, XI_CAT_AUTHENTICATION,
 		XI_LEVEL_NONE, "error",
 		"The logon service is temporarily unavailable; please try again later.",
 		"Check that the servers in ldap_uris answer, and that the service account "
 		"(ldap_bind_dn) may read the attributes and entries named in the cause.",
-		1 },
+		1, "SYS/TEMP", "UNAVAILABLE" },
+	[XI_OUTCOME_PLAINTEXT_DISABLED] = {
+		XI_OUTCOME_PLAINTEXT_DISABLED, "plaintext_disabled", 13003, XI_CAT_AUTHENTICATION,
+		XI_LEVEL_NONE, "failure",
+		"Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
+		"Configure the client to use TLS (STLS/STARTTLS, or ports 995/993) or NTLM (Secure "
+		"Password Authentication); to allow clear-text passwords without TLS set "
+		"plaintext_logons = always in xident.conf (not advised: the password crosses the "
+		"network readable).",
+		0, "AUTH", "PRIVACYREQUIRED" },
+	[XI_OUTCOME_SESSION_LIMIT] = {
+		XI_OUTCOME_SESSION_LIMIT, "session_limit", 13003, XI_CAT_AUTHENTICATION,
+		XI_LEVEL_NONE, "failure",
+		"Too many sessions for this mailbox from your address (%s); close another mail "
+		"client or try again later.",
+		"The user has more mail clients open from one address than max_user_sessions allows: "
+		"have the user close some (or check for a client that leaves sessions open), or raise "
+		"max_user_sessions in xident.conf.",
+		1, "IN-USE", "LIMIT" },
 };
 
 const char *xi_outcome_no_recipient_remedy(void)
@@ -111,6 +129,14 @@ const struct xi_outcome_info *xi_outcome_info(enum xi_outcome outcome)
 	if ((unsigned)outcome >= XI_OUTCOME__COUNT)
 		return &outcomes[XI_OUTCOME_TEMPFAIL];
 	return &outcomes[outcome];
+}
+
+const struct xi_outcome_info *xi_outcome_by_name(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < XI_OUTCOME__COUNT; i++)
+		if (strcmp(outcomes[i].name, name) == 0)
+			return &outcomes[i];
+	return NULL;
 }
 
 const char *xi_category_name(enum xi_event_category cat)

@@ -23,6 +23,9 @@ enum xi_outcome {
 	XI_OUTCOME_NTLM_DISABLED,     /* NTLM off for this protocol */
 	XI_OUTCOME_NTLM_FAILED,       /* NTLM exchange failed (malformed, replayed, v1 refused...) */
 	XI_OUTCOME_TEMPFAIL,          /* directory down/timeout/missing right: never "bad password" */
+	/* Decided by a server (xidentd) around the resolver, not by it: */
+	XI_OUTCOME_PLAINTEXT_DISABLED, /* clear-text logon on a connection that is not secure */
+	XI_OUTCOME_SESSION_LIMIT,     /* the user already has the allowed number of sessions */
 	XI_OUTCOME__COUNT
 };
 
@@ -54,10 +57,15 @@ struct xi_outcome_info {
 				      documented per row, filled by xi_outcome_client_text */
 	const char *remedy;        /* what the administrator should do */
 	int temporary;             /* 1: client should retry later (tempfail) */
+	const char *pop3_code;     /* RFC 2449/3206 response code: "AUTH", "SYS/TEMP", "IN-USE" */
+	const char *imap_code;     /* RFC 5530 response code: "AUTHENTICATIONFAILED", ... */
 };
 
 const struct xi_outcome_info *xi_outcome_info(enum xi_outcome outcome);
 const char *xi_category_name(enum xi_event_category cat);
+/* The row whose name is name ("ambiguous"), for a host that carried the name
+ * between processes; NULL when there is none. */
+const struct xi_outcome_info *xi_outcome_by_name(const char *name);
 
 /* The event id for an outcome on a protocol ("pop3", "imap", NULL): the
  * table's id, except that POP3 reports a disabled protocol as 11310 (POP3
@@ -82,6 +90,7 @@ size_t xi_text_fill(const char *text, const char *const *args, size_t nargs,
  *   protocol_disabled  the protocol's name ("POP3", "IMAP4")
  *   method_disabled    the method's name ("NTLM", "clear-text")
  *   other_server       mailbox alias, home server
+ *   session_limit      the limit's key and value ("max_user_sessions = 10")
  * The others have none. */
 size_t xi_outcome_client_text(enum xi_outcome outcome, const char *const *args, size_t nargs,
 			      char *buf, size_t size);

@@ -182,6 +182,8 @@ apply_outcome(struct xi_authdb *db, struct auth_request *request,
 	case XI_OUTCOME_PROTOCOL_DISABLED:
 	case XI_OUTCOME_METHOD_DISABLED:
 	case XI_OUTCOME_NTLM_DISABLED:
+	case XI_OUTCOME_PLAINTEXT_DISABLED: /* decided by xidentd, never by the resolver */
+	case XI_OUTCOME_SESSION_LIMIT:      /* Dovecot has its own limit */
 		set_field(request, deferred, "nologin", "y");
 		set_field(request, deferred, "reason", reason_text(r));
 		return PASSDB_RESULT_OK;

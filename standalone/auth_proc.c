@@ -1,11 +1,21 @@
 /*
  * The auth process: the only one that holds the bind password and talks to
- * the directory.  It answers the network process one request at a time (the
- * resolver blocks on LDAP; part 1 accepts that logons are serialised here)
- * and, for each successful logon, sends the master a grant: a random token
- * with the mailbox's uid, gid and home.  The network process only ever sees
- * the token, so even a compromised network process cannot choose whose mail
- * a session opens.
+ * the directory.  For each successful logon it sends the master a grant: a
+ * random token with the mailbox's uid, gid and home.  The network process
+ * only ever sees the token, so even a compromised network process cannot
+ * choose whose mail a session opens.
+ *
+ * Concurrency: the main thread reads requests and queues them (bounded:
+ * auth_queue); auth_threads workers run them on the one resolver, which is
+ * thread-safe and shares its LDAP pool, so a slow directory answer holds up
+ * one logon, not every logon.  Threads rather than several auth processes:
+ * one LDAP pool and one NTLM table serve every request, and an NTLM
+ * exchange's second message can be handled by any worker without routing
+ * it back to the process that holds its state.  Replies go over the same
+ * SOCK_SEQPACKET sockets: one sendmsg is one whole message, so replies of
+ * different workers never interleave.  The network process sends at most
+ * one request per connection at a time, so a connection's NTLM state is
+ * used by one worker at a time (its slot is "busy" meanwhile).
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
@@ -13,6 +23,7 @@
 #include "privsep.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +43,16 @@
 struct ntlm_slot {
 	uint32_t conn;
 	struct xi_ntlm_sasl *sasl;
+	bool busy;     /* a worker is using it (outside the lock) */
+	bool forget;   /* the connection went away meanwhile: drop when done */
+};
+
+/* A request as read, waiting for a worker. */
+struct job {
+	struct job *next;
+	uint32_t type, conn;
+	size_t len, pos;
+	uint8_t buf[];
 };
 
 struct auth {
@@ -41,7 +62,14 @@ struct auth {
 	char computer[256];
 	char computer_upper[256];
 	int net, master;
+	pthread_mutex_t ntlm_lock;
 	struct ntlm_slot slots[NTLM_SLOTS];
+	/* the queue */
+	pthread_mutex_t queue_lock;
+	pthread_cond_t queue_cond;
+	struct job *head, *tail;
+	size_t queued, queue_max;
+	bool closing;
 };
 
 static enum xi_protocol protocol_of(const char *name)
@@ -83,28 +111,74 @@ static void ntlm_settings_init(struct auth *a)
 		a->ntlm.dns_computer = s;
 }
 
-static struct ntlm_slot *slot_find(struct auth *a, uint32_t conn, bool create)
+/* Takes conn's NTLM slot for a worker (creating it when asked); NULL when
+ * the table is full or (a misbehaving network process) the slot is busy. */
+static struct ntlm_slot *slot_take(struct auth *a, uint32_t conn)
 {
-	struct ntlm_slot *free_slot = NULL;
+	struct ntlm_slot *found = NULL, *free_slot = NULL;
 
+	pthread_mutex_lock(&a->ntlm_lock);
 	for (size_t i = 0; i < NTLM_SLOTS; i++) {
-		if (a->slots[i].sasl != NULL && a->slots[i].conn == conn)
-			return &a->slots[i];
-		if (a->slots[i].sasl == NULL && free_slot == NULL)
-			free_slot = &a->slots[i];
+		struct ntlm_slot *s = &a->slots[i];
+		bool used = s->sasl != NULL || s->busy;
+		if (used && s->conn == conn) {
+			found = s;
+			break;
+		}
+		if (!used && free_slot == NULL)
+			free_slot = s;
 	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	free_slot->conn = conn;
-	return free_slot;
+	if (found == NULL && free_slot != NULL) {
+		found = free_slot;
+		found->conn = conn;
+		found->forget = false;
+	}
+	if (found != NULL && found->busy)
+		found = NULL;
+	if (found != NULL)
+		found->busy = true;
+	pthread_mutex_unlock(&a->ntlm_lock);
+	return found;
 }
 
-static void slot_drop(struct ntlm_slot *s)
+/* Gives a taken slot back: keep (the exchange goes on) or drop it. */
+static void slot_release(struct auth *a, struct ntlm_slot *s, bool keep)
 {
-	if (s != NULL && s->sasl != NULL) {
-		xi_ntlm_sasl_free(s->sasl);
+	struct xi_ntlm_sasl *drop = NULL;
+
+	pthread_mutex_lock(&a->ntlm_lock);
+	if (!keep || s->forget) {
+		drop = s->sasl;
 		s->sasl = NULL;
+		s->forget = false;
 	}
+	s->busy = false;
+	pthread_mutex_unlock(&a->ntlm_lock);
+	if (drop != NULL)
+		xi_ntlm_sasl_free(drop);
+}
+
+/* The connection is gone: drop its exchange now, or when its worker is done. */
+static void slot_forget(struct auth *a, uint32_t conn)
+{
+	struct xi_ntlm_sasl *drop = NULL;
+
+	pthread_mutex_lock(&a->ntlm_lock);
+	for (size_t i = 0; i < NTLM_SLOTS; i++) {
+		struct ntlm_slot *s = &a->slots[i];
+		if ((s->sasl != NULL || s->busy) && s->conn == conn) {
+			if (s->busy) {
+				s->forget = true;
+			} else {
+				drop = s->sasl;
+				s->sasl = NULL;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->ntlm_lock);
+	if (drop != NULL)
+		xi_ntlm_sasl_free(drop);
 }
 
 /* Sends the reply for a finished logon (and the grant first, on success, so
@@ -129,10 +203,10 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 			       "remedy=\"set the mailbox's uid, gid and home in the directory\"",
 			       protocol, remote, r->canonical_user, r->uid, r->gid, r->home);
 			status = XI_AUTH_TEMPFAIL;
-			text = "The mailbox is not available now; the administrator has been told.";
+			text = xi_outcome_info(XI_OUTCOME_TEMPFAIL)->client_text;
 		} else if (RAND_bytes(token, sizeof(token)) != 1) {
 			status = XI_AUTH_TEMPFAIL;
-			text = "Temporary failure; try again later.";
+			text = xi_outcome_info(XI_OUTCOME_TEMPFAIL)->client_text;
 		} else {
 			xi_msg_init(&m, XI_MSG_GRANT, conn);
 			xi_msg_put(&m, token, sizeof(token));
@@ -146,13 +220,15 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 			if (xi_msg_send(a->master, &m, -1) < 0) {
 				xd_log(LOG_ERR, "auth: cannot send grant to master: %m");
 				status = XI_AUTH_TEMPFAIL;
-				text = "Temporary failure; try again later.";
+				text = xi_outcome_info(XI_OUTCOME_TEMPFAIL)->client_text;
 			}
 		}
 	}
 	xi_msg_init(&m, XI_MSG_AUTH_REPLY, conn);
 	xi_msg_put_u32(&m, status);
-	xi_msg_put_str(&m, xi_outcome_info(r->outcome)->name);
+	/* A grant that could not be made is a tempfail, whatever the outcome. */
+	xi_msg_put_str(&m, xi_outcome_info(status == XI_AUTH_TEMPFAIL ? XI_OUTCOME_TEMPFAIL
+							       : r->outcome)->name);
 	xi_msg_put_str(&m, text);
 	xi_msg_put_str(&m, "");
 	xi_msg_put(&m, token, status == XI_AUTH_OK ? sizeof(token) : 0);
@@ -164,19 +240,22 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 	OPENSSL_cleanse(token, sizeof(token));
 }
 
-static void reply_simple(struct auth *a, uint32_t conn, uint32_t status, const char *outcome,
-			 const char *text, const char *blob)
+/* A reply decided here, without a logon result: its name and client text
+ * come from the outcome table (blob: the NTLM challenge of a CONTINUE). */
+static void reply_simple(struct auth *a, uint32_t conn, uint32_t status, enum xi_outcome outcome,
+			 const char *blob)
 {
 	struct xi_msg m;
+	bool cont = status == XI_AUTH_CONTINUE;
 
 	xi_msg_init(&m, XI_MSG_AUTH_REPLY, conn);
 	xi_msg_put_u32(&m, status);
-	xi_msg_put_str(&m, outcome);
-	xi_msg_put_str(&m, text);
+	xi_msg_put_str(&m, cont ? "" : xi_outcome_info(outcome)->name);
+	xi_msg_put_str(&m, cont ? "" : xi_outcome_info(outcome)->client_text);
 	xi_msg_put_str(&m, blob);
 	xi_msg_put(&m, "", 0);
 	xi_msg_put_str(&m, "");
-	if (xi_msg_send(a->net, &m, -1) < 0)
+	if (m.bad || xi_msg_send(a->net, &m, -1) < 0)
 		xd_log(LOG_ERR, "auth: cannot reply to network process: %m");
 }
 
@@ -188,13 +267,12 @@ static void handle_plain(struct auth *a, struct xi_msg *m)
 
 	if (!xi_msg_str(m, protocol, sizeof(protocol)) || !xi_msg_str(m, remote, sizeof(remote)) ||
 	    !xi_msg_str(m, name, sizeof(name)) || !xi_msg_str(m, password, sizeof(password))) {
-		reply_simple(a, m->conn, XI_AUTH_FAIL, "invalid_name",
-			     xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS)->client_text, "");
+		reply_simple(a, m->conn, XI_AUTH_FAIL, XI_OUTCOME_INVALID_NAME, "");
 		return;
 	}
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
-		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail", "Out of memory.", "");
+		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 		return;
 	}
 	req.name = name;
@@ -231,28 +309,30 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 
 	if (!xi_msg_str(m, protocol, sizeof(protocol)) || !xi_msg_str(m, remote, sizeof(remote)) ||
 	    !xi_msg_bytes(m, &blob, &blob_len, XI_MSG_MAX)) {
-		slot_drop(slot_find(a, m->conn, false));
-		reply_simple(a, m->conn, XI_AUTH_FAIL, "ntlm_failed",
-			     xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS)->client_text, "");
+		slot_forget(a, m->conn);
+		reply_simple(a, m->conn, XI_AUTH_FAIL, XI_OUTCOME_NTLM_FAILED, "");
 		return;
 	}
-	slot = slot_find(a, m->conn, true);
+	slot = slot_take(a, m->conn);
 	if (slot == NULL) {
-		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail",
-			     "Too many NTLM logons at once; try again later.", "");
+		xd_log(LOG_WARNING, "auth: more than %d NTLM exchanges at once; refusing one",
+		       NTLM_SLOTS);
+		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 		return;
 	}
 	if (slot->sasl == NULL) {
 		slot->sasl = xi_ntlm_sasl_new(&a->ntlm, xi_config_list_has(a->cfg, XI_CFG_NTLM_PROTOCOLS,
 									    protocol));
 		if (slot->sasl == NULL) {
-			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail", "Out of memory.", "");
+			slot_release(a, slot, false);
+			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 			return;
 		}
 	}
 	st = xi_ntlm_sasl_step(slot->sasl, (const char *)blob, blob_len, &out, &err);
 	if (st == XI_NTLM_SASL_CONTINUE) {
-		reply_simple(a, m->conn, XI_AUTH_CONTINUE, "", "", out);
+		slot_release(a, slot, true);
+		reply_simple(a, m->conn, XI_AUTH_CONTINUE, XI_OUTCOME_OK, out);
 		free(out);
 		return;
 	}
@@ -269,10 +349,9 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 			ntlm_event(xi_ntlm_sasl_failure(slot->sasl), protocol, remote,
 				   xi_ntlm_sasl_user(slot->sasl));
 		}
-		reply_simple(a, m->conn, XI_AUTH_FAIL, disabled ? "ntlm_disabled" : "ntlm_failed",
-			     disabled ? XI_NTLM_SASL_REFUSAL_TEXT
-				      : xi_outcome_info(XI_OUTCOME_BAD_CREDENTIALS)->client_text, "");
-		slot_drop(slot);
+		slot_release(a, slot, false);
+		reply_simple(a, m->conn, XI_AUTH_FAIL,
+			     disabled ? XI_OUTCOME_NTLM_DISABLED : XI_OUTCOME_NTLM_FAILED, "");
 		return;
 	}
 	/* NEED_HASH: resolve the AUTHENTICATE's names, verify, finish. */
@@ -290,9 +369,8 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 		req.remote = remote;
 		if (r == NULL || xi_resolve(a->resolver, &req, NULL, NULL, &res, &err) < 0) {
 			free(r);
-			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, "tempfail",
-				     "Temporary failure; try again later.", "");
-			slot_drop(slot);
+			slot_release(a, slot, false);
+			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 			return;
 		}
 		have_hash = xi_resolution_nt_hash(res, hash);
@@ -304,30 +382,137 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 		xi_proof_ntlm(res, st == XI_NTLM_SASL_DONE);
 		xi_finish(a->resolver, res, r);
 		xi_resolution_free(res);
-		slot_drop(slot);
+		slot_release(a, slot, false);
 		reply_result(a, m->conn, protocol, remote, r);
 		free(r);
 	}
 }
 
+/* Runs one request; m is the worker's own message buffer. */
+static void run_job(struct auth *a, struct job *j, struct xi_msg *m)
+{
+	m->type = j->type;
+	m->conn = j->conn;
+	m->len = j->len;
+	m->pos = j->pos;
+	m->bad = false;
+	memcpy(m->buf, j->buf, j->len);
+	/* The job may hold a clear-text password: wipe it before it is freed. */
+	OPENSSL_cleanse(j->buf, j->len);
+	switch (m->type) {
+	case XI_MSG_AUTH_PLAIN: handle_plain(a, m); break;
+	case XI_MSG_AUTH_NTLM: handle_ntlm(a, m); break;
+	default: break;
+	}
+	OPENSSL_cleanse(m->buf, m->len);
+}
+
+static void *worker(void *arg)
+{
+	struct auth *a = arg;
+	struct xi_msg *m = malloc(sizeof(*m));
+
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&a->queue_lock);
+		while (a->head == NULL && !a->closing)
+			pthread_cond_wait(&a->queue_cond, &a->queue_lock);
+		j = a->head;
+		if (j != NULL) {
+			a->head = j->next;
+			if (a->head == NULL)
+				a->tail = NULL;
+			a->queued--;
+		}
+		pthread_mutex_unlock(&a->queue_lock);
+		if (j == NULL)
+			break; /* closing and drained */
+		if (m != NULL)
+			run_job(a, j, m);
+		else
+			reply_simple(a, j->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
+		OPENSSL_cleanse(j->buf, j->len);
+		free(j);
+	}
+	if (m != NULL)
+		OPENSSL_cleanse(m, sizeof(*m));
+	free(m);
+	return NULL;
+}
+
+/* Queues a request for the workers; a full queue is answered at once. */
+static void enqueue(struct auth *a, const struct xi_msg *m)
+{
+	struct job *j = NULL;
+	bool full;
+
+	pthread_mutex_lock(&a->queue_lock);
+	full = a->queued >= a->queue_max;
+	pthread_mutex_unlock(&a->queue_lock);
+	if (!full)
+		j = malloc(sizeof(*j) + m->len);
+	if (j == NULL) {
+		xd_log(LOG_WARNING, "auth: %s; a logon is answered as a temporary failure",
+		       full ? "auth_queue is full (the directory is slow, or auth_threads too few)"
+			    : "out of memory");
+		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
+		return;
+	}
+	j->next = NULL;
+	j->type = m->type;
+	j->conn = m->conn;
+	j->len = m->len;
+	j->pos = m->pos;
+	memcpy(j->buf, m->buf, m->len);
+	pthread_mutex_lock(&a->queue_lock);
+	if (a->tail != NULL)
+		a->tail->next = j;
+	else
+		a->head = j;
+	a->tail = j;
+	a->queued++;
+	pthread_cond_signal(&a->queue_cond);
+	pthread_mutex_unlock(&a->queue_lock);
+}
+
 int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 {
-	struct auth a = { .cfg = cfg, .net = net_sock, .master = master_sock };
+	struct auth *a = calloc(1, sizeof(*a));
 	struct xi_error err = { 0 };
 	struct xi_msg *m;
+	size_t nthreads = (size_t)xi_config_int(cfg, XI_CFG_AUTH_THREADS), started = 0;
+	pthread_t *threads = calloc(nthreads, sizeof(*threads));
 	int ret = 0;
 
-	ntlm_settings_init(&a);
-	if (xi_resolver_create(cfg, xd_event_sink, NULL, &a.resolver, &err) < 0) {
+	if (a == NULL || threads == NULL) {
+		free(a);
+		free(threads);
+		return 1;
+	}
+	a->cfg = cfg;
+	a->net = net_sock;
+	a->master = master_sock;
+	a->queue_max = (size_t)xi_config_int(cfg, XI_CFG_AUTH_QUEUE);
+	pthread_mutex_init(&a->ntlm_lock, NULL);
+	pthread_mutex_init(&a->queue_lock, NULL);
+	pthread_cond_init(&a->queue_cond, NULL);
+	ntlm_settings_init(a);
+	if (xi_resolver_create(cfg, xd_event_sink, NULL, &a->resolver, &err) < 0) {
 		xd_log(LOG_ERR, "auth: cannot create the resolver: %s", err.message);
+		free(threads);
+		free(a);
 		return 1;
 	}
 	m = malloc(sizeof(*m));
-	if (m == NULL) {
-		xi_resolver_destroy(a.resolver);
-		return 1;
+	for (; m != NULL && started < nthreads; started++)
+		if (pthread_create(&threads[started], NULL, worker, a) != 0)
+			break;
+	if (m == NULL || started == 0) {
+		xd_log(LOG_ERR, "auth: cannot start worker threads");
+		ret = 1;
 	}
-	for (;;) {
+	while (ret == 0) {
 		int r = xi_msg_recv(net_sock, m, NULL);
 		if (r == 0)
 			break; /* network process gone: the master restarts us or is stopping */
@@ -342,22 +527,35 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 		}
 		switch (m->type) {
 		case XI_MSG_AUTH_PLAIN:
-			handle_plain(&a, m);
-			/* The request held a clear-text password: do not keep it
-			 * until a later, maybe shorter, message overwrites it. */
-			OPENSSL_cleanse(m, sizeof(*m));
+		case XI_MSG_AUTH_NTLM:
+			enqueue(a, m);
 			break;
-		case XI_MSG_AUTH_NTLM: handle_ntlm(&a, m); break;
-		case XI_MSG_AUTH_FORGET: slot_drop(slot_find(&a, m->conn, false)); break;
+		case XI_MSG_AUTH_FORGET: slot_forget(a, m->conn); break;
 		default:
 			xd_log(LOG_ERR, "auth: unexpected message type %u", m->type);
 			break;
 		}
+		/* A request may have held a clear-text password: do not keep it
+		 * until a later, maybe shorter, message overwrites it. */
+		OPENSSL_cleanse(m->buf, m->len);
 	}
+	pthread_mutex_lock(&a->queue_lock);
+	a->closing = true;
+	pthread_cond_broadcast(&a->queue_cond);
+	pthread_mutex_unlock(&a->queue_lock);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
 	for (size_t i = 0; i < NTLM_SLOTS; i++)
-		slot_drop(&a.slots[i]);
-	OPENSSL_cleanse(m, sizeof(*m));
+		if (a->slots[i].sasl != NULL)
+			xi_ntlm_sasl_free(a->slots[i].sasl);
+	if (m != NULL)
+		OPENSSL_cleanse(m, sizeof(*m));
 	free(m);
-	xi_resolver_destroy(a.resolver);
+	free(threads);
+	xi_resolver_destroy(a->resolver);
+	pthread_mutex_destroy(&a->ntlm_lock);
+	pthread_mutex_destroy(&a->queue_lock);
+	pthread_cond_destroy(&a->queue_cond);
+	free(a);
 	return ret;
 }

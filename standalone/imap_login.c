@@ -5,14 +5,11 @@
  * "+ " then the client's NEGOTIATE, "+ <challenge>", then AUTHENTICATE).
  *
  * Logon outcomes are the core's (the auth process answers with the outcome
- * name and client text); here they become RFC 5530 response codes:
- *   bad credentials, invalid name,
- *   NTLM failed, ambiguous          NO [AUTHENTICATIONFAILED]
- *   access denied                   NO [AUTHORIZATIONFAILED]
- *   disabled account, no mailbox,
- *   protocol/method/NTLM disabled   NO [CONTACTADMIN]
- *   other server                    NO [REFERRAL imap://name;AUTH=*@host/] (RFC 2221)
- *   temporary failure               NO [UNAVAILABLE]
+ * name and client text); the response code is
+ * the outcome table's imap_code (AUTHENTICATIONFAILED, AUTHORIZATIONFAILED,
+ * CONTACTADMIN, UNAVAILABLE, ...), except that a mailbox on another home
+ * server is NO [REFERRAL imap://name;AUTH=*@host/] (RFC 2221, the Exchange
+ * behaviour).
  * A granted logon is handed to the master with the command's tag; the mail
  * process answers it (imap_session.c).
  *
@@ -34,7 +31,9 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "logon_policy.h"
 #include "ntlm_sasl.h"
+#include "outcome.h"
 #include "privsep.h"
 
 enum sasl_state { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS, SASL_NTLM };
@@ -99,13 +98,23 @@ static void sendf(struct net *n, struct conn *c, const char *fmt, ...)
 	xd_conn_send(n, c, line, (size_t)len);
 }
 
-/* Clear-text logons: allowed everywhere until the plaintext_logons policy
- * lands (branch xd1); then LOGINDISABLED is announced where it refuses. */
+/* plaintext_logons: where it refuses, LOGINDISABLED is announced and
+ * LOGIN/AUTHENTICATE PLAIN/LOGIN answer NO [PRIVACYREQUIRED]. */
 static bool plaintext_ok(struct net *n, struct conn *c)
 {
-	(void)n;
-	(void)c;
-	return true;
+	return xd_plaintext_allowed(xd_net_config(n), xd_conn_tls_active(c), xd_conn_remote(c));
+}
+
+static void refuse_plaintext(struct net *n, struct conn *c, const char *tag)
+{
+	const struct xi_outcome_info *info = xi_outcome_info(XI_OUTCOME_PLAINTEXT_DISABLED);
+	struct xi_event ev;
+
+	xi_event_from_outcome(&ev, XI_OUTCOME_PLAINTEXT_DISABLED, "imap");
+	ev.remote = xd_conn_remote(c);
+	ev.cause = "clear-text logon on a connection without TLS (plaintext_logons)";
+	xd_emit(&ev);
+	sendf(n, c, "%s NO [%s] %s", tag, info->imap_code, info->client_text);
 }
 
 static void send_capability(struct net *n, struct conn *c)
@@ -229,8 +238,7 @@ static void cmd_authenticate(struct net *n, struct conn *c, struct xd_imap_login
 	}
 	if (strcasecmp(mech->str, "PLAIN") == 0 || strcasecmp(mech->str, "LOGIN") == 0) {
 		if (!plaintext_ok(n, c)) {
-			sendf(n, c, "%s NO [PRIVACYREQUIRED] Clear-text logons need TLS here; use "
-			      "STARTTLS first.", cmd->tag);
+			refuse_plaintext(n, c, cmd->tag);
 			return;
 		}
 	}
@@ -297,8 +305,7 @@ static void run_command(struct net *n, struct conn *c, struct xd_imap_login *l,
 			return;
 		}
 		if (!plaintext_ok(n, c)) {
-			sendf(n, c, "%s NO [PRIVACYREQUIRED] Clear-text logons need TLS here; use "
-			      "STARTTLS first.", cmd->tag);
+			refuse_plaintext(n, c, cmd->tag);
 			return;
 		}
 		set_name(l, user->str);
@@ -417,24 +424,12 @@ static void url_user(const char *name, char *out, size_t size)
 	out[o] = '\0';
 }
 
+/* The outcome table's RFC 5530 code. */
 static const char *response_code(const char *outcome)
 {
-	static const struct { const char *outcome, *code; } codes[] = {
-		{ "bad_credentials", "AUTHENTICATIONFAILED" },
-		{ "invalid_name", "AUTHENTICATIONFAILED" },
-		{ "ntlm_failed", "AUTHENTICATIONFAILED" },
-		{ "ambiguous", "AUTHENTICATIONFAILED" },
-		{ "access_denied", "AUTHORIZATIONFAILED" },
-		{ "account_disabled", "CONTACTADMIN" },
-		{ "no_mailbox", "CONTACTADMIN" },
-		{ "protocol_disabled", "CONTACTADMIN" },
-		{ "method_disabled", "CONTACTADMIN" },
-		{ "ntlm_disabled", "CONTACTADMIN" },
-	};
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(codes[i].outcome, outcome) == 0)
-			return codes[i].code;
-	return "AUTHENTICATIONFAILED";
+	const struct xi_outcome_info *info = xi_outcome_by_name(outcome);
+
+	return info != NULL && info->imap_code[0] != '\0' ? info->imap_code : "AUTHENTICATIONFAILED";
 }
 
 void xd_imap_login_auth_reply(struct net *n, struct conn *c, uint32_t status, const char *outcome,
@@ -465,7 +460,7 @@ void xd_imap_login_auth_reply(struct net *n, struct conn *c, uint32_t status, co
 		return;
 	case XI_AUTH_TEMPFAIL:
 		l->sasl = SASL_NONE;
-		sendf(n, c, "%s NO [UNAVAILABLE] %s", tag, text);
+		sendf(n, c, "%s NO [%s] %s", tag, response_code(outcome), text);
 		return;
 	default:
 		break;
@@ -479,10 +474,6 @@ void xd_imap_login_auth_reply(struct net *n, struct conn *c, uint32_t status, co
 			snprintf(port, sizeof(port), ":%lld", p);
 		snprintf(reply, sizeof(reply), "%s NO [REFERRAL imap://%s;AUTH=*@%s%s/] %s", tag, user,
 			 home_server, port, text);
-	} else if (strcmp(outcome, "ambiguous") == 0) {
-		/* Exchange's wording leads; the core's text says which name to use. */
-		snprintf(reply, sizeof(reply), "%s NO [AUTHENTICATIONFAILED] Ambiguous Alias: %s", tag,
-			 text);
 	} else {
 		snprintf(reply, sizeof(reply), "%s NO [%s] %s", tag, response_code(outcome), text);
 	}

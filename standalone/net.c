@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
+#include "logon_policy.h"
 #include "privsep.h"
 #include "net_conn.h"
 #include "pop3_text.h"
@@ -407,20 +408,41 @@ static void conn_sendf(struct net *n, struct conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void conn_sendf(struct net *n, struct conn *c, const char *fmt, ...)
 {
-	char line[1024];
+	/* Sized per call: an NTLM challenge or a long text is never cut. */
+	char small[512], *line = small;
 	va_list ap;
 	int len;
 
 	va_start(ap, fmt);
-	len = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (len < 0)
+	if (len < 0) {
+		c->state = ST_CLOSING;
 		return;
-	if ((size_t)len > sizeof(line) - 3)
-		len = (int)sizeof(line) - 3;
+	}
+	if ((size_t)len + 2 >= sizeof(small)) {
+		if ((size_t)len + 3 > OUTPUT_MAX || (line = malloc((size_t)len + 3)) == NULL) {
+			c->state = ST_CLOSING;
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(line, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+	}
 	line[len++] = '\r';
 	line[len++] = '\n';
 	conn_send(n, c, line, (size_t)len);
+	if (line != small)
+		free(line);
+}
+
+/* A logon refusal decided here (no auth round trip), with the response code
+ * and text of the outcome table. */
+static void send_outcome(struct net *n, struct conn *c, enum xi_outcome outcome)
+{
+	const struct xi_outcome_info *info = xi_outcome_info(outcome);
+
+	conn_sendf(n, c, "-ERR [%s] %s", info->pop3_code, info->client_text);
 }
 
 static void conn_free(struct net *n, struct conn *c)
@@ -479,7 +501,7 @@ static void conn_tempfail(struct net *n, struct conn *c)
 	if (c->imap)
 		xd_imap_login_tempfail(n, c);
 	else
-		conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 }
 
 static void send_auth(struct net *n, struct conn *c, struct xi_msg *m)
@@ -670,29 +692,26 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	case XI_AUTH_OK:
 		c->sasl_ntlm = false;
 		if (token_len != XI_TOKEN_LEN) {
-			conn_sendf(n, c, "-ERR [SYS/TEMP] " POP3_TEXT_TEMPFAIL);
+			send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 			c->state = ST_AUTHORIZATION;
 			break;
 		}
 		start_session(n, c, token, NULL);
 		return;
 	case XI_AUTH_TEMPFAIL: {
-		char reply[XI_CLIENT_TEXT_MAX + 32];
+		const struct xi_outcome_info *info = xi_outcome_by_name(outcome);
 		c->sasl_ntlm = false;
-		snprintf(reply, sizeof(reply), "-ERR [SYS/TEMP] %s", text);
-		conn_sendf(n, c, "%s", reply);
+		conn_sendf(n, c, "-ERR [%s] %s", info != NULL ? info->pop3_code : "SYS/TEMP", text);
 		c->state = ST_AUTHORIZATION;
 		break;
 	}
 	default: {
+		/* The response code and the text both come from the outcome table. */
+		const struct xi_outcome_info *info = xi_outcome_by_name(outcome);
 		char reply[XI_CLIENT_TEXT_MAX + 32];
 		c->sasl_ntlm = false;
-		/* Exchange's wording for a duplicate alias leads, the core's text says
-		 * which three-part name to use. */
-		if (strcmp(outcome, "ambiguous") == 0)
-			snprintf(reply, sizeof(reply), "-ERR [AUTH] Ambiguous Alias: %s", text);
-		else
-			snprintf(reply, sizeof(reply), "-ERR [AUTH] %s", text);
+		snprintf(reply, sizeof(reply), "-ERR [%s] %s",
+			 info != NULL && info->pop3_code[0] != '\0' ? info->pop3_code : "AUTH", text);
 		logon_failed(n, c, reply);
 		return;
 	}
@@ -747,12 +766,36 @@ static bool word_is(const char *line, size_t wlen, const char *word)
 	return strlen(word) == wlen && strncasecmp(line, word, wlen) == 0;
 }
 
+/* May this connection send a clear-text password (plaintext_logons)? */
+static bool plaintext_ok(struct net *n, struct conn *c)
+{
+	return xd_plaintext_allowed(n->cfg, c->tls, c->src->addr);
+}
+
+/* USER/PASS or AUTH PLAIN/LOGIN where plaintext_logons forbids them:
+ * refused before any password is read, not counted as a failed logon. */
+static void refuse_plaintext(struct net *n, struct conn *c)
+{
+	struct xi_event ev;
+
+	xi_event_from_outcome(&ev, XI_OUTCOME_PLAINTEXT_DISABLED, "pop3");
+	ev.remote = c->src->addr;
+	ev.login = c->user;
+	ev.cause = "clear-text logon on a connection without TLS (plaintext_logons)";
+	xd_emit(&ev);
+	send_outcome(n, c, XI_OUTCOME_PLAINTEXT_DISABLED);
+}
+
 static void cmd_capa(struct net *n, struct conn *c)
 {
+	bool plain = plaintext_ok(n, c);
+
+	/* RFC 2595: before STLS, hide what may not be used without TLS. */
 	conn_sendf(n, c, "+OK Capability list follows\r\n"
 		   "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-		   "USER\r\nSASL PLAIN LOGIN NTLM\r\n%s"
+		   "%sSASL %sNTLM\r\n%s"
 		   "IMPLEMENTATION " XIDENTD_IMPLEMENTATION "\r\n.",
+		   plain ? "USER\r\n" : "", plain ? "PLAIN LOGIN " : "",
 		   n->tls != NULL && !c->tls ? "STLS\r\n" : "");
 }
 
@@ -851,6 +894,11 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 		 * drop it (RFC 2595 section 3.1, the STARTTLS injection). */
 		buf_consume(&c->in, c->in.len);
 		start_tls(n, c);
+	} else if ((word_is(line, wlen, "USER") || word_is(line, wlen, "PASS")) &&
+		   !plaintext_ok(n, c)) {
+		if (arg != NULL)
+			OPENSSL_cleanse(arg, strlen(arg));
+		refuse_plaintext(n, c);
 	} else if (word_is(line, wlen, "USER")) {
 		if (arg == NULL || arg[0] == '\0') {
 			conn_sendf(n, c, "-ERR " POP3_TEXT_USER_SYNTAX);
@@ -871,12 +919,18 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 		char *mech = arg, *ir = NULL;
 		if (mech == NULL || mech[0] == '\0') {
 			/* MS-POP3: AUTH alone lists the mechanisms, then ".". */
-			conn_sendf(n, c, "+OK\r\nPLAIN\r\nLOGIN\r\nNTLM\r\n.");
+			conn_sendf(n, c, "+OK\r\n%sNTLM\r\n.",
+				   plaintext_ok(n, c) ? "PLAIN\r\nLOGIN\r\n" : "");
 			return;
 		}
 		if ((ir = strchr(mech, ' ')) != NULL)
 			*ir++ = '\0';
-		if (strcasecmp(mech, "PLAIN") == 0) {
+		if ((strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0) &&
+		    !plaintext_ok(n, c)) {
+			if (ir != NULL)
+				OPENSSL_cleanse(ir, strlen(ir));
+			refuse_plaintext(n, c);
+		} else if (strcasecmp(mech, "PLAIN") == 0) {
 			if (ir != NULL && strcmp(ir, "=") != 0)
 				sasl_plain_response(n, c, ir);
 			else if (ir != NULL)

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "xidentd.h"
 #include "privsep.h"
+#include "session_count.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -37,6 +38,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "outcome.h"
 
 #define LISTEN_MAX 32
 #define GRANTS_MAX 256
@@ -48,7 +50,8 @@ struct grant {
 	time_t created;
 	uint8_t token[XI_TOKEN_LEN];
 	unsigned uid, gid;
-	bool imap;            /* the grant's protocol (from the auth process) */
+	char protocol[16];
+	char remote[64];
 	char user[256];
 	char home[1024];
 	char maildir[1040];
@@ -67,6 +70,7 @@ struct master {
 	int auth_sock;     /* master <- auth (grants) */
 	int sigfd;
 	size_t sessions;   /* mail processes alive */
+	struct xd_sessions *live; /* the same, per user and remote (max_user_sessions) */
 	pid_t retired_auth_pid; /* the auth process a SIGHUP replaced */
 	struct grant grants[GRANTS_MAX];
 };
@@ -327,27 +331,48 @@ static int start_net(struct master *m, int auth_end)
 	return 0;
 }
 
+/* Starts a new auth process and hands its socket to the network process
+ * (after a SIGHUP, or when the old one died). */
+static void replace_auth(struct master *m)
+{
+	int end = start_auth(m);
+	struct xi_msg *msg;
+
+	if (end < 0) {
+		xd_log(LOG_ERR, "cannot start an auth process: %m");
+		return;
+	}
+	msg = malloc(sizeof(*msg));
+	if (msg != NULL) {
+		xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
+		if (xi_msg_send(m->net_sock, msg, end) < 0)
+			xd_log(LOG_ERR, "cannot pass the auth socket to the network process: %m");
+		free(msg);
+	} else {
+		xd_log(LOG_ERR, "cannot pass the auth socket to the network process: out of memory");
+	}
+	close(end);
+}
+
 static void on_grant(struct master *m)
 {
 	struct xi_msg *msg = malloc(sizeof(*msg));
 	struct grant g = { 0 };
 	const uint8_t *token;
 	size_t tl;
-	char protocol[16], remote[64];
 	time_t now = time(NULL);
 
 	if (msg == NULL)
 		return;
 	while (xi_msg_recv(m->auth_sock, msg, NULL) > 0) {
 		if (msg->type != XI_MSG_GRANT || !xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) ||
-		    tl != XI_TOKEN_LEN || !xi_msg_str(msg, protocol, sizeof(protocol)) ||
-		    !xi_msg_str(msg, remote, sizeof(remote)) || !xi_msg_str(msg, g.user, sizeof(g.user)) ||
+		    tl != XI_TOKEN_LEN || !xi_msg_str(msg, g.protocol, sizeof(g.protocol)) ||
+		    !xi_msg_str(msg, g.remote, sizeof(g.remote)) || !xi_msg_str(msg, g.user, sizeof(g.user)) ||
 		    !xi_msg_u32(msg, &g.uid) || !xi_msg_u32(msg, &g.gid) ||
 		    !xi_msg_str(msg, g.home, sizeof(g.home)) ||
 		    !xi_msg_str(msg, g.maildir, sizeof(g.maildir)) || g.uid == 0 || g.gid == 0)
 			continue;
 		memcpy(g.token, token, XI_TOKEN_LEN);
-		g.imap = strcmp(protocol, "imap") == 0;
 		g.used = true;
 		g.created = now;
 		/* Reuse a free or expired slot; when all are live, the oldest goes. */
@@ -366,6 +391,42 @@ static void on_grant(struct master *m)
 	free(msg);
 }
 
+/* max_user_sessions: refuses (and tells the client, [IN-USE]) a session
+ * beyond the user's limit from this address.  The master counts the mail
+ * processes it forked, so neither the network process nor a client can
+ * make the count lie. */
+static bool over_user_limit(struct master *m, const struct grant *g, int fd, const char *tag)
+{
+	long long limit = xi_config_int(m->cfg, XI_CFG_MAX_USER_SESSIONS);
+	size_t live;
+	char value[64], text[XI_TEXT_VALUE_MAX * 2], line[XI_TEXT_VALUE_MAX * 2 + 32], cause[512];
+	const char *args[1] = { value };
+	const struct xi_outcome_info *info = xi_outcome_info(XI_OUTCOME_SESSION_LIMIT);
+	struct xi_event ev;
+	int len;
+
+	if (limit <= 0 || (live = xd_sessions_count(m->live, g->user, g->remote)) < (size_t)limit)
+		return false;
+	snprintf(value, sizeof(value), "max_user_sessions = %lld", limit);
+	xi_outcome_client_text(XI_OUTCOME_SESSION_LIMIT, args, 1, text, sizeof(text));
+	if (strcmp(g->protocol, "imap") == 0)
+		len = snprintf(line, sizeof(line), "%s NO [%s] %s\r\n", tag[0] ? tag : "*",
+			       info->imap_code, text);
+	else
+		len = snprintf(line, sizeof(line), "-ERR [%s] %s\r\n", info->pop3_code, text);
+	if (len > 0 && write(fd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1) < 0) {
+		/* the client is gone anyway */
+	}
+	snprintf(cause, sizeof(cause), "%zu sessions of %s from %s are open; max_user_sessions is %lld",
+		 live, g->user, g->remote, limit);
+	xi_event_from_outcome(&ev, XI_OUTCOME_SESSION_LIMIT, g->protocol);
+	ev.remote = g->remote;
+	ev.login = g->user;
+	ev.cause = cause;
+	xd_emit(&ev);
+	return true;
+}
+
 static void start_mail(struct master *m, const struct grant *g, int fd, const char *pending,
 		       size_t pending_len, const char *tag)
 {
@@ -374,8 +435,13 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 	/* Logged-on sessions count against max_connections too: the network
 	 * process forgets plain connections once they are handed over. */
 	if (m->sessions >= (size_t)xi_config_int(m->cfg, XI_CFG_MAX_CONNECTIONS)) {
-		static const char busy[] = "-ERR [SYS/TEMP] Too many sessions; try again later.\r\n";
-		if (write(fd, busy, sizeof(busy) - 1) < 0) {
+		char busy[XD_IMAP_TAG_MAX + 80];
+		if (strcmp(g->protocol, "imap") == 0)
+			snprintf(busy, sizeof(busy), "%s NO [UNAVAILABLE] Too many sessions; try again "
+				 "later.\r\n", tag[0] ? tag : "*");
+		else
+			snprintf(busy, sizeof(busy), "-ERR [SYS/TEMP] Too many sessions; try again later.\r\n");
+		if (write(fd, busy, strlen(busy)) < 0) {
 			/* the client is gone anyway */
 		}
 		xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
@@ -383,12 +449,18 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 		       xi_config_int(m->cfg, XI_CFG_MAX_CONNECTIONS));
 		return;
 	}
+	if (over_user_limit(m, g, fd, tag))
+		return;
 	pid = fork();
 	if (pid != 0) {
-		if (pid < 0)
+		if (pid < 0) {
 			xd_log(LOG_ERR, "cannot fork a session for %s: %m", g->user);
-		else
+		} else {
 			m->sessions++;
+			if (!xd_sessions_add(m->live, pid, g->user, g->remote))
+				xd_log(LOG_WARNING, "session %s: out of memory, not counted for "
+				       "max_user_sessions", g->user);
+		}
 		return;
 	}
 	child_signals();
@@ -408,9 +480,21 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 		       g->home);
 		_exit(1);
 	}
-	if (g->imap)
+	if (strcmp(g->protocol, "imap") == 0)
 		_exit(xd_imap_main(m->cfg, fd, g->user, g->maildir, tag, pending, pending_len));
 	_exit(xd_mail_main(m->cfg, fd, g->user, g->maildir, pending, pending_len));
+}
+
+static struct grant *find_grant(struct master *m, const uint8_t *token, time_t now)
+{
+	struct grant *g = NULL;
+
+	for (size_t i = 0; i < GRANTS_MAX; i++) {
+		if (m->grants[i].used && now - m->grants[i].created <= GRANT_TTL_SECONDS &&
+		    CRYPTO_memcmp(m->grants[i].token, token, XI_TOKEN_LEN) == 0)
+			g = &m->grants[i];
+	}
+	return g;
 }
 
 static void on_session(struct master *m)
@@ -431,11 +515,13 @@ static void on_session(struct master *m)
 		if (msg->type == XI_MSG_SESSION && fd >= 0 &&
 		    xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) && tl == XI_TOKEN_LEN &&
 		    xi_msg_u32(msg, &tls) && xi_msg_bytes(msg, &pending, &pl, XI_MSG_MAX)) {
-			struct grant *g = NULL;
-			for (size_t i = 0; i < GRANTS_MAX; i++) {
-				if (m->grants[i].used && now - m->grants[i].created <= GRANT_TTL_SECONDS &&
-				    CRYPTO_memcmp(m->grants[i].token, token, XI_TOKEN_LEN) == 0)
-					g = &m->grants[i];
+			struct grant *g = find_grant(m, token, now);
+			if (g == NULL) {
+				/* This loop drains sessions that arrived after the
+				 * grants were read; their grants were sent first, so
+				 * they are waiting on the auth socket now. */
+				on_grant(m);
+				g = find_grant(m, token, now);
 			}
 			/* IMAP: the tag of the logon command, for the mail process's answer. */
 			char tag[XD_IMAP_TAG_MAX];
@@ -476,6 +562,7 @@ static void reap(struct master *m, bool *net_died, bool *auth_died)
 			what = "previous auth";
 		} else if (m->sessions > 0) {
 			m->sessions--;
+			xd_sessions_remove(m->live, pid);
 		}
 		if (WIFSIGNALED(status))
 			xd_log(LOG_WARNING, "process %d (%s) killed by signal %d", (int)pid, what,
@@ -593,7 +680,8 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (m.sigfd < 0 || (auth_end = start_auth(&m)) < 0 || start_net(&m, auth_end) < 0 ||
+	m.live = xd_sessions_new();
+	if (m.sigfd < 0 || m.live == NULL || (auth_end = start_auth(&m)) < 0 || start_net(&m, auth_end) < 0 ||
 	    send_tls(&m) < 0) {
 		xd_log(LOG_ERR, "cannot start: %m");
 		if (m.net_pid > 0)
@@ -641,14 +729,7 @@ int main(int argc, char **argv)
 					if (m.auth_pid > 0)
 						kill(m.auth_pid, SIGTERM);
 					m.retired_auth_pid = m.auth_pid;
-					int end = start_auth(&m);
-					struct xi_msg *msg = malloc(sizeof(*msg));
-					if (end >= 0 && msg != NULL) {
-						xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
-						(void)xi_msg_send(m.net_sock, msg, end);
-						close(end);
-					}
-					free(msg);
+					replace_auth(&m);
 					(void)send_tls(&m);
 					xd_log(LOG_INFO, "reloaded %s", m.config_path);
 				} else {
@@ -662,14 +743,7 @@ int main(int argc, char **argv)
 		}
 		if (auth_died && !stopping) {
 			xd_log(LOG_ERR, "auth process ended; starting a new one");
-			int end = start_auth(&m);
-			struct xi_msg *msg = malloc(sizeof(*msg));
-			if (end >= 0 && msg != NULL) {
-				xi_msg_init(msg, XI_MSG_AUTH_SOCKET, 0);
-				(void)xi_msg_send(m.net_sock, msg, end);
-				close(end);
-			}
-			free(msg);
+			replace_auth(&m);
 		}
 	}
 	if (m.net_pid > 0)
@@ -691,6 +765,7 @@ int main(int argc, char **argv)
 	if (pidfile != NULL)
 		unlink(pidfile);
 	xd_log(LOG_INFO, "stopped");
+	xd_sessions_free(m.live);
 	xi_config_free(m.cfg);
 	return 0;
 }

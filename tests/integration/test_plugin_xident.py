@@ -203,9 +203,9 @@ with Tap() as t:
     check_refused('EXAMPLE\\olduser', 'wrong', 'a1 NO [AUTHENTICATIONFAILED] ' + FAILED,
                   '-ERR [AUTH] ' + FAILED, '13003', 'disabled account, wrong password')
     il, pl = both('wong', 'kwong-pw')
-    t.ok(il.startswith('a1 NO [CONTACTADMIN] The logon name wong is ambiguous'),
+    t.ok(il.startswith('a1 NO [CONTACTADMIN] Ambiguous Alias: the logon name wong is ambiguous'),
          'duplicate alias: ambiguous (IMAP)', il)
-    t.ok(pl.startswith('-ERR [AUTH] The logon name wong is ambiguous'),
+    t.ok(pl.startswith('-ERR [AUTH] Ambiguous Alias: the logon name wong is ambiguous'),
          'duplicate alias: ambiguous (POP3)', pl)
     il, pl = both('EXAMPLE\\mmiller', 'mmiller-pw')
     t.ok('EXAMPLE\\mmiller\\mike' in il and il.startswith('a1 NO [CONTACTADMIN]'),

@@ -108,7 +108,7 @@ SCENARIOS = [
     ('EXAMPLE\\olduser', 'wrong', None, 'bad_credentials', 13003, BAD, None),
     # other server, duplicate alias, account wins over alias
     ('EXAMPLE\\rjames', 'rjames-pw', None, 'other_server', 13005, 'mail2.example.com', 'rjames'),
-    ('wong', 'kwong-pw', None, 'ambiguous', 13003, 'The logon name wong is ambiguous', None),
+    ('wong', 'kwong-pw', None, 'ambiguous', 13003, 'Ambiguous Alias: the logon name wong is ambiguous', None),
     ('EXAMPLE\\kwong', 'kwong-pw', None, 'ok', 11202, None, 'wong'),
     ('BRANCH\\lwong', 'lwong-pw', None, 'ok', 11202, None, 'wong'),
     ('reception', 'reception-pw', None, 'ok', 11202, None, 'frontdesk'),

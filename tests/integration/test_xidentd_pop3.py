@@ -170,7 +170,7 @@ REFUSALS = [
      'The requested mailbox is not available on this server. partner is a custom recipient', 13005),
     ('EXAMPLE\\nomail', 'nomail-pw', 'AUTH', 'not available on this server', 13005),
     ('EXAMPLE\\mmiller', 'mmiller-pw', 'AUTH', 'Ambiguous Alias: ', 13003),
-    ('wong', 'kwong-pw', 'AUTH', 'The logon name wong is ambiguous', 13003),
+    ('wong', 'kwong-pw', 'AUTH', 'Ambiguous Alias: the logon name wong is ambiguous', 13003),
     ('EXAMPLE\\rjames', 'rjames-pw', 'AUTH', 'mail2.example.com', 13005),
     ('imaponly', 'imaponly-pw', 'AUTH', 'POP3 is disabled for this mailbox', 11310),
     ('ntlmonly', 'ntlmonly-pw', 'AUTH', 'logons are disabled for this mailbox', 13003),
@@ -666,6 +666,140 @@ def pop3_auth_tls(port, ctx):
         c.send(base64.b64encode(driver(ch)).decode())
 
 
+def test_plaintext(t, d, root):
+    """plaintext_logons = tls: clear-text logons only after STLS, even from
+    loopback (the default, secure, allows loopback: every other test)."""
+    cert, key = throwaway_cert()
+    srv = Server(d, root, name='xidentd-plaintext', tls_cert_file=cert, tls_key_file=key,
+                 plaintext_logons='tls')
+    text = 'Plaintext authentication disallowed on non-secure (SSL/TLS) connections.'
+    c = LineConn(srv.port)
+    c.readline()
+    c.send('CAPA')
+    c.readline()
+    caps = multiline(c)
+    t.ok('USER' not in caps and 'SASL NTLM' in caps and 'STLS' in caps,
+         'CAPA before STLS: no USER, SASL NTLM only, STLS offered', caps)
+    c.send('AUTH')
+    first = c.readline()
+    t.eq([first] + multiline(c), ['+OK', 'NTLM'], 'AUTH alone lists only NTLM before STLS')
+    before = len(srv.log())
+    c.send('USER EXAMPLE\\jdoe')
+    t.eq(c.readline(), '-ERR [AUTH] ' + text, 'USER before STLS refused with the outcome text')
+    c.send('PASS jdoe-pw')
+    t.eq(c.readline(), '-ERR [AUTH] ' + text, 'PASS before STLS refused')
+    c.send('AUTH PLAIN ' + sasl_plain('', 'EXAMPLE\\jdoe', 'jdoe-pw'))
+    t.eq(c.readline(), '-ERR [AUTH] ' + text, 'AUTH PLAIN before STLS refused')
+    c.send('AUTH LOGIN')
+    t.eq(c.readline(), '-ERR [AUTH] ' + text, 'AUTH LOGIN before STLS refused')
+    hangup(c)
+    log = srv.log()[before:]
+    t.ok('event=13003' in log and 'plaintext_logons' in log and 'jdoe-pw' not in log,
+         'refusal logged as 13003 naming plaintext_logons, no password', log[-600:])
+    line, tr = pop3_auth(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
+    t.ok(line.startswith('+OK Logged on to mailbox johnd'), 'NTLM is allowed without TLS', tr)
+    wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    p = poplib.POP3('127.0.0.1', srv.port, timeout=20)
+    p.stls(ctx)
+    caps = p.capa()
+    t.ok('USER' in caps and 'PLAIN' in caps.get('SASL', []), 'after STLS: USER and SASL PLAIN offered', caps)
+    p.user('EXAMPLE\\jdoe')
+    t.ok(p.pass_('jdoe-pw').startswith(b'+OK Logged on to mailbox johnd'), 'USER/PASS after STLS')
+    p.quit()
+    srv.proc.stop()
+
+
+def test_long_challenge(t, d, root):
+    """An NTLM challenge far longer than 1 KiB (long DNS names in its target
+    information) reaches the client whole."""
+    long_domain = ('d' * 60 + '.') * 3 + 'example.com'
+    long_host = ('h' * 60 + '.') * 3 + 'example.com'
+    srv = Server(d, root, name='xidentd-longchallenge', ntlm_dns_domain=long_domain,
+                 ntlm_dns_computer=long_host)
+    c = LineConn(srv.port)
+    c.readline()
+    c.send('AUTH NTLM')
+    c.readline()
+    driver = impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE')
+    c.send(base64.b64encode(driver(b'')).decode())
+    line = c.readline()
+    blob = base64.b64decode(line[2:]) if line.startswith('+ ') else b''
+    t.ok(len(line) > 1100 and blob.startswith(b'NTLMSSP\0') and
+         long_domain.encode('utf-16-le') in blob and long_host.encode('utf-16-le') in blob,
+         'challenge line of %d bytes arrives whole with both long names' % len(line))
+    c.send(base64.b64encode(driver(blob)).decode())
+    line = c.readline()
+    t.ok(line.startswith('+OK Logged on to mailbox johnd'), 'NTLM logon through the long challenge', line)
+    hangup(c)
+    srv.proc.stop()
+
+
+def _logon(port, name, pw):
+    c = LineConn(port)
+    c.readline()
+    c.send('USER ' + name)
+    c.readline()
+    c.send('PASS ' + pw)
+    return c, c.readline()
+
+
+def test_user_limit(t, d, root):
+    """max_user_sessions: sessions per user and remote address, counted by
+    the master; the refusal is [IN-USE] with the outcome table's text."""
+    cert, key = throwaway_cert()
+    srv = Server(d, root, name='xidentd-userlimit', max_user_sessions=1,
+                 tls_cert_file=cert, tls_key_file=key)
+    # jdoe logs on to two different mailboxes (his own, and helpdesk as a
+    # delegate): the limit is per canonical user, so only the mailbox counts.
+    a, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('+OK'), 'first session of bjones', line)
+    before = len(srv.log())
+    b, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('-ERR [IN-USE] Too many sessions') and 'max_user_sessions = 1' in line,
+         'second session of bjones from the same address: [IN-USE] naming the limit', line)
+    try:
+        closed = b.readline() == ''
+    except (EOFError, OSError):
+        closed = True
+    t.ok(closed, 'the refused connection is closed')
+    hangup(b)
+    wait_until(lambda: 'event=13003' in srv.log()[before:], timeout=10, what='event')
+    log = srv.log()[before:]
+    t.ok('event=13003' in log and 'max_user_sessions is 1' in log and 'bjones' in log,
+         'refusal logged as 13003 with the count, the user and the limit', log[-600:])
+    try:
+        c, line = _logon(srv.port, 'EXAMPLE\\asmith', 'asmith-pw')
+    except (EOFError, OSError) as e:
+        c, line = None, repr(e)
+    if not t.ok(line.startswith('+OK'), 'another user is not affected', line):
+        t.diag(srv.log()[-3000:])
+    if c is not None:
+        hangup(c)
+    # over STLS the refusal travels through the network process's relay
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    p = poplib.POP3('127.0.0.1', srv.port, timeout=20)
+    p.stls(ctx)
+    p.user('EXAMPLE\\bjones')
+    try:
+        r = p.pass_('bjones-pw')
+    except poplib.error_proto as e:
+        r = e.args[0]
+    t.ok(r.startswith(b'-ERR [IN-USE] Too many sessions'), 'the same refusal over STLS', r)
+    try:
+        p.close()
+    except OSError:
+        pass
+    hangup(a)
+    wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
+    c, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('+OK'), 'once the first session ended, bjones may log on again', line)
+    hangup(c)
+    srv.proc.stop()
+
+
 def test_ntlm_disabled(t, d, root):
     srv = Server(d, root, name='xidentd-nontlm', ntlm_protocols='imap')
     line, tr = pop3_auth(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
@@ -779,7 +913,7 @@ with Tap() as t:
         only = os.environ.get('XD_ONLY')
         if only:
             for name in only.split(','):
-                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root),
+                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root), 'plaintext': (t, d, root), 'user_limit': (t, d, root), 'long_challenge': (t, d, root),
                                                'limits': (t, d, root), 'dovecot_lock': (t, srv, root)}.get(name, (t, srv)))
             sys.exit(1 if t.failed else 0)
         t.run('logon forms', test_logons, t, srv)
@@ -795,6 +929,9 @@ with Tap() as t:
         t.run('limits', test_limits, t, d, root)
         t.run('session limit', test_session_limit, t, d, root)
         t.run('ntlm disabled', test_ntlm_disabled, t, d, root)
+        t.run('plaintext logons', test_plaintext, t, d, root)
+        t.run('user session limit', test_user_limit, t, d, root)
+        t.run('long NTLM challenge', test_long_challenge, t, d, root)
         t.run('tls', test_tls, t, d, root)
         t.run('memory', test_memory, t, d, root)
         t.run('daemon', test_daemon, t, d, root)

@@ -33,6 +33,8 @@ int main(void)
 		{ XI_OUTCOME_NTLM_DISABLED, "ntlm_disabled", 13004, XI_CAT_AUTHENTICATION },
 		{ XI_OUTCOME_NTLM_FAILED, "ntlm_failed", 13004, XI_CAT_AUTHENTICATION },
 		{ XI_OUTCOME_TEMPFAIL, "tempfail", 13003, XI_CAT_AUTHENTICATION },
+		{ XI_OUTCOME_PLAINTEXT_DISABLED, "plaintext_disabled", 13003, XI_CAT_AUTHENTICATION },
+		{ XI_OUTCOME_SESSION_LIMIT, "session_limit", 13003, XI_CAT_AUTHENTICATION },
 	};
 	char buf[XI_TEXT_VALUE_MAX * 3];
 	char tiny[12];
@@ -55,10 +57,28 @@ int main(void)
 				      rows[i].outcome == XI_OUTCOME_OTHER_SERVER ?
 				      XI_LEVEL_MINIMUM : XI_LEVEL_NONE,
 			   "%s: level", rows[i].name);
-		tap_is_int(info->temporary, rows[i].outcome == XI_OUTCOME_TEMPFAIL,
-			   "%s: temporary only for tempfail", rows[i].name);
+		tap_is_int(info->temporary, rows[i].outcome == XI_OUTCOME_TEMPFAIL ||
+					    rows[i].outcome == XI_OUTCOME_SESSION_LIMIT,
+			   "%s: temporary only for tempfail and the session limit", rows[i].name);
+		tap_ok(info->pop3_code != NULL && info->imap_code != NULL &&
+		       (rows[i].outcome == XI_OUTCOME_OK) == (info->pop3_code[0] == '\0') &&
+		       (rows[i].outcome == XI_OUTCOME_OK) == (info->imap_code[0] == '\0'),
+		       "%s: POP3 and IMAP response codes (%s, %s)", rows[i].name,
+		       info->pop3_code != NULL ? info->pop3_code : "-",
+		       info->imap_code != NULL ? info->imap_code : "-");
+		tap_ok(xi_outcome_by_name(rows[i].name) == info, "%s: found by name", rows[i].name);
 	}
 	tap_is_str(xi_outcome_info(XI_OUTCOME_OK)->severity, "success", "ok is a success audit");
+	tap_ok(xi_outcome_by_name("no_such_outcome") == NULL && xi_outcome_by_name(NULL) == NULL,
+	       "an unknown name finds no row");
+	tap_is_str(xi_outcome_info(XI_OUTCOME_TEMPFAIL)->pop3_code, "SYS/TEMP", "tempfail is [SYS/TEMP]");
+	tap_is_str(xi_outcome_info(XI_OUTCOME_SESSION_LIMIT)->pop3_code, "IN-USE",
+		   "the session limit is [IN-USE]");
+	tap_is_str(xi_outcome_info(XI_OUTCOME_PLAINTEXT_DISABLED)->client_text,
+		   "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
+		   "plaintext refusal says what Dovecot says");
+	tap_is_str(xi_outcome_info(XI_OUTCOME_PLAINTEXT_DISABLED)->imap_code, "PRIVACYREQUIRED",
+		   "plaintext refusal is [PRIVACYREQUIRED] on IMAP (RFC 5530)");
 	tap_is_str(xi_outcome_info((enum xi_outcome)99)->name, "tempfail",
 		   "an out-of-range outcome reads as tempfail, never ok");
 
@@ -103,7 +123,8 @@ int main(void)
 		const char *args[] = { "jsmith", "CORP\\jsmith\\jsmith" };
 
 		xi_outcome_client_text(XI_OUTCOME_AMBIGUOUS, args, 2, buf, sizeof(buf));
-		tap_is_str(str(buf), "The logon name jsmith is ambiguous; log on as CORP\\jsmith\\jsmith "
+		tap_is_str(str(buf), "Ambiguous Alias: the logon name jsmith is ambiguous; log on as "
+			   "CORP\\jsmith\\jsmith "
 			   "(DOMAIN\\account\\alias).", "ambiguous names the three-part form");
 	}
 	{

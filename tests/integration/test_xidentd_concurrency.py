@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""xidentd's auth process runs logons concurrently (auth_threads): a logon
+whose LDAP search the directory holds back does not hold up the others, and
+many logons at once each get their own answer.  The hold is real: a TCP relay
+between xidentd and the private slapd keeps back, on its connection only,
+every request that names "stallme" until the test releases it.  The same
+test with auth_threads = 1 shows the serial behaviour, so the check can
+fail."""
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xitest import *  # noqa: F401,F403
+from slapd import Slapd, sample_ldif
+from mailclients import LineConn
+from xdserver import BAD, DISTINCT_LOGONS, VMAIL_UID, Server, hangup, make_root, userpass
+
+STALL = b'stallme'
+
+
+class StallRelay:
+    """Relays loopback TCP to slapd; a client->server chunk holding STALL
+    waits until release() (or 60 s) before it is passed on."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(('127.0.0.1', 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        self.gate = threading.Event()
+        self.holding = threading.Event()
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def release(self):
+        self.gate.set()
+
+    def rearm(self):
+        self.gate.clear()
+        self.holding.clear()
+
+    def stop(self):
+        self.stopped = True
+        self.gate.set()
+        self.ls.close()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                s = socket.create_connection(('127.0.0.1', self.target), timeout=10)
+            except OSError:
+                c.close()
+                continue
+            s.settimeout(None)
+            threading.Thread(target=self._pipe, args=(c, s, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(s, c, False), daemon=True).start()
+
+    def _pipe(self, src, dst, upstream):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if upstream and STALL in data:
+                    self.holding.set()
+                    self.gate.wait(60)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def stalled_logon(port, result):
+    result['line'] = userpass(port, 'stallme', 'whatever', timeout=60)[0]
+    result['at'] = time.monotonic()
+
+
+def logons_while_held(t, srv, relay, label):
+    """Starts the held logon, then runs the others; returns how many of them
+    answered while the held one was still held."""
+    held = {}
+    th = threading.Thread(target=stalled_logon, args=(srv.port, held))
+    th.start()
+    t.ok(relay.holding.wait(20), '%s: the relay holds the search for "stallme"' % label)
+    answered = []
+    lock = threading.Lock()
+
+    def one(name, pw, alias):
+        line = userpass(srv.port, name, pw, ['QUIT'], timeout=8)[0]
+        with lock:
+            answered.append((name, alias, line, time.monotonic()))
+
+    workers = [threading.Thread(target=one, args=x) for x in DISTINCT_LOGONS[:4]]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    still_held = not relay.gate.is_set() and 'line' not in held
+    in_time = [a for a in answered if a[2].startswith('+OK Logged on to mailbox %s' % a[1])]
+    relay.release()
+    th.join(70)
+    return len(in_time) if still_held else -1, answered, held
+
+
+with Tap() as t:
+    root = make_root()
+    with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
+        relay = StallRelay(d.port)
+        uri = 'ldap://127.0.0.1:%d' % relay.port
+        srv = Server(d, root, name='xidentd-threads', uris=[uri], ldap_timeout=60,
+                     ldap_pool_size=4, auth_threads=8)
+        n, answered, held = logons_while_held(t, srv, relay, 'auth_threads = 8')
+        t.ok(n == 4, 'auth_threads = 8: all 4 other logons answered +OK while one search was held',
+             answered)
+        t.ok(held.get('line', '').startswith('-ERR [AUTH] ' + BAD),
+             'the held logon is answered once the directory answers', held)
+        # many logons at once, each its own answer (right and wrong passwords)
+        results = {}
+        res_full = {}
+        lock = threading.Lock()
+
+        def one(i, name, pw, alias):
+            wrong = i % 2 == 1
+            full = userpass(srv.port, name, pw + ('x' if wrong else ''), ['QUIT'], timeout=30)
+            with lock:
+                results[i] = (name, alias, wrong, full[0])
+                res_full[i] = full
+
+        jobs = []
+        for rnd in range(3):
+            for k, (name, pw, alias) in enumerate(DISTINCT_LOGONS):
+                jobs.append((rnd * len(DISTINCT_LOGONS) + k, name, pw, alias))
+        # one round of distinct mailboxes at a time (a mailbox takes one POP3 session)
+        for rnd in range(3):
+            ths = [threading.Thread(target=one, args=j) for j in jobs
+                   if j[0] // len(DISTINCT_LOGONS) == rnd]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join(60)
+            wait_until(lambda: not srv.children('xidentd-mail'), timeout=20, what='sessions ended')
+        right = [r for r in results.values()
+                 if (r[3].startswith('-ERR [AUTH] ' + BAD) if r[2]
+                     else r[3].startswith('+OK Logged on to mailbox %s:' % r[1]))]
+        if len(right) != len(jobs):
+            t.diag(srv.log()[-5000:])
+        t.ok(len(right) == len(jobs), '%d parallel logons (%d at once, half wrong passwords) each got '
+             'its own answer' % (len(jobs), len(DISTINCT_LOGONS)),
+             [(r, res_full.get(i)) for i, r in results.items() if r not in right])
+        out = srv.log()
+        t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
+        srv.proc.stop()
+
+        # The same with one thread: the held search holds up everyone.
+        relay.rearm()
+        srv = Server(d, root, name='xidentd-serial', uris=[uri], ldap_timeout=60,
+                     ldap_pool_size=4, auth_threads=1)
+        n, answered, held = logons_while_held(t, srv, relay, 'auth_threads = 1')
+        t.ok(n == 0, 'auth_threads = 1: no other logon is answered while the search is held '
+             '(the check above can fail)', answered)
+        srv.proc.stop()
+        relay.stop()
