@@ -468,6 +468,106 @@ def test_copy_move(t, srv):
     m.logout()
 
 
+def untagged_until(r, pred, timeout=10):
+    """Reads lines (no command) until pred(line); returns the lines read."""
+    r.c.s.settimeout(timeout)
+    lines = []
+    try:
+        while True:
+            ln = r.c.readline()
+            lines.append(ln)
+            if pred(ln):
+                return lines
+    finally:
+        r.c.s.settimeout(20)
+
+
+def test_notify(t, srv):
+    who = ('EXAMPLE\\bjones\\bjones-projects', 'bjones-pw')
+    a = Raw(srv.port)
+    a.cmd('LOGIN %s %s' % (imap_quote(who[0]), who[1]))
+    u, tagged = a.cmd('SELECT INBOX')
+    base = int([x for x in u if x.endswith(' EXISTS')][0].split()[1])
+    b = connect(srv, *who)
+    for i in range(3):
+        b.append('INBOX', None, None, b'Subject: n%d\r\n\r\nx\r\n' % i)
+    u, tagged = a.cmd('NOOP')
+    t.ok('* %d EXISTS' % (base + 3) in u and tagged.endswith('OK NOOP completed.'),
+         'NOOP reports EXISTS of messages appended by another session', u)
+    b.select('INBOX')
+    b.store(str(base + 1), '+FLAGS', '(\\Flagged)')
+    u, tagged = a.cmd('NOOP')
+    t.ok(any(x.startswith('* %d FETCH (FLAGS (\\Flagged' % (base + 1)) for x in u),
+         'NOOP reports FETCH FLAGS changed by another session', u)
+    b.store(str(base + 2), '+FLAGS', '(\\Deleted)')
+    b.expunge()
+    u, tagged = a.cmd('FETCH 1:* (FLAGS)')
+    t.ok(not any('EXPUNGE' in x for x in u) and len([x for x in u if ' FETCH ' in x]) >= base + 2,
+         'no EXPUNGE during FETCH; the expunged message keeps its number', u)
+    u, tagged = a.cmd('STORE %d +FLAGS.SILENT (\\Seen)' % (base + 1))
+    t.ok(not any('EXPUNGE' in x for x in u), 'no EXPUNGE during STORE', u)
+    u, tagged = a.cmd('SEARCH ALL')
+    t.ok(not any('EXPUNGE' in x for x in u), 'no EXPUNGE during SEARCH', u)
+    u, tagged = a.cmd('UID SEARCH ALL')
+    t.ok('* %d EXPUNGE' % (base + 2) in u, 'EXPUNGE sent after a UID command (RFC 3501 7.4.1)', u)
+    # IDLE: changes arrive without a command
+    a.c.send('i1 IDLE')
+    t.eq(a.c.readline(), '+ idling', 'IDLE: continuation')
+    b.append('INBOX', None, None, b'Subject: while idle\r\n\r\nx\r\n')
+    t0 = time.monotonic()
+    lines = untagged_until(a, lambda x: x.endswith(' EXISTS'))
+    t.ok(lines[-1] == '* %d EXISTS' % (base + 3), 'IDLE: EXISTS for an APPEND by another session', lines)
+    t.diag('IDLE saw the APPEND after %.3f s' % (time.monotonic() - t0))
+    b.store('1', '+FLAGS', '(\\Deleted)')
+    b.expunge()
+    lines = untagged_until(a, lambda x: x.endswith(' EXPUNGE'))
+    t.ok(lines[-1] == '* 1 EXPUNGE', 'IDLE: EXPUNGE by another session', lines)
+    a.c.send('DONE')
+    u, tagged = a.until('i1')
+    t.eq(tagged, 'i1 OK Idle completed.', 'DONE ends IDLE')
+    u, tagged = a.cmd('UID FETCH 1:* (FLAGS)')
+    typ, data = b.uid('FETCH', '1:*', '(FLAGS)')
+    t.eq([re.search(r'UID (\d+)', x).group(1) for x in u],
+         [re.search(rb'UID (\d+)', x).group(1).decode() for x in data],
+         'both sessions see the same UIDs (a delivery during a sync gets one UID)')
+    b.logout()
+    a.cmd('LOGOUT')
+    a.close()
+
+
+def test_lmtp_idle(t, d, srv, root):
+    sock = os.path.join(tempdir('lmtpsock-'), 'lmtp')
+    conf = d.write_config(mail_root=root, lmtp_listen=[sock])
+    lm = Proc([build_path('standalone', 'xidentd-lmtp'), '-c', conf], name='xidentd-lmtp')
+    try:
+        wait_path(sock, proc=lm)
+        a = Raw(srv.port)
+        a.cmd('LOGIN %s jdoe-pw' % imap_quote('EXAMPLE\\jdoe'))
+        u, tagged = a.cmd('SELECT INBOX')
+        n = int([x for x in u if x.endswith(' EXISTS')][0].split()[1])
+        a.c.send('i1 IDLE')
+        a.c.readline()
+        import smtplib
+        c = smtplib.LMTP(sock)
+        t0 = time.monotonic()
+        refused = c.sendmail('sender@elsewhere.example', ['johnd@example.com'],
+                             b'Subject: by lmtp\r\n\r\nhello\r\n')
+        c.quit()
+        t.eq(refused, {}, 'LMTP delivery to johnd@example.com')
+        lines = untagged_until(a, lambda x: x.endswith(' EXISTS'))
+        took = time.monotonic() - t0
+        t.ok(lines[-1] == '* %d EXISTS' % (n + 1), 'IDLE session sees the LMTP delivery', lines)
+        t.diag('LMTP delivery -> EXISTS in IDLE: %.3f s (2-core shared machine, noisy)' % took)
+        a.c.send('DONE')
+        a.until('i1')
+        u, tagged = a.cmd('FETCH %d BODY.PEEK[HEADER.FIELDS (SUBJECT)]' % (n + 1))
+        t.ok(any('by lmtp' in x for x in u), 'the delivered message is fetched', u)
+        a.cmd('LOGOUT')
+        a.close()
+    finally:
+        lm.stop()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -477,7 +577,8 @@ with Tap() as t:
         tests = [('slice', test_slice, (t, srv)), ('logons', test_logons, (t, srv)),
                  ('refusals', test_refusals, (t, srv)), ('sasl', test_sasl, (t, srv)),
                  ('folders', test_folders, (t, srv)), ('append_store', test_append_store, (t, srv)),
-                 ('copy_move', test_copy_move, (t, srv))]
+                 ('copy_move', test_copy_move, (t, srv)), ('notify', test_notify, (t, srv)),
+                 ('lmtp_idle', test_lmtp_idle, (t, d, srv, root))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
