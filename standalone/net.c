@@ -1139,7 +1139,10 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 				return;
 			}
 		} else if (buf_append(&c->in, n->readbuf, (size_t)r, n->max_line + READ_CHUNK) < 0) {
-			conn_sendf(n, c, "-ERR " POP3_TEXT_LINE_TOO_LONG);
+			if (c->imap)
+				conn_sendf(n, c, "* BYE " POP3_TEXT_LINE_TOO_LONG);
+			else
+				conn_sendf(n, c, "-ERR " POP3_TEXT_LINE_TOO_LONG);
 			conn_close(n, c, "line too long");
 			return;
 		}

@@ -568,6 +568,134 @@ def test_lmtp_idle(t, d, srv, root):
         lm.stop()
 
 
+def throwaway_cert():
+    d = tempdir('xdcert-')
+    cert, key = os.path.join(d, 'cert.pem'), os.path.join(d, 'key.pem')
+    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+         '-days', '1', '-subj', '/CN=localhost'], check=True)
+    return cert, key
+
+
+class TlsLines:
+    """Line reader over an ssl socket."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.f = sock.makefile('rb')
+
+    def send(self, text):
+        self.s.sendall(text.encode() + b'\r\n')
+
+    def readline(self):
+        return self.f.readline().decode().rstrip('\r\n')
+
+
+def test_tls(t, d, root):
+    cert, key = throwaway_cert()
+    port_s = free_port()
+    # plaintext_logons = tls: clear text only over TLS, even from loopback
+    srv = Server(d, root, name='xidentd-tls', tls_cert_file=cert, tls_key_file=key,
+                 imaps_listen='127.0.0.1:%d' % port_s, plaintext_logons='tls')
+    wait_port(port_s, proc=srv.proc)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    r = Raw(srv.port)
+    t.ok('STARTTLS' in r.greeting and 'LOGINDISABLED' in r.greeting,
+         'greeting offers STARTTLS and LOGINDISABLED before TLS', r.greeting)
+    u, tagged = r.cmd('LOGIN %s jdoe-pw' % imap_quote('EXAMPLE\\jdoe'))
+    t.ok(tagged.startswith('x1 NO [PRIVACYREQUIRED]'), 'LOGIN before TLS: NO [PRIVACYREQUIRED]', tagged)
+    u, tagged = r.cmd('AUTHENTICATE PLAIN ' + sasl_plain('', 'EXAMPLE\\jdoe', 'jdoe-pw'))
+    t.ok(tagged.startswith('x2 NO [PRIVACYREQUIRED]'), 'AUTHENTICATE PLAIN before TLS: NO [PRIVACYREQUIRED]', tagged)
+    r.close()
+    t.ok('event=13003' in srv.log() and 'plaintext' in srv.log().lower(), 'clear-text refusal logged')
+    line, tr = imap_authenticate(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
+    t.ok(line.startswith('a1 OK'), 'NTLM allowed without TLS', tr)
+    m = imaplib.IMAP4('127.0.0.1', srv.port, timeout=20)
+    m.starttls(ctx)
+    caps = m.capability()[1][0]
+    t.ok(b'STARTTLS' not in caps and b'LOGINDISABLED' not in caps, 'after STARTTLS: no STARTTLS, no LOGINDISABLED', caps)
+    m.login(imap_quote('EXAMPLE\\jdoe'), 'jdoe-pw')
+    typ, data = m.select('INBOX')
+    t.eq(typ, 'OK', 'SELECT over STARTTLS (relayed to the mail process)')
+    typ, data = m.fetch('1', '(BODY.PEEK[])')
+    t.ok(typ == 'OK' and b'Subject: hello' in data[0][1], 'FETCH BODY[] over STARTTLS', data)
+    m.logout()
+    m = imaplib.IMAP4_SSL('127.0.0.1', port_s, ssl_context=ctx, timeout=20)
+    t.ok(m.welcome.startswith(b'* OK [CAPABILITY') and b'LOGINDISABLED' not in m.welcome,
+         'imaps greeting over implicit TLS', m.welcome)
+    m.login(imap_quote('EXAMPLE\\asmith'), 'asmith-pw')
+    t.eq(m.select('INBOX')[0], 'OK', 'logon and SELECT over imaps')
+    m.logout()
+    # STARTTLS injection: a command pipelined behind STARTTLS is dropped
+    c = LineConn(srv.port)
+    c.readline()
+    c.send('s1 STARTTLS\r\ns2 CAPABILITY')
+    t.eq(c.readline(), 's1 OK Begin TLS negotiation now.', 'STARTTLS answer')
+    s = ctx.wrap_socket(c.s, server_hostname='localhost')
+    tl = TlsLines(s)
+    tl.send('s3 NOOP')
+    t.eq(tl.readline(), 's3 OK NOOP completed.', 'pipelined clear-text command after STARTTLS was dropped')
+    s.close()
+    srv.proc.stop()
+
+
+def test_hostile(t, srv):
+    r = Raw(srv.port)
+    r.cmd('LOGIN %s jdoe-pw' % imap_quote('EXAMPLE\\jdoe'))
+    u, tagged = r.cmd('SELECT INBOX')
+    r.c.send('h1 APPEND INBOX {1073741824}')
+    ln = r.c.readline()
+    t.ok(ln.startswith('h1 BAD') or ln.startswith('h1 NO'), '1 GB literal announced: refused at once', ln)
+    u, tagged = r.cmd('NOOP')
+    t.ok(tagged.endswith('OK NOOP completed.'), 'the session goes on after the refused literal', tagged)
+    deep = '(' * 200 + ')' * 200
+    u, tagged = r.cmd('SEARCH ' + deep)
+    t.ok(tagged.split()[1] == 'BAD', '200 nested parentheses: BAD', tagged)
+    items = ','.join(str(i) for i in range(1, 20001, 2))
+    t0 = time.monotonic()
+    u, tagged = r.cmd('FETCH %s (FLAGS)' % items)
+    t.ok(tagged.split()[1] in ('OK', 'BAD'), '10,000-item sequence set answered (%s)' % tagged.split()[1], tagged)
+    t.diag('10,000-item sequence set: %.3f s' % (time.monotonic() - t0))
+    u, tagged = r.cmd('UID FETCH %s (FLAGS)' % items)
+    t.ok(tagged.split()[1] in ('OK', 'BAD'), '10,000-item UID set answered', tagged)
+    u, tagged = r.cmd('FETCH 1 (FLAGS')
+    t.ok(tagged.split()[1] == 'BAD', 'unbalanced parenthesis: BAD', tagged)
+    u, tagged = r.cmd('FETCH 0:4294967296 FLAGS')
+    t.ok(tagged.split()[1] == 'BAD', 'sequence number out of range: BAD', tagged)
+    u, tagged = r.cmd('FETCH 1 BODY[HEADER.FIELDS (')
+    t.ok(tagged.split()[1] == 'BAD', 'broken section: BAD', tagged)
+    u, tagged = r.cmd('NOSUCHCOMMAND')
+    t.ok(tagged.endswith('BAD Unknown command.'), 'unknown command: BAD', tagged)
+    r.c.send(b'\x00\xff garbage')
+    ln = r.c.readline()
+    t.ok(' BAD ' in ln, 'NUL and 8-bit bytes in a command: BAD', ln)
+    u, tagged = r.cmd('NOOP')
+    t.ok(tagged.endswith('OK NOOP completed.'), 'the session survived every refusal', tagged)
+    # an unterminated literal: the session waits for the bytes, the server goes on
+    r.c.send('u1 APPEND INBOX {100}')
+    ln = r.c.readline()
+    t.ok(ln.startswith('+ '), 'synchronising literal accepted', ln)
+    r.c.s.sendall(b'only part of it')
+    r.close()
+    # before logon: a big literal and a long line
+    c = LineConn(srv.port)
+    c.readline()
+    c.send('a1 LOGIN {100000}')
+    ln = c.readline()
+    t.ok(ln.startswith('a1 BAD') or ln.startswith('* BYE'), 'big literal before logon refused', ln)
+    c.close()
+    c = LineConn(srv.port)
+    c.readline()
+    try:
+        c.send('a1 NOOP ' + 'x' * 200000)
+        ln = c.readline()
+    except (OSError, EOFError) as e:
+        ln = repr(e)
+    t.ok('BAD' in ln or 'BYE' in ln or 'Error' in ln or 'reset' in ln.lower(), 'over-long line before logon refused', ln)
+    c.close()
+    t.ok(imap_login(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')[0].startswith('a1 OK'), 'server still serves logons')
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -578,7 +706,8 @@ with Tap() as t:
                  ('refusals', test_refusals, (t, srv)), ('sasl', test_sasl, (t, srv)),
                  ('folders', test_folders, (t, srv)), ('append_store', test_append_store, (t, srv)),
                  ('copy_move', test_copy_move, (t, srv)), ('notify', test_notify, (t, srv)),
-                 ('lmtp_idle', test_lmtp_idle, (t, d, srv, root))]
+                 ('lmtp_idle', test_lmtp_idle, (t, d, srv, root)), ('tls', test_tls, (t, d, root)),
+                 ('hostile', test_hostile, (t, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
