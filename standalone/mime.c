@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "mime.h"
+#include "unicode.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -37,6 +38,7 @@ enum part_flag {
 	PF_TEXT = 1u << 2,
 	PF_IS_MIME = 1u << 3,
 	PF_DIGEST = 1u << 4,
+	PF_MULTIPART_NB = 1u << 5, /* multipart type without a boundary: no children */
 };
 
 enum env_field {
@@ -113,6 +115,11 @@ static void str_add(struct xi_mime_str *s, const void *data, size_t n)
 		memcpy(s->data + s->len, data, n);
 	s->len += n;
 	s->data[s->len] = '\0';
+}
+
+void xi_mime_str_add(struct xi_mime_str *s, const void *data, size_t n)
+{
+	str_add(s, data, n);
 }
 
 static void str_adds(struct xi_mime_str *s, const char *text)
@@ -847,9 +854,9 @@ static size_t parse_part(struct parser *ps, int parent, size_t pos, size_t end, 
 		p->flags |= PF_RFC822;
 	}
 	if ((p->flags & PF_MULTIPART) && boundary == NULL)
-		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST);
+		p->flags = (p->flags & ~(unsigned)(PF_MULTIPART | PF_DIGEST)) | PF_MULTIPART_NB;
 	if (!(p->flags & PF_IS_MIME))
-		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST | PF_TEXT | PF_RFC822);
+		p->flags &= ~(unsigned)(PF_MULTIPART | PF_DIGEST | PF_TEXT | PF_RFC822 | PF_MULTIPART_NB);
 	if (!(p->flags & PF_IS_MIME) && digest_child)
 		p->flags |= PF_RFC822;
 
@@ -1778,16 +1785,12 @@ int xi_mime_header_value(const struct xi_mime *m, const char *name, struct xi_mi
 	return -1;
 }
 
-/* ASCII case-insensitive search (UTF-8 bytes compared as they are). */
+int xi_mime_text_contains(const char *hay, size_t n, const char *needle);
+
+/* Case-insensitive search (simple Unicode case mapping). */
 static bool contains_ci(const char *hay, size_t n, const char *needle)
 {
-	size_t k = strlen(needle);
-	if (k == 0)
-		return true;
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(hay + i, needle, k) == 0)
-			return true;
-	return false;
+	return xi_mime_text_contains(hay, n, needle) == 1;
 }
 
 static int search_headers(const struct xi_mime *m, const struct part *p, const char *needle)
@@ -1836,6 +1839,13 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 	struct params ps = {NULL, 0};
 	struct slice type, subtype;
 	if (mime && p->has[CF_TYPE] && parse_content_type(&p->content[CF_TYPE], &type, &subtype, &rest)) {
+		/* Dovecot searches text and message bodies only, not
+		 * attachments such as application/pdf */
+		if (type.len > 0 && !slice_is(&type, "text") && !slice_is(&type, "message")) {
+			xi_mime_str_free(&dec);
+			xi_mime_str_free(&utf);
+			return 0;
+		}
 		parse_params(&rest, &ps);
 		for (unsigned i = 0; i < ps.count; i++)
 			if (strcasecmp(ps.v[i].name.data, "charset") == 0) {
@@ -1875,4 +1885,218 @@ int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where
 			return r;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ part access */
+
+unsigned xi_mime_part_count(const struct xi_mime *m)
+{
+	return m->count;
+}
+
+bool xi_mime_part(const struct xi_mime *m, unsigned idx, struct xi_mime_part_info *out)
+{
+	if (idx >= m->count)
+		return false;
+	const struct part *p = &m->parts[idx];
+	out->hdr_start = p->hdr_start;
+	out->body_start = p->body_start;
+	out->body_end = p->body_end;
+	out->multipart = (p->flags & (PF_MULTIPART | PF_MULTIPART_NB)) != 0;
+	out->rfc822 = (p->flags & PF_RFC822) != 0;
+	out->first_child = p->first_child;
+	out->next = p->next;
+	return true;
+}
+
+const char *xi_mime_data(const struct xi_mime *m, size_t *len)
+{
+	*len = m->len;
+	return m->msg;
+}
+
+int xi_mime_header_next(const struct xi_mime *m, unsigned idx, size_t *pos, const char **name,
+			size_t *name_len, const char **value, size_t *value_len)
+{
+	if (idx >= m->count)
+		return 0;
+	const struct part *p = &m->parts[idx];
+	size_t at = *pos < p->hdr_start ? p->hdr_start : *pos;
+	if (at >= p->body_start)
+		return 0;
+	struct header h;
+	if (next_header(m->msg, p->body_start, &at, &h) != 1) {
+		*pos = p->body_start;
+		return 0;
+	}
+	*pos = at;
+	*name = h.name.p;
+	*name_len = h.name.len;
+	*value = h.value.p;
+	*value_len = h.value.len;
+	return 1;
+}
+
+/* ------------------------------------------------------------ address search text */
+
+static void write_search_name(struct xi_mime_str *out, const struct xi_mime_str *raw)
+{
+	struct xi_mime_str d;
+	xi_mime_str_init(&d, 4 * raw->len + 16);
+	xi_mime_decode_header(raw->data, raw->len, &d);
+	bool quote = false;
+	for (size_t i = 0; i < d.len && !quote; i++)
+		quote = (unsigned char)d.data[i] < 0x80 && !is_atext((unsigned char)d.data[i]);
+	if (quote)
+		str_addc(out, '"');
+	for (size_t i = 0; i < d.len; i++) {
+		if (quote && (d.data[i] == '"' || d.data[i] == '\\'))
+			str_addc(out, '\\');
+		str_addc(out, d.data[i]);
+	}
+	if (quote)
+		str_addc(out, '"');
+	xi_mime_str_free(&d);
+}
+
+static void write_search_address(struct xi_mime_str *out, const struct address *a)
+{
+	if (a->has_name && a->name.len > 0) {
+		write_search_name(out, &a->name);
+		str_addc(out, ' ');
+	}
+	str_addc(out, '<');
+	if (a->has_route) {
+		str_add(out, a->route.data, a->route.len);
+		str_addc(out, ':');
+	}
+	str_add(out, a->mailbox.data, a->mailbox.len);
+	if (a->has_domain) {
+		str_addc(out, '@');
+		str_add(out, a->domain.data, a->domain.len);
+	}
+	str_addc(out, '>');
+}
+
+int xi_mime_address_search_text(const char *value, size_t len, struct xi_mime_str *out)
+{
+	struct lexer lx = {value, value + len, {NULL, 0}};
+	bool in_group = false, first = true;
+	str_add(out, "", 0);
+	while (lx.p < lx.end && !out->overflow) {
+		skip_cfws(&lx);
+		if (lx.p >= lx.end)
+			break;
+		if (*lx.p == ',' || *lx.p == ';') {
+			if (*lx.p == ';' && in_group) {
+				str_addc(out, ';');
+				in_group = false;
+			}
+			lx.p++;
+			continue;
+		}
+		if (!first)
+			str_adds(out, ", ");
+		first = false;
+		const char *start = lx.p;
+		struct xi_mime_str phrase;
+		xi_mime_str_init(&phrase, 64 * 1024);
+		str_add(&phrase, "", 0);
+		lex_phrase(&lx, &phrase);
+		skip_cfws(&lx);
+		if (!in_group && lx.p < lx.end && *lx.p == ':' && phrase.len > 0) {
+			lx.p++;
+			write_search_name(out, &phrase);
+			str_adds(out, ": ");
+			xi_mime_str_free(&phrase);
+			in_group = true;
+			first = true;
+			continue;
+		}
+		xi_mime_str_free(&phrase);
+		lx.p = start;
+		struct address a;
+		address_init(&a);
+		parse_mailbox(&lx, &a);
+		write_search_address(out, &a);
+		address_free(&a);
+		skip_cfws(&lx);
+		if (lx.p < lx.end && *lx.p != ',' && !(in_group && *lx.p == ';'))
+			skip_to_separator(&lx, in_group);
+	}
+	if (in_group)
+		str_addc(out, ';');
+	return out->overflow ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ folded matching */
+
+/* One code point at p (n > 0 bytes): its length, or 0 when not UTF-8. */
+static size_t utf8_cp(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	size_t k = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+	if (k == 0 || k > n || p[0] > 0xf4)
+		return 0;
+	uint32_t v = p[0] & (0x7f >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if ((k == 3 && v < 0x800) || (k == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return k;
+}
+
+/* Lower-cases UTF-8 text for matching: ASCII here, other letters through
+ * core's simple case mapping; bytes that are not UTF-8 are kept. */
+static void fold(const char *s, size_t n, struct xi_mime_str *out)
+{
+	str_add(out, "", 0);
+	size_t i = 0;
+	while (i < n && !out->overflow) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80) {
+			str_addc(out, c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c);
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t k = utf8_cp((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0) {
+			str_addc(out, (char)c);
+			i++;
+			continue;
+		}
+		char one[8], low[16];
+		memcpy(one, s + i, k);
+		one[k] = '\0';
+		int m = xi_utf8_lower(one, low, sizeof(low), NULL);
+		if (m > 0)
+			str_add(out, low, (size_t)m);
+		else
+			str_add(out, one, k);
+		i += k;
+	}
+}
+
+int xi_mime_text_contains(const char *hay, size_t n, const char *needle)
+{
+	if (needle[0] == '\0')
+		return 1;
+	struct xi_mime_str h, k;
+	xi_mime_str_init(&h, 4 * n + 16);
+	xi_mime_str_init(&k, 4 * strlen(needle) + 16);
+	fold(hay, n, &h);
+	fold(needle, strlen(needle), &k);
+	int r = h.overflow || k.overflow ? -1 : memmem(h.data, h.len, k.data, k.len) != NULL;
+	xi_mime_str_free(&h);
+	xi_mime_str_free(&k);
+	return r;
 }

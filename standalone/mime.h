@@ -47,6 +47,9 @@ struct xi_mime_str {
 };
 void xi_mime_str_init(struct xi_mime_str *s, size_t max);
 void xi_mime_str_free(struct xi_mime_str *s);
+/* Appends data[0..n) (sets overflow past max); n == 0 still allocates, so
+ * data is never NULL after a successful append. */
+void xi_mime_str_add(struct xi_mime_str *s, const void *data, size_t n);
 
 /* Parses msg[0..len); msg must stay valid and unchanged while *out lives.
  * limits may be NULL for the defaults.  Returns 0, or -1 (no memory). */
@@ -90,5 +93,34 @@ enum xi_mime_search_where {
 /* 1 found, 0 not found, -1 no memory. */
 int xi_mime_search_text(const struct xi_mime *m, enum xi_mime_search_where where,
 			const char *needle);
+
+/* The address list in value[0..len) as Dovecot's FROM/TO/CC/BCC search
+ * sees it: `"Display Name" <user@domain>` (the name decoded, quoted
+ * unless one atom), `<user@domain>` without a name, ", " between. */
+int xi_mime_address_search_text(const char *value, size_t len, struct xi_mime_str *out);
+/* Whether needle (UTF-8) occurs in hay[0..n), case-insensitively (ASCII
+ * and Unicode simple case mapping; bytes that are not UTF-8 compare as
+ * they are).  1 yes, 0 no, -1 no memory. */
+int xi_mime_text_contains(const char *hay, size_t n, const char *needle);
+
+/* Part addressing for BODY[section] (mime_section.h) and SEARCH HEADER.
+ * Parts are numbered in parse order: 0 is the message itself. */
+struct xi_mime_part_info {
+	size_t hdr_start, body_start, body_end; /* offsets into the message */
+	bool multipart;   /* Content-Type multipart (without a boundary: no children) */
+	bool rfc822;      /* message/rfc822 (its child is the message inside) */
+	int first_child;  /* -1: none */
+	int next;         /* the next sibling, -1: none */
+};
+unsigned xi_mime_part_count(const struct xi_mime *m);
+/* false when idx is out of range. */
+bool xi_mime_part(const struct xi_mime *m, unsigned idx, struct xi_mime_part_info *out);
+/* The message buffer given to xi_mime_parse. */
+const char *xi_mime_data(const struct xi_mime *m, size_t *len);
+/* Iterates the header fields of part idx: *pos starts at 0.  Returns 1
+ * with the name and the raw value (folding kept, no final line end), 0 at
+ * the end of the header. */
+int xi_mime_header_next(const struct xi_mime *m, unsigned idx, size_t *pos, const char **name,
+			size_t *name_len, const char **value, size_t *value_len);
 
 #endif
