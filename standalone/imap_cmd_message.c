@@ -5,9 +5,10 @@
  * (imap_mailbox.c), never expanded: a set is sorted, merged ranges and a
  * message is looked up in it by binary search.
  *
- * FETCH renders ENVELOPE/BODY/BODYSTRUCTURE with mime.c (Dovecot's output)
- * and BODY[section]<partial> for the whole message, HEADER, TEXT,
- * HEADER.FIELDS(.NOT) and part 1 of a single-part message.
+ * FETCH items and SEARCH keys are parsed and answered by the message
+ * library (imap_fetch.h, imap_search.h: Dovecot's output, byte for byte);
+ * this file gives it each message's view and loads the bytes only when
+ * the parsed command needs them.
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
@@ -24,10 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imap_fetch.h"
+#include "imap_search.h"
 #include "mime.h"
 
 #define SET_MAX_RANGES 65536
-#define FETCH_MAX_ITEMS 64
 
 /* ---------------------------------------------------------------- sets */
 
@@ -195,41 +197,47 @@ bool imap_flags_parse(const struct xi_imap_arg *arg, struct xi_mailbox *mb, unsi
 	return true;
 }
 
-/* ---------------------------------------------------------------- message data */
+/* ---------------------------------------------------------------- message views */
 
-struct msgdata {
-	char *raw;          /* file bytes */
-	size_t raw_len;
-	char *crlf;         /* with every bare LF as CRLF */
-	size_t crlf_len;
-	size_t header_len;  /* of crlf, blank line included */
-	struct xi_mime *mime;
+/* What FETCH and SEARCH (imap_fetch.h, imap_search.h) are told about one
+ * message: index data always, the bytes when the command needs them. */
+struct msgview {
+	struct xi_imap_msg_view v;
+	const char *kw[XI_MAILDIR_KEYWORDS_MAX];
+	char *data;
+	size_t cap;
 };
 
-static void msgdata_free(struct msgdata *d)
+static unsigned view_flags(unsigned flags, bool recent)
 {
-	xi_mime_free(d->mime);
-	free(d->raw);
-	free(d->crlf);
-	memset(d, 0, sizeof(*d));
+	return ((flags & XI_MAIL_SEEN) ? XI_IMAP_FLAG_SEEN : 0) |
+	       ((flags & XI_MAIL_ANSWERED) ? XI_IMAP_FLAG_ANSWERED : 0) |
+	       ((flags & XI_MAIL_FLAGGED) ? XI_IMAP_FLAG_FLAGGED : 0) |
+	       ((flags & XI_MAIL_DELETED) ? XI_IMAP_FLAG_DELETED : 0) |
+	       ((flags & XI_MAIL_DRAFT) ? XI_IMAP_FLAG_DRAFT : 0) |
+	       (recent ? XI_IMAP_FLAG_RECENT : 0);
 }
 
-static int msgdata_load(struct xi_mailbox *mb, size_t idx, struct msgdata *d, bool mime,
-			struct xi_error *err)
+/* Reads the message file into mv->data (reusing its buffer). */
+static int load_bytes(struct xi_mailbox *mb, size_t idx, struct msgview *mv, struct xi_error *err)
 {
 	int fd;
-	size_t cap = 8192;
+	size_t len = 0;
 
-	memset(d, 0, sizeof(*d));
 	if (xi_mailbox_message_open(mb, idx, &fd, err) < 0)
 		return -1;
-	d->raw = malloc(cap);
 	for (;;) {
-		if (d->raw == NULL) {
-			close(fd);
-			return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+		if (mv->cap - len < 4096) {
+			size_t cap = mv->cap ? mv->cap * 2 : 65536;
+			char *p;
+			if (cap > XI_MAILDIR_MESSAGE_MAX + 65536 || (p = realloc(mv->data, cap)) == NULL) {
+				close(fd);
+				return xi_error_set(err, XI_ERR_NOMEM, "message too large for memory");
+			}
+			mv->data = p;
+			mv->cap = cap;
 		}
-		ssize_t r = read(fd, d->raw + d->raw_len, cap - d->raw_len);
+		ssize_t r = read(fd, mv->data + len, mv->cap - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -238,314 +246,73 @@ static int msgdata_load(struct xi_mailbox *mb, size_t idx, struct msgdata *d, bo
 		}
 		if (r == 0)
 			break;
-		d->raw_len += (size_t)r;
-		if (d->raw_len == cap) {
-			if (cap >= XI_MAILDIR_MESSAGE_MAX) {
-				close(fd);
-				return xi_error_set(err, XI_ERR_INVALID, "message too large");
-			}
-			cap *= 2;
-			char *p = realloc(d->raw, cap);
-			if (p == NULL)
-				free(d->raw);
-			d->raw = p;
-		}
+		len += (size_t)r;
 	}
 	close(fd);
-	d->crlf = malloc(d->raw_len * 2 + 1);
-	if (d->crlf == NULL)
-		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < d->raw_len; i++) {
-		if (d->raw[i] == '\n' && (i == 0 || d->raw[i - 1] != '\r'))
-			d->crlf[d->crlf_len++] = '\r';
-		d->crlf[d->crlf_len++] = d->raw[i];
+	mv->v.data = mv->data;
+	mv->v.len = len;
+	return 0;
+}
+
+/* Fills mv for sequence number seq (message idx of the store). */
+static int fill_view(struct imap_view *v, size_t seq, size_t idx, unsigned needs, struct msgview *mv,
+		     struct xi_error *err)
+{
+	const struct imap_view_msg *vm = &v->msgs[seq - 1];
+	const struct xi_maildir_message *m = xi_mailbox_message(v->mb, idx);
+	unsigned nk = 0;
+	time_t t = 0;
+
+	for (unsigned k = 0; k < XI_MAILDIR_KEYWORDS_MAX; k++) {
+		const char *name;
+		if ((vm->keywords & (1u << k)) && (name = xi_mailbox_keyword_name(v->mb, k)) != NULL)
+			mv->kw[nk++] = name;
 	}
-	/* The header ends with the first empty line (kept with the header). */
-	d->header_len = d->crlf_len;
-	if (d->crlf_len >= 2 && d->crlf[0] == '\r' && d->crlf[1] == '\n') {
-		d->header_len = 2;
-	} else {
-		const char *e = memmem(d->crlf, d->crlf_len, "\r\n\r\n", 4);
-		if (e != NULL)
-			d->header_len = (size_t)(e - d->crlf) + 4;
-	}
-	if (mime && xi_mime_parse(d->raw, d->raw_len, NULL, &d->mime, err) < 0)
-		return -1;
+	(void)xi_mailbox_message_received(v->mb, idx, &t, err);
+	mv->v = (struct xi_imap_msg_view){
+		.seq = (uint32_t)seq, .uid = vm->uid, .flags = view_flags(vm->flags, vm->recent),
+		.keywords = mv->kw, .nkeywords = nk, .internal_date = t, .size = m->vsize,
+	};
+	if (needs & (XI_IMAP_NEED_HEADER | XI_IMAP_NEED_MESSAGE))
+		return load_bytes(v->mb, idx, mv, err);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- FETCH */
 
-enum item_kind {
-	IT_UID, IT_FLAGS, IT_INTERNALDATE, IT_SIZE, IT_ENVELOPE, IT_BODY, IT_BODYSTRUCTURE,
-	IT_RFC822, IT_RFC822_HEADER, IT_RFC822_TEXT, IT_SECTION
-};
-enum section_kind { SEC_ALL, SEC_HEADER, SEC_TEXT, SEC_FIELDS, SEC_FIELDS_NOT, SEC_PART1 };
-
-struct item {
-	enum item_kind kind;
-	enum section_kind sec;
-	bool peek;
-	bool partial;
-	uint32_t origin, count;
-	char *fields;           /* HEADER.FIELDS names, space separated, upper case */
-	char label[256];        /* "BODY[HEADER.FIELDS (A B)]" as answered */
-};
-
-static bool add_item(struct item *items, size_t *n, enum item_kind k)
-{
-	if (*n >= FETCH_MAX_ITEMS)
-		return false;
-	memset(&items[*n], 0, sizeof(items[*n]));
-	items[(*n)++].kind = k;
-	return true;
-}
-
-static bool parse_section(const char *atom, struct item *it)
-{
-	bool peek = strncasecmp(atom, "BODY.PEEK[", 10) == 0;
-	const char *p = atom + (peek ? 10 : 5), *close = strchr(p, ']');
-	char sec[200];
-	size_t sl;
-
-	if (close == NULL || (sl = (size_t)(close - p)) >= sizeof(sec))
-		return false;
-	memcpy(sec, p, sl);
-	sec[sl] = '\0';
-	it->kind = IT_SECTION;
-	it->peek = peek;
-	if (sl == 0) {
-		it->sec = SEC_ALL;
-	} else if (strcasecmp(sec, "HEADER") == 0) {
-		it->sec = SEC_HEADER;
-	} else if (strcasecmp(sec, "TEXT") == 0) {
-		it->sec = SEC_TEXT;
-	} else if (strcmp(sec, "1") == 0) {
-		it->sec = SEC_PART1;
-	} else if (strncasecmp(sec, "HEADER.FIELDS", 13) == 0) {
-		const char *q = sec + 13;
-		it->sec = SEC_FIELDS;
-		if (strncasecmp(q, ".NOT", 4) == 0) {
-			it->sec = SEC_FIELDS_NOT;
-			q += 4;
-		}
-		while (*q == ' ')
-			q++;
-		if (*q != '(' || sec[sl - 1] != ')')
-			return false;
-		it->fields = strndup(q + 1, (size_t)(&sec[sl - 1] - (q + 1)));
-		if (it->fields == NULL)
-			return false;
-		for (char *f = it->fields; *f != '\0'; f++) {
-			if (*f == '"')
-				*f = ' ';
-			*f = (char)toupper((unsigned char)*f);
-		}
-	} else {
-		return false;
-	}
-	snprintf(it->label, sizeof(it->label), "BODY[%s]", sec);
-	for (char *l = it->label + 5; *l != ']' && *l != '\0'; l++)
-		*l = (char)toupper((unsigned char)*l);
-	p = close + 1;
-	if (*p == '<') {
-		char *end;
-		unsigned long o = strtoul(p + 1, &end, 10), c;
-		if (*end != '.' || !isdigit((unsigned char)end[1]))
-			return false;
-		c = strtoul(end + 1, &end, 10);
-		if (*end != '>' || end[1] != '\0' || o > UINT32_MAX || c > UINT32_MAX || c == 0)
-			return false;
-		it->partial = true;
-		it->origin = (uint32_t)o;
-		it->count = (uint32_t)c;
-	} else if (*p != '\0') {
-		return false;
-	}
-	return true;
-}
-
-static bool parse_item(const struct xi_imap_arg *a, struct item *items, size_t *n)
-{
-	const char *s = a->str;
-
-	if (a->type != XI_IMAP_ARG_ATOM)
-		return false;
-	if (strcasecmp(s, "ALL") == 0 || strcasecmp(s, "FAST") == 0 || strcasecmp(s, "FULL") == 0) {
-		bool ok = add_item(items, n, IT_FLAGS) && add_item(items, n, IT_INTERNALDATE) &&
-			  add_item(items, n, IT_SIZE);
-		if (strcasecmp(s, "FAST") != 0)
-			ok = ok && add_item(items, n, IT_ENVELOPE);
-		if (strcasecmp(s, "FULL") == 0)
-			ok = ok && add_item(items, n, IT_BODY);
-		return ok;
-	}
-	static const struct { const char *name; enum item_kind k; } simple[] = {
-		{ "UID", IT_UID }, { "FLAGS", IT_FLAGS }, { "INTERNALDATE", IT_INTERNALDATE },
-		{ "RFC822.SIZE", IT_SIZE }, { "ENVELOPE", IT_ENVELOPE }, { "BODY", IT_BODY },
-		{ "BODYSTRUCTURE", IT_BODYSTRUCTURE }, { "RFC822", IT_RFC822 },
-		{ "RFC822.HEADER", IT_RFC822_HEADER }, { "RFC822.TEXT", IT_RFC822_TEXT },
-	};
-	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-		if (strcasecmp(s, simple[i].name) == 0)
-			return add_item(items, n, simple[i].k);
-	if (strncasecmp(s, "BODY[", 5) == 0 || strncasecmp(s, "BODY.PEEK[", 10) == 0) {
-		if (*n >= FETCH_MAX_ITEMS)
-			return false;
-		memset(&items[*n], 0, sizeof(items[*n]));
-		if (!parse_section(s, &items[*n])) {
-			free(items[*n].fields);
-			return false;
-		}
-		(*n)++;
-		return true;
-	}
-	return false;
-}
-
-/* Is header line name (len bytes) in the upper-case, space separated list? */
-static bool field_listed(const char *fields, const char *name, size_t len)
-{
-	for (const char *p = fields; *p != '\0';) {
-		while (*p == ' ')
-			p++;
-		size_t l = strcspn(p, " ");
-		if (l == len && strncasecmp(p, name, len) == 0)
-			return true;
-		p += l;
-	}
-	return false;
-}
-
-static void out_literal(struct imap_session *s, const char *data, size_t len, const struct item *it)
-{
-	if (it != NULL && it->partial) {
-		if (it->origin >= len)
-			len = 0, data = "";
-		else {
-			data += it->origin;
-			len -= it->origin;
-			if (len > it->count)
-				len = it->count;
-		}
-	}
-	imap_printf(s, "{%zu}\r\n", len);
-	imap_out(s, data, len);
-}
-
-static void out_section(struct imap_session *s, const struct msgdata *d, const struct item *it)
-{
-	const char *body = d->crlf + d->header_len;
-	size_t body_len = d->crlf_len - d->header_len;
-
-	imap_printf(s, "%s", it->label);
-	if (it->partial)
-		imap_printf(s, "<%u>", it->origin);
-	imap_out(s, " ", 1);
-	switch (it->sec) {
-	case SEC_ALL:
-		out_literal(s, d->crlf, d->crlf_len, it);
-		break;
-	case SEC_HEADER:
-		out_literal(s, d->crlf, d->header_len, it);
-		break;
-	case SEC_TEXT:
-	case SEC_PART1:
-		out_literal(s, body, body_len, it);
-		break;
-	case SEC_FIELDS:
-	case SEC_FIELDS_NOT: {
-		char *buf = malloc(d->header_len + 3);
-		size_t bl = 0;
-		if (buf == NULL) {
-			s->failed = true;
-			return;
-		}
-		for (size_t i = 0; i < d->header_len;) {
-			/* one header with its continuation lines */
-			size_t j = i;
-			do {
-				const char *nl = memchr(d->crlf + j, '\n', d->header_len - j);
-				j = nl != NULL ? (size_t)(nl - d->crlf) + 1 : d->header_len;
-			} while (j < d->header_len && (d->crlf[j] == ' ' || d->crlf[j] == '\t'));
-			const char *colon = memchr(d->crlf + i, ':', j - i);
-			if (colon != NULL && j - i > 2) {
-				size_t nl = (size_t)(colon - (d->crlf + i));
-				while (nl > 0 && (d->crlf[i + nl - 1] == ' ' || d->crlf[i + nl - 1] == '\t'))
-					nl--;
-				bool listed = field_listed(it->fields, d->crlf + i, nl);
-				if (listed == (it->sec == SEC_FIELDS)) {
-					memcpy(buf + bl, d->crlf + i, j - i);
-					bl += j - i;
-				}
-			}
-			i = j;
-		}
-		memcpy(buf + bl, "\r\n", 2);
-		bl += 2;
-		out_literal(s, buf, bl, it);
-		free(buf);
-		break;
-	}
-	}
-}
-
-static void format_internaldate(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	gmtime_r(&t, &tm);
-	snprintf(buf, size, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
+#define FETCH_RESPONSE_MAX ((size_t)XI_MAILDIR_MESSAGE_MAX * 2 + 65536)
 
 void imap_cmd_fetch(struct imap_session *s, const struct xi_imap_command *cmd,
 		    const struct xi_imap_arg *args, bool uid)
 {
 	struct imap_view *v = s->view;
-	struct item items[FETCH_MAX_ITEMS];
-	size_t nitems = 0;
-	struct set set;
-	bool need_data = false, need_mime = false, sets_seen = false, any_gone = false;
 	const struct xi_imap_arg *atts = args != NULL ? args->next : NULL;
+	struct xi_imap_fetch *plan;
+	struct xi_imap_refusal why;
+	struct msgview mv = { 0 };
+	struct set set;
+	bool any_gone = false, sets_seen;
+	unsigned needs;
 
 	if (atts == NULL || atts->next != NULL) {
 		imap_tagged(s, cmd->tag, "BAD FETCH needs a sequence set and data items.");
 		return;
 	}
-	if (uid)
-		add_item(items, &nitems, IT_UID);
-	bool ok = true;
-	if (atts->type == XI_IMAP_ARG_LIST) {
-		for (const struct xi_imap_arg *a = atts->list; a != NULL && ok; a = a->next)
-			ok = parse_item(a, items, &nitems);
-		ok = ok && atts->count > 0;
-	} else {
-		ok = parse_item(atts, items, &nitems);
-	}
-	if (!ok) {
-		for (size_t i = 0; i < nitems; i++)
-			free(items[i].fields);
-		imap_tagged(s, cmd->tag, "BAD Invalid or unsupported FETCH data item.");
+	if (xi_imap_fetch_parse(atts, uid, NULL, &plan, &why) < 0) {
+		imap_tagged(s, cmd->tag, "%s %s", why.kind == XI_IMAP_REFUSE_BAD ? "BAD" : "NO", why.text);
 		return;
 	}
-	for (size_t i = 0; i < nitems; i++) {
-		enum item_kind k = items[i].kind;
-		need_mime |= k == IT_ENVELOPE || k == IT_BODY || k == IT_BODYSTRUCTURE;
-		need_data |= k >= IT_ENVELOPE;
-		sets_seen |= k == IT_RFC822 || k == IT_RFC822_TEXT || (k == IT_SECTION && !items[i].peek);
-	}
+	needs = xi_imap_fetch_needs(plan);
+	sets_seen = xi_imap_fetch_sets_seen(plan) && !v->read_only;
 	if (!set_parse(s, cmd->tag, args, view_largest(v, uid), &set)) {
-		for (size_t i = 0; i < nitems; i++)
-			free(items[i].fields);
+		xi_imap_fetch_free(plan);
 		return;
 	}
 	for (size_t i = 0; i < v->count && !s->failed; i++) {
 		struct imap_view_msg *vm = &v->msgs[i];
-		struct msgdata d = { 0 };
 		struct xi_error err = { 0 };
-		bool seen_now = false, first = true;
+		struct xi_mime_str out;
+		bool seen_now = false;
 		ssize_t idx;
 
 		if (!set_has(&set, uid ? vm->uid : (uint32_t)(i + 1)))
@@ -554,92 +321,29 @@ void imap_cmd_fetch(struct imap_session *s, const struct xi_imap_command *cmd,
 			any_gone = true;
 			continue;
 		}
-		const struct xi_maildir_message *m = xi_mailbox_message(v->mb, (size_t)idx);
-		if (need_data && msgdata_load(v->mb, (size_t)idx, &d, need_mime, &err) < 0) {
-			msgdata_free(&d);
-			if (err.status == XI_ERR_NOTFOUND) {
-				any_gone = true;
-				continue;
-			}
-			xd_log(LOG_ERR, "imap: user %s: fetch uid %u: %s", s->user, vm->uid, err.message);
+		if (sets_seen && !(vm->flags & XI_MAIL_SEEN) &&
+		    xi_mailbox_set_flags(v->mb, (size_t)idx, XI_FLAGS_ADD, XI_MAIL_SEEN, 0, &err) == 0) {
+			vm->flags |= XI_MAIL_SEEN;
+			seen_now = true;
+		}
+		if (fill_view(v, i + 1, (size_t)idx, needs, &mv, &err) < 0) {
+			if (err.status != XI_ERR_NOTFOUND)
+				xd_log(LOG_ERR, "imap: user %s: fetch uid %u: %s", s->user, vm->uid, err.message);
 			any_gone = true;
 			continue;
 		}
-		if (sets_seen && !v->read_only && !(m->flags & XI_MAIL_SEEN)) {
-			if (xi_mailbox_set_flags(v->mb, (size_t)idx, XI_FLAGS_ADD, XI_MAIL_SEEN, 0, &err) == 0) {
-				vm->flags |= XI_MAIL_SEEN;
-				seen_now = true;
-			}
+		xi_mime_str_init(&out, FETCH_RESPONSE_MAX);
+		if (xi_imap_fetch_render(plan, &mv.v, seen_now, &out, &err) == 0)
+			imap_out(s, out.data, out.len);
+		else {
+			xd_log(LOG_ERR, "imap: user %s: fetch uid %u: %s", s->user, vm->uid, err.message);
+			any_gone = true;
 		}
-		imap_printf(s, "* %zu FETCH (", i + 1);
-		bool flags_sent = false;
-		for (size_t k = 0; k < nitems; k++) {
-			const struct item *it = &items[k];
-			if (!first)
-				imap_out(s, " ", 1);
-			first = false;
-			switch (it->kind) {
-			case IT_UID:
-				imap_printf(s, "UID %u", vm->uid);
-				break;
-			case IT_FLAGS:
-				imap_printf(s, "FLAGS ");
-				imap_view_write_flags(s, v, vm->flags, vm->keywords, vm->recent);
-				flags_sent = true;
-				break;
-			case IT_INTERNALDATE: {
-				time_t t = 0;
-				char date[64];
-				(void)xi_mailbox_message_received(v->mb, (size_t)idx, &t, &err);
-				format_internaldate(t, date, sizeof(date));
-				imap_printf(s, "INTERNALDATE %s", date);
-				break;
-			}
-			case IT_SIZE:
-				imap_printf(s, "RFC822.SIZE %" PRIu64, m->vsize);
-				break;
-			case IT_ENVELOPE:
-			case IT_BODY:
-			case IT_BODYSTRUCTURE: {
-				struct xi_mime_str str;
-				int r;
-				xi_mime_str_init(&str, XI_MIME_DEFAULT_MAX_OUTPUT);
-				r = it->kind == IT_ENVELOPE ? xi_mime_envelope(d.mime, &str, &err)
-							    : xi_mime_body(d.mime, it->kind == IT_BODYSTRUCTURE,
-									   &str, &err);
-				imap_printf(s, "%s %s", it->kind == IT_ENVELOPE ? "ENVELOPE"
-							 : it->kind == IT_BODY ? "BODY" : "BODYSTRUCTURE",
-					    r == 0 && str.data != NULL ? str.data : "NIL");
-				xi_mime_str_free(&str);
-				break;
-			}
-			case IT_RFC822:
-				imap_printf(s, "RFC822 ");
-				out_literal(s, d.crlf, d.crlf_len, NULL);
-				break;
-			case IT_RFC822_HEADER:
-				imap_printf(s, "RFC822.HEADER ");
-				out_literal(s, d.crlf, d.header_len, NULL);
-				break;
-			case IT_RFC822_TEXT:
-				imap_printf(s, "RFC822.TEXT ");
-				out_literal(s, d.crlf + d.header_len, d.crlf_len - d.header_len, NULL);
-				break;
-			case IT_SECTION:
-				out_section(s, &d, it);
-				break;
-			}
-		}
-		if (seen_now && !flags_sent) {
-			imap_printf(s, " FLAGS ");
-			imap_view_write_flags(s, v, vm->flags, vm->keywords, vm->recent);
-		}
-		imap_out(s, ")\r\n", 3);
-		msgdata_free(&d);
+		xi_mime_str_free(&out);
 	}
-	for (size_t i = 0; i < nitems; i++)
-		free(items[i].fields);
+	free(mv.data);
 	free(set.r);
+	xi_imap_fetch_free(plan);
 	if (any_gone)
 		imap_tagged(s, cmd->tag, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist.");
 	else
@@ -878,307 +582,38 @@ void imap_cmd_expunge(struct imap_session *s, const struct xi_imap_command *cmd,
 
 /* ---------------------------------------------------------------- SEARCH */
 
-struct search_ctx {
-	struct imap_session *s;
-	struct imap_view *v;
-	size_t seq;               /* 1-based; 0 = checking syntax only */
-	ssize_t idx;
-	struct msgdata d;
-	bool loaded, load_failed;
-	const char *error;        /* syntax error (BAD) */
-	unsigned depth;
-};
-
-static bool search_load(struct search_ctx *c)
-{
-	struct xi_error err = { 0 };
-
-	if (!c->loaded && !c->load_failed) {
-		if (msgdata_load(c->v->mb, (size_t)c->idx, &c->d, true, &err) < 0)
-			c->load_failed = true;
-		else
-			c->loaded = true;
-	}
-	return c->loaded;
-}
-
-static bool contains_ci(const char *hay, const char *needle)
-{
-	return needle[0] == '\0' || strcasestr(hay, needle) != NULL;
-}
-
-static bool header_has(struct search_ctx *c, const char *field, const char *needle)
-{
-	struct xi_mime_str str;
-	bool r;
-
-	if (!search_load(c))
-		return false;
-	xi_mime_str_init(&str, 1 << 20);
-	r = xi_mime_header_value(c->d.mime, field, &str) == 0 &&
-	    contains_ci(str.data != NULL ? str.data : "", needle);
-	xi_mime_str_free(&str);
-	return r;
-}
-
-/* RFC 2822 Date header -> the day (00:00 UTC), or -1. */
-static time_t sent_day(struct search_ctx *c)
-{
-	struct xi_mime_str str;
-	static const char *const mon[] = { "jan", "feb", "mar", "apr", "may", "jun",
-					   "jul", "aug", "sep", "oct", "nov", "dec" };
-	time_t r = -1;
-	int day, year;
-	char m[4];
-
-	if (!search_load(c))
-		return -1;
-	xi_mime_str_init(&str, 4096);
-	if (xi_mime_header_value(c->d.mime, "Date", &str) == 0 && str.data != NULL) {
-		const char *p = strchr(str.data, ',');
-		p = p != NULL ? p + 1 : str.data;
-		if (sscanf(p, " %d %3s %d", &day, m, &year) == 3) {
-			for (int i = 0; i < 12; i++)
-				if (strcasecmp(m, mon[i]) == 0) {
-					struct tm tm = { .tm_mday = day, .tm_mon = i,
-							 .tm_year = (year < 100 ? year + 2000 : year) - 1900 };
-					r = timegm(&tm);
-				}
-		}
-	}
-	xi_mime_str_free(&str);
-	return r;
-}
-
-static bool search_key(struct search_ctx *c, const struct xi_imap_arg **ap);
-
-/* All keys from a to the end of its list (AND). */
-static bool search_all(struct search_ctx *c, const struct xi_imap_arg *a)
-{
-	bool r = true;
-
-	while (a != NULL && c->error == NULL)
-		r &= search_key(c, &a);
-	return r;
-}
-
-static const char *next_string(struct search_ctx *c, const struct xi_imap_arg **ap)
-{
-	const struct xi_imap_arg *a = *ap;
-	const char *s = imap_arg_string(a);
-
-	if (s == NULL) {
-		c->error = "Missing argument to a search key.";
-		return NULL;
-	}
-	*ap = a->next;
-	return s;
-}
-
-static bool search_key(struct search_ctx *c, const struct xi_imap_arg **ap)
-{
-	const struct xi_imap_arg *a = *ap;
-	struct imap_view_msg *vm = c->seq ? &c->v->msgs[c->seq - 1] : NULL;
-	const struct xi_maildir_message *m =
-		c->seq && c->idx >= 0 ? xi_mailbox_message(c->v->mb, (size_t)c->idx) : NULL;
-	unsigned flags = m != NULL ? m->flags : 0;
-	const char *k, *arg;
-
-	*ap = a->next;
-	if (a->type == XI_IMAP_ARG_LIST) {
-		if (++c->depth > 32) {
-			c->error = "Search keys nested too deeply.";
-			return false;
-		}
-		bool r = search_all(c, a->list);
-		c->depth--;
-		return r;
-	}
-	if (a->type != XI_IMAP_ARG_ATOM) {
-		c->error = "Invalid search key.";
-		return false;
-	}
-	k = a->str;
-	static const struct { const char *name; unsigned bit; bool set; } fk[] = {
-		{ "ANSWERED", XI_MAIL_ANSWERED, true }, { "UNANSWERED", XI_MAIL_ANSWERED, false },
-		{ "DELETED", XI_MAIL_DELETED, true }, { "UNDELETED", XI_MAIL_DELETED, false },
-		{ "DRAFT", XI_MAIL_DRAFT, true }, { "UNDRAFT", XI_MAIL_DRAFT, false },
-		{ "FLAGGED", XI_MAIL_FLAGGED, true }, { "UNFLAGGED", XI_MAIL_FLAGGED, false },
-		{ "SEEN", XI_MAIL_SEEN, true }, { "UNSEEN", XI_MAIL_SEEN, false },
-	};
-	for (size_t i = 0; i < sizeof(fk) / sizeof(fk[0]); i++)
-		if (strcasecmp(k, fk[i].name) == 0)
-			return m != NULL && ((flags & fk[i].bit) != 0) == fk[i].set;
-	if (strcasecmp(k, "ALL") == 0)
-		return true;
-	if (strcasecmp(k, "RECENT") == 0)
-		return vm != NULL && vm->recent;
-	if (strcasecmp(k, "OLD") == 0)
-		return vm != NULL && !vm->recent;
-	if (strcasecmp(k, "NEW") == 0)
-		return vm != NULL && vm->recent && !(flags & XI_MAIL_SEEN);
-	if (strcasecmp(k, "NOT") == 0) {
-		if (*ap == NULL) {
-			c->error = "NOT needs a search key.";
-			return false;
-		}
-		return !search_key(c, ap);
-	}
-	if (strcasecmp(k, "OR") == 0) {
-		if (*ap == NULL || (*ap)->next == NULL) {
-			c->error = "OR needs two search keys.";
-			return false;
-		}
-		bool x = search_key(c, ap);
-		bool y = search_key(c, ap);
-		return x || y;
-	}
-	if (strcasecmp(k, "KEYWORD") == 0 || strcasecmp(k, "UNKEYWORD") == 0) {
-		unsigned idx;
-		struct xi_error err = { 0 };
-		bool has;
-		if ((arg = next_string(c, ap)) == NULL)
-			return false;
-		has = m != NULL && xi_mailbox_keyword_lookup(c->v->mb, arg, false, &idx, &err) == 0 &&
-		      (m->keywords & (1u << idx));
-		return m != NULL && (strcasecmp(k, "KEYWORD") == 0 ? has : !has);
-	}
-	if (strcasecmp(k, "LARGER") == 0 || strcasecmp(k, "SMALLER") == 0) {
-		char *end;
-		if ((arg = next_string(c, ap)) == NULL)
-			return false;
-		unsigned long long n = strtoull(arg, &end, 10);
-		if (*end != '\0' || end == arg) {
-			c->error = "Invalid number.";
-			return false;
-		}
-		return m != NULL && (k[0] == 'L' || k[0] == 'l' ? m->vsize > n : m->vsize < n);
-	}
-	if (strcasecmp(k, "BEFORE") == 0 || strcasecmp(k, "ON") == 0 || strcasecmp(k, "SINCE") == 0 ||
-	    strcasecmp(k, "SENTBEFORE") == 0 || strcasecmp(k, "SENTON") == 0 ||
-	    strcasecmp(k, "SENTSINCE") == 0) {
-		time_t day, t = 0;
-		bool sent = strncasecmp(k, "SENT", 4) == 0;
-		const char *op = sent ? k + 4 : k;
-		if ((arg = next_string(c, ap)) == NULL)
-			return false;
-		if (!imap_parse_date(arg, &day)) {
-			c->error = "Invalid date.";
-			return false;
-		}
-		if (m == NULL)
-			return false;
-		if (sent) {
-			t = sent_day(c);
-			if (t < 0)
-				return false;
-		} else {
-			struct xi_error err = { 0 };
-			(void)xi_mailbox_message_received(c->v->mb, (size_t)c->idx, &t, &err);
-			t -= t % 86400;
-		}
-		return strcasecmp(op, "BEFORE") == 0 ? t < day : strcasecmp(op, "ON") == 0 ? t == day
-										 : t >= day;
-	}
-	static const char *const hdr[] = { "FROM", "TO", "CC", "BCC", "SUBJECT" };
-	for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
-		if (strcasecmp(k, hdr[i]) != 0)
-			continue;
-		if ((arg = next_string(c, ap)) == NULL)
-			return false;
-		char field[8];
-		snprintf(field, sizeof(field), "%c%s", hdr[i][0], hdr[i] + 1);
-		for (char *f = field + 1; *f != '\0'; f++)
-			*f = (char)tolower((unsigned char)*f);
-		return m != NULL && header_has(c, field, arg);
-	}
-	if (strcasecmp(k, "HEADER") == 0) {
-		const char *field = next_string(c, ap);
-		if (field == NULL || (arg = next_string(c, ap)) == NULL)
-			return false;
-		return m != NULL && header_has(c, field, arg);
-	}
-	if (strcasecmp(k, "BODY") == 0 || strcasecmp(k, "TEXT") == 0) {
-		if ((arg = next_string(c, ap)) == NULL)
-			return false;
-		return m != NULL && search_load(c) &&
-		       xi_mime_search_text(c->d.mime, strcasecmp(k, "BODY") == 0 ? XI_MIME_SEARCH_BODY
-										 : XI_MIME_SEARCH_TEXT,
-					   arg) == 1;
-	}
-	if (strcasecmp(k, "UID") == 0 || isdigit((unsigned char)k[0]) || k[0] == '*') {
-		bool by_uid = strcasecmp(k, "UID") == 0;
-		const struct xi_imap_arg *setarg = by_uid ? *ap : a;
-		struct xi_imap_seq_range r[256];
-		int n;
-		if (setarg == NULL || setarg->type != XI_IMAP_ARG_ATOM) {
-			c->error = "UID needs a sequence set.";
-			return false;
-		}
-		if (by_uid)
-			*ap = setarg->next;
-		n = xi_imap_seqset_parse(setarg->str, setarg->len, r, 256);
-		if (n < 0) {
-			c->error = "Invalid sequence set in SEARCH (at most 256 ranges).";
-			return false;
-		}
-		if (vm == NULL)
-			return false;
-		uint32_t x = by_uid ? vm->uid : (uint32_t)c->seq;
-		uint32_t largest = c->v->count == 0 ? 0
-				   : by_uid ? c->v->msgs[c->v->count - 1].uid : (uint32_t)c->v->count;
-		for (int i = 0; i < n; i++) {
-			uint32_t lo, hi;
-			if (xi_imap_seq_range_resolve(&r[i], largest, &lo, &hi) && x >= lo && x <= hi)
-				return true;
-		}
-		return false;
-	}
-	c->error = "Unknown search key.";
-	return false;
-}
-
 void imap_cmd_search(struct imap_session *s, const struct xi_imap_command *cmd,
 		     const struct xi_imap_arg *args, bool uid)
 {
 	struct imap_view *v = s->view;
-	struct search_ctx c = { .s = s, .v = v };
-	const struct xi_imap_arg *keys = args;
+	struct xi_imap_search *tree;
+	struct xi_imap_refusal why;
+	struct xi_imap_search_ctx ctx = { .messages = (uint32_t)v->count,
+					  .max_uid = view_largest(v, true) };
+	struct msgview mv = { 0 };
+	unsigned needs;
 
-	if (keys != NULL && keys->type == XI_IMAP_ARG_ATOM && strcasecmp(keys->str, "CHARSET") == 0) {
-		const char *cs = imap_arg_string(keys->next);
-		if (cs == NULL) {
-			imap_tagged(s, cmd->tag, "BAD CHARSET needs a name.");
-			return;
-		}
-		if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
-			imap_tagged(s, cmd->tag, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
-			return;
-		}
-		keys = keys->next->next;
-	}
-	if (keys == NULL) {
+	if (args == NULL) {
 		imap_tagged(s, cmd->tag, "BAD SEARCH needs search keys.");
 		return;
 	}
-	/* A dry run first: syntax errors are BAD even in an empty mailbox. */
-	(void)search_all(&c, keys);
-	if (c.error != NULL) {
-		imap_tagged(s, cmd->tag, "BAD %s", c.error);
+	if (xi_imap_search_parse(args, NULL, &tree, &why) < 0) {
+		imap_tagged(s, cmd->tag, "%s %s", why.kind == XI_IMAP_REFUSE_BAD ? "BAD" : "NO", why.text);
 		return;
 	}
+	needs = xi_imap_search_needs(tree);
 	imap_printf(s, "* SEARCH");
 	for (size_t i = 0; i < v->count && !s->failed; i++) {
-		if (v->msgs[i].gone)
+		struct xi_error err = { 0 };
+		ssize_t idx;
+		if (v->msgs[i].gone || (idx = xi_mailbox_find_uid(v->mb, v->msgs[i].uid)) < 0 ||
+		    fill_view(v, i + 1, (size_t)idx, needs, &mv, &err) < 0)
 			continue;
-		c.seq = i + 1;
-		c.idx = xi_mailbox_find_uid(v->mb, v->msgs[i].uid);
-		c.loaded = c.load_failed = false;
-		if (c.idx >= 0 && search_all(&c, keys))
+		if (xi_imap_search_match(tree, &ctx, &mv.v, &err) == 1)
 			imap_printf(s, " %u", uid ? v->msgs[i].uid : (unsigned)(i + 1));
-		if (c.loaded)
-			msgdata_free(&c.d);
 	}
 	imap_out(s, "\r\n", 2);
+	free(mv.data);
+	xi_imap_search_free(tree);
 	imap_tagged(s, cmd->tag, "OK Search completed.");
 }
