@@ -696,6 +696,97 @@ def test_hostile(t, srv):
     t.ok(imap_login(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')[0].startswith('a1 OK'), 'server still serves logons')
 
 
+def dovecot_imap(home, user, base):
+    """The real Dovecot imap binary, preauthenticated over a pipe, as the vmail user."""
+    import shlex
+    conf = os.path.join(base, 'dovecot.conf')
+    with open(conf, 'w') as f:
+        f.write('mail_location = maildir:~/Maildir\nssl = no\nbase_dir = %s/run\nfirst_valid_uid = 1\n'
+                'mail_uid = %d\nmail_gid = %d\nprotocols = imap\n' % (base, VMAIL_UID, VMAIL_UID))
+    log = os.path.join(base, 'dovecot.log')
+    argv = ['setpriv', '--reuid=%d' % VMAIL_UID, '--regid=%d' % VMAIL_UID, '--clear-groups',
+            'env', '-i', 'USER=' + user, 'HOME=' + home, '/usr/lib/dovecot/imap', '-c', conf]
+    return imaplib.IMAP4_stream('exec %s 2>>%s' % (' '.join(shlex.quote(a) for a in argv), shlex.quote(log))), log
+
+
+def snapshot(m, folder):
+    """(uidvalidity, uidnext, [uid flags...]) of a folder, through IMAP."""
+    typ, data = m.status(folder, '(UIDVALIDITY UIDNEXT MESSAGES)')
+    st = data[0].decode()
+    m.select(folder, readonly=True)
+    typ, data = m.uid('FETCH', '1:*', '(FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE)')
+    msgs = []
+    for item in data:
+        if item is None:
+            continue
+        line = item.decode() if isinstance(item, bytes) else item[0].decode()
+        uid = re.search(r'UID (\d+)', line).group(1)
+        flags = sorted(f for f in re.search(r'FLAGS \(([^)]*)\)', line).group(1).split() if f != '\\Recent')
+        rest = re.sub(r'FLAGS \([^)]*\) ?', '', line)
+        msgs.append((int(uid), flags, rest[rest.index('('):]))
+    m.close()
+    return (re.search(r'UIDVALIDITY (\d+)', st).group(1), re.search(r'UIDNEXT (\d+)', st).group(1),
+            sorted(msgs))
+
+
+def test_dovecot(t, srv, root):
+    if not os.access('/usr/lib/dovecot/imap', os.X_OK):
+        t.skip('Maildir shared with Dovecot', 'no /usr/lib/dovecot/imap')
+        return
+    home = os.path.join(root, 'vmail', 'helpdesk')
+    m = connect(srv, 'EXAMPLE\\hdadmin\\helpdesk', 'hdadmin-pw')
+    m.create('Shared')
+    m.create('Shared.Sub')
+    m.subscribe('Shared.Sub')
+    for i in range(4):
+        m.append('INBOX', '(\\Seen $Work)' if i % 2 else None, imaplib.Time2Internaldate(1700000000 + i),
+                 b'From: "Ann" <ann@example.com>\r\nTo: desk@example.com\r\nSubject: =?utf-8?q?caf=C3=A9?= %d\r\n'
+                 b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n'
+                 b'--b\r\nContent-Type: text/plain\r\n\r\nplain %d\r\n--b\r\nContent-Type: text/html\r\n\r\n'
+                 b'<p>%d</p>\r\n--b--\r\n' % (i, i, i))
+    m.append('Shared.Sub', None, None, b'Subject: sub\r\n\r\nx\r\n')
+    m.select('INBOX')
+    m.store('3', '+FLAGS', '(\\Flagged Other)')
+    m.store('2', '+FLAGS', '(\\Deleted)')
+    m.expunge()
+    ours = snapshot(m, 'INBOX')
+    ours_sub = snapshot(m, 'Shared.Sub')
+    m.logout()
+    base = tempdir('xddovecot-')
+    os.chown(base, VMAIL_UID, VMAIL_UID)
+    dc, log = dovecot_imap(home, 'helpdesk', base)
+    theirs = snapshot(dc, 'INBOX')
+    t.eq(len(ours[2]), 3, 'three messages left after the expunge')
+    t.eq(theirs[:2], ours[:2], 'Dovecot opens the folder with the same UIDVALIDITY and UIDNEXT')
+    t.eq([(u, f) for u, f, _ in theirs[2]], [(u, f) for u, f, _ in ours[2]],
+         'Dovecot sees the same UIDs, flags and keywords')
+    t.eq([x for _, _, x in theirs[2]], [x for _, _, x in ours[2]],
+         'FETCH RFC822.SIZE ENVELOPE BODYSTRUCTURE identical to Dovecot')
+    t.eq(snapshot(dc, 'Shared.Sub'), ours_sub, 'a subfolder made by xidentd: the same in Dovecot')
+    typ, data = dc.lsub('""', '*')
+    t.ok(b'Shared.Sub' in b' '.join(data), 'Dovecot reads the subscriptions xidentd wrote', data)
+    typ, data = dc.list('""', '*')
+    t.ok(any(b'Shared.Sub' in x for x in data) and any(x.endswith(b'"." Shared') for x in data),
+         'Dovecot lists the folders with "." as separator', data)
+    # and back: Dovecot changes, xidentd sees them
+    dc.select('INBOX')
+    dc.append('INBOX', '(\\Answered)', None, b'Subject: from dovecot\r\n\r\nx\r\n')
+    dc.store('1', '+FLAGS', '(\\Draft)')
+    dc.subscribe('Shared')
+    dc.logout()
+    m = connect(srv, 'EXAMPLE\\hdadmin\\helpdesk', 'hdadmin-pw')
+    dc, log = dovecot_imap(home, 'helpdesk', base)
+    t.eq(snapshot(m, 'INBOX'), snapshot(dc, 'INBOX'), 'after Dovecot changed the folder: the same on both sides')
+    typ, data = m.lsub('""', '*')
+    t.ok(b'"." Shared' in b' '.join(data) and b'Shared.Sub' in b' '.join(data),
+         'xidentd reads the subscriptions Dovecot wrote', data)
+    dc.logout()
+    m.logout()
+    with open(log) as f:
+        dlog = f.read()
+    t.ok('Error' not in dlog and 'Panic' not in dlog, 'Dovecot logged no error', dlog[-2000:])
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -707,7 +798,7 @@ with Tap() as t:
                  ('folders', test_folders, (t, srv)), ('append_store', test_append_store, (t, srv)),
                  ('copy_move', test_copy_move, (t, srv)), ('notify', test_notify, (t, srv)),
                  ('lmtp_idle', test_lmtp_idle, (t, d, srv, root)), ('tls', test_tls, (t, d, root)),
-                 ('hostile', test_hostile, (t, srv))]
+                 ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
