@@ -787,6 +787,92 @@ def test_dovecot(t, srv, root):
     t.ok('Error' not in dlog and 'Panic' not in dlog, 'Dovecot logged no error', dlog[-2000:])
 
 
+def ok(t, r, text, name):
+    u, tagged = r.cmd(text)
+    good = tagged.split()[1] == 'OK'
+    t.ok(good, name, (u[-5:], tagged))
+    return u, tagged
+
+
+def test_thunderbird(t, srv):
+    """Thunderbird 115's documented first-sync sequence (lower-case UID
+    fetch, the header-field list of its message list, IDLE, MOVE to Trash)."""
+    r = Raw(srv.port)
+    ok(t, r, 'capability', 'TB: capability')
+    ok(t, r, 'authenticate PLAIN ' + sasl_plain('', 'EXAMPLE\\bjones', 'bjones-pw'), 'TB: AUTHENTICATE PLAIN (SASL-IR)')
+    ok(t, r, 'ID ("name" "Thunderbird" "version" "115.4.1")', 'TB: ID')
+    ok(t, r, 'namespace', 'TB: namespace')
+    ok(t, r, 'list "" ""', 'TB: list "" ""')
+    ok(t, r, 'create "Trash"', 'TB: create Trash')
+    ok(t, r, 'create "Sent"', 'TB: create Sent')
+    u, _ = ok(t, r, 'lsub "" "*"', 'TB: lsub')
+    u, _ = ok(t, r, 'list "" "*"', 'TB: list')
+    t.ok(any('\\Trash' in x for x in u) and any('\\Sent' in x for x in u), 'TB: SPECIAL-USE Trash and Sent', u)
+    r.c.send('a1 APPEND "Sent" (\\Seen) {40}')
+    t.ok(r.c.readline().startswith('+ '), 'TB: APPEND continuation')
+    r.c.s.sendall(b'Subject: sent by tb\r\n\r\nhello there....\r\n\r\n')
+    u, tagged = r.until('a1')
+    t.ok(tagged.startswith('a1 OK [APPENDUID'), 'TB: APPEND to Sent', tagged)
+    r.c.send('a2 APPEND INBOX {52+}')
+    r.c.s.sendall(b'From: x@example.com\r\nSubject: new mail\r\n\r\nsome text\r\n\r\n')
+    u, tagged = r.until('a2')
+    u, _ = ok(t, r, 'select "INBOX"', 'TB: select INBOX')
+    exists = int([x for x in u if x.endswith(' EXISTS')][0].split()[1])
+    u, _ = ok(t, r, 'UID fetch 1:* (FLAGS)', 'TB: UID fetch 1:* (FLAGS)')
+    t.eq(len([x for x in u if ' FETCH ' in x]), exists, 'TB: flags of every message')
+    u, _ = ok(t, r, 'UID fetch 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject '
+                    'Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type '
+                    'Reply-To)])', 'TB: header fetch of the message list')
+    t.ok(any('BODY[HEADER.FIELDS (' in x for x in u), 'TB: header fields answered', u[:2])
+    if exists:
+        uid = re.search(r'UID (\d+)', [x for x in u if ' FETCH ' in x][0]).group(1)
+        u, _ = ok(t, r, 'UID fetch %s (UID RFC822.SIZE BODY.PEEK[])' % uid, 'TB: fetch the message body')
+        ok(t, r, 'UID store %s +Flags (\\Seen)' % uid, 'TB: mark read')
+        ok(t, r, 'UID move %s "Trash"' % uid, 'TB: UID MOVE to Trash')
+    ok(t, r, 'STATUS "Sent" (UIDNEXT MESSAGES UNSEEN RECENT)', 'TB: STATUS of another folder')
+    r.c.send('i1 IDLE')
+    t.eq(r.c.readline(), '+ idling', 'TB: IDLE')
+    r.c.send('DONE')
+    u, tagged = r.until('i1')
+    t.ok(tagged.startswith('i1 OK'), 'TB: DONE', tagged)
+    ok(t, r, 'noop', 'TB: noop')
+    ok(t, r, 'logout', 'TB: logout')
+    r.close()
+
+
+def test_outlook(t, srv):
+    """Outlook's documented IMAP sequence: CAPABILITY, AUTHENTICATE NTLM
+    (Secure Password Authentication), LIST/LSUB, SELECT, UID SEARCH/FETCH
+    of headers and bodies, \\Deleted + EXPUNGE, APPEND to Drafts, CHECK."""
+    port = srv.port
+    line, tr = imap_authenticate(port, 'NTLM', impacket_ntlm('mmiller\\mike', 'mmiller-pw', 'EXAMPLE'))
+    t.ok(line.startswith('a1 OK'), 'Outlook: AUTHENTICATE NTLM with account\\alias', tr)
+    r = Raw(port)
+    ok(t, r, 'CAPABILITY', 'Outlook: CAPABILITY')
+    ok(t, r, 'LOGIN %s mmiller-pw' % imap_quote('EXAMPLE\\mmiller\\mike'), 'Outlook: LOGIN three-part name')
+    ok(t, r, 'LIST "" "*"', 'Outlook: LIST')
+    ok(t, r, 'LSUB "" "*"', 'Outlook: LSUB')
+    ok(t, r, 'CREATE "Drafts"', 'Outlook: CREATE Drafts')
+    r.c.send('d1 APPEND "Drafts" (\\Draft \\Seen) "25-Nov-2026 10:00:00 +0100" {27+}')
+    r.c.s.sendall(b'Subject: draft\r\n\r\nunsent\r\n\r\n\r\n')
+    u, tagged = r.until('d1')
+    t.ok(tagged.startswith('d1 OK [APPENDUID'), 'Outlook: APPEND with date and LITERAL+', tagged)
+    u, _ = ok(t, r, 'SELECT "INBOX"', 'Outlook: SELECT')
+    u, _ = ok(t, r, 'UID SEARCH UNDELETED', 'Outlook: UID SEARCH UNDELETED')
+    uids = u[0].split()[2:] if u and u[0].startswith('* SEARCH') else []
+    u, _ = ok(t, r, 'UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])', 'Outlook: header fetch')
+    if uids:
+        ok(t, r, 'UID FETCH %s (BODY.PEEK[] UID)' % uids[0], 'Outlook: body fetch')
+        ok(t, r, 'UID STORE %s +FLAGS.SILENT (\\Deleted \\Seen)' % uids[0], 'Outlook: delete (silent)')
+        u, _ = ok(t, r, 'EXPUNGE', 'Outlook: EXPUNGE')
+        t.ok(any(x.endswith(' EXPUNGE') for x in u), 'Outlook: EXPUNGE response', u)
+    ok(t, r, 'CHECK', 'Outlook: CHECK')
+    ok(t, r, 'STATUS "Drafts" (MESSAGES UNSEEN)', 'Outlook: STATUS Drafts')
+    ok(t, r, 'CLOSE', 'Outlook: CLOSE')
+    ok(t, r, 'LOGOUT', 'Outlook: LOGOUT')
+    r.close()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -798,7 +884,8 @@ with Tap() as t:
                  ('folders', test_folders, (t, srv)), ('append_store', test_append_store, (t, srv)),
                  ('copy_move', test_copy_move, (t, srv)), ('notify', test_notify, (t, srv)),
                  ('lmtp_idle', test_lmtp_idle, (t, d, srv, root)), ('tls', test_tls, (t, d, root)),
-                 ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root))]
+                 ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root)),
+                 ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
