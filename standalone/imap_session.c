@@ -77,6 +77,8 @@ void imap_out(struct imap_session *s, const char *data, size_t len)
 }
 
 static void imap_vprintf(struct imap_session *s, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void imap_vprintf(struct imap_session *s, const char *fmt, va_list ap)
 {
 	char small[1024], *buf = small;
 	va_list ap2;
