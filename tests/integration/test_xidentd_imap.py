@@ -233,11 +233,12 @@ def test_refusals(t, srv):
     c.readline()
     lines = []
     try:
-        for i in range(4):
+        for i in range(3):
             c.send('a%d LOGIN x y' % i)
             lines.append(c.readline())
-        lines.append(c.readline())
-    except EOFError:
+        while True:
+            lines.append(c.readline())
+    except (EOFError, OSError):
         lines.append('EOF')
     c.close()
     t.ok(lines[-1] == 'EOF' and any(x.startswith('* BYE') for x in lines),
