@@ -424,6 +424,29 @@ void imap_cmd_store(struct imap_session *s, const struct xi_imap_command *cmd,
 
 /* ---------------------------------------------------------------- COPY, MOVE */
 
+/* Keywords travel by name: the target folder has its own letters. */
+static void copy_keywords(struct xi_mailbox *src, uint32_t keywords, struct xi_maildir *md,
+			  const char *dest, uint32_t uid)
+{
+	struct xi_mailbox *mb;
+	struct xi_error err = { 0 };
+	uint32_t kw = 0;
+	ssize_t idx;
+
+	if (xi_mailbox_open(md, strcmp(dest, "INBOX") == 0 ? NULL : dest, false, &mb, &err) < 0)
+		return;
+	for (unsigned k = 0; k < XI_MAILDIR_KEYWORDS_MAX; k++) {
+		const char *name;
+		unsigned to;
+		if ((keywords & (1u << k)) && (name = xi_mailbox_keyword_name(src, k)) != NULL &&
+		    xi_mailbox_keyword_lookup(mb, name, true, &to, &err) == 0)
+			kw |= 1u << to;
+	}
+	if ((idx = xi_mailbox_find_uid(mb, uid)) >= 0 && kw != 0)
+		(void)xi_mailbox_set_flags(mb, (size_t)idx, XI_FLAGS_ADD, 0, kw, &err);
+	xi_mailbox_close(mb);
+}
+
 int imap_copy_message(struct xi_mailbox *src, size_t index, struct xi_maildir *md,
 		      const char *dest, uint32_t *uid_out, struct xi_error *err)
 {
@@ -455,7 +478,11 @@ int imap_copy_message(struct xi_mailbox *src, size_t index, struct xi_maildir *m
 	}
 	close(fd);
 	xi_maildir_delivery_set_received(dlv, received);
-	return xi_maildir_delivery_commit(dlv, flags, uid_out, err);
+	if (xi_maildir_delivery_commit(dlv, flags, uid_out, err) < 0)
+		return -1;
+	if (m->keywords != 0)
+		copy_keywords(src, m->keywords, md, dest, *uid_out);
+	return 0;
 }
 
 static int uid_cmp(const void *a, const void *b)

@@ -32,7 +32,7 @@
 #define READ_CHUNK 16384
 /* IDLE: the client re-issues it within 29 minutes (RFC 2177); a sync
  * anyway this often, in case an inotify event was missed. */
-#define IDLE_TIMEOUT_MS (31 * 60 * 1000)
+#define IDLE_TIMEOUT_MS (XD_IMAP_AUTOLOGOUT_MS + 60 * 1000)
 #define IDLE_RESYNC_MS (30 * 1000)
 
 /* ---------------------------------------------------------------- output */
@@ -483,6 +483,8 @@ int xd_imap_main(const struct xi_config *cfg, int fd, const char *user, const ch
 	struct xi_imap_limits lim;
 
 	s.idle_ms = (int)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
+	if (s.idle_ms < XD_IMAP_AUTOLOGOUT_MS)
+		s.idle_ms = XD_IMAP_AUTOLOGOUT_MS;
 	if (tag == NULL || tag[0] == '\0')
 		tag = "*";
 	if (xi_maildir_open(maildir, true, NULL, &s.md, &err) < 0) {

@@ -308,7 +308,13 @@ static void idle_insert(struct net *n, struct conn *c, uint8_t list)
 static void idle_touch(struct net *n, struct conn *c)
 {
 	idle_unlink(n, c);
-	c->due_ms = now_ms() + (c->state == ST_PROXY ? n->idle_ms : n->idle_pre_ms);
+	uint64_t idle = c->state == ST_PROXY ? n->idle_ms : n->idle_pre_ms;
+	/* A logged-on IMAP session may stay silent 30 minutes (RFC 3501 5.4),
+	 * and IDLE is re-issued every 29 (RFC 2177): the mail process keeps
+	 * time; the relay only must not cut it sooner. */
+	if (c->imap && c->state == ST_PROXY && idle < XD_IMAP_AUTOLOGOUT_MS + 60000)
+		idle = XD_IMAP_AUTOLOGOUT_MS + 60000;
+	c->due_ms = now_ms() + idle;
 	idle_insert(n, c, c->state == ST_PROXY ? LIST_PROXY : LIST_PREAUTH);
 }
 

@@ -53,6 +53,9 @@ int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const ch
 
 /* IMAP: the longest tag the network process hands to the mail process. */
 #define XD_IMAP_TAG_MAX 128
+/* IMAP's inactivity autologout after logon: at least 30 minutes (RFC 3501
+ * 5.4), whatever idle_timeout says for POP3. */
+#define XD_IMAP_AUTOLOGOUT_MS (30 * 60 * 1000)
 /* The IMAP mail process (imap_session.c): serves fd as user on the Maildir
  * at maildir; first answers the logon command tagged `tag` with OK.
  * pending/pending_len: input the client already sent. */

@@ -442,6 +442,7 @@ def test_copy_move(t, srv):
         m.append('INBOX', None, None, b'Subject: m%d\r\n\r\nx\r\n' % i)
     m.create('Archive')
     m.select('INBOX')
+    m.store('1', '+FLAGS', '($Project \\Flagged)')
     typ, data = m.copy('1:2', 'Archive')
     t.ok(typ == 'OK' and re.search(rb'\[COPYUID \d+ 1:2 1:2\]', data[0]), 'COPY: COPYUID', data)
     typ, data = m.uid('COPY', '3', 'Nope')
@@ -459,6 +460,7 @@ def test_copy_move(t, srv):
     t.eq(subjects, [b'Subject: m0', b'Subject: m1', b'Subject: m2', b'Subject: m3'], 'copied and moved messages in order')
     typ, data = m.fetch('1', 'FLAGS')
     t.ok(b'\\Seen' not in data[0], 'BODY[] in EXAMINE does not set \\Seen', data)
+    t.ok(b'$Project' in data[0] and b'\\Flagged' in data[0], 'COPY kept the flags and the keyword', data)
     m._simple_command('UNSELECT')
     typ, data = m.rename('INBOX', 'Old')
     t.eq(typ, 'OK', 'RENAME INBOX Old')
@@ -874,6 +876,25 @@ def test_outlook(t, srv):
     r.close()
 
 
+def test_kill_session(t, srv):
+    a = connect(srv, 'EXAMPLE\\asmith', 'asmith-pw')
+    a.select('INBOX')
+    before = set(srv.children('xidentd-mail'))
+    b = connect(srv, 'EXAMPLE\\jdoe', 'jdoe-pw')
+    wait_until(lambda: set(srv.children('xidentd-mail')) - before, timeout=10, what='second session')
+    victim = (set(srv.children('xidentd-mail')) - before).pop()
+    os.kill(victim, 9)
+    try:
+        b.noop()
+        dead = False
+    except (imaplib.IMAP4.abort, OSError, EOFError):
+        dead = True
+    t.ok(dead, 'kill -9 of one session ends it')
+    t.eq(a.noop()[0], 'OK', 'the other session goes on')
+    t.ok(imap_login(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')[0].startswith('a1 OK'), 'new logons still served')
+    a.logout()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -886,7 +907,8 @@ with Tap() as t:
                  ('copy_move', test_copy_move, (t, srv)), ('notify', test_notify, (t, srv)),
                  ('lmtp_idle', test_lmtp_idle, (t, d, srv, root)), ('tls', test_tls, (t, d, root)),
                  ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root)),
-                 ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv))]
+                 ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
+                 ('kill', test_kill_session, (t, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
