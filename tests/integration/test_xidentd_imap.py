@@ -895,6 +895,54 @@ def test_kill_session(t, srv):
     a.logout()
 
 
+def pss_kib(pid):
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        text = f.read()
+    return int(re.search(r'^Pss:\s+(\d+) kB', text, re.M).group(1))
+
+
+def test_memory(t, d, root, n=int(os.environ.get('XD_MEM_CONNS', '1000'))):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 500), hard))
+    if hard < n + 200:
+        t.skip('memory at %d connections' % n, 'open file limit %d' % hard)
+        return
+    srv = Server(d, root, name='xidentd-mem', max_connections_per_source=n + 10)
+    net = srv.children('xidentd-net')[0]
+    imap_login(srv.port, 'x', 'y')
+    pss0 = pss_kib(net)
+    conns = []
+    for _ in range(n):
+        c = LineConn(srv.port)
+        c.readline()
+        conns.append(c)
+    pss1 = pss_kib(net)
+    for c in conns:  # after a command: the parser is allocated
+        c.send('c1 CAPABILITY')
+    for c in conns:
+        c.readline()
+        c.readline()
+    pss2 = pss_kib(net)
+    greeted = (pss1 - pss0) * 1024.0 / n
+    used = (pss2 - pss0) * 1024.0 / n
+    t.diag('network process at %d idle IMAP connections: PSS %d -> %d KiB after the greeting '
+           '(%.0f bytes each), %d KiB after a CAPABILITY (%.0f bytes each); kernel socket buffers '
+           'not included' % (n, pss0, pss1, greeted, pss2, used))
+    if os.environ.get('XD_XIDENTD'):
+        t.skip('idle IMAP connection under 8 KiB', 'sanitizer build: ASan pads every allocation')
+    else:
+        t.ok(used <= 8192, 'idle IMAP connection costs <= 8 KiB PSS (%.0f bytes)' % used)
+    for c in conns:
+        try:
+            c.f.close()
+        except OSError:
+            pass
+        c.close()
+    srv.proc.stop()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -908,7 +956,7 @@ with Tap() as t:
                  ('lmtp_idle', test_lmtp_idle, (t, d, srv, root)), ('tls', test_tls, (t, d, root)),
                  ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root)),
                  ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
-                 ('kill', test_kill_session, (t, srv))]
+                 ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
