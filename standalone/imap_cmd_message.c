@@ -47,7 +47,7 @@ static int range_cmp(const void *a, const void *b)
 /* Parses and resolves a sequence set against largest (count, or the last
  * UID); false with a BAD answered. */
 static bool set_parse(struct imap_session *s, const char *tag, const struct xi_imap_arg *a,
-		      uint32_t largest, struct set *set)
+		      bool uid, uint32_t largest, struct set *set)
 {
 	struct xi_imap_seq_range *raw;
 	int n;
@@ -77,6 +77,19 @@ static bool set_parse(struct imap_session *s, const char *tag, const struct xi_i
 	}
 	for (int i = 0; i < n; i++) {
 		uint32_t lo, hi;
+		/* Message numbers beyond EXISTS are a client error (RFC 3501
+		 * 7.4.1, as Dovecot answers); UIDs beyond UIDNEXT just match
+		 * nothing. */
+		if (!uid && ((raw[i].lo != XI_IMAP_SEQ_STAR && raw[i].lo > largest) ||
+			     (raw[i].hi != XI_IMAP_SEQ_STAR && raw[i].hi > largest) ||
+			     largest == 0)) {
+			free(raw);
+			free(set->r);
+			set->r = NULL;
+			imap_tagged(s, tag, "BAD Invalid messageset: no message %s.",
+				    largest == 0 ? "in the mailbox" : "with that number");
+			return false;
+		}
 		if (xi_imap_seq_range_resolve(&raw[i], largest, &lo, &hi)) {
 			set->r[set->n].lo = lo;
 			set->r[set->n].hi = hi;
@@ -304,7 +317,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct xi_imap_command *cmd,
 	}
 	needs = xi_imap_fetch_needs(plan);
 	sets_seen = xi_imap_fetch_sets_seen(plan) && !v->read_only;
-	if (!set_parse(s, cmd->tag, args, view_largest(v, uid), &set)) {
+	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set)) {
 		xi_imap_fetch_free(plan);
 		return;
 	}
@@ -390,7 +403,7 @@ void imap_cmd_store(struct imap_session *s, const struct xi_imap_command *cmd,
 	}
 	if (xi_mailbox_keyword_count(v->mb) != v->keywords_told)
 		imap_view_send_flags(s, v);
-	if (!set_parse(s, cmd->tag, args, view_largest(v, uid), &set))
+	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set))
 		return;
 	for (size_t i = 0; i < v->count && !s->failed; i++) {
 		struct imap_view_msg *vm = &v->msgs[i];
@@ -516,7 +529,7 @@ void imap_cmd_copy(struct imap_session *s, const struct xi_imap_command *cmd,
 		imap_tagged(s, cmd->tag, "NO [TRYCREATE] Mailbox doesn't exist.");
 		return;
 	}
-	if (!set_parse(s, cmd->tag, args, view_largest(v, uid), &set))
+	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set))
 		return;
 	src_uids = malloc((v->count + 1) * sizeof(*src_uids));
 	dst_uids = malloc((v->count + 1) * sizeof(*dst_uids));
@@ -592,7 +605,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct xi_imap_command *cmd,
 		imap_tagged(s, cmd->tag, "NO Mailbox is read-only.");
 		return;
 	}
-	if (uidset != NULL && !set_parse(s, cmd->tag, uidset, view_largest(v, true), &set))
+	if (uidset != NULL && !set_parse(s, cmd->tag, uidset, true, view_largest(v, true), &set))
 		return;
 	for (size_t i = 0; i < v->count; i++) {
 		struct xi_error err = { 0 };
