@@ -947,6 +947,29 @@ def test_memory(t, d, root, n=int(os.environ.get('XD_MEM_CONNS', '1000'))):
     srv.proc.stop()
 
 
+def test_ntlm_disabled(t, d, root):
+    srv = Server(d, root, name='xidentd-nontlm', ntlm_protocols='pop3')
+    before = len(srv.log())
+    line, tr = imap_authenticate(srv.port, 'NTLM', impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE'))
+    t.eq(line, 'a1 NO [CONTACTADMIN] The NTLM Authentication package has been disabled for this protocol.',
+         'NTLM disabled for IMAP: Exchange\'s text')
+    wait_until(lambda: 'event=13004' in srv.log()[before:], timeout=10, what='event 13004')
+    t.ok('protocol=imap' in srv.log()[before:], 'NTLM disabled: event 13004 for imap')
+    srv.proc.stop()
+
+
+def test_tempfail(t, d, srv):
+    d.stop()
+    try:
+        line, tr = imap_login(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+        t.ok(line.startswith('a1 NO [UNAVAILABLE]'), 'directory down: NO [UNAVAILABLE], never bad password', tr)
+    finally:
+        d.start()
+    wait_until(lambda: imap_login(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')[0].startswith('a1 OK'),
+               timeout=30, what='logons after the directory is back')
+    t.ok(True, 'logons work again once the directory is back')
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -960,7 +983,8 @@ with Tap() as t:
                  ('lmtp_idle', test_lmtp_idle, (t, d, srv, root)), ('tls', test_tls, (t, d, root)),
                  ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root)),
                  ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
-                 ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root))]
+                 ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root)),
+                 ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('tempfail', test_tempfail, (t, d, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
