@@ -514,16 +514,37 @@ static bool in_list(char **names, size_t n, const char *name, size_t len)
 	return false;
 }
 
-static void list_one(struct imap_session *s, const char *verb, const char *name, bool noselect,
-		     bool children, bool lsub, bool nonexistent)
-{
-	const char *su = lsub ? NULL : special_use(name);
+struct list_opts {
+	bool lsub;
+	bool sel_subscribed;   /* LIST (SUBSCRIBED) */
+	bool sel_special;      /* LIST (SPECIAL-USE) */
+	bool ret_subscribed;   /* RETURN (SUBSCRIBED) */
+	const char *patterns[16];
+	size_t npatterns;
+};
 
-	imap_printf(s, "* %s (", verb);
+static bool match_any(const struct list_opts *o, const char *name)
+{
+	for (size_t i = 0; i < o->npatterns; i++)
+		if (match(o->patterns[i], name))
+			return true;
+	return false;
+}
+
+static void list_one(struct imap_session *s, const struct list_opts *o, const char *name,
+		     bool noselect, bool children, bool nonexistent, bool subscribed)
+{
+	const char *su = o->lsub ? NULL : special_use(name);
+
+	if (o->sel_special && su == NULL)
+		return;
+	imap_printf(s, "* %s (", o->lsub ? "LSUB" : "LIST");
 	if (nonexistent)
-		imap_printf(s, "\\NonExistent ");
-	if (noselect)
+		imap_printf(s, o->lsub ? "\\Noselect " : "\\NonExistent ");
+	else if (noselect)
 		imap_printf(s, "\\Noselect ");
+	if (subscribed)
+		imap_printf(s, "\\Subscribed ");
 	imap_printf(s, "%s", children ? "\\HasChildren" : "\\HasNoChildren");
 	if (su != NULL)
 		imap_printf(s, " %s", su);
@@ -532,38 +553,99 @@ static void list_one(struct imap_session *s, const char *verb, const char *name,
 	imap_out(s, "\r\n", 2);
 }
 
+/* LIST-EXTENDED syntax (RFC 5258) is understood for what clients send
+ * with SPECIAL-USE (RFC 6154): selection (SUBSCRIBED SPECIAL-USE REMOTE
+ * RECURSIVEMATCH), several patterns, RETURN (SUBSCRIBED CHILDREN
+ * SPECIAL-USE). */
+static bool list_options(const struct xi_imap_command *cmd, struct list_opts *o,
+			 const char **ref, char pats[][1024], const char **why)
+{
+	const struct xi_imap_arg *a = cmd->args;
+
+	if (!o->lsub && a != NULL && a->type == XI_IMAP_ARG_LIST) {
+		for (const struct xi_imap_arg *x = a->list; x != NULL; x = x->next) {
+			if (x->type != XI_IMAP_ARG_ATOM)
+				return false;
+			if (strcasecmp(x->str, "SUBSCRIBED") == 0)
+				o->sel_subscribed = true;
+			else if (strcasecmp(x->str, "SPECIAL-USE") == 0)
+				o->sel_special = true;
+			else if (strcasecmp(x->str, "REMOTE") != 0 && strcasecmp(x->str, "RECURSIVEMATCH") != 0) {
+				*why = "Unknown LIST selection option.";
+				return false;
+			}
+		}
+		a = a->next;
+	}
+	if ((*ref = imap_arg_string(a)) == NULL)
+		return false;
+	a = a->next;
+	if (a == NULL)
+		return false;
+	const struct xi_imap_arg *p = a->type == XI_IMAP_ARG_LIST && !o->lsub ? a->list : a;
+	for (; p != NULL && o->npatterns < 16; p = a->type == XI_IMAP_ARG_LIST ? p->next : NULL) {
+		const char *pat = imap_arg_string(p);
+		if (pat == NULL)
+			return false;
+		snprintf(pats[o->npatterns], 1024, "%s%s", *ref, pat);
+		o->patterns[o->npatterns] = pats[o->npatterns];
+		o->npatterns++;
+	}
+	a = a->next;
+	if (a != NULL && !o->lsub && a->type == XI_IMAP_ARG_ATOM && strcasecmp(a->str, "RETURN") == 0 &&
+	    a->next != NULL && a->next->type == XI_IMAP_ARG_LIST) {
+		for (const struct xi_imap_arg *x = a->next->list; x != NULL; x = x->next) {
+			if (x->type != XI_IMAP_ARG_ATOM)
+				return false;
+			if (strcasecmp(x->str, "SUBSCRIBED") == 0)
+				o->ret_subscribed = true;
+			else if (strcasecmp(x->str, "CHILDREN") != 0 && strcasecmp(x->str, "SPECIAL-USE") != 0) {
+				*why = "Unsupported LIST return option.";
+				return false;
+			}
+		}
+		a = a->next->next;
+	}
+	return a == NULL && o->npatterns > 0;
+}
+
 void imap_cmd_list(struct imap_session *s, const struct xi_imap_command *cmd, bool lsub)
 {
-	const char *ref = cmd->argc == 2 ? imap_arg_string(cmd->args) : NULL;
-	const char *pat = cmd->argc == 2 ? imap_arg_string(cmd->args->next) : NULL;
-	const char *verb = lsub ? "LSUB" : "LIST";
-	char pattern[1024];
+	struct list_opts o = { .lsub = lsub };
+	const char *verb = lsub ? "LSUB" : "LIST", *ref = NULL, *why = NULL;
+	char pats[16][1024];
 	char **names = NULL;
 	size_t n = 0;
 	struct xi_error err = { 0 };
 	struct subs sb = { 0 };
+	bool want_subs;
 
-	if (ref == NULL || pat == NULL) {
-		imap_tagged(s, cmd->tag, "BAD %s needs a reference and a mailbox pattern.", verb);
+	if (!list_options(cmd, &o, &ref, pats, &why)) {
+		imap_tagged(s, cmd->tag, "BAD %s", why != NULL ? why
+				     : lsub ? "LSUB needs a reference and a mailbox pattern."
+					    : "LIST needs a reference and a mailbox pattern.");
 		return;
 	}
-	if (!lsub && pat[0] == '\0') {
+	/* An empty pattern asks for the hierarchy delimiter. */
+	if (!lsub && o.npatterns == 1 && strcmp(o.patterns[0], ref) == 0 && !o.sel_subscribed &&
+	    !o.sel_special) {
 		imap_printf(s, "* LIST (\\Noselect) \"" IMAP_SEP_STR "\" \"\"\r\n");
 		imap_tagged(s, cmd->tag, "OK List completed.");
 		return;
 	}
-	snprintf(pattern, sizeof(pattern), "%s%s", ref, pat);
 	if (xi_maildir_folder_list(s->md, &names, &n, &err) < 0) {
 		answer_error(s, cmd->tag, &err);
 		return;
 	}
-	if (lsub && subs_read(s, &sb) < 0) {
+	want_subs = lsub || o.sel_subscribed || o.ret_subscribed;
+	if (want_subs && subs_read(s, &sb) < 0) {
 		xi_maildir_folder_list_free(names, n);
 		imap_tagged(s, cmd->tag, "NO [SERVERBUG] Cannot read the subscriptions.");
 		return;
 	}
-	char **cands = lsub ? sb.names : names;
-	size_t ncand = lsub ? sb.count : n;
+	bool from_subs = lsub || o.sel_subscribed;
+	char **cands = from_subs ? sb.names : names;
+	size_t ncand = from_subs ? sb.count : n;
 	/* Folders, then parents that exist only through their children
 	 * ("A" of "A.B") as \Noselect. */
 	for (size_t i = 0; i < ncand; i++) {
@@ -572,9 +654,11 @@ void imap_cmd_list(struct imap_session *s, const struct xi_imap_command *cmd, bo
 		bool children = false;
 		for (size_t j = 0; j < n; j++)
 			children |= strncmp(names[j], name, len) == 0 && names[j][len] == IMAP_SEP;
-		if (match(pattern, name))
-			list_one(s, verb, name, false, children, lsub,
-				 lsub && !in_list(names, n, name, len));
+		if (match_any(&o, name))
+			list_one(s, &o, name, false, children, from_subs && !in_list(names, n, name, len),
+				 (o.sel_subscribed || o.ret_subscribed) && in_list(sb.names, sb.count, name, len));
+		if (o.sel_subscribed || o.sel_special)
+			continue;
 		for (const char *dot = strchr(name, IMAP_SEP); dot != NULL; dot = strchr(dot + 1, IMAP_SEP)) {
 			size_t pl = (size_t)(dot - name);
 			char parent[XI_MAILDIR_FOLDER_NAME_MAX + 1];
@@ -590,13 +674,13 @@ void imap_cmd_list(struct imap_session *s, const struct xi_imap_command *cmd, bo
 			parent[pl] = '\0';
 			/* LSUB names an unsubscribed parent only where the pattern
 			 * hides the subscribed child (RFC 3501 6.3.9). */
-			if (match(pattern, parent) && !(lsub && match(pattern, name)))
-				list_one(s, verb, parent, true, true, lsub, false);
+			if (match_any(&o, parent) && !(lsub && match_any(&o, name)))
+				list_one(s, &o, parent, true, true, false, false);
 		}
 	}
 	xi_maildir_folder_list_free(names, n);
 	subs_free(&sb);
-	imap_tagged(s, cmd->tag, "OK %s completed.", lsub ? "Lsub" : "List");
+	imap_tagged(s, cmd->tag, "OK %s completed.", verb[1] == 'S' ? "Lsub" : "List");
 }
 
 /* ---------------------------------------------------------------- STATUS */

@@ -353,6 +353,20 @@ def test_folders(t, srv):
     typ, data = m.lsub('""', '%')
     t.ok(b'(\\Noselect \\HasChildren) "." Work' in data and b'(\\HasNoChildren) "." Sent' in data,
          'LSUB "%": an unsubscribed parent of a subscribed child is \\Noselect', data)
+    typ, data = m._simple_command('LIST', '(SPECIAL-USE)', '""', '*')
+    data = m.untagged_responses.pop('LIST', [])
+    t.eq(data, [b'(\\HasNoChildren \\Sent) "." Sent'], 'LIST (SPECIAL-USE) "" "*" (RFC 6154)')
+    typ, data = m._simple_command('LIST', '(SUBSCRIBED)', '""', '*', 'RETURN', '(CHILDREN)')
+    data = m.untagged_responses.pop('LIST', [])
+    t.eq(sorted(data), sorted([b'(\\Subscribed \\HasNoChildren \\Sent) "." Sent',
+                              b'(\\Subscribed \\HasNoChildren) "." Work.2025',
+                              b'(\\Subscribed \\HasNoChildren) "." INBOX']),
+         'LIST (SUBSCRIBED) ... RETURN (CHILDREN) (RFC 5258 syntax)')
+    typ, data = m._simple_command('LIST', '""', '(INBOX Sent)', 'RETURN', '(SUBSCRIBED)')
+    data = m.untagged_responses.pop('LIST', [])
+    t.eq(sorted(data), sorted([b'(\\Subscribed \\HasNoChildren \\Sent) "." Sent',
+                              b'(\\Subscribed \\HasNoChildren) "." INBOX']),
+         'LIST with two patterns and RETURN (SUBSCRIBED)')
     t.eq(m.unsubscribe('Sent')[0], 'OK', 'UNSUBSCRIBE Sent')
     with open(os.path.join(srv.root, 'vmail', 'asmith', 'Maildir', 'subscriptions')) as f:
         subs = f.read()
@@ -810,6 +824,7 @@ def test_thunderbird(t, srv):
     ok(t, r, 'ID ("name" "Thunderbird" "version" "115.4.1")', 'TB: ID')
     ok(t, r, 'namespace', 'TB: namespace')
     ok(t, r, 'list "" ""', 'TB: list "" ""')
+    ok(t, r, 'list (special-use) "" "*"', 'TB: list (special-use)')
     ok(t, r, 'create "Trash"', 'TB: create Trash')
     ok(t, r, 'create "Sent"', 'TB: create Sent')
     u, _ = ok(t, r, 'lsub "" "*"', 'TB: lsub')
