@@ -29,6 +29,21 @@ static int view_grow(struct imap_view *v, size_t need)
 	return 0;
 }
 
+/* \Recent goes to one session (RFC 3501 2.3.2): a read-write view that
+ * finds a message in new/ takes it by moving it to cur/, as Dovecot does;
+ * later sessions find it in cur/, not recent.  EXAMINE takes nothing. */
+static bool take_recent(struct imap_view *v, size_t idx)
+{
+	const struct xi_maildir_message *m = xi_mailbox_message(v->mb, idx);
+	struct xi_error err = { 0 };
+
+	if (!m->recent)
+		return false;
+	if (!v->read_only)
+		(void)xi_mailbox_set_flags(v->mb, idx, XI_FLAGS_ADD, 0, 0, &err);
+	return true;
+}
+
 int imap_view_open(struct xi_maildir *md, const char *name, bool read_only,
 		   struct imap_view **out, struct xi_error *err)
 {
@@ -60,7 +75,7 @@ int imap_view_open(struct xi_maildir *md, const char *name, bool read_only,
 			continue;
 		v->msgs[v->count++] = (struct imap_view_msg){ .uid = m->uid, .flags = m->flags,
 							       .keywords = m->keywords,
-							       .recent = m->recent };
+							       .recent = take_recent(v, i) };
 	}
 	v->keywords_told = xi_mailbox_keyword_count(v->mb);
 	*out = v;
@@ -189,7 +204,7 @@ int imap_view_sync(struct imap_session *s, struct imap_view *v, bool allow_expun
 		}
 		v->msgs[v->count++] = (struct imap_view_msg){ .uid = m->uid, .flags = m->flags,
 							       .keywords = m->keywords,
-							       .recent = m->recent };
+							       .recent = take_recent(v, i) };
 	}
 	if (v->count > old_count) {
 		for (size_t i = 0; i < v->count; i++)

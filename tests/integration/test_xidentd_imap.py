@@ -152,6 +152,13 @@ def test_slice(t, srv):
     u, tagged = r.cmd('LOGOUT')
     t.ok(u == ['* BYE Logging out.'] and tagged.startswith('x4 OK'), 'LOGOUT: BYE then OK', (u, tagged))
     r.close()
+    r = Raw(srv.port)
+    r.cmd('LOGIN "EXAMPLE\\\\jdoe" jdoe-pw')
+    u, tagged = r.cmd('EXAMINE INBOX')
+    t.ok('* 3 EXISTS' in u and '* 0 RECENT' in u and tagged.startswith('x2 OK [READ-ONLY]'),
+         '\\Recent went to the first session only (RFC 3501 2.3.2)', u)
+    r.cmd('LOGOUT')
+    r.close()
 
 
 LOGONS = [
