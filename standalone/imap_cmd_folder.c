@@ -291,6 +291,11 @@ void imap_cmd_rename(struct imap_session *s, const struct xi_imap_command *cmd)
 		imap_tagged(s, cmd->tag, "NO [NONEXISTENT] Mailbox doesn't exist.");
 		return;
 	}
+	if (strncmp(to, from, strlen(from)) == 0 && to[strlen(from)] == IMAP_SEP &&
+	    strcmp(from, "INBOX") != 0) {
+		imap_tagged(s, cmd->tag, "NO Can't rename a mailbox under itself.");
+		return;
+	}
 	if (strcmp(from, "INBOX") == 0)
 		r = rename_inbox(s, to, &err);
 	else {

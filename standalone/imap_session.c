@@ -207,6 +207,14 @@ bool imap_mailbox_arg(struct imap_session *s, const char *tag, const struct xi_i
 		imap_tagged(s, tag, "NO Invalid mailbox name: %s", err.message);
 		return false;
 	}
+	{
+		/* Names travel and are stored in modified UTF-7: it must decode. */
+		char utf8[XI_MAILDIR_FOLDER_NAME_MAX * 4 + 1];
+		if (xi_imap_mutf7_decode(out, strlen(out), utf8, sizeof(utf8)) < 0) {
+			imap_tagged(s, tag, "NO Mailbox name is not valid modified UTF-7.");
+			return false;
+		}
+	}
 	return true;
 }
 

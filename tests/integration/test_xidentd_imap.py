@@ -323,6 +323,10 @@ def test_folders(t, srv):
     t.ok(typ == 'NO' and b'ALREADYEXISTS' in data[0], 'CREATE an existing folder: NO [ALREADYEXISTS]', data)
     typ, data = m.create('INBOX')
     t.eq(typ, 'NO', 'CREATE INBOX: NO')
+    typ, data = m.create('Bad&Jjo')
+    t.eq(typ, 'NO', 'CREATE with broken modified UTF-7: NO')
+    typ, data = m.rename('Projects', 'Projects.Inner')
+    t.eq(typ, 'NO', 'RENAME a folder under itself: NO')
     typ, data = m.list()
     t.eq(sorted(data), sorted([b'(\\HasNoChildren) "." INBOX', b'(\\HasNoChildren) "." Entw&APw-rfe',
                               b'(\\HasChildren) "." Projects', b'(\\HasChildren) "." Projects.2025',
