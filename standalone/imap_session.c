@@ -151,9 +151,18 @@ void imap_notify(struct imap_session *s, bool allow_expunge)
 {
 	struct xi_error err = { 0 };
 
-	if (s->view != NULL && imap_view_sync(s, s->view, allow_expunge, &err) < 0)
-		xd_log(LOG_WARNING, "imap: user %s: sync of %s failed: %s", s->user, s->view->name,
-		       err.message);
+	if (s->view == NULL || imap_view_sync(s, s->view, allow_expunge, &err) == 0)
+		return;
+	if (!imap_folder_exists(s->md, s->view->name)) {
+		/* Deleted or renamed by another session: nothing left to show. */
+		imap_printf(s, "* BYE Selected mailbox was deleted, have to disconnect.\r\n");
+		s->logout = true;
+		imap_view_close(s->view);
+		s->view = NULL;
+		return;
+	}
+	xd_log(LOG_WARNING, "imap: user %s: sync of %s failed: %s", s->user, s->view->name,
+	       err.message);
 }
 
 void imap_tagged(struct imap_session *s, const char *tag, const char *fmt, ...)

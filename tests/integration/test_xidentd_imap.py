@@ -487,6 +487,20 @@ def test_copy_move(t, srv):
     t.ok(b'\\Seen' not in data[0], 'BODY[] in EXAMINE does not set \\Seen', data)
     t.ok(b'$Project' in data[0] and b'\\Flagged' in data[0], 'COPY kept the flags and the keyword', data)
     m._simple_command('UNSELECT')
+    b = connect(srv, 'EXAMPLE\\mmiller\\mike', 'mmiller-pw')
+    b.create('Doomed')
+    b.select('Doomed')
+    m.delete('Doomed')
+    try:
+        b.noop()
+        bye = b.untagged_responses.get('BYE', [])
+    except imaplib.IMAP4.abort as e:
+        bye = [str(e).encode()]
+    t.ok(any(b'deleted' in x for x in bye), 'selected mailbox deleted by another session: BYE', bye)
+    try:
+        b.logout()
+    except Exception:  # noqa: BLE001 - the server already closed
+        pass
     typ, data = m.rename('INBOX', 'Old')
     t.eq(typ, 'OK', 'RENAME INBOX Old')
     typ, data = m.status('INBOX', '(MESSAGES)')
