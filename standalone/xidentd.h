@@ -1,5 +1,5 @@
 /*
- * xidentd: the standalone POP3 server.  Processes (privilege separation in
+ * xidentd: the standalone POP3 and IMAP server.  Processes (privilege separation in
  * the spirit of OpenSMTPD and popa3d):
  *
  *   master   root; reads the config, opens listeners, forks the others,
@@ -7,11 +7,13 @@
  *            auth process sent it (never from what the network process
  *            claims), reaps children, handles SIGTERM/SIGHUP.
  *   network  unprivileged, chrooted to an empty folder, no config secrets:
- *            the event loop, TLS, limits, POP3 before logon.
+ *            the event loop, TLS, limits, POP3 and IMAP before logon
+ *            (IMAP: imap_login.c behind net_conn.h).
  *   auth     unprivileged: the config, the bind password and the resolver;
  *            answers the network process, sends grants to the master.
  *   mail     one per session, as the mailbox's uid/gid: the POP3
- *            transaction state on one mailbox.  A crash ends one session.
+ *            transaction state on one mailbox (mail.c), or an IMAP session
+ *            (imap_session.h).  A crash ends one session.
  */
 #ifndef XIDENTD_H
 #define XIDENTD_H
