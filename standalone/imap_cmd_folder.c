@@ -470,31 +470,53 @@ void imap_cmd_subscribe(struct imap_session *s, const struct xi_imap_command *cm
 /* ---------------------------------------------------------------- LIST, LSUB */
 
 /* IMAP list wildcards: '*' anything, '%' anything but the separator.
- * INBOX matches case-insensitively. */
+ * INBOX matches case-insensitively.  Matched as a set of pattern
+ * positions (no backtracking): a hostile "*a*a*a...b" costs
+ * pattern x name steps, not exponential time. */
+#define LIST_PATTERN_MAX 512
+
+static void wildcard_closure(const char *pat, size_t pl, bool *st)
+{
+	for (size_t i = 0; i < pl; i++)
+		if (st[i] && (pat[i] == '*' || pat[i] == '%'))
+			st[i + 1] = true;
+}
+
 static bool match(const char *pat, const char *name)
 {
+	bool a[LIST_PATTERN_MAX + 1], b[LIST_PATTERN_MAX + 1], *cur = a, *next = b;
+	size_t pl;
+
 	if (strncasecmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == IMAP_SEP) &&
 	    strncasecmp(pat, "INBOX", 5) == 0) {
 		pat += 5;
 		name += 5;
 	}
-	while (*pat != '\0') {
-		if (*pat == '*' || *pat == '%') {
-			bool star = *pat == '*';
-			pat++;
-			for (const char *n = name;; n++) {
-				if (match(pat, n))
-					return true;
-				if (*n == '\0' || (!star && *n == IMAP_SEP))
-					return false;
-			}
+	pl = strlen(pat);
+	if (pl > LIST_PATTERN_MAX)
+		return false;
+	memset(a, 0, (pl + 1) * sizeof(bool));
+	cur[0] = true;
+	wildcard_closure(pat, pl, cur);
+	for (; *name != '\0'; name++) {
+		bool any = false;
+		memset(next, 0, (pl + 1) * sizeof(bool));
+		for (size_t i = 0; i < pl; i++) {
+			if (!cur[i])
+				continue;
+			if (pat[i] == '*' || (pat[i] == '%' && *name != IMAP_SEP))
+				next[i] = any = true;
+			else if (pat[i] == *name)
+				next[i + 1] = any = true;
 		}
-		if (*pat != *name)
+		if (!any)
 			return false;
-		pat++;
-		name++;
+		wildcard_closure(pat, pl, next);
+		bool *t = cur;
+		cur = next;
+		next = t;
 	}
-	return *name == '\0';
+	return cur[pl];
 }
 
 static const char *special_use(const char *name)

@@ -344,6 +344,12 @@ def test_folders(t, srv):
     t.eq(sorted(data), sorted([b'(\\HasNoChildren) "." INBOX', b'(\\HasNoChildren) "." Entw&APw-rfe',
                               b'(\\HasChildren) "." Projects', b'(\\HasNoChildren \\Sent) "." Sent']),
          'LIST "" "%": the top level only')
+    t0 = time.monotonic()
+    typ, data = m.list('""', '"' + '*a' * 200 + 'b"')
+    t.ok(typ == 'OK' and data == [None] and time.monotonic() - t0 < 10,
+         'LIST with a pattern of 200 wildcards answers at once (%.3f s)' % (time.monotonic() - t0), data)
+    typ, data = m.list('""', '*.2025%')
+    t.eq(data, [b'(\\HasChildren) "." Projects.2025'], 'LIST "*.2025%"')
     typ, data = m.list('Projects.', '%')
     t.eq(data, [b'(\\HasChildren) "." Projects.2025'], 'LIST with a reference')
     typ, data = m.list('""', 'inbox')
