@@ -397,8 +397,13 @@ void imap_cmd_store(struct imap_session *s, const struct xi_imap_command *cmd,
 		imap_tagged(s, cmd->tag, "NO Mailbox is read-only.");
 		return;
 	}
-	if (!imap_flags_parse(flags, v->mb, &fl, &kw, why, sizeof(why))) {
+	if (!imap_flags_parse(flags, NULL, &fl, &kw, why, sizeof(why))) {
 		imap_tagged(s, cmd->tag, "BAD %s", why);
+		return;
+	}
+	/* Now create the keywords: only room (26 per folder) can fail. */
+	if (!imap_flags_parse(flags, v->mb, &fl, &kw, why, sizeof(why))) {
+		imap_tagged(s, cmd->tag, "NO [LIMIT] %s", why);
 		return;
 	}
 	if (xi_mailbox_keyword_count(v->mb) != v->keywords_told)

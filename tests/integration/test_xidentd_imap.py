@@ -440,6 +440,13 @@ def test_append_store(t, srv):
     t.eq(data, [None], 'STORE -FLAGS.SILENT answers nothing')
     typ, data = m.uid('STORE', '3', 'FLAGS', '(\\Answered $Label1)')
     t.ok(b'UID 3' in data[0] and b'$Label1' in data[0] and b'\\Deleted' not in data[0], 'UID STORE FLAGS replaces', data)
+    typ, data = m.store('1', '+FLAGS', '(%s)' % ' '.join('k%d' % i for i in range(30)))
+    t.ok(typ == 'NO' and b'LIMIT' in data[0], 'STORE of more keywords than Maildir has letters: NO [LIMIT]', data)
+    try:
+        typ, data = m.store('1', '+FLAGS', '(\\Bogus)')
+    except imaplib.IMAP4.error as e:
+        typ, data = 'BAD', str(e)
+    t.ok(typ == 'BAD' and 'Bogus' in str(data), 'STORE of an unknown system flag: BAD', data)
     typ, data = m.search(None, 'DELETED')
     t.eq(data, [b'1'], 'SEARCH DELETED')
     typ, data = m.search(None, 'OR', 'FLAGGED', 'KEYWORD', '$Label1')
