@@ -1031,6 +1031,71 @@ def test_tempfail(t, d, srv):
     t.ok(True, 'logons work again once the directory is back')
 
 
+def test_concurrent(t, srv, root):
+    """Four sessions append, flag, expunge and IDLE on one folder at once
+    (an imaptest-like load): afterwards every session, after NOOP, sees the
+    same UIDs and flags, and the uidlist gives each file one UID."""
+    import random
+    import threading
+    who = ('EXAMPLE\\hdadmin\\helpdesk', 'hdadmin-pw')
+    m = connect(srv, *who)
+    m.create('Load')
+    m.logout()
+    errors = []
+
+    def worker(k):
+        rnd = random.Random(k)
+        try:
+            c = connect(srv, *who)
+            c.select('Load')
+            for i in range(40):
+                op = rnd.random()
+                if op < 0.4:
+                    c.append('Load', None, None, b'Subject: load %d %d\r\n\r\nx\r\n' % (k, i))
+                elif op < 0.7:
+                    typ, data = c.search(None, 'ALL')
+                    nums = data[0].split()
+                    if nums:
+                        c.store(rnd.choice(nums).decode(), '+FLAGS', rnd.choice(['\\Seen', '\\Flagged', 'Kw%d' % k]))
+                elif op < 0.85:
+                    typ, data = c.search(None, 'ALL')
+                    nums = data[0].split()
+                    if nums:
+                        c.store(rnd.choice(nums).decode(), '+FLAGS', '\\Deleted')
+                        c.expunge()
+                else:
+                    c.noop()
+                    c.uid('FETCH', '1:*', '(FLAGS)')
+            c.logout()
+        except Exception as e:  # noqa: BLE001 - collected and reported
+            errors.append('%d: %r' % (k, e))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    t.eq(errors, [], 'four concurrent sessions: no command failed')
+    views = []
+    for _ in range(2):
+        c = connect(srv, *who)
+        c.select('Load')
+        typ, data = c.uid('FETCH', '1:*', '(FLAGS)')
+        views.append(sorted((re.search(rb'UID (\d+)', x).group(1), sorted(re.search(rb'FLAGS \(([^)]*)\)', x).group(1).replace(b'\\Recent', b'').split()))
+                            for x in data if x))
+        c.logout()
+    t.ok(views[0] == views[1] and len(views[0]) > 0, 'two new sessions see the same UIDs and flags (%d messages)' % len(views[0]))
+    ul = os.path.join(root, 'vmail', 'helpdesk', 'Maildir', '.Load', 'dovecot-uidlist')
+    with open(ul) as f:
+        lines = f.read().splitlines()[1:]
+    names = [ln.split(':', 1)[1] for ln in lines if ':' in ln]
+    uids = [ln.split()[0] for ln in lines]
+    t.ok(len(names) == len(set(names)) and len(uids) == len(set(uids)), 'uidlist: every file has one UID, every UID one file')
+    cur = os.listdir(os.path.join(root, 'vmail', 'helpdesk', 'Maildir', '.Load', 'cur')) + \
+        os.listdir(os.path.join(root, 'vmail', 'helpdesk', 'Maildir', '.Load', 'new'))
+    t.eq(len(cur), len(views[0]), 'as many files as messages')
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -1045,7 +1110,8 @@ with Tap() as t:
                  ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root)),
                  ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
                  ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root)),
-                 ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('tempfail', test_tempfail, (t, d, srv))]
+                 ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('concurrent', test_concurrent, (t, srv, root)),
+                 ('tempfail', test_tempfail, (t, d, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
                 continue
