@@ -117,18 +117,27 @@ static void refuse_plaintext(struct net *n, struct conn *c, const char *tag)
 	sendf(n, c, "%s NO [%s] %s", tag, info->imap_code, info->client_text);
 }
 
+/* Where clear text is refused, only NTLM is offered (as Dovecot hides
+ * PLAIN and LOGIN with disable_plaintext_auth). */
+static const char *capabilities(struct net *n, struct conn *c)
+{
+	bool tls = xd_conn_tls_offered(n, c), plain = plaintext_ok(n, c);
+
+	if (plain)
+		return tls ? IMAP_CAPS_COMMON " STARTTLS " IMAP_CAPS_PREAUTH_MECHS
+			   : IMAP_CAPS_COMMON " " IMAP_CAPS_PREAUTH_MECHS;
+	return tls ? IMAP_CAPS_COMMON " STARTTLS LOGINDISABLED AUTH=NTLM"
+		   : IMAP_CAPS_COMMON " LOGINDISABLED AUTH=NTLM";
+}
+
 static void send_capability(struct net *n, struct conn *c)
 {
-	sendf(n, c, "* CAPABILITY " IMAP_CAPS_COMMON "%s%s " IMAP_CAPS_PREAUTH_MECHS,
-	      xd_conn_tls_offered(n, c) ? " STARTTLS" : "",
-	      plaintext_ok(n, c) ? "" : " LOGINDISABLED");
+	sendf(n, c, "* CAPABILITY %s", capabilities(n, c));
 }
 
 void xd_imap_login_greet(struct net *n, struct conn *c)
 {
-	sendf(n, c, "* OK [CAPABILITY " IMAP_CAPS_COMMON "%s%s " IMAP_CAPS_PREAUTH_MECHS "] "
-	      IMAP_GREETING, xd_conn_tls_offered(n, c) ? " STARTTLS" : "",
-	      plaintext_ok(n, c) ? "" : " LOGINDISABLED");
+	sendf(n, c, "* OK [CAPABILITY %s] " IMAP_GREETING, capabilities(n, c));
 }
 
 static void set_name(struct xd_imap_login *l, const char *name)

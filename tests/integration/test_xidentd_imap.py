@@ -663,8 +663,9 @@ def test_tls(t, d, root):
     ctx = ssl.create_default_context(cafile=cert)
     ctx.check_hostname = False
     r = Raw(srv.port)
-    t.ok('STARTTLS' in r.greeting and 'LOGINDISABLED' in r.greeting,
-         'greeting offers STARTTLS and LOGINDISABLED before TLS', r.greeting)
+    t.ok('STARTTLS' in r.greeting and 'LOGINDISABLED' in r.greeting and 'AUTH=PLAIN' not in r.greeting
+         and 'AUTH=NTLM' in r.greeting,
+         'greeting before TLS: STARTTLS, LOGINDISABLED, only AUTH=NTLM', r.greeting)
     u, tagged = r.cmd('LOGIN %s jdoe-pw' % imap_quote('EXAMPLE\\jdoe'))
     t.ok(tagged.startswith('x1 NO [PRIVACYREQUIRED]'), 'LOGIN before TLS: NO [PRIVACYREQUIRED]', tagged)
     u, tagged = r.cmd('AUTHENTICATE PLAIN ' + sasl_plain('', 'EXAMPLE\\jdoe', 'jdoe-pw'))
@@ -676,7 +677,8 @@ def test_tls(t, d, root):
     m = imaplib.IMAP4('127.0.0.1', srv.port, timeout=20)
     m.starttls(ctx)
     caps = m.capability()[1][0]
-    t.ok(b'STARTTLS' not in caps and b'LOGINDISABLED' not in caps, 'after STARTTLS: no STARTTLS, no LOGINDISABLED', caps)
+    t.ok(b'STARTTLS' not in caps and b'LOGINDISABLED' not in caps and b'AUTH=PLAIN' in caps,
+         'after STARTTLS: no STARTTLS, no LOGINDISABLED, AUTH=PLAIN', caps)
     m.login(imap_quote('EXAMPLE\\jdoe'), 'jdoe-pw')
     typ, data = m.select('INBOX')
     t.eq(typ, 'OK', 'SELECT over STARTTLS (relayed to the mail process)')
