@@ -7,7 +7,7 @@
  * then FLAGS when \Seen was set by this FETCH and not asked for, then the
  * items read from the message (ENVELOPE, BODY, BODYSTRUCTURE, sections) in
  * the order asked.  UID FETCH puts UID first.  A repeated item is answered
- * once.
+ * once, a repeated section each time (as Dovecot does).
  */
 #define _GNU_SOURCE
 #include "imap_fetch.h"
@@ -105,11 +105,10 @@ static int add_item(struct xi_imap_fetch *f, struct item *it, unsigned max,
 		refuse(why, XI_IMAP_REFUSE_NO, "Out of memory");
 		return -1;
 	}
-	for (unsigned i = 0; i < f->count; i++) {
+	/* a repeated item is answered once, except sections: Dovecot
+	 * answers each BODY[...] as often as it is asked for */
+	for (unsigned i = 0; i < f->count && it->kind != IT_SECTION; i++) {
 		if (strcmp(f->items[i].name, it->name) == 0) {
-			/* BODY[x] and BODY.PEEK[x] share a name: either sets
-			 * \Seen when one of them does */
-			f->items[i].peek = f->items[i].peek && it->peek;
 			xi_mime_section_clear(&it->sec);
 			free(it->name);
 			return 0;
@@ -426,33 +425,26 @@ static void write_internaldate(const struct xi_imap_msg_view *v, struct xi_mime_
 	xi_mime_str_add(out, b, (size_t)k);
 }
 
-/* "NAME {n}\r\n<bytes>" of bytes[0..n) cut by the item's partial. */
-static void write_literal(const struct item *it, const char *bytes, size_t n, struct xi_mime_str *out)
-{
-	size_t from = 0, len = n;
-	if (it->partial) {
-		from = it->origin < n ? it->origin : n;
-		len = n - from;
-		if (len > it->count)
-			len = it->count;
-	}
-	adds(out, it->name);
-	adds(out, " {");
-	addu(out, len);
-	adds(out, "}\r\n");
-	xi_mime_str_add(out, bytes + from, len);
-}
-
+/* "NAME {n}\r\n<bytes>": the section's bytes (the partial's window only)
+ * go to a scratch string first, as the literal announces their count. */
 static int write_section(const struct xi_mime *m, const struct item *it,
 			 const struct xi_mime_section *sec, struct xi_mime_str *out)
 {
 	struct xi_mime_str tmp;
 	xi_mime_str_init(&tmp, out->max);
-	int rc = xi_mime_section_write(m, sec, &tmp);
-	if (rc == 0)
-		write_literal(it, tmp.data != NULL ? tmp.data : "", tmp.len, out);
+	int rc = it->partial ? xi_mime_section_write_partial(m, sec, it->origin, it->count, &tmp)
+			     : xi_mime_section_write(m, sec, &tmp);
+	if (rc == 0) {
+		adds(out, it->name);
+		adds(out, " {");
+		addu(out, tmp.len);
+		adds(out, "}\r\n");
+		xi_mime_str_add(out, tmp.data != NULL ? tmp.data : "", tmp.len);
+	}
 	xi_mime_str_free(&tmp);
-	return rc;
+	if (rc < 0)
+		out->overflow = true;
+	return 0;
 }
 
 static int write_item(const struct item *it, const struct xi_imap_msg_view *v,

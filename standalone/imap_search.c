@@ -123,8 +123,8 @@ static int new_node(struct parse *p, enum key key)
 static const struct xi_imap_arg *string_arg(struct parse *p, const struct xi_imap_arg *a,
 					    const char *key)
 {
-	if (a == NULL || (a->type != XI_IMAP_ARG_ATOM && a->type != XI_IMAP_ARG_QUOTED &&
-			  a->type != XI_IMAP_ARG_LITERAL)) {
+	/* NIL is the astring "NIL" here, as Dovecot reads it */
+	if (a == NULL || a->type == XI_IMAP_ARG_LIST) {
 		bad(p, "Missing or invalid argument to %.40s", key);
 		return NULL;
 	}
@@ -581,7 +581,9 @@ static int match_header(struct match *mt, const struct node *n)
 	size_t pos = 0, nlen, vlen;
 	const char *name, *value;
 	while (xi_mime_header_next(m, 0, &pos, &name, &nlen, &value, &vlen) == 1) {
-		if (strlen(n->field) != nlen || strncasecmp(name, n->field, nlen) != 0)
+		/* a line without a colon is no field of any name */
+		if (value <= name + nlen || strlen(n->field) != nlen ||
+		    strncasecmp(name, n->field, nlen) != 0)
 			continue;
 		if (n->str[0] == '\0')
 			return 1;

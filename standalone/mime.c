@@ -65,6 +65,7 @@ struct part {
 	bool has[CF_COUNT];
 	struct slice env[ENV_COUNT]; /* for a message's root part */
 	bool env_has[ENV_COUNT];
+	unsigned env_count[ENV_COUNT]; /* occurrences: address fields join them all */
 	uint64_t body_vsize;
 	unsigned body_lines;
 };
@@ -775,9 +776,16 @@ static void apply_header(struct parser *ps, int idx, const struct header *h, boo
 		p->flags |= PF_IS_MIME;
 	if (is_message_root) {
 		for (int f = 0; f < ENV_COUNT; f++) {
-			if (slice_is(&h->name, env_names[f]) && !p->env_has[f]) {
+			/* as Dovecot: the last Date/Subject/In-Reply-To/
+			 * Message-ID wins; address fields keep the first
+			 * slice and a count (the writer joins them all) */
+			bool address = f >= ENV_FROM && f <= ENV_BCC;
+			if (slice_is(&h->name, env_names[f]) && (!p->env_has[f] || !address)) {
 				p->env_has[f] = true;
 				p->env[f] = h->value;
+			}
+			if (slice_is(&h->name, env_names[f]) && p->env_count[f] < UINT32_MAX) {
+				p->env_count[f]++;
 			}
 		}
 	}
@@ -1200,19 +1208,22 @@ static void skip_to_separator(struct lexer *lx, bool in_group)
 	}
 }
 
-static void write_address_list(struct xi_mime_str *out, const struct slice *v, bool present)
+static void write_address_list(struct xi_mime_str *out, const struct slice *vals, unsigned nvals,
+			       bool present)
 {
 	if (!present) {
 		str_adds(out, "NIL");
 		return;
 	}
-	struct lexer lx = {v->p, v->p + v->len, {NULL, 0}};
 	struct xi_mime_str list;
 	xi_mime_str_init(&list, out->max);
 	str_add(&list, "", 0);
+	unsigned count = 0;
+	for (unsigned vi = 0; vi < nvals; vi++) {
+	const struct slice *v = &vals[vi];
+	struct lexer lx = {v->p, v->p + v->len, {NULL, 0}};
 	bool in_group = false;
 	bool expect = true; /* at the start or after ',': an address is due */
-	unsigned count = 0;
 
 	while (lx.p < lx.end && !list.overflow) {
 		skip_cfws(&lx);
@@ -1277,6 +1288,7 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 		str_adds(&list, "(NIL NIL NIL NIL)");
 		count++;
 	}
+	}
 	if (list.overflow) {
 		out->overflow = true;
 	} else if (count == 0) {
@@ -1291,7 +1303,31 @@ static void write_address_list(struct xi_mime_str *out, const struct slice *v, b
 
 /* ------------------------------------------------------------ writing */
 
-static void write_envelope(const struct part *p, struct xi_mime_str *out)
+/* Every value of the address header f of part p (Dovecot joins repeated
+ * From/To/... headers into one list). */
+static void write_address_field(const struct xi_mime *m, const struct part *p, int f,
+				struct xi_mime_str *out)
+{
+	if (!p->env_has[f] || p->env_count[f] <= 1) {
+		write_address_list(out, &p->env[f], 1, p->env_has[f]);
+		return;
+	}
+	struct slice *vals = calloc(p->env_count[f], sizeof(*vals));
+	if (vals == NULL) {
+		out->overflow = true;
+		return;
+	}
+	unsigned n = 0;
+	size_t pos = p->hdr_start;
+	struct header h;
+	while (n < p->env_count[f] && next_header(m->msg, p->body_start, &pos, &h) == 1)
+		if (slice_is(&h.name, env_names[f]))
+			vals[n++] = h.value;
+	write_address_list(out, vals, n, true);
+	free(vals);
+}
+
+static void write_envelope(const struct xi_mime *m, const struct part *p, struct xi_mime_str *out)
 {
 	imap_nstring_nolf(out, &p->env[ENV_DATE], p->env_has[ENV_DATE]);
 	str_addc(out, ' ');
@@ -1305,7 +1341,7 @@ static void write_envelope(const struct part *p, struct xi_mime_str *out)
 		if ((f == ENV_SENDER || f == ENV_REPLY_TO) && !p->env_has[f])
 			f = ENV_FROM;
 		str_addc(out, ' ');
-		write_address_list(out, &p->env[f], p->env_has[f]);
+		write_address_field(m, p, f, out);
 	}
 	str_addc(out, ' ');
 	imap_nstring_nolf(out, &p->env[ENV_IN_REPLY_TO], p->env_has[ENV_IN_REPLY_TO]);
@@ -1496,7 +1532,7 @@ static void write_part(const struct xi_mime *m, int idx, bool extended, struct x
 	} else if ((p->flags & PF_RFC822) && p->first_child >= 0) {
 		const struct part *child = &m->parts[p->first_child];
 		str_adds(out, " (");
-		write_envelope(child, out);
+		write_envelope(m, child, out);
 		str_adds(out, ") (");
 		write_part(m, p->first_child, extended, out);
 		str_adds(out, ") ");
@@ -1519,7 +1555,7 @@ static int finish(struct xi_mime_str *out, struct xi_error *err, const char *wha
 int xi_mime_envelope(const struct xi_mime *m, struct xi_mime_str *out, struct xi_error *err)
 {
 	str_addc(out, '(');
-	write_envelope(&m->parts[0], out);
+	write_envelope(m, &m->parts[0], out);
 	str_addc(out, ')');
 	return finish(out, err, "ENVELOPE");
 }

@@ -176,19 +176,77 @@ int xi_mime_section_parse(const char *s, size_t len, unsigned max_depth, unsigne
 	return fail(why, cap, "Invalid section");
 }
 
-static void add(struct xi_mime_str *out, const char *text)
+static void add_name(struct xi_mime_str *out, const char *text)
 {
 	xi_mime_str_add(out, text, strlen(text));
 }
 
-void xi_mime_section_name(const struct xi_mime_section *sec, struct xi_mime_str *out)
+/* Where section bytes go: all of them, or only the window of a partial
+ * <origin.count> (so a small partial of a large part copies little). */
+struct sink {
+	struct xi_mime_str *out;
+	bool window;
+	uint64_t skip, left; /* window: bytes still to skip / to keep */
+};
+
+/* Appends converted bytes c[0..n) through the window. */
+static void sink_put(struct sink *k, const char *c, size_t n)
 {
-	add(out, sec->name != NULL ? sec->name : "");
+	if (!k->window) {
+		xi_mime_str_add(k->out, c, n);
+		return;
+	}
+	if (k->skip >= n) {
+		k->skip -= n;
+		return;
+	}
+	c += k->skip;
+	n -= (size_t)k->skip;
+	k->skip = 0;
+	if (n > k->left)
+		n = (size_t)k->left;
+	k->left -= n;
+	xi_mime_str_add(k->out, c, n);
 }
 
-/* Appends p[0..n) with every LF not preceded by CR written as CRLF.
+static void add(struct sink *k, const char *text)
+{
+	sink_put(k, text, strlen(text));
+}
+
+void xi_mime_section_name(const struct xi_mime_section *sec, struct xi_mime_str *out)
+{
+	add_name(out, sec->name != NULL ? sec->name : "");
+}
+
+/* Appends p[0..n) with every LF not preceded by CR written as CRLF and
+ * every NUL as 0x80.
  * prev_cr: whether the byte before p[0] (in the message) is a CR. */
-static void add_crlf(struct xi_mime_str *out, const char *p, size_t n, bool prev_cr)
+static void add_crlf_out(struct xi_mime_str *out, const char *p, size_t n, bool prev_cr);
+
+static void add_crlf(struct sink *k, const char *p, size_t n, bool prev_cr)
+{
+	if (!k->window) {
+		add_crlf_out(k->out, p, n, prev_cr);
+		return;
+	}
+	/* through the window in chunks, stopping once it is full */
+	char buf[512];
+	size_t b = 0;
+	for (size_t i = 0; i < n && k->left > 0; i++) {
+		if (b + 2 > sizeof(buf)) {
+			sink_put(k, buf, b);
+			b = 0;
+		}
+		if (p[i] == '\n' && !(i > 0 ? p[i - 1] == '\r' : prev_cr))
+			buf[b++] = '\r';
+		buf[b++] = p[i] == '\0' ? (char)0x80 : p[i];
+	}
+	if (b > 0 && k->left > 0)
+		sink_put(k, buf, b);
+}
+
+static void add_crlf_out(struct xi_mime_str *out, const char *p, size_t n, bool prev_cr)
 {
 	size_t extra = 0;
 	for (size_t i = 0; i < n; i++)
@@ -221,6 +279,12 @@ static void add_crlf(struct xi_mime_str *out, const char *p, size_t n, bool prev
 			w += i - start;
 			*w++ = '\r';
 			start = i;
+		} else if (p[i] == '\0') {
+			/* a NUL may not be sent in a literal: Dovecot sends 0x80 */
+			memcpy(w, p + start, i - start);
+			w += i - start;
+			*w++ = (char)0x80;
+			start = i + 1;
 		}
 	}
 	memcpy(w, p + start, n - start);
@@ -229,10 +293,10 @@ static void add_crlf(struct xi_mime_str *out, const char *p, size_t n, bool prev
 	out->len = (size_t)(w - out->data);
 }
 
-static void add_span(struct xi_mime_str *out, const char *msg, size_t from, size_t to)
+static void add_span(struct sink *k, const char *msg, size_t from, size_t to)
 {
 	if (to > from)
-		add_crlf(out, msg + from, to - from, from > 0 && msg[from - 1] == '\r');
+		add_crlf(k, msg + from, to - from, from > 0 && msg[from - 1] == '\r');
 }
 
 /* The n-th child (1-based) of part idx, or -1. */
@@ -291,30 +355,6 @@ static bool field_listed(const struct xi_mime_section *sec, const char *name, si
 	return false;
 }
 
-static void write_fields(const struct xi_mime *m, unsigned idx, const struct xi_mime_section *sec,
-			 const struct xi_mime_part_info *pi, struct xi_mime_str *out)
-{
-	size_t len;
-	const char *msg = xi_mime_data(m, &len);
-	size_t pos = pi->hdr_start;
-	const char *name, *value;
-	size_t nlen, vlen;
-	for (;;) {
-		size_t start = pos;
-		if (xi_mime_header_next(m, idx, &pos, &name, &nlen, &value, &vlen) != 1)
-			break;
-		bool listed = field_listed(sec, name, nlen);
-		if (listed == (sec->text == XI_SECTION_FIELDS)) {
-			add_span(out, msg, start, pos);
-			/* a last field cut by the end of the message gets its
-			 * line end, as the blank line follows */
-			if (pos > start && msg[pos - 1] != '\n')
-				add(out, "\r\n");
-		}
-	}
-	add(out, "\r\n");
-}
-
 /* Where a part's header ends.  A part whose header (or its blank line) is
  * directly followed by a boundary has an empty body and, as the newline
  * before a boundary belongs to the boundary, a header without that last
@@ -333,22 +373,54 @@ static size_t header_end(const char *msg, size_t len, int idx, const struct xi_m
 	return e;
 }
 
-int xi_mime_section_write(const struct xi_mime *m, const struct xi_mime_section *sec,
-			  struct xi_mime_str *out)
+static void write_fields(const struct xi_mime *m, unsigned idx, const struct xi_mime_section *sec,
+			 const struct xi_mime_part_info *pi, struct sink *out)
+{
+	size_t len;
+	const char *msg = xi_mime_data(m, &len);
+	size_t pos = pi->hdr_start;
+	const char *name, *value;
+	size_t nlen, vlen;
+	bool keep = sec->text == XI_SECTION_FIELDS;
+	size_t end = pos;
+	for (;;) {
+		size_t start = pos;
+		if (xi_mime_header_next(m, idx, &pos, &name, &nlen, &value, &vlen) != 1)
+			break;
+		end = pos;
+		/* a line without a colon is no field of any name */
+		bool listed = value > name + nlen && field_listed(sec, name, nlen);
+		if (listed != keep)
+			continue;
+		add_span(out, msg, start, pos);
+		/* HEADER.FIELDS: a last field cut by the end of the message
+		 * gets its line end, as the blank line follows */
+		if (keep && pos > start && msg[pos - 1] != '\n')
+			add(out, "\r\n");
+	}
+	/* HEADER.FIELDS always ends with a blank line; .NOT passes the
+	 * message's own blank line, if it has one (Dovecot) */
+	if (keep)
+		add(out, "\r\n");
+	else
+		add_span(out, msg, end, header_end(msg, len, (int)idx, pi));
+}
+
+static int write_section(const struct xi_mime *m, const struct xi_mime_section *sec,
+			 struct sink *out)
 {
 	size_t len;
 	const char *msg = xi_mime_data(m, &len);
 	if (sec->depth == 0 && sec->text == XI_SECTION_ALL) {
 		add_span(out, msg, 0, len);
-		if (out->len == 0 && !out->overflow)
-			add(out, "");
-		return out->overflow ? -1 : 0;
+		xi_mime_str_add(out->out, "", 0);
+		return out->out->overflow ? -1 : 0;
 	}
 	int idx = find_part(m, sec);
 	struct xi_mime_part_info pi;
-	add(out, "");
+	xi_mime_str_add(out->out, "", 0);
 	if (idx < 0 || !xi_mime_part(m, (unsigned)idx, &pi))
-		return out->overflow ? -1 : 0;
+		return out->out->overflow ? -1 : 0;
 	switch (sec->text) {
 	case XI_SECTION_ALL:
 	case XI_SECTION_TEXT:
@@ -363,5 +435,19 @@ int xi_mime_section_write(const struct xi_mime *m, const struct xi_mime_section 
 		write_fields(m, (unsigned)idx, sec, &pi, out);
 		break;
 	}
-	return out->overflow ? -1 : 0;
+	return out->out->overflow ? -1 : 0;
+}
+
+int xi_mime_section_write(const struct xi_mime *m, const struct xi_mime_section *sec,
+			  struct xi_mime_str *out)
+{
+	struct sink k = {out, false, 0, 0};
+	return write_section(m, sec, &k);
+}
+
+int xi_mime_section_write_partial(const struct xi_mime *m, const struct xi_mime_section *sec,
+				  uint64_t origin, uint64_t count, struct xi_mime_str *out)
+{
+	struct sink k = {out, true, origin, count};
+	return write_section(m, sec, &k);
 }

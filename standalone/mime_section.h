@@ -14,13 +14,14 @@
  *
  * A section names no bytes (a part that does not exist, HEADER of a part
  * that is not message/rfc822) -> an empty string, as Dovecot answers.
- * The partial <origin.count> is applied by the caller on the written bytes.
+ * The partial <origin.count> counts bytes of that CRLF text.
  */
 #ifndef XI_MIME_SECTION_H
 #define XI_MIME_SECTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mime.h"
 
@@ -58,5 +59,10 @@ void xi_mime_section_name(const struct xi_mime_section *sec, struct xi_mime_str 
  * when out overflowed. */
 int xi_mime_section_write(const struct xi_mime *m, const struct xi_mime_section *sec,
 			  struct xi_mime_str *out);
+
+/* The same cut to the partial <origin.count> of those bytes; only the
+ * window is copied. */
+int xi_mime_section_write_partial(const struct xi_mime *m, const struct xi_mime_section *sec,
+				  uint64_t origin, uint64_t count, struct xi_mime_str *out);
 
 #endif

@@ -2,7 +2,9 @@
 """standalone/imap_fetch.c, mime_section.c and imap_search.c against the
 real Dovecot 2.3, byte for byte.
 
-The MIME corpus tests/data/mime/*.eml goes into a Maildir with assorted
+The MIME corpus tests/data/mime/*.eml and the edge cases of
+tests/data/imapmsg/*.eml (odd headers, no blank line, bare CR, NUL, mixed
+line ends, many parts, deep message/rfc822, long lines, empty) go into a Maildir with assorted
 flags and modification times (INTERNALDATE); a private Dovecot
 (tests/lib/dovecot.py) serves it.  For every message and every FETCH item
 list below, Dovecot's whole "* n FETCH (...)" response (item order, section
@@ -24,7 +26,8 @@ from xitest import *  # noqa: E402,F401,F403
 from dovecot import Dovecot  # noqa: E402
 
 DRIVER = build_path('tests', 'imapmsg-driver')
-CORPUS = sorted(glob.glob(src_path('tests', 'data', 'mime', '*.eml')))
+CORPUS = (sorted(glob.glob(src_path('tests', 'data', 'mime', '*.eml'))) +
+          sorted(glob.glob(src_path('tests', 'data', 'imapmsg', '*.eml'))))
 USER = 'msgtest'
 MAILDIR_FLAGS = ['', 'S', 'F', 'RS', 'DS', 'T', 'FS', '']
 FLAG_BITS = {'\\Seen': 1, '\\Answered': 2, '\\Flagged': 4, '\\Deleted': 8, '\\Draft': 16,
@@ -44,7 +47,10 @@ FETCHES = [
     'RFC822.HEADER', 'RFC822.SIZE', '(UID FLAGS INTERNALDATE RFC822.SIZE)', 'FAST', 'ALL',
     'FULL', '(BODY.PEEK[1] UID ENVELOPE FLAGS BODYSTRUCTURE RFC822.SIZE)',
     '(BODY ENVELOPE BODY.PEEK[HEADER.FIELDS (Message-ID)] INTERNALDATE)',
-    '(FLAGS FLAGS UID)', 'BODY',
+    '(FLAGS FLAGS UID)', 'BODY', 'RFC822', 'RFC822.TEXT', 'BODY[TEXT]<5.10>', 'body.peek[1.mime]',
+    '(rfc822.size body.peek[2]<0.5> uid)',
+    '(BODY.PEEK[1]<0.2> BODY.PEEK[1]<0.2> RFC822.HEADER RFC822.HEADER BODY BODY RFC822.SIZE RFC822.SIZE UID UID '
+    'ENVELOPE ENVELOPE)', '(BODY.PEEK[1]<0.2> BODY.PEEK[1]<1.2> BODY.PEEK[1]<0.3>)', 'BODYSTRUCTURE', 'ENVELOPE',
 ]
 UID_FETCHES = ['(BODY.PEEK[1]<0.10> FLAGS)', 'RFC822.SIZE']
 
@@ -63,7 +69,7 @@ SEARCHES = [
     'OR BODY inner SUBJECT plain', 'NOT BODY the',
     'KEYWORD $Junk', 'UNKEYWORD $Junk', 'CHARSET ISO-8859-2 ALL', 'CHARSET X-NOPE ALL', 'FOO', 'SINCE 32-Jan-2020',
     'BEFORE 32-Jan-2030', 'ON 31-Feb-2023', 'BEFORE 1-Jan-30', 'SINCE 01-dec-2023', 'SENTBEFORE 31-Feb-2030',
-    'CHARSET ISO-8859-1 BODY {3+}\r\ncaf\xe9', 'UID 1,3,5:7 NOT 6', '(OR SEEN (FLAGGED)) UNDELETED', 'LARGER x',
+    'CHARSET ISO-8859-1 BODY {4+}\r\ncaf\xe9', 'UID 1,3,5:7 NOT 6', '(OR SEEN (FLAGGED)) UNDELETED', 'LARGER x',
     'CHARSET UTF-8 BODY {5+}\r\nCAF\xc3\x89', 'CHARSET UTF-8 TEXT {7+}\r\nGR\xc3\x9c\xc3\x9fE', 'TEXT "subject: plain"',
     'FROM "Carol \\"CC\\""', 'FROM "<alice@example.org>"', 'FROM "Alice Example <alice"', 'TO "dave@example.com"',
     'FROM "Jones <carol"', 'BCC ""', 'HEADER X-Nothing ""', 'SUBJECT "  "', 'TO ", eve"', 'CC "Frank, the Boss"',
@@ -72,7 +78,12 @@ SEARCHES = [
     'TO "<eve@"', 'TO "com>, <eve"', 'TO "com>, eve"', 'FROM "\\"Alice Example\\" <alice@example.org>"',
     'CC "\\"Frank, the Boss\\" <frank"', 'FROM "ALICE EXAMPLE"', 'FROM "=?"', 'FROM "Patrik F"', 'TO "Keith Moore"',
     'FROM "Doe, John"', 'FROM "(work)"', 'TO "john doe"', 'TO "routed@"', 'TO "relay1"', 'CC "undisclosed"', 'TO ":"', 'TO ";"', 'SUBJECT "text  folded"',
-    'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
+    'SUBJECT NIL', 'SUBJECT second', 'SUBJECT first', 'SUBJECT spaced', 'HEADER "Subject " ""', 'FROM y@example',
+    'HEADER X-No-Colon-Line ""', 'HEADER X-Tab value', 'TO folded-only', 'BODY "deep html"', 'BODY "level1 tail"',
+    'TEXT level2', 'CHARSET UTF-8 SUBJECT {6+}\r\nSch\xc3\xb6n', 'CHARSET UTF-8 SUBJECT {8+}\r\nund Stra',
+    'CHARSET UTF-8 BODY {6+}\r\n\xc3\x84pfel', 'FROM "J\xc3\xbcrgen"', 'CHARSET UTF-8 FROM {8+}\r\nJ\xc3\xbcrgen',
+    'TO undisclosed', 'CC team', 'CC "b@example.com"', 'SENTON 7-Jun-1999', 'SENTBEFORE 1-Jan-2000', 'BODY "nul here"',
+    'BODY "bare cr"', 'TEXT "cr"', 'BODY xxxxxxxxxxxxxxxxxxxxxxxx', 'LARGER 20000', 'BODY "part 12"', 'HEADER X-N 11', 'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
 ]
 
 
@@ -138,7 +149,8 @@ class Client:
 
 
 def crlf(data):
-    return re.sub(rb'(?<!\r)\n', b'\r\n', data)
+    """The message as Dovecot sends BODY[]: bare LF as CRLF, NUL as 0x80."""
+    return re.sub(rb'(?<!\r)\n', b'\r\n', data).replace(b'\0', b'\x80')
 
 
 def driver_fetch(info, path, items, *extra):
@@ -223,14 +235,21 @@ def main(t):
         # read-write: BODY[] of an unseen message sets \Seen and adds FLAGS
         c.cmd('SELECT INBOX')
         unseen = [(p, i) for p, i in sorted(infos.items()) if not i['flags'] & 1]
-        for path, info in unseen[:2]:
-            raw, _ = c.cmd('FETCH %d (UID BODY[1]<0.20>)' % info['seq'])
-            m = re.search(rb'FLAGS \(([^)]*)\)', raw)
+        # (items, sets \Seen)
+        rw = [('(UID BODY[1]<0.20>)', True), ('(FLAGS BODY[1]<0.5>)', True),
+              ('(BODY[HEADER.FIELDS (Subject)] BODY.PEEK[1]<0.3>)', True), ('RFC822.HEADER', False),
+              ('(BODY[]<0.3> BODY.PEEK[]<0.3>)', True), ('(RFC822.SIZE RFC822)', True),
+              ('(UID RFC822.TEXT)', True), ('BODY.PEEK[]<0.10>', False)]
+        for (path, info), (items, seen) in zip(unseen, rw):
+            raw, _ = c.cmd('FETCH %d %s' % (info['seq'], items))
+            typ, flagline = c.cmd('FETCH %d FLAGS' % info['seq'])
+            m = re.search(rb'FLAGS \(([^)]*)\)', typ)
             flags = sum(FLAG_BITS.get(f, 0) for f in m.group(1).decode().split()) if m else 0
+            t.eq(bool(flags & 1), seen, 'FETCH %s %s \\Seen' % (items, 'sets' if seen else 'does not set'))
             after = dict(info, flags=flags)
-            ours = driver_fetch(after, path, '(UID BODY[1]<0.20>)', 'seen')
-            t.eq(ours, raw, 'FETCH BODY[1] of unseen %s: FLAGS with \\Seen added as Dovecot does'
-                 % os.path.basename(path))
+            ours = driver_fetch(after, path, items, *(['seen'] if seen else []))
+            t.eq(ours, raw, 'read-write FETCH %s of unseen %s: as Dovecot answers (FLAGS when \\Seen '
+                 'was set)' % (items, os.path.basename(path)))
         c.close()
         t.eq(d.crashes() if hasattr(d, 'crashes') else [], [], 'Dovecot logged no crash')
     finally:

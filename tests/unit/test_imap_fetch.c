@@ -181,6 +181,33 @@ static void test_sections(void)
 	tap_ok(strncmp(section(nested, "TEXT"), "preamble\r\n--X\r\n", 15) == 0,
 	       "TEXT of a multipart starts with its preamble");
 
+	static const char odd[] = "Subject: a\nX-No-Colon\nsubject : b\nFrom: x@y";
+	tap_is_str(section(odd, "HEADER.FIELDS (X-No-Colon)"), "\r\n", "a line without a colon is no field");
+	tap_is_str(section(odd, "HEADER.FIELDS (subject)"), "Subject: a\r\nsubject : b\r\n\r\n",
+		   "space before the colon: still the field");
+	tap_is_str(section(odd, "HEADER.FIELDS.NOT (Subject)"), "X-No-Colon\r\nFrom: x@y",
+		   "HEADER.FIELDS.NOT without a blank line in the message: none added (Dovecot)");
+	tap_is_str(section(plain, "HEADER.FIELDS.NOT (Subject)"), "From: a@b\r\nTo: c@d\r\n\r\n",
+		   "HEADER.FIELDS.NOT passes the message's blank line");
+	tap_is_str(section("", "HEADER.FIELDS.NOT (A)"), "", "HEADER.FIELDS.NOT of an empty message");
+	tap_is_str(section("", "HEADER.FIELDS (A)"), "\r\n", "HEADER.FIELDS of an empty message");
+	{
+		static const char nul[] = "S: x\n\na\0b\n";
+		struct xi_mime *m;
+		struct xi_error err;
+		struct xi_mime_section s0;
+		char w[10];
+		xi_mime_section_parse("TEXT", 4, 10, 10, &s0, w, sizeof(w));
+		xi_mime_parse(nul, sizeof(nul) - 1, NULL, &m, &err);
+		struct xi_mime_str out;
+		xi_mime_str_init(&out, 100);
+		xi_mime_section_write(m, &s0, &out);
+		tap_ok(out.len == 5 && memcmp(out.data, "a\x80" "b\r\n", 5) == 0, "a NUL is sent as 0x80 (Dovecot)");
+		xi_mime_str_free(&out);
+		xi_mime_free(m);
+		xi_mime_section_clear(&s0);
+	}
+
 	static const char *const bad[] = {
 		"0", "01", "1.", ".1", "1..2", "MIME", "HEADER.FIELDS", "HEADER.FIELDS ()",
 		"HEADER.FIELDS (a", "HEADER.FIELDS(a)", "HEADER.FIELDS (a)x", "HEADERX", "TEXT.1",
@@ -320,6 +347,27 @@ static void test_render(void)
 		   "a partial of 0 bytes");
 	tap_is_str(fetch("BODY.PEEK[TEXT]<10.4294967295>", plain), "* 7 FETCH (BODY[TEXT]<10> {4}\r\ne2\r\n)\r\n",
 		   "a partial count past the end is cut");
+	tap_is_str(fetch("BODY.PEEK[TEXT]<5.1>", plain), "* 7 FETCH (BODY[TEXT]<5> {1}\r\n\r)\r\n",
+		   "a partial may end between the CR it adds and the LF");
+	tap_is_str(fetch("BODY.PEEK[TEXT]<6.3>", plain), "* 7 FETCH (BODY[TEXT]<6> {3}\r\n\nli)\r\n",
+		   "... or start there");
+	tap_is_str(fetch("BODY.PEEK[HEADER.FIELDS (To)]<3.100>", plain),
+		   "* 7 FETCH (BODY[HEADER.FIELDS (TO)]<3> {8}\r\n c@d\r\n\r\n)\r\n",
+		   "a partial of HEADER.FIELDS includes the added blank line");
+	{
+		/* a 1 MB part: a small partial copies only its window */
+		size_t big = 1u << 20;
+		char *m = malloc(big + 64);
+		strcpy(m, "Subject: big\n\n");
+		size_t hl = strlen(m);
+		memset(m + hl, 'a', big);
+		m[hl + big - 1] = 'z';
+		m[hl + big] = '\0';
+		tap_is_str(fetch_ex("BODY.PEEK[TEXT]<1048575.10>", false, m, 0, false, 4096),
+			   "* 7 FETCH (BODY[TEXT]<1048575> {1}\r\nz)\r\n",
+			   "a partial of a 1 MB part within a 4 KB response bound");
+		free(m);
+	}
 	tap_is_str(fetch("BODY.PEEK[9]", plain), "* 7 FETCH (BODY[9] {0}\r\n)\r\n", "a missing part: {0}");
 	tap_is_str(fetch("RFC822.TEXT", plain), "* 7 FETCH (RFC822.TEXT {14}\r\nline1\r\nline2\r\n)\r\n", "RFC822.TEXT");
 	tap_is_str(fetch("RFC822.HEADER", "Subject: x\n\nbody"), "* 7 FETCH (RFC822.HEADER {14}\r\nSubject: x\r\n\r\n)\r\n",
@@ -338,8 +386,9 @@ static void test_render(void)
 	tap_is_str(fetch_ex("(UID RFC822.TEXT)", true, plain, XI_IMAP_FLAG_SEEN, true, 1 << 20),
 		   "* 7 FETCH (UID 42 FLAGS (\\Seen $Junk Work) RFC822.TEXT {14}\r\nline1\r\nline2\r\n)\r\n",
 		   "... after the other index items");
-	tap_is_str(fetch("(BODY.PEEK[1] BODY[1])", plain), "* 7 FETCH (BODY[1] {14}\r\nline1\r\nline2\r\n)\r\n",
-		   "BODY.PEEK[1] and BODY[1]: one answer");
+	tap_is_str(fetch("(BODY.PEEK[1]<0.2> BODY[1]<0.2>)", plain),
+		   "* 7 FETCH (BODY[1]<0> {2}\r\nli BODY[1]<0> {2}\r\nli)\r\n",
+		   "a repeated section is answered each time (Dovecot)");
 	tap_ok(strncmp(fetch("BODYSTRUCTURE", plain), "* 7 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\")", 60) == 0,
 	       "BODYSTRUCTURE from mime.c");
 
@@ -380,6 +429,10 @@ static void test_render(void)
 		xi_mime_str_free(&out);
 	}
 	xi_imap_fetch_free(f);
+
+	tap_ok(strstr(fetch("ENVELOPE", "Subject: one\nSubject: two\nTo: a@b\nTo: c@d\n\n"),
+		      "(NIL \"two\" NIL NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) ") != NULL,
+	       "ENVELOPE: the last Subject, every To joined (Dovecot)");
 
 	/* hostile: 8-bit and NUL bytes in a body go out as a literal, exact */
 	static const char bin[] = "Subject: b\n\n\x01\xff\x80x";

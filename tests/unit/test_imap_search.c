@@ -152,7 +152,7 @@ static void test_keys(void)
 		{"FROM alice", "b"}, {"FROM example", "ab"}, {"TO eve", "a"}, {"TO \"<eve@\"", "a"},
 		{"CC remi", "a"}, {"CC {5+}\r\nR\xc3\xa9mi", "a"}, {"BCC x", "-"}, {"BCC \"\"", "-"},
 		{"SUBJECT {5+}\r\ncaf\xc3\xa9", "a"}, {"SUBJECT {5+}\r\nCAF\xc3\x89", "a"}, {"SUBJECT PLAIN", "b"},
-		{"SUBJECT \"\"", "ab"}, {"HEADER X-Empty \"\"", "a"}, {"HEADER x-empty \"\"", "a"},
+		{"SUBJECT \"\"", "ab"}, {"SUBJECT NIL", "-"}, {"TEXT nil", "-"}, {"HEADER X-Empty \"\"", "a"}, {"HEADER x-empty \"\"", "a"},
 		{"HEADER Nope \"\"", "-"}, {"HEADER Content-Type mixed", "a"},
 		{"HEADER Subject \"=?iso\"", "-"},
 		{"BODY {7+}\r\nGr\xc3\xbc\xc3\x9f" "e", "a"}, {"BODY {5+}\r\nk\xc3\x96ln", "a"},
@@ -179,7 +179,7 @@ static void test_refusals(void)
 		"BEFORE", "BEFORE 4-Mar-25", "BEFORE 4-Foo-2025", "BEFORE 4-Mar-2025x", "BEFORE 123-Mar-2025",
 		"BEFORE Mar-4-2025", "SINCE (4-Mar-2025)", "ON \"\"", "SENTON 4/3/2025",
 		"UID", "UID x", "UID 0", "UID 1:0", "UID (1)", "0", "1:", "1,,2", "4294967296",
-		"HEADER", "HEADER Subject", "HEADER (a) b", "FROM", "BODY", "TEXT (x)", "SUBJECT NIL",
+		"HEADER", "HEADER Subject", "HEADER (a) b", "FROM", "BODY", "TEXT (x)",
 		"CHARSET", "CHARSET (x) ALL", "CHARSET UTF-8", "\"SEEN\"",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -239,7 +239,6 @@ static void test_limits(void)
 	free(big);
 
 	struct xi_imap_search_limits lim = {3, 2, 2, 10};
-	tap_ok(parse("SEEN FLAGGED", &lim) != NULL || 1, "custom limits accepted");
 	struct xi_imap_search *s = parse("SEEN FLAGGED RECENT", &lim);
 	tap_ok(s == NULL, "max_keys 3 (the root counts): 3 keys refused");
 	xi_imap_search_free(s);
