@@ -23,30 +23,24 @@
 #define CHILD_TEMP 75   /* EX_TEMPFAIL */
 #define CHILD_PERM 73   /* EX_CANTCREAT */
 
-struct lmtp_rcpt_target {
-	unsigned uid, gid;
-	char user[XI_NAME_MAX];
-	char maildir[XI_FIELD_MAX + 16];
-};
-
-static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
-			 char *reply, size_t size)
+bool lmtp_resolve_rcpt(const struct xi_config *cfg, struct xi_resolver *resolver,
+		       const char *remote, const char *address, struct lmtp_rcpt_target *t,
+		       char *reply, size_t size)
 {
-	struct lmtp_deliver *d = ctx;
 	struct xi_logon_request req = { .name = address, .protocol = XI_PROTO_LMTP,
-					.method = XI_METHOD_NONE, .remote = d->remote };
+					.method = XI_METHOD_NONE, .remote = remote };
 	struct xi_resolution *res = NULL;
 	struct xi_logon_result r;
 	struct xi_error err;
-	struct lmtp_rcpt_target *t;
 
+	memset(t, 0, sizeof(*t));
 	xi_error_clear(&err);
-	if (xi_resolve(d->resolver, &req, NULL, NULL, &res, &err) < 0) {
+	if (xi_resolve(resolver, &req, NULL, NULL, &res, &err) < 0) {
 		snprintf(reply, size, "451 4.3.0 <%s> Temporary failure: %s", address, err.message);
 		return false;
 	}
 	xi_proof_trusted(res);
-	xi_finish(d->resolver, res, &r);
+	xi_finish(resolver, res, &r);
 	xi_resolution_free(res);
 
 	switch (r.outcome) {
@@ -74,23 +68,16 @@ static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
 		return false;
 	}
 
-	t = calloc(1, sizeof(*t));
-	if (t == NULL) {
-		snprintf(reply, size, "451 4.3.0 <%s> Out of memory", address);
-		return false;
-	}
 	snprintf(t->user, sizeof(t->user), "%s", r.canonical_user);
-	if (!xd_mailbox_target(d->cfg, &r, &t->uid, &t->gid, t->maildir, sizeof(t->maildir))) {
+	if (!xd_mailbox_target(cfg, &r, &t->uid, &t->gid, t->maildir, sizeof(t->maildir))) {
 		fprintf(stderr, "event=13005 category=Authentication severity=error protocol=lmtp "
 			"resolved=%s cause=\"mailbox has no usable uid, gid or home (uid=%s gid=%s "
 			"home=%s), or the home lies outside mail_root\" remedy=\"set the mailbox's "
 			"uid, gid and home in the directory\"\n", r.canonical_user, r.uid, r.gid, r.home);
-		free(t);
 		snprintf(reply, size, "451 4.3.5 <%s> The mailbox is not available now; "
 			 "the administrator has been told.", address);
 		return false;
 	}
-	*rcpt_ctx = t;
 	return true;
 }
 
@@ -122,17 +109,14 @@ static int child_deliver(const struct lmtp_rcpt_target *t, const uint8_t *data, 
 	return CHILD_OK;
 }
 
-static void deliver_data(void *ctx, void *rcpt_ctx, const char *address, const char *sender,
-			 const uint8_t *data, size_t len, char *reply, size_t size)
+void lmtp_deliver_message(const struct lmtp_rcpt_target *t, const char *address,
+			  const uint8_t *data, size_t len, char *reply, size_t size)
 {
-	const struct lmtp_rcpt_target *t = rcpt_ctx;
 	char said[256];
 	ssize_t n;
 	int fds[2], status;
 	pid_t pid;
 
-	(void)ctx;
-	(void)sender;
 	if (pipe(fds) < 0) {
 		snprintf(reply, size, "451 4.3.0 <%s> Cannot start delivery", address);
 		return;
@@ -164,6 +148,32 @@ static void deliver_data(void *ctx, void *rcpt_ctx, const char *address, const c
 		snprintf(reply, size, "550 5.2.0 <%s> Mailbox cannot be written", address);
 	else
 		snprintf(reply, size, "451 4.2.0 <%s> Mailbox temporarily unavailable", address);
+}
+
+static bool deliver_rcpt(void *ctx, const char *address, void **rcpt_ctx,
+			 char *reply, size_t size)
+{
+	struct lmtp_deliver *d = ctx;
+	struct lmtp_rcpt_target *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		snprintf(reply, size, "451 4.3.0 <%s> Out of memory", address);
+		return false;
+	}
+	if (!lmtp_resolve_rcpt(d->cfg, d->resolver, d->remote, address, t, reply, size)) {
+		free(t);
+		return false;
+	}
+	*rcpt_ctx = t;
+	return true;
+}
+
+static void deliver_data(void *ctx, void *rcpt_ctx, const char *address, const char *sender,
+			 const uint8_t *data, size_t len, char *reply, size_t size)
+{
+	(void)ctx;
+	(void)sender;
+	lmtp_deliver_message(rcpt_ctx, address, data, len, reply, size);
 }
 
 static void rcpt_free(void *ctx, void *rcpt_ctx)

@@ -8,6 +8,10 @@
 #ifndef XI_LMTP_DELIVER_H
 #define XI_LMTP_DELIVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "lmtp.h"
 
 struct xi_config;
@@ -19,6 +23,26 @@ struct lmtp_deliver {
 	const char *remote;   /* the MTA's address, for events */
 };
 
+/* Where one accepted recipient's mail goes. */
+struct lmtp_rcpt_target {
+	unsigned uid, gid;
+	char user[256];       /* canonical user */
+	char maildir[1040];   /* under mail_root (mailbox_target.h) */
+};
+
+/* The resolving half (needs the directory, not root): true with *t filled,
+ * or false with the recipient's reply line ("550 5.1.1 <a> why"). */
+bool lmtp_resolve_rcpt(const struct xi_config *cfg, struct xi_resolver *resolver,
+		       const char *remote, const char *address, struct lmtp_rcpt_target *t,
+		       char *reply, size_t size);
+
+/* The delivering half (needs root, not the directory): forks a child that
+ * becomes t's uid/gid and writes the message tmp -> new; reply is the
+ * recipient's line after DATA. */
+void lmtp_deliver_message(const struct lmtp_rcpt_target *t, const char *address,
+			  const uint8_t *data, size_t len, char *reply, size_t size);
+
+/* Both halves in one process (tests, tools). */
 extern const struct lmtp_callbacks lmtp_deliver_callbacks;
 
 #endif

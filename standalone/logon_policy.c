@@ -27,9 +27,14 @@ bool xd_addr_is_loopback(const char *remote_addr)
 	return false;
 }
 
-bool xd_plaintext_allowed(const struct xi_config *cfg, bool tls, const char *remote_addr)
+int xd_plaintext_mode(const struct xi_config *cfg)
 {
-	switch (xi_config_enum(cfg, XI_CFG_PLAINTEXT_LOGONS)) {
+	return xi_config_enum(cfg, XI_CFG_PLAINTEXT_LOGONS);
+}
+
+bool xd_plaintext_allowed_mode(int mode, bool tls, const char *remote_addr)
+{
+	switch (mode) {
 	case PLAINTEXT_ALWAYS:
 		return true;
 	case PLAINTEXT_TLS:
@@ -39,4 +44,9 @@ bool xd_plaintext_allowed(const struct xi_config *cfg, bool tls, const char *rem
 		 * network (Dovecot counts it as secured for the same reason). */
 		return tls || xd_addr_is_loopback(remote_addr);
 	}
+}
+
+bool xd_plaintext_allowed(const struct xi_config *cfg, bool tls, const char *remote_addr)
+{
+	return xd_plaintext_allowed_mode(xd_plaintext_mode(cfg), tls, remote_addr);
 }

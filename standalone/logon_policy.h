@@ -20,4 +20,9 @@ bool xd_addr_is_loopback(const char *remote_addr);
  * protected by TLS, from remote_addr?  Reads plaintext_logons. */
 bool xd_plaintext_allowed(const struct xi_config *cfg, bool tls, const char *remote_addr);
 
+/* The same in two steps, for a process that keeps the mode and not the
+ * config (xidentd's network process gets it in its limits). */
+int xd_plaintext_mode(const struct xi_config *cfg);
+bool xd_plaintext_allowed_mode(int mode, bool tls, const char *remote_addr);
+
 #endif

@@ -91,19 +91,27 @@ static void out_put(struct session *s, const char *data, size_t len)
 static void replyf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void replyf(struct session *s, const char *fmt, ...)
 {
-	char line[1024];
+	/* Sized per call, as the network process's: a long line is never cut. */
+	char small[512], *line = small;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
+	if ((size_t)n + 2 >= sizeof(small)) {
+		if ((line = malloc((size_t)n + 3)) == NULL)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(line, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	memcpy(line + n, "\r\n", 2);
 	out_put(s, line, (size_t)n + 2);
+	if (line != small)
+		free(line);
 }
 
 static int64_t ms_since(const struct timespec *then)

@@ -56,6 +56,7 @@
 #define CONTROL_SIGNAL 0
 #define CONTROL_AUTH 1
 #define CONTROL_MASTER 2
+#define CONTROL_AUTH_OLD 3
 #define SOURCE_BUCKETS 4096
 #define SOURCE_FORGET_MS (15 * 60 * 1000)
 /* Output queued for a client beyond this closes it (a client that never reads). */
@@ -107,6 +108,7 @@ struct conn {
 	bool delayed_close;   /* close after the delayed reply */
 	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
 	bool imap;            /* an IMAP listener's connection (imap_login.c) */
+	bool old_auth;        /* its request or NTLM exchange is at the replaced auth process */
 	SSL *ssl;
 	struct xd_imap_login *imap_login;
 	struct source *src;
@@ -122,11 +124,22 @@ struct net {
 	const struct xi_config *cfg;
 	int ep;
 	int auth, master, sigfd;
+	/* After a SIGHUP: the replaced auth process, kept until the requests and
+	 * NTLM exchanges it holds are answered (old_users), then closed. */
+	int auth_old;
+	uint32_t old_users;
+	bool auth_dead;       /* EOF on auth: its pending requests are lost */
 	SSL_CTX *tls;
-	const int *listen_fds;
-	const bool *listen_tls;
-	const bool *listen_imap;
+	int listen_fds[XD_LISTEN_MAX];
+	bool listen_tls[XD_LISTEN_MAX];
+	bool listen_imap[XD_LISTEN_MAX];
 	size_t nlisten;
+	/* A new listener set arriving from the master (SIGHUP), one per message. */
+	int pending_fds[XD_LISTEN_MAX];
+	bool pending_tls[XD_LISTEN_MAX];
+	bool pending_imap[XD_LISTEN_MAX];
+	size_t npending;
+	int plaintext_mode;
 	struct conn **slots;
 	uint32_t nslots, used, next_slot;
 	uint16_t *gens;
@@ -451,6 +464,31 @@ static void send_outcome(struct net *n, struct conn *c, enum xi_outcome outcome)
 	conn_sendf(n, c, "-ERR [%s] %s", info->pop3_code, info->client_text);
 }
 
+/* The auth process that holds c's request or NTLM state. */
+static int auth_of(const struct net *n, const struct conn *c)
+{
+	return c->old_auth && n->auth_old >= 0 ? n->auth_old : n->auth;
+}
+
+static void old_auth_close(struct net *n)
+{
+	if (n->auth_old < 0)
+		return;
+	epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth_old, NULL);
+	close(n->auth_old); /* the old auth process sees EOF and exits */
+	n->auth_old = -1;
+}
+
+/* c no longer needs the replaced auth process. */
+static void old_auth_release(struct net *n, struct conn *c)
+{
+	if (!c->old_auth)
+		return;
+	c->old_auth = false;
+	if (n->old_users > 0 && --n->old_users == 0)
+		old_auth_close(n);
+}
+
 static void conn_free(struct net *n, struct conn *c)
 {
 	uint32_t slot = c->id & SLOT_MASK;
@@ -470,10 +508,11 @@ static void conn_free(struct net *n, struct conn *c)
 		struct xi_msg *m = malloc(sizeof(*m));
 		if (m != NULL) {
 			xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-			(void)xi_msg_send(n->auth, m, -1);
+			(void)xi_msg_send(auth_of(n, c), m, -1);
 			free(m);
 		}
 	}
+	old_auth_release(n, c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->to_mail);
@@ -512,7 +551,7 @@ static void conn_tempfail(struct net *n, struct conn *c)
 
 static void send_auth(struct net *n, struct conn *c, struct xi_msg *m)
 {
-	if (m->bad || xi_msg_send(n->auth, m, -1) < 0) {
+	if (m->bad || xi_msg_send(auth_of(n, c), m, -1) < 0) {
 		c->state = ST_AUTHORIZATION;
 		conn_tempfail(n, c);
 		return;
@@ -530,6 +569,7 @@ static void auth_plain(struct net *n, struct conn *c, const char *name, const ch
 		return;
 	}
 	c->sasl_ntlm = false;
+	old_auth_release(n, c);
 	xi_msg_init(m, XI_MSG_AUTH_PLAIN, c->id);
 	xi_msg_put_str(m, c->imap ? "imap" : "pop3");
 	xi_msg_put_str(m, c->src->addr);
@@ -582,6 +622,7 @@ static void logon_failed(struct net *n, struct conn *c, const char *reply)
 }
 
 static void process_input(struct net *n, struct conn *c);
+static void auth_lost(struct net *n, bool old);
 
 static void delayed_due(struct net *n, struct conn *c)
 {
@@ -674,11 +715,14 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	    !xi_msg_str(m, text, sizeof(text)) || !xi_msg_str(m, blob, sizeof(blob)) ||
 	    !xi_msg_bytes(m, &token, &token_len, XI_TOKEN_LEN) ||
 	    !xi_msg_str(m, user, sizeof(user))) {
+		old_auth_release(n, c);
 		c->state = ST_AUTHORIZATION;
 		conn_tempfail(n, c);
 		conn_update_events(n, c);
 		return;
 	}
+	if (status != XI_AUTH_CONTINUE)
+		old_auth_release(n, c); /* the exchange ends here */
 	if (c->imap) {
 		/* Optional trailing field: the home server of other_server. */
 		char home[XI_NAME_MAX];
@@ -775,7 +819,7 @@ static bool word_is(const char *line, size_t wlen, const char *word)
 /* May this connection send a clear-text password (plaintext_logons)? */
 static bool plaintext_ok(struct net *n, struct conn *c)
 {
-	return xd_plaintext_allowed(n->cfg, c->tls, c->src->addr);
+	return xd_plaintext_allowed_mode(n->plaintext_mode, c->tls, c->src->addr);
 }
 
 /* USER/PASS or AUTH PLAIN/LOGIN where plaintext_logons forbids them:
@@ -863,9 +907,10 @@ static void handle_line(struct net *n, struct conn *c, char *line)
 			struct xi_msg *m = malloc(sizeof(*m));
 			if (m != NULL) {
 				xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-				(void)xi_msg_send(n->auth, m, -1);
+				(void)xi_msg_send(auth_of(n, c), m, -1);
 				free(m);
 			}
+			old_auth_release(n, c);
 			c->sasl_ntlm = false;
 			c->state = ST_AUTHORIZATION;
 			conn_sendf(n, c, "-ERR [AUTH] " POP3_TEXT_CANCELLED);
@@ -1307,6 +1352,80 @@ static void on_listener(struct net *n, size_t idx)
 
 /* ---------------------------------------------------------------- control */
 
+static void apply_limits(struct net *n, const struct xd_limits *l)
+{
+	if (l->max_conns > n->nslots) {
+		/* Grow the slot tables (zeroed: untouched pages cost nothing). */
+		struct conn **slots = realloc(n->slots, l->max_conns * sizeof(*slots));
+		uint16_t *gens = slots != NULL ? realloc(n->gens, l->max_conns * sizeof(*gens)) : NULL;
+		if (slots != NULL)
+			n->slots = slots;
+		if (gens == NULL) {
+			xd_log(LOG_ERR, "network: out of memory growing to max_connections %u; keeping %u",
+			       l->max_conns, n->nslots);
+		} else {
+			n->gens = gens;
+			memset(n->slots + n->nslots, 0, (l->max_conns - n->nslots) * sizeof(*slots));
+			memset(n->gens + n->nslots, 0, (l->max_conns - n->nslots) * sizeof(*gens));
+			n->nslots = l->max_conns;
+		}
+	}
+	n->max_line = l->max_line;
+	n->max_conns = l->max_conns < n->nslots ? l->max_conns : n->nslots;
+	n->max_per_source = l->max_per_source;
+	n->max_failures = l->max_failures;
+	n->delay_ms = l->delay_ms;
+	n->delay_max_ms = l->delay_max_ms;
+	n->idle_pre_ms = (uint64_t)l->idle_pre_s * 1000;
+	n->idle_ms = (uint64_t)l->idle_s * 1000;
+	n->plaintext_mode = (int)l->plaintext_mode;
+}
+
+static void listeners_watch(struct net *n, bool add)
+{
+	for (size_t i = 0; i < n->nlisten; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 2) | KIND_LISTENER };
+		epoll_ctl(n->ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, n->listen_fds[i], &ev);
+	}
+}
+
+/* One listener of a new set (SIGHUP); the last one swaps the sets.  The
+ * master passes sockets it kept again, so closing our old copies closes
+ * only the listeners the new config dropped; connections already accepted
+ * are not touched. */
+static void listener_received(struct net *n, struct xi_msg *m, int fd)
+{
+	uint32_t index, count, tls, imap = 0;
+
+	if (!xi_msg_u32(m, &index) || !xi_msg_u32(m, &count) || !xi_msg_u32(m, &tls) ||
+	    (m->pos < m->len && !xi_msg_u32(m, &imap)) ||
+	    count == 0 || count > XD_LISTEN_MAX || index != n->npending || index >= count) {
+		xd_log(LOG_ERR, "network: malformed listener set from the master");
+		close(fd);
+		for (size_t i = 0; i < n->npending; i++)
+			close(n->pending_fds[i]);
+		n->npending = 0;
+		return;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	n->pending_fds[n->npending] = fd;
+	n->pending_tls[n->npending] = tls != 0;
+	n->pending_imap[n->npending] = imap != 0;
+	n->npending++;
+	if (n->npending < count)
+		return;
+	listeners_watch(n, false);
+	for (size_t i = 0; i < n->nlisten; i++)
+		close(n->listen_fds[i]);
+	memcpy(n->listen_fds, n->pending_fds, count * sizeof(int));
+	memcpy(n->listen_tls, n->pending_tls, count * sizeof(bool));
+	memcpy(n->listen_imap, n->pending_imap, count * sizeof(bool));
+	n->nlisten = count;
+	n->npending = 0;
+	listeners_watch(n, true);
+	xd_log(LOG_INFO, "network: %u listeners after reload", count);
+}
+
 static void on_master(struct net *n)
 {
 	struct xi_msg *m = malloc(sizeof(*m));
@@ -1332,43 +1451,92 @@ static void on_master(struct net *n)
 			}
 		}
 		OPENSSL_cleanse(m->buf, m->len);
+	} else if (r > 0 && m->type == XI_MSG_LIMITS) {
+		struct xd_limits l;
+		if (xd_limits_get(m, &l))
+			apply_limits(n, &l);
+		else
+			xd_log(LOG_ERR, "network: malformed limits from the master");
+	} else if (r > 0 && m->type == XI_MSG_LISTENER && fd >= 0) {
+		listener_received(n, m, fd);
+		fd = -1;
 	} else if (r > 0 && m->type == XI_MSG_AUTH_SOCKET && fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
 					  .data.u64 = ((uint64_t)CONTROL_AUTH << 2) | KIND_CONTROL };
+		/* At most one replaced auth process is waited for: requests still
+		 * at an older one are answered as a temporary failure. */
+		auth_lost(n, true);
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth, NULL);
-		close(n->auth);
+		if (n->auth_dead) {
+			/* It died: what it held is lost. */
+			close(n->auth);
+			n->auth = -1;
+			auth_lost(n, false);
+		} else {
+			/* SIGHUP: its requests and NTLM exchanges finish there. */
+			struct epoll_event ov = { .events = EPOLLIN,
+						  .data.u64 = ((uint64_t)CONTROL_AUTH_OLD << 2) | KIND_CONTROL };
+			n->auth_old = n->auth;
+			epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth_old, &ov);
+			for (uint32_t i = 0; i < n->nslots; i++) {
+				struct conn *c = n->slots[i];
+				if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
+					c->old_auth = true;
+					n->old_users++;
+				}
+			}
+			if (n->old_users == 0)
+				old_auth_close(n);
+		}
 		n->auth = fd;
+		n->auth_dead = false;
 		fd = -1;
 		/* Non-blocking like the first: on_auth drains it in a loop (and may
 		 * be called for an event of the old socket in this same batch). */
 		fcntl(n->auth, F_SETFL, O_NONBLOCK);
 		epoll_ctl(n->ep, EPOLL_CTL_ADD, n->auth, &ev);
-		/* Requests pending at the old auth process are lost: tell their clients. */
-		for (uint32_t i = 0; i < n->nslots; i++) {
-			struct conn *c = n->slots[i];
-			if (c != NULL && (c->state == ST_WAIT_AUTH || c->state == ST_SASL_NTLM)) {
-				c->sasl_ntlm = false;
-				c->state = ST_AUTHORIZATION;
-				conn_tempfail(n, c);
-				conn_update_events(n, c);
-			}
-		}
 	}
 	if (fd >= 0)
 		close(fd);
 	free(m);
 }
 
-static void on_auth(struct net *n)
+/* Requests and NTLM exchanges held by an auth process that is gone (old:
+ * the replaced one; else the current one) are answered as a temporary
+ * failure. */
+static void auth_lost(struct net *n, bool old)
+{
+	for (uint32_t i = 0; i < n->nslots; i++) {
+		struct conn *c = n->slots[i];
+		if (c == NULL || c->old_auth != old ||
+		    (c->state != ST_WAIT_AUTH && c->state != ST_SASL_NTLM))
+			continue;
+		old_auth_release(n, c);
+		c->sasl_ntlm = false;
+		c->state = ST_AUTHORIZATION;
+		conn_tempfail(n, c);
+		conn_update_events(n, c);
+	}
+	if (old) {
+		n->old_users = 0;
+		old_auth_close(n);
+	}
+}
+
+static void on_auth(struct net *n, bool old)
 {
 	static struct xi_msg m;
 
 	for (;;) {
-		int r = xi_msg_recv(n->auth, &m, NULL);
+		int sock = old ? n->auth_old : n->auth;
+		int r = sock >= 0 ? xi_msg_recv(sock, &m, NULL) : -1;
 		if (r <= 0) {
-			if (r == 0) {
+			if (r == 0 && old) {
+				auth_lost(n, true);
+			} else if (r == 0) {
 				/* Auth process gone; the master starts a new one and sends its socket. */
 				epoll_ctl(n->ep, EPOLL_CTL_DEL, n->auth, NULL);
+				n->auth_dead = true;
 			}
 			return;
 		}
@@ -1435,26 +1603,24 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		return 1;
 	n->cfg = cfg;
 	n->auth = auth_sock;
+	n->auth_old = -1;
 	n->master = master_sock;
-	n->listen_fds = listen_fds;
-	n->listen_tls = listen_tls;
-	n->listen_imap = listen_imap;
+	if (nlisten > XD_LISTEN_MAX)
+		nlisten = XD_LISTEN_MAX;
+	memcpy(n->listen_fds, listen_fds, nlisten * sizeof(int));
+	memcpy(n->listen_tls, listen_tls, nlisten * sizeof(bool));
+	memcpy(n->listen_imap, listen_imap, nlisten * sizeof(bool));
 	n->nlisten = nlisten;
-	n->max_line = (size_t)xi_config_int(cfg, XI_CFG_MAX_LINE_LENGTH);
-	n->max_conns = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS);
-	n->max_per_source = (size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS_PER_SOURCE);
-	n->max_failures = (size_t)xi_config_int(cfg, XI_CFG_MAX_FAILED_LOGONS);
-	n->delay_ms = (uint64_t)xi_config_int(cfg, XI_CFG_LOGON_FAILURE_DELAY);
-	n->delay_max_ms = (uint64_t)xi_config_int(cfg, XI_CFG_LOGON_FAILURE_DELAY_MAX);
-	n->idle_pre_ms = (uint64_t)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT_PREAUTH) * 1000;
-	n->idle_ms = (uint64_t)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
-	if (n->delay_max_ms < n->delay_ms)
-		n->delay_max_ms = n->delay_ms;
-	n->nslots = (uint32_t)n->max_conns;
-	/* Slot tables are allocated whole but only touched as slots are used:
-	 * untouched pages cost no memory. */
-	n->slots = calloc(n->nslots, sizeof(*n->slots));
-	n->gens = calloc(n->nslots, sizeof(*n->gens));
+	{
+		struct xd_limits l;
+		xd_limits_from_config(cfg, &l);
+		n->nslots = l.max_conns;
+		/* Slot tables are allocated whole but only touched as slots are
+		 * used: untouched pages cost no memory. */
+		n->slots = calloc(n->nslots, sizeof(*n->slots));
+		n->gens = calloc(n->nslots, sizeof(*n->gens));
+		apply_limits(n, &l);
+	}
 	n->ep = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -1474,11 +1640,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	if (n->stopping)
 		return 1;
 	fcntl(n->master, F_SETFL, O_NONBLOCK);
-	for (size_t i = 0; i < nlisten; i++) {
-		ev.events = EPOLLIN;
-		ev.data.u64 = ((uint64_t)i << 2) | KIND_LISTENER;
-		epoll_ctl(n->ep, EPOLL_CTL_ADD, listen_fds[i], &ev);
-	}
+	listeners_watch(n, true);
 	ev.events = EPOLLIN;
 	ev.data.u64 = ((uint64_t)CONTROL_SIGNAL << 2) | KIND_CONTROL;
 	epoll_ctl(n->ep, EPOLL_CTL_ADD, n->sigfd, &ev);
@@ -1524,8 +1686,8 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 					while (read(n->sigfd, &si, sizeof(si)) == sizeof(si))
 						if (si.ssi_signo != SIGHUP)
 							n->stopping = true;
-				} else if (idx == CONTROL_AUTH) {
-					on_auth(n);
+				} else if (idx == CONTROL_AUTH || idx == CONTROL_AUTH_OLD) {
+					on_auth(n, idx == CONTROL_AUTH_OLD);
 				} else {
 					on_master(n);
 				}

@@ -4,7 +4,6 @@
 #define XD_POP3_TEXT_H
 
 #define POP3_GREETING "xidentd POP3 server ready."
-#define POP3_TEXT_TEMPFAIL "The logon service is unavailable; try again later."
 #define POP3_TEXT_BAD_BASE64 "Invalid base64 data."
 #define POP3_TEXT_BAD_PLAIN "Invalid PLAIN response (authorization identity differs, or malformed)."
 #define POP3_TEXT_CANCELLED "Authentication cancelled."

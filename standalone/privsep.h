@@ -36,6 +36,18 @@ enum xi_msg_type {
 	/* master -> network */
 	XI_MSG_TLS,              /* certificate chain PEM, key PEM, CA PEM (at start and on SIGHUP) */
 	XI_MSG_AUTH_SOCKET,      /* with a descriptor: the new auth process's socket (SIGHUP) */
+	XI_MSG_LIMITS,           /* struct xd_limits as u32 fields (at start and on SIGHUP) */
+	XI_MSG_LISTENER,         /* with a descriptor: u32 index, u32 count, u32 tls, u32 imap;
+				    the whole set, replacing the old once index = count - 1 */
+	/* xidentd-lmtp (xidentd_lmtp.c) */
+	XI_MSG_LMTP_REGISTER,    /* session -> resolver, with a descriptor: its own channel */
+	XI_MSG_LMTP_RCPT,        /* protocol -> deliverer: address;
+				    deliverer -> resolver: remote, address */
+	XI_MSG_LMTP_RCPT_REPLY,  /* resolver -> deliverer: u32 ok, reply, uid, gid, user, maildir;
+				    deliverer -> protocol: u32 ok, reply, u32 recipient id */
+	XI_MSG_LMTP_DATA,        /* protocol -> deliverer, with a memfd holding the message:
+				    u32 recipient id, address */
+	XI_MSG_LMTP_DATA_REPLY,  /* deliverer -> protocol: the recipient's reply line */
 };
 
 enum xi_auth_status {

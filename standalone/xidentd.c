@@ -7,7 +7,9 @@
  * SIGTERM/SIGINT: stop the network and auth processes and exit (running
  * mail sessions finish on their own).  SIGHUP: reread the config; a new
  * auth process takes over with it and the network process gets the
- * certificates anew.  Listeners and limits change at restart only.
+ * certificates, its limits and its listener set anew (opened and closed
+ * as the config says; established sessions are not touched).  A config that
+ * cannot be applied whole is refused and the running one kept.
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
@@ -40,7 +42,8 @@
 #include "config.h"
 #include "outcome.h"
 
-#define LISTEN_MAX 32
+#define LISTEN_MAX XD_LISTEN_MAX
+#define SPEC_MAX 128
 #define GRANTS_MAX 256
 #define GRANT_TTL_SECONDS 30
 #define PEM_MAX (256 * 1024)
@@ -57,48 +60,29 @@ struct grant {
 	char maildir[1040];
 };
 
+struct listeners {
+	int fds[LISTEN_MAX];
+	bool tls[LISTEN_MAX];
+	bool imap[LISTEN_MAX];           /* IMAP listener (else POP3) */
+	char spec[LISTEN_MAX][SPEC_MAX]; /* as written in the config, to match on SIGHUP */
+	size_t n;
+};
+
 struct master {
 	const char *config_path;
 	struct xi_config *cfg;
-	int listen_fds[LISTEN_MAX];
-	bool listen_tls[LISTEN_MAX];
-	bool listen_imap[LISTEN_MAX];   /* IMAP listener (else POP3) */
-	size_t nlisten;
+	struct listeners ls;
 	unsigned run_uid, run_gid;
 	pid_t net_pid, auth_pid;
 	int net_sock;      /* master <-> network */
 	int auth_sock;     /* master <- auth (grants) */
+	int auth_sock_old; /* grants of the auth process a SIGHUP replaced, while it finishes */
 	int sigfd;
 	size_t sessions;   /* mail processes alive */
 	struct xd_sessions *live; /* the same, per user and remote (max_user_sessions) */
 	pid_t retired_auth_pid; /* the auth process a SIGHUP replaced */
 	struct grant grants[GRANTS_MAX];
 };
-
-int xd_drop_privileges(unsigned uid, unsigned gid)
-{
-	if (setgroups(0, NULL) < 0 || setgid((gid_t)gid) < 0 || setuid((uid_t)uid) < 0) {
-		xd_log(LOG_ERR, "cannot drop privileges to %u:%u: %m", uid, gid);
-		return -1;
-	}
-	/* Verify: regaining root must fail. */
-	if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-		xd_log(LOG_ERR, "privileges were not dropped");
-		return -1;
-	}
-	return 0;
-}
-
-int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r)
-{
-	struct passwd *pw = getpwnam(name);
-
-	if (pw == NULL)
-		return -1;
-	*uid_r = (unsigned)pw->pw_uid;
-	*gid_r = (unsigned)pw->pw_gid;
-	return 0;
-}
 
 /* The master's copy of the config holds the bind password; a child that
  * must not know it wipes it from its copy-on-write memory. */
@@ -110,7 +94,7 @@ static void forget_secrets(const struct xi_config *cfg)
 		OPENSSL_cleanse(secret, strlen(secret));
 }
 
-static int open_listener(const char *spec, bool tls, bool imap, struct master *m)
+static int open_listener(const char *spec, bool tls, bool imap, struct listeners *ls)
 {
 	char host[256];
 	const char *port, *colon = strrchr(spec, ':');
@@ -118,9 +102,10 @@ static int open_listener(const char *spec, bool tls, bool imap, struct master *m
 	struct addrinfo *ai = NULL;
 	int fd, one = 1, r;
 	size_t hl;
+	const char *whole = spec;
 
-	if (colon == NULL || colon == spec || m->nlisten >= LISTEN_MAX) {
-		fprintf(stderr, "xidentd: bad listener '%s' (want address:port)\n", spec);
+	if (colon == NULL || colon == spec || ls->n >= LISTEN_MAX || strlen(spec) >= SPEC_MAX) {
+		xd_log(LOG_ERR, "bad listener '%s' (want address:port)", spec);
 		return -1;
 	}
 	port = colon + 1;
@@ -130,31 +115,90 @@ static int open_listener(const char *spec, bool tls, bool imap, struct master *m
 		hl -= 2;
 	}
 	if (hl >= sizeof(host)) {
-		fprintf(stderr, "xidentd: bad listener address\n");
+		xd_log(LOG_ERR, "bad listener address in '%s'", spec);
 		return -1;
 	}
 	memcpy(host, spec, hl);
 	host[hl] = '\0';
 	r = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints, &ai);
 	if (r != 0) {
-		fprintf(stderr, "xidentd: bad listener '%s': %s\n", spec, gai_strerror(r));
+		xd_log(LOG_ERR, "bad listener '%s': %s", spec, gai_strerror(r));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-		fprintf(stderr, "xidentd: cannot listen on %s: %s\n", spec, strerror(errno));
+		xd_log(LOG_ERR, "cannot listen on %s: %s", spec, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
 		return -1;
 	}
 	freeaddrinfo(ai);
-	m->listen_fds[m->nlisten] = fd;
-	m->listen_tls[m->nlisten] = tls;
-	m->listen_imap[m->nlisten] = imap;
-	m->nlisten++;
+	ls->fds[ls->n] = fd;
+	ls->tls[ls->n] = tls;
+	ls->imap[ls->n] = imap;
+	snprintf(ls->spec[ls->n], SPEC_MAX, "%s", whole);
+	ls->n++;
 	return 0;
+}
+
+/* The listeners cfg asks for, into next: sockets of cur with the same spec
+ * and kind are reused (a kept listener is never closed, so no connection
+ * waiting in its backlog is lost), others are opened.  cur may be next (at
+ * start, when it is empty).  -1, logged, with next's newly opened sockets
+ * closed, when one cannot be opened or there is none. */
+static int listeners_for(const struct listeners *cur, const struct xi_config *cfg,
+			 struct listeners *next)
+{
+	static const struct { enum xi_config_key key; bool tls, imap; const char *name; } kinds[] = {
+		{ XI_CFG_POP3_LISTEN, false, false, "pop3_listen" },
+		{ XI_CFG_POP3S_LISTEN, true, false, "pop3s_listen" },
+		{ XI_CFG_IMAP_LISTEN, false, true, "imap_listen" },
+		{ XI_CFG_IMAPS_LISTEN, true, true, "imaps_listen" },
+	};
+	struct listeners built = { .n = 0 };
+	bool reused[LISTEN_MAX] = { false }, fresh[LISTEN_MAX] = { false };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t n;
+		const char *const *specs = xi_config_list(cfg, kinds[k].key, &n);
+		for (size_t i = 0; i < n; i++) {
+			size_t j;
+			for (j = 0; j < cur->n; j++)
+				if (!reused[j] && cur->tls[j] == kinds[k].tls && cur->imap[j] == kinds[k].imap &&
+				    strcmp(cur->spec[j], specs[i]) == 0)
+					break;
+			if (j < cur->n && built.n < LISTEN_MAX) {
+				reused[j] = true;
+				built.fds[built.n] = cur->fds[j];
+				built.tls[built.n] = cur->tls[j];
+				built.imap[built.n] = cur->imap[j];
+				memcpy(built.spec[built.n], cur->spec[j], SPEC_MAX);
+				built.n++;
+			} else if (open_listener(specs[i], kinds[k].tls, kinds[k].imap, &built) == 0) {
+				fresh[built.n - 1] = true;
+			} else {
+				goto fail;
+			}
+		}
+		if (kinds[k].tls && n > 0 && xi_config_str(cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
+			xd_log(LOG_ERR, "%s needs tls_cert_file and tls_key_file", kinds[k].name);
+			goto fail;
+		}
+	}
+	if (built.n == 0) {
+		xd_log(LOG_ERR, "no listeners: set pop3_listen, pop3s_listen, imap_listen and/or "
+		       "imaps_listen");
+		goto fail;
+	}
+	*next = built;
+	return 0;
+fail:
+	for (size_t i = 0; i < built.n; i++)
+		if (fresh[i])
+			close(built.fds[i]);
+	return -1;
 }
 
 static struct xi_config *load_config(const char *path)
@@ -241,8 +285,8 @@ out:
 
 static void close_listeners(struct master *m)
 {
-	for (size_t i = 0; i < m->nlisten; i++)
-		close(m->listen_fds[i]);
+	for (size_t i = 0; i < m->ls.n; i++)
+		close(m->ls.fds[i]);
 }
 
 static void child_signals(void)
@@ -257,7 +301,7 @@ static void child_signals(void)
 }
 
 /* Forks the auth process; returns the network process's end of its socket. */
-static int start_auth(struct master *m)
+static int start_auth(struct master *m, bool keep_old)
 {
 	int to_net[2], to_master[2];
 	pid_t pid;
@@ -281,6 +325,8 @@ static int start_auth(struct master *m)
 			close(m->net_sock);
 		if (m->auth_sock >= 0)
 			close(m->auth_sock);
+		if (m->auth_sock_old >= 0)
+			close(m->auth_sock_old);
 		close(m->sigfd);
 		prctl(PR_SET_NAME, "xidentd-auth");
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
@@ -289,8 +335,15 @@ static int start_auth(struct master *m)
 	}
 	close(to_net[1]);
 	close(to_master[1]);
-	if (m->auth_sock >= 0)
+	if (m->auth_sock >= 0 && keep_old) {
+		/* The replaced auth process finishes what it holds (the network
+		 * process sends it no new work): its grants still count. */
+		if (m->auth_sock_old >= 0)
+			close(m->auth_sock_old);
+		m->auth_sock_old = m->auth_sock;
+	} else if (m->auth_sock >= 0) {
 		close(m->auth_sock);
+	}
 	m->auth_sock = to_master[0];
 	fcntl(m->auth_sock, F_SETFL, O_NONBLOCK); /* the master drains it in a loop */
 	m->auth_pid = pid;
@@ -321,7 +374,7 @@ static int start_net(struct master *m, int auth_end)
 		}
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
 			_exit(1);
-		_exit(xd_net_main(m->cfg, m->listen_fds, m->listen_tls, m->listen_imap, m->nlisten, auth_end, pair[1]));
+		_exit(xd_net_main(m->cfg, m->ls.fds, m->ls.tls, m->ls.imap, m->ls.n, auth_end, pair[1]));
 	}
 	close(pair[1]);
 	close(auth_end);
@@ -333,9 +386,9 @@ static int start_net(struct master *m, int auth_end)
 
 /* Starts a new auth process and hands its socket to the network process
  * (after a SIGHUP, or when the old one died). */
-static void replace_auth(struct master *m)
+static void replace_auth(struct master *m, bool keep_old)
 {
-	int end = start_auth(m);
+	int end = start_auth(m, keep_old);
 	struct xi_msg *msg;
 
 	if (end < 0) {
@@ -354,17 +407,113 @@ static void replace_auth(struct master *m)
 	close(end);
 }
 
-static void on_grant(struct master *m)
+/* The limits the network process applies (sent at start and on SIGHUP). */
+static int send_limits(struct master *m)
 {
 	struct xi_msg *msg = malloc(sizeof(*msg));
+	struct xd_limits l;
+	int r = -1;
+
+	if (msg == NULL)
+		return -1;
+	xd_limits_from_config(m->cfg, &l);
+	xi_msg_init(msg, XI_MSG_LIMITS, 0);
+	xd_limits_put(msg, &l);
+	if (!msg->bad)
+		r = xi_msg_send(m->net_sock, msg, -1);
+	free(msg);
+	return r;
+}
+
+/* The whole listener set, one socket per message; the network process
+ * swaps sets when the last arrives. */
+static int send_listeners(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+	int r = 0;
+
+	if (msg == NULL)
+		return -1;
+	for (size_t i = 0; i < m->ls.n && r == 0; i++) {
+		xi_msg_init(msg, XI_MSG_LISTENER, 0);
+		xi_msg_put_u32(msg, (uint32_t)i);
+		xi_msg_put_u32(msg, (uint32_t)m->ls.n);
+		xi_msg_put_u32(msg, m->ls.tls[i]);
+		xi_msg_put_u32(msg, m->ls.imap[i]);
+		r = xi_msg_send(m->net_sock, msg, m->ls.fds[i]);
+	}
+	free(msg);
+	return r;
+}
+
+static bool listener_in(const struct listeners *ls, int fd)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->fds[i] == fd)
+			return true;
+	return false;
+}
+
+/* SIGHUP: reread the config; apply it whole, or (any error: a bad key, a
+ * listener that cannot be opened, unreadable certificates) keep the old one
+ * and log why.  Established sessions are not touched: mail processes run
+ * on, the network process keeps its connections, kept listeners stay open. */
+static void reload(struct master *m)
+{
+	struct xi_config *cfg = load_config(m->config_path), *old = m->cfg;
+	struct listeners next;
+	struct xi_event_levels lv;
+
+	if (cfg == NULL) {
+		xd_log(LOG_ERR, "reload: config has errors, keeping the old one");
+		return;
+	}
+	if (listeners_for(&m->ls, cfg, &next) < 0) {
+		xd_log(LOG_ERR, "reload: listeners of the new config cannot be opened, keeping the old one");
+		xi_config_free(cfg);
+		return;
+	}
+	m->cfg = cfg;
+	if (send_tls(m) < 0) {
+		m->cfg = old;
+		for (size_t i = 0; i < next.n; i++)
+			if (!listener_in(&m->ls, next.fds[i]))
+				close(next.fds[i]);
+		xi_config_free(cfg);
+		xd_log(LOG_ERR, "reload: TLS certificates of the new config cannot be used, keeping the old one");
+		return;
+	}
+	for (size_t i = 0; i < m->ls.n; i++)
+		if (!listener_in(&next, m->ls.fds[i]))
+			close(m->ls.fds[i]);
+	m->ls = next;
+	if (strcmp(xi_config_str(cfg, XI_CFG_XIDENTD_USER), xi_config_str(old, XI_CFG_XIDENTD_USER)) != 0 ||
+	    strcmp(xi_config_str(cfg, XI_CFG_XIDENTD_CHROOT), xi_config_str(old, XI_CFG_XIDENTD_CHROOT)) != 0)
+		xd_log(LOG_WARNING, "reload: xidentd_user and xidentd_chroot change at restart only");
+	xi_config_free(old);
+	xi_event_levels_from_config(m->cfg, &lv);
+	xd_event_levels_set(&lv);
+	/* The old auth process is not stopped: the network process closes its
+	 * socket once the logons it holds are answered, and it exits then.  One
+	 * replaced before it (a quick second SIGHUP) is stopped now. */
+	if (m->retired_auth_pid > 0)
+		kill(m->retired_auth_pid, SIGTERM);
+	m->retired_auth_pid = m->auth_pid;
+	replace_auth(m, true);
+	if (send_limits(m) < 0 || send_listeners(m) < 0)
+		xd_log(LOG_ERR, "reload: cannot pass limits or listeners to the network process: %m");
+	xd_log(LOG_INFO, "reloaded %s (%zu listeners)", m->config_path, m->ls.n);
+}
+
+/* Takes the grants waiting on one auth socket. */
+static void take_grants(struct master *m, int sock, struct xi_msg *msg)
+{
 	struct grant g = { 0 };
 	const uint8_t *token;
 	size_t tl;
 	time_t now = time(NULL);
 
-	if (msg == NULL)
-		return;
-	while (xi_msg_recv(m->auth_sock, msg, NULL) > 0) {
+	while (sock >= 0 && xi_msg_recv(sock, msg, NULL) > 0) {
 		if (msg->type != XI_MSG_GRANT || !xi_msg_bytes(msg, &token, &tl, XI_TOKEN_LEN) ||
 		    tl != XI_TOKEN_LEN || !xi_msg_str(msg, g.protocol, sizeof(g.protocol)) ||
 		    !xi_msg_str(msg, g.remote, sizeof(g.remote)) || !xi_msg_str(msg, g.user, sizeof(g.user)) ||
@@ -388,6 +537,17 @@ static void on_grant(struct master *m)
 		m->grants[pick] = g;
 	}
 	OPENSSL_cleanse(&g, sizeof(g));
+}
+
+/* Grants of the current auth process and of one a SIGHUP replaced. */
+static void on_grant(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+
+	if (msg == NULL)
+		return;
+	take_grants(m, m->auth_sock, msg);
+	take_grants(m, m->auth_sock_old, msg);
 	free(msg);
 }
 
@@ -468,6 +628,8 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 	close_listeners(m);
 	close(m->net_sock);
 	close(m->auth_sock);
+	if (m->auth_sock_old >= 0)
+		close(m->auth_sock_old);
 	close(m->sigfd);
 	forget_secrets(m->cfg);
 	prctl(PR_SET_NAME, "xidentd-mail");
@@ -560,6 +722,11 @@ static void reap(struct master *m, bool *net_died, bool *auth_died)
 		} else if (pid == m->retired_auth_pid) {
 			m->retired_auth_pid = 0;
 			what = "previous auth";
+			on_grant(m); /* whatever it sent last */
+			if (m->auth_sock_old >= 0) {
+				close(m->auth_sock_old);
+				m->auth_sock_old = -1;
+			}
 		} else if (m->sessions > 0) {
 			m->sessions--;
 			xd_sessions_remove(m->live, pid);
@@ -580,12 +747,11 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct master m = { .net_sock = -1, .auth_sock = -1 };
+	struct master m = { .net_sock = -1, .auth_sock = -1, .auth_sock_old = -1 };
 	const char *pidfile = NULL;
 	bool foreground = false, stopping = false;
 	struct xi_event_levels lv;
 	sigset_t mask;
-	size_t n;
 	int opt, auth_end;
 
 	while ((opt = getopt(argc, argv, "c:Fp:h")) != -1) {
@@ -637,29 +803,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	{
-		static const struct { enum xi_config_key key; bool tls, imap; } kinds[] = {
-			{ XI_CFG_POP3_LISTEN, false, false }, { XI_CFG_POP3S_LISTEN, true, false },
-			{ XI_CFG_IMAP_LISTEN, false, true }, { XI_CFG_IMAPS_LISTEN, true, true },
-		};
-		bool implicit_tls = false;
-		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-			const char *const *specs = xi_config_list(m.cfg, kinds[k].key, &n);
-			for (size_t i = 0; i < n; i++)
-				if (open_listener(specs[i], kinds[k].tls, kinds[k].imap, &m) < 0)
-					return 1;
-			implicit_tls |= kinds[k].tls && n > 0;
-		}
-		if (m.nlisten == 0) {
-			fprintf(stderr, "xidentd: no listeners: set pop3_listen, pop3s_listen, "
-					"imap_listen and/or imaps_listen\n");
-			return 1;
-		}
-		if (implicit_tls && xi_config_str(m.cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
-			fprintf(stderr, "xidentd: pop3s_listen and imaps_listen need tls_cert_file "
-					"and tls_key_file\n");
-			return 1;
-		}
+	if (listeners_for(&m.ls, m.cfg, &m.ls) < 0) {
+		fprintf(stderr, "xidentd: cannot open the listeners (the reason is logged above)\n");
+		return 1;
 	}
 	if (!foreground && daemon(0, 0) < 0) {
 		perror("xidentd: daemon");
@@ -681,7 +827,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	m.live = xd_sessions_new();
-	if (m.sigfd < 0 || m.live == NULL || (auth_end = start_auth(&m)) < 0 || start_net(&m, auth_end) < 0 ||
+	if (m.sigfd < 0 || m.live == NULL || (auth_end = start_auth(&m, false)) < 0 || start_net(&m, auth_end) < 0 ||
 	    send_tls(&m) < 0) {
 		xd_log(LOG_ERR, "cannot start: %m");
 		if (m.net_pid > 0)
@@ -690,23 +836,28 @@ int main(int argc, char **argv)
 			kill(m.auth_pid, SIGTERM);
 		return 1;
 	}
-	xd_log(LOG_INFO, "started: %zu listeners, network process %d, auth process %d", m.nlisten,
+	xd_log(LOG_INFO, "started: %zu listeners, network process %d, auth process %d", m.ls.n,
 	       (int)m.net_pid, (int)m.auth_pid);
 
 	while (!stopping) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = m.sigfd, .events = POLLIN },
 			{ .fd = m.auth_sock, .events = POLLIN },
 			{ .fd = m.net_sock, .events = POLLIN },
+			{ .fd = m.auth_sock_old, .events = POLLIN },
 		};
 		bool net_died = false, auth_died = false;
 
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
 		/* Grants first: the auth process sent a grant before its reply, so
 		 * it is here before the network process can present the token. */
-		if (p[1].revents & POLLIN)
+		if ((p[1].revents | p[3].revents) & POLLIN)
 			on_grant(&m);
+		if ((p[3].revents & (POLLHUP | POLLERR)) && !(p[3].revents & POLLIN)) {
+			close(m.auth_sock_old); /* the replaced auth process is done */
+			m.auth_sock_old = -1;
+		}
 		if (p[2].revents & POLLIN)
 			on_session(&m);
 		if (p[2].revents & (POLLHUP | POLLERR))
@@ -717,21 +868,7 @@ int main(int argc, char **argv)
 				if (si.ssi_signo == SIGCHLD) {
 					reap(&m, &net_died, &auth_died);
 				} else if (si.ssi_signo == SIGHUP) {
-					struct xi_config *cfg = load_config(m.config_path);
-					if (cfg == NULL) {
-						xd_log(LOG_ERR, "reload: config has errors, keeping the old one");
-						continue;
-					}
-					xi_config_free(m.cfg);
-					m.cfg = cfg;
-					xi_event_levels_from_config(m.cfg, &lv);
-					xd_event_levels_set(&lv);
-					if (m.auth_pid > 0)
-						kill(m.auth_pid, SIGTERM);
-					m.retired_auth_pid = m.auth_pid;
-					replace_auth(&m);
-					(void)send_tls(&m);
-					xd_log(LOG_INFO, "reloaded %s", m.config_path);
+					reload(&m);
 				} else {
 					stopping = true;
 				}
@@ -743,7 +880,7 @@ int main(int argc, char **argv)
 		}
 		if (auth_died && !stopping) {
 			xd_log(LOG_ERR, "auth process ended; starting a new one");
-			replace_auth(&m);
+			replace_auth(&m, false);
 		}
 	}
 	if (m.net_pid > 0)

@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "event.h"
 
@@ -41,6 +42,22 @@ void xd_emit(const struct xi_event *ev);
 int xd_drop_privileges(unsigned uid, unsigned gid);
 /* uid/gid of a user name.  0 or -1. */
 int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r);
+
+/* Listening sockets one xidentd holds at most. */
+#define XD_LISTEN_MAX 32
+
+/* The network process's limits, from the config at start and again on
+ * SIGHUP (it cannot read the file: chrooted, and the file holds secrets). */
+struct xd_limits {
+	uint32_t max_line, max_conns, max_per_source, max_failures;
+	uint32_t delay_ms, delay_max_ms, idle_pre_s, idle_s;
+	uint32_t plaintext_mode;   /* xd_plaintext_mode() */
+};
+struct xi_msg;
+void xd_limits_from_config(const struct xi_config *cfg, struct xd_limits *l);
+void xd_limits_put(struct xi_msg *m, const struct xd_limits *l);
+/* false when a field is missing or out of the config's ranges */
+bool xd_limits_get(struct xi_msg *m, struct xd_limits *l);
 
 /* Process bodies; each returns the process's exit code. */
 int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock);

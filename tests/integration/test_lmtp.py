@@ -9,6 +9,8 @@ and dovecot-uidlist checked with tests/maildir-driver; an LMTP -> POP3
 retrieval with poplib through xidentd; a 4xx when the directory is down;
 SIGTERM removes the socket."""
 import json
+import pwd
+import re
 import os
 import poplib
 import shutil
@@ -262,6 +264,94 @@ def test_tempfail(t, d, sock):
         d.start()
 
 
+def procs_of(pid_root):
+    """{comm: [pid, ...]} of pid_root's descendants."""
+    parent = {}
+    comm = {}
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                st = f.read()
+            with open('/proc/%s/comm' % pid) as f:
+                comm[int(pid)] = f.read().strip()
+        except OSError:
+            continue
+        parent[int(pid)] = int(st.rsplit(')', 1)[1].split()[1])
+    out = {}
+    for pid in comm:
+        p = pid
+        while p in parent and p != pid_root and p > 1:
+            p = parent[p]
+        if p == pid_root and pid != pid_root:
+            out.setdefault(comm[pid], []).append(pid)
+    return out
+
+
+def uid_of(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return int(re.search(r'^Uid:\s+(\d+)', f.read(), re.M).group(1))
+
+
+def memory_holds(pid, needle):
+    """Whether needle is in any readable writable mapping of pid."""
+    with open('/proc/%d/maps' % pid) as f:
+        maps = f.read().splitlines()
+    with open('/proc/%d/mem' % pid, 'rb', 0) as mem:
+        for ln in maps:
+            addr, perms = ln.split()[:2]
+            if not perms.startswith('rw'):
+                continue
+            lo, hi = (int(x, 16) for x in addr.split('-'))
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def test_privsep(t, srv, d, sock):
+    """While an MTA is connected: the process that reads the network runs as
+    xidentd_user in the chroot without the bind password; the resolver has
+    the password but is unprivileged; only the deliverer is root."""
+    c = Lmtp(sock)
+    c.reply()
+    c.send(b'LHLO mta.example\r\n')
+    c.reply()
+    c.send(b'MAIL FROM:<a@elsewhere.example>\r\nRCPT TO:<johnd@example.com>\r\n')
+    c.reply()
+    t.ok(c.reply()[0].startswith('250'), 'a recipient accepted through the resolver process')
+    wait_until(lambda: 'xlmtp-protocol' in procs_of(srv.p.pid), timeout=10, what='session')
+    ps = procs_of(srv.p.pid)
+    nobody = pwd.getpwnam('nobody').pw_uid
+    proto, dlv, res = ps['xlmtp-protocol'][0], ps['xlmtp-deliver'][0], ps['xlmtp-resolver'][0]
+    t.eq(uid_of(proto), nobody, 'the protocol process runs as xidentd_user (nobody)')
+    t.eq(os.readlink('/proc/%d/root' % proto), '/run/xidentd/empty',
+         'the protocol process is chrooted to xidentd_chroot')
+    t.eq(uid_of(res), nobody, 'the resolver process runs as xidentd_user (nobody)')
+    t.eq(uid_of(dlv), 0, 'the deliverer is root (to become each mailbox owner)')
+    secret = d.service_password.encode()
+    with open(LMTPD, 'rb') as f:
+        sanitized = b'__asan_init' in f.read()
+    if sanitized:
+        # ASan reserves terabytes of address space as rw mappings: no scan.
+        for what in ('resolver holds', 'protocol process lacks', 'deliverer lacks'):
+            t.skip('bind password scan: %s' % what, 'sanitizer build')
+        c.send(b'QUIT\r\n')
+        c.reply()
+        c.close()
+        return
+    t.ok(memory_holds(res, secret), 'the resolver holds the bind password (the scan finds it)')
+    t.ok(not memory_holds(proto, secret), 'the protocol process does not hold the bind password')
+    t.ok(not memory_holds(dlv, secret), 'the deliverer does not hold the bind password')
+    c.send(b'QUIT\r\n')
+    c.reply()
+    c.close()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -277,6 +367,7 @@ with Tap() as t:
         t.run('swaks', test_swaks, t, port)
         t.run('pop3 round trip', test_pop3, t, d, root, sock)
         t.run('tempfail', test_tempfail, t, d, sock)
+        t.run('privilege separation', test_privsep, t, srv, d, sock)
         srv.stop()
         t.eq(srv.p.returncode, 0, 'SIGTERM: exit 0')
         t.ok(not os.path.exists(sock), 'socket removed on exit')

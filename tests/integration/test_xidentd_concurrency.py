@@ -7,6 +7,7 @@ every request that names "stallme" until the test releases it.  The same
 test with auth_threads = 1 shows the serial behaviour, so the check can
 fail."""
 import os
+import signal
 import socket
 import sys
 import threading
@@ -15,7 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
-from mailclients import LineConn
+from mailclients import LineConn, impacket_ntlm, pop3_auth
 from xdserver import BAD, DISTINCT_LOGONS, VMAIL_UID, Server, hangup, make_root, userpass
 
 STALL = b'stallme'
@@ -32,6 +33,7 @@ class StallRelay:
         self.ls.bind(('127.0.0.1', 0))
         self.ls.listen(64)
         self.port = self.ls.getsockname()[1]
+        self.pattern = STALL
         self.gate = threading.Event()
         self.holding = threading.Event()
         self.stopped = False
@@ -70,7 +72,7 @@ class StallRelay:
                 data = src.recv(65536)
                 if not data:
                     break
-                if upstream and STALL in data:
+                if upstream and self.pattern in data and not self.gate.is_set():
                     self.holding.set()
                     self.gate.wait(60)
                 dst.sendall(data)
@@ -160,6 +162,62 @@ with Tap() as t:
         t.ok(len(right) == len(jobs), '%d parallel logons (%d at once, half wrong passwords) each got '
              'its own answer' % (len(jobs), len(DISTINCT_LOGONS)),
              [(r, res_full.get(i)) for i, r in results.items() if r not in right])
+        # NTLM exchanges at once: each connection's state in the auth
+        # process's locked table, picked up by whichever worker is free
+        ntlm = [('jdoe', 'EXAMPLE', 'jdoe-pw', 'johnd'), ('asmith', 'EXAMPLE', 'asmith-pw', 'asmith'),
+                ('bjones', 'EXAMPLE', 'bjones-pw', 'bjones'), ('kwong', 'EXAMPLE', 'kwong-pw', 'wong'),
+                ('hdadmin\\helpdesk', 'EXAMPLE', 'hdadmin-pw', 'helpdesk'),
+                ('mmiller\\mike', 'EXAMPLE', 'mmiller-pw', 'mike'),
+                ('jdoe', 'BRANCH', 'branch-jdoe-pw', 'jdoe-branch'),
+                ('reception', 'EXAMPLE', 'wrong-pw', None)]
+        got = {}
+
+        def one_ntlm(user, dom, pw, alias):
+            line, _ = pop3_auth(srv.port, 'NTLM', impacket_ntlm(user, pw, dom))
+            with lock:
+                got[(user, dom)] = (alias, line)
+
+        for _ in range(2):
+            ths = [threading.Thread(target=one_ntlm, args=x) for x in ntlm]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join(60)
+            wrong = [(k, v) for k, v in got.items()
+                     if not (v[1].startswith('+OK Logged on to mailbox %s:' % v[0]) if v[0]
+                             else v[1].startswith('-ERR [AUTH] ' + BAD))]
+            t.ok(len(got) == len(ntlm) and not wrong, '%d NTLM exchanges at once each end in their '
+                 'own answer' % len(ntlm), wrong)
+            got.clear()
+            wait_until(lambda: not srv.children('xidentd-mail'), timeout=20, what='sessions ended')
+        # SIGHUP while a logon is held at the auth process: it finishes there
+        # (its grant still reaches the master), new logons go to the new one
+        relay.rearm()
+        relay.pattern = b'bjones'
+        held = {}
+
+        def held_logon():
+            held['line'] = userpass(srv.port, 'EXAMPLE\\bjones', 'bjones-pw', ['QUIT'], timeout=60)[0]
+
+        th = threading.Thread(target=held_logon)
+        th.start()
+        t.ok(relay.holding.wait(20), 'SIGHUP test: a logon of bjones is held')
+        mark = len(srv.log())
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        wait_until(lambda: 'reloaded' in srv.log()[mark:], timeout=20, what='reload')
+        line = userpass(srv.port, 'EXAMPLE\\asmith', 'asmith-pw', ['QUIT'], timeout=20)[0]
+        t.ok(line.startswith('+OK Logged on to mailbox asmith'), 'after SIGHUP a new logon is '
+             'answered by the new auth process while the old one still holds one', line)
+        t.ok(len(srv.children('xidentd-auth')) == 2, 'the replaced auth process is still running')
+        relay.release()
+        th.join(70)
+        t.ok(held.get('line', '').startswith('+OK Logged on to mailbox bjones'),
+             'the logon held across the SIGHUP completes (not a temporary failure)', held)
+        wait_until(lambda: len(srv.children('xidentd-auth')) == 1, timeout=20,
+                   what='old auth process gone')
+        t.ok(len(srv.children('xidentd-auth')) == 1, 'the replaced auth process exits once it has '
+             'answered')
+        relay.pattern = STALL
         out = srv.log()
         t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
         srv.proc.stop()

@@ -41,15 +41,22 @@ def make_root():
 class Server:
     def __init__(self, d, root, name='xidentd', conf=None, **keys):
         self.port = free_port()
-        chroot = tempdir('xdchroot-')
-        os.chmod(chroot, 0o755)
+        self.chroot = tempdir('xdchroot-')
+        self.root = root
+        os.chmod(self.chroot, 0o755)
         keys.setdefault('pop3_listen', '127.0.0.1:%d' % self.port)
         keys.setdefault('logon_failure_delay', 50)
         keys.setdefault('logon_failure_delay_max', 400)
-        self.conf = d.write_config(path=conf, xidentd_chroot=chroot, mail_root=root, **keys)
+        self.conf = d.write_config(path=conf, xidentd_chroot=self.chroot, mail_root=root, **keys)
         self.proc = Proc([XIDENTD, '-F', '-c', self.conf], name=name)
         wait_port(self.port, proc=self.proc)
         wait_until(lambda: self.children('xidentd-net'), timeout=20, what='network process')
+
+    def rewrite(self, d, **keys):
+        """Writes the config anew (same chroot and mail root) for a SIGHUP."""
+        keys.setdefault('logon_failure_delay', 50)
+        keys.setdefault('logon_failure_delay_max', 400)
+        d.write_config(path=self.conf, xidentd_chroot=self.chroot, mail_root=self.root, **keys)
 
     def log(self):
         return self.proc.output()
