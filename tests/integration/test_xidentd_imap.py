@@ -63,8 +63,12 @@ class Server:
         chroot = tempdir('xdchroot-')
         os.chmod(chroot, 0o755)
         keys.setdefault('imap_listen', '127.0.0.1:%d' % self.port)
+        if keys['imap_listen'] is None:  # a POP3-only server
+            del keys['imap_listen']
+            self.port = int(keys['pop3_listen'].rsplit(':', 1)[1])
         keys.setdefault('logon_failure_delay', 50)
         keys.setdefault('logon_failure_delay_max', 400)
+        self.chroot, self.root = chroot, root
         self.conf = d.write_config(xidentd_chroot=chroot, mail_root=root, **keys)
         self.proc = Proc([XIDENTD, '-F', '-c', self.conf], name=name)
         SERVERS.append(self)
@@ -1098,6 +1102,38 @@ def test_concurrent(t, srv, root):
     t.eq(len(cur), len(views[0]), 'as many files as messages')
 
 
+def test_reload(t, d, root):
+    """SIGHUP: an IMAP listener added to a POP3-only server, then moved;
+    an established IMAP session goes on."""
+    import signal
+    pop = free_port()
+    srv = Server(d, root, name='xidentd-imap-reload', imap_listen=None, pop3_listen='127.0.0.1:%d' % pop)
+    imap_port = free_port()
+
+    def hup(**keys):
+        keys.setdefault('logon_failure_delay', 50)
+        d.write_config(path=srv.conf, xidentd_chroot=srv.chroot, mail_root=srv.root, **keys)
+        mark = len(srv.log())
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        wait_until(lambda: 'listeners after reload' in srv.log()[mark:], timeout=20, what='reload')
+
+    hup(pop3_listen='127.0.0.1:%d' % pop, imap_listen='127.0.0.1:%d' % imap_port)
+    line, tr = imap_login(imap_port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+    t.ok(line.startswith('a1 OK'), 'SIGHUP added an IMAP listener: logons served', tr)
+    m = imaplib.IMAP4('127.0.0.1', imap_port, timeout=20)
+    m.login(imap_quote('EXAMPLE\\jdoe'), 'jdoe-pw')
+    m.select('INBOX')
+    new_port = free_port()
+    hup(pop3_listen='127.0.0.1:%d' % pop, imap_listen='127.0.0.1:%d' % new_port)
+    t.ok(imap_login(new_port, 'EXAMPLE\\jdoe', 'jdoe-pw')[0].startswith('a1 OK'), 'IMAP listener moved by SIGHUP')
+    t.eq(m.noop()[0], 'OK', 'the established IMAP session goes on across the reloads')
+    m.logout()
+    r = Raw(pop)
+    t.ok(r.greeting.startswith('+OK'), 'the POP3 listener still speaks POP3', r.greeting)
+    r.close()
+    srv.proc.stop()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -1112,7 +1148,7 @@ with Tap() as t:
                  ('hostile', test_hostile, (t, srv)), ('dovecot', test_dovecot, (t, srv, root)),
                  ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
                  ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root)),
-                 ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('concurrent', test_concurrent, (t, srv, root)),
+                 ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('concurrent', test_concurrent, (t, srv, root)), ('reload', test_reload, (t, d, root)),
                  ('tempfail', test_tempfail, (t, d, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
