@@ -748,6 +748,12 @@ void imap_cmd_status(struct imap_session *s, const struct xi_imap_command *cmd)
 		recent += m->recent;
 		unseen += !(m->flags & XI_MAIL_SEEN);
 	}
+	if (s->view != NULL && strcmp(s->view->name, name) == 0) {
+		/* The selected mailbox: \Recent is what this session took. */
+		recent = 0;
+		for (size_t i = 0; i < s->view->count; i++)
+			recent += s->view->msgs[i].recent && !s->view->msgs[i].gone;
+	}
 	imap_printf(s, "* STATUS ");
 	imap_out_astring(s, name, strlen(name));
 	imap_printf(s, " (");

@@ -447,7 +447,11 @@ static void run_command(struct imap_session *s, const struct xi_imap_command *cm
 	} else if (strcasecmp(name, "IDLE") == 0) {
 		cmd_idle(s, tag);
 	} else if (strcasecmp(name, "SELECT") == 0 || strcasecmp(name, "EXAMINE") == 0) {
-		unselect(s, false);
+		if (s->view != NULL) {
+			/* RFC 7162 3.2.11, as Dovecot sends it to every client. */
+			unselect(s, false);
+			imap_printf(s, "* OK [CLOSED] Previous mailbox closed.\r\n");
+		}
 		imap_cmd_select(s, cmd, strcasecmp(name, "EXAMINE") == 0);
 	} else if (strcasecmp(name, "CREATE") == 0) {
 		imap_cmd_create(s, cmd);
