@@ -270,6 +270,33 @@ static int rename_inbox(struct imap_session *s, const char *to, struct xi_error 
 	return 0;
 }
 
+/* RENAME of a name that exists only through its children ("A.B" of
+ * "A.B.C", shown \Noselect): each top child moves with its own children,
+ * as Dovecot renames the hierarchy. */
+static int rename_children(struct xi_maildir *md, const char *from, const char *to,
+			   struct xi_error *err)
+{
+	size_t fl = strlen(from);
+
+	for (;;) {
+		char **names, child[XI_MAILDIR_FOLDER_NAME_MAX + 1] = "", dest[XI_MAILDIR_FOLDER_NAME_MAX + 1];
+		size_t n;
+		if (xi_maildir_folder_list(md, &names, &n, err) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			if (strncmp(names[i], from, fl) == 0 && names[i][fl] == IMAP_SEP &&
+			    (child[0] == '\0' || strlen(names[i]) < strlen(child)))
+				snprintf(child, sizeof(child), "%s", names[i]);
+		xi_maildir_folder_list_free(names, n);
+		if (child[0] == '\0')
+			return 0;
+		if ((size_t)snprintf(dest, sizeof(dest), "%s%s", to, child + fl) >= sizeof(dest))
+			return xi_error_set(err, XI_ERR_INVALID, "new name too long");
+		if (xi_maildir_folder_rename(md, child, dest, err) < 0)
+			return -1;
+	}
+}
+
 void imap_cmd_rename(struct imap_session *s, const struct xi_imap_command *cmd)
 {
 	char from[XI_MAILDIR_FOLDER_NAME_MAX + 1], to[XI_MAILDIR_FOLDER_NAME_MAX + 1];
@@ -287,7 +314,7 @@ void imap_cmd_rename(struct imap_session *s, const struct xi_imap_command *cmd)
 		imap_tagged(s, cmd->tag, "NO [ALREADYEXISTS] Target mailbox already exists.");
 		return;
 	}
-	if (!imap_folder_exists(s->md, from)) {
+	if (!imap_folder_exists(s->md, from) && !has_children(s->md, from)) {
 		imap_tagged(s, cmd->tag, "NO [NONEXISTENT] Mailbox doesn't exist.");
 		return;
 	}
@@ -303,7 +330,8 @@ void imap_cmd_rename(struct imap_session *s, const struct xi_imap_command *cmd)
 			imap_view_close(s->view);
 			s->view = NULL;
 		}
-		r = xi_maildir_folder_rename(s->md, from, to, &err);
+		r = imap_folder_exists(s->md, from) ? xi_maildir_folder_rename(s->md, from, to, &err)
+						    : rename_children(s->md, from, to, &err);
 	}
 	if (r < 0)
 		answer_error(s, cmd->tag, &err);
@@ -565,9 +593,16 @@ static void list_one(struct imap_session *s, const struct list_opts *o, const ch
 
 	if (o->sel_special && su == NULL)
 		return;
-	imap_printf(s, "* %s (", o->lsub ? "LSUB" : "LIST");
+	if (o->lsub) {
+		/* LSUB: only \Noselect, as Dovecot answers (CHILDREN is LIST's). */
+		imap_printf(s, "* LSUB (%s) \"" IMAP_SEP_STR "\" ", nonexistent || noselect ? "\\Noselect" : "");
+		imap_out_astring(s, name, strlen(name));
+		imap_out(s, "\r\n", 2);
+		return;
+	}
+	imap_printf(s, "* LIST (");
 	if (nonexistent)
-		imap_printf(s, o->lsub ? "\\Noselect " : "\\NonExistent ");
+		imap_printf(s, "\\NonExistent ");
 	else if (noselect)
 		imap_printf(s, "\\Noselect ");
 	if (subscribed)

@@ -426,10 +426,12 @@ void imap_cmd_store(struct imap_session *s, const struct xi_imap_command *cmd,
 		vm->flags = m->flags;
 		vm->keywords = m->keywords;
 		if (!silent) {
-			imap_printf(s, "* %zu FETCH (FLAGS ", i + 1);
-			imap_view_write_flags(s, v, vm->flags, vm->keywords, vm->recent);
+			/* UID first, as Dovecot answers UID STORE. */
 			if (uid)
-				imap_printf(s, " UID %u", vm->uid);
+				imap_printf(s, "* %zu FETCH (UID %u FLAGS ", i + 1, vm->uid);
+			else
+				imap_printf(s, "* %zu FETCH (FLAGS ", i + 1);
+			imap_view_write_flags(s, v, vm->flags, vm->keywords, vm->recent);
 			imap_out(s, ")\r\n", 3);
 		}
 	}
