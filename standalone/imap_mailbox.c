@@ -148,6 +148,7 @@ int imap_view_sync(struct imap_session *s, struct imap_view *v, bool allow_expun
 		   struct xi_error *err)
 {
 	size_t n, old_count, recent = 0;
+	bool expunged_recent = false;
 	uint32_t last_uid;
 
 	if (xi_mailbox_sync(v->mb, err) < 0)
@@ -177,10 +178,15 @@ int imap_view_sync(struct imap_session *s, struct imap_view *v, bool allow_expun
 	}
 	if (allow_expunge) {
 		/* Highest first: each EXPUNGE leaves the lower numbers as they are. */
-		size_t w = 0;
+		size_t w = 0, recent_gone = 0;
 		for (size_t i = v->count; i-- > 0;)
-			if (v->msgs[i].gone)
+			if (v->msgs[i].gone) {
 				imap_printf(s, "* %zu EXPUNGE\r\n", i + 1);
+				recent_gone += v->msgs[i].recent;
+			}
+		/* The number of \Recent messages changed (RFC 3501 7.3.2): said
+		 * below with EXISTS when messages arrived too, else here. */
+		expunged_recent = recent_gone > 0;
 		for (size_t i = 0; i < v->count; i++)
 			if (!v->msgs[i].gone)
 				v->msgs[w++] = v->msgs[i];
@@ -206,10 +212,11 @@ int imap_view_sync(struct imap_session *s, struct imap_view *v, bool allow_expun
 							       .keywords = m->keywords,
 							       .recent = take_recent(v, i) };
 	}
-	if (v->count > old_count) {
+	if (v->count > old_count || expunged_recent) {
 		for (size_t i = 0; i < v->count; i++)
 			recent += v->msgs[i].recent;
-		imap_printf(s, "* %zu EXISTS\r\n", v->count);
+		if (v->count > old_count)
+			imap_printf(s, "* %zu EXISTS\r\n", v->count);
 		imap_printf(s, "* %zu RECENT\r\n", recent);
 	}
 	return 0;
