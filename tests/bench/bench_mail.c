@@ -1,6 +1,7 @@
 /* IMAP and POP3 logons on fresh TCP connections, the way a mail client
- * checks a mailbox: greeting, LOGIN (or USER/PASS), LOGOUT (or QUIT), close.
- * A logon is timed from connect() to the server's OK for the password. */
+ * checks a mailbox: greeting, LOGIN (or USER/PASS, or AUTH NTLM), LOGOUT
+ * (or QUIT), close.  A logon is timed from connect() to the server's OK for
+ * the password. */
 #include "bench.h"
 
 #include <stdio.h>
@@ -12,6 +13,8 @@ enum mail_state {
 	MAIL_WAIT_USER,		/* POP3 only */
 	MAIL_WAIT_LOGIN,
 	MAIL_WAIT_LOGOUT,
+	MAIL_WAIT_NTLM_GO,	/* POP3 NTLM: "+ " after AUTH NTLM */
+	MAIL_WAIT_NTLM_CHALLENGE,
 };
 
 static int mail_open(struct bench_conn *conn)
@@ -101,6 +104,64 @@ static enum bench_step pop3_line(struct bench_conn *conn, const char *line)
 	return BENCH_ERROR;
 }
 
+/* MS-POP3 NTLM (the framing Outlook uses): AUTH NTLM, "+ ", the
+ * NEGOTIATE in base64, "+ CHALLENGE", the AUTHENTICATE, then +OK or -ERR. */
+static enum bench_step pop3_ntlm_line(struct bench_conn *conn, const char *line)
+{
+	bool ok = strncmp(line, "+OK", 3) == 0;
+	unsigned char raw[4096];
+	char b64[6000];
+	size_t len;
+	int clen;
+
+	switch (conn->state) {
+	case MAIL_GREETING:
+		if (!ok || bench_sendf(conn, "AUTH NTLM\r\n") < 0)
+			return BENCH_ERROR;
+		conn->state = MAIL_WAIT_NTLM_GO;
+		return BENCH_MORE;
+	case MAIL_WAIT_NTLM_GO:
+		if (line[0] != '+' || ok)
+			return BENCH_ERROR;
+		len = bench_ntlm_negotiate(raw, sizeof(raw));
+		if (len == 0 || bench_b64_encode(raw, len, b64, sizeof(b64)) < 0 ||
+		    bench_sendf(conn, "%s\r\n", b64) < 0)
+			return BENCH_ERROR;
+		conn->state = MAIL_WAIT_NTLM_CHALLENGE;
+		return BENCH_MORE;
+	case MAIL_WAIT_NTLM_CHALLENGE:
+		if (strncmp(line, "+ ", 2) != 0) {
+			if (strncmp(line, "-ERR", 4) != 0 || bench_sendf(conn, "QUIT\r\n") < 0)
+				return BENCH_ERROR;
+			conn->state = MAIL_WAIT_LOGOUT;
+			return BENCH_LOGON_FAILED;
+		}
+		clen = bench_b64_decode(line + 2, raw, sizeof(raw));
+		if (clen <= 0)
+			return BENCH_ERROR;
+		{
+			unsigned char msg[4096];
+
+			len = bench_ntlm_authenticate(raw, (size_t)clen, conn->opts->domain,
+						      conn->user->name, conn->user->nt_hash,
+						      msg, sizeof(msg));
+			if (len == 0 || bench_b64_encode(msg, len, b64, sizeof(b64)) < 0 ||
+			    bench_sendf(conn, "%s\r\n", b64) < 0)
+				return BENCH_ERROR;
+		}
+		conn->state = MAIL_WAIT_LOGIN;
+		return BENCH_MORE;
+	case MAIL_WAIT_LOGIN:
+		if (bench_sendf(conn, "QUIT\r\n") < 0)
+			return BENCH_ERROR;
+		conn->state = MAIL_WAIT_LOGOUT;
+		return ok ? BENCH_LOGON_OK : BENCH_LOGON_FAILED;
+	case MAIL_WAIT_LOGOUT:
+		return BENCH_CLOSE;
+	}
+	return BENCH_ERROR;
+}
+
 static void mail_close(struct bench_conn *conn)
 {
 	close(conn->fd);
@@ -112,4 +173,8 @@ const struct bench_driver bench_imap_driver = {
 
 const struct bench_driver bench_pop3_driver = {
 	.name = "pop3", .open = mail_open, .line = pop3_line, .close = mail_close,
+};
+
+const struct bench_driver bench_pop3_ntlm_driver = {
+	.name = "pop3-ntlm", .open = mail_open, .line = pop3_ntlm_line, .close = mail_close,
 };

@@ -4,7 +4,8 @@
  *
  * Modes: auth-plain and auth-ntlm speak Dovecot's auth-client protocol on
  * its UNIX socket (the directory path without login processes); imap and
- * pop3 log on and out on fresh TCP connections; ldap-search runs the search
+ * pop3 log on and out on fresh TCP connections (pop3-ntlm with MS-POP3's
+ * AUTH NTLM); ldap-search runs the search
  * a password-lookup passdb would, as the raw directory ceiling.
  *
  * Users come from a file of `user<TAB>password[<TAB>nthash-hex]` lines and
@@ -50,7 +51,7 @@ struct bench_run {
 
 static const struct bench_driver *const drivers[] = {
 	&bench_auth_plain_driver, &bench_auth_ntlm_driver, &bench_imap_driver,
-	&bench_pop3_driver, &bench_ldap_search_driver,
+	&bench_pop3_driver, &bench_pop3_ntlm_driver, &bench_ldap_search_driver,
 };
 
 uint64_t bench_now_ns(void)
@@ -530,7 +531,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xibench --mode MODE --users FILE [options]\n"
-		"modes: auth-plain auth-ntlm (--socket PATH) | imap pop3 (--host H --port P)\n"
+		"modes: auth-plain auth-ntlm (--socket PATH) | imap pop3 pop3-ntlm (--host H --port P)\n"
 		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid])\n"
 		"  -c, --connections N   concurrent connections (10)\n"
 		"  -d, --duration S      seconds measured (5)\n"
@@ -617,7 +618,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((strncmp(run.opts.mode, "auth-", 5) == 0 && run.opts.socket_path == NULL) ||
-	    ((strcmp(run.opts.mode, "imap") == 0 || strcmp(run.opts.mode, "pop3") == 0) &&
+	    ((strcmp(run.opts.mode, "imap") == 0 || strncmp(run.opts.mode, "pop3", 4) == 0) &&
 	     run.opts.port <= 0) ||
 	    (strcmp(run.opts.mode, "ldap-search") == 0 &&
 	     (run.opts.ldap_uri == NULL || run.opts.ldap_base == NULL))) {
@@ -625,7 +626,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (load_users(&run, users_path, strcmp(run.opts.mode, "auth-ntlm") == 0) < 0)
+	if (load_users(&run, users_path, strstr(run.opts.mode, "ntlm") != NULL) < 0)
 		return 1;
 	if (run_load(&run) < 0) {
 		fprintf(stderr, "xibench: %s\n", strerror(errno));
