@@ -562,12 +562,25 @@ static const struct xi_mime *mime_of(struct match *mt)
 	return mt->m = mt->own;
 }
 
-static bool in_ranges(const struct node *n, uint32_t value, uint32_t largest)
+/* UID sets: "*" is the largest UID, so "UID 100:*" always holds the last
+ * message (RFC 3501).  Sequence sets as Dovecot reads them: a lone "*" is
+ * the last message, but in a range "*" is past every message, so "45:*"
+ * in a mailbox of 40 is empty while "39:45" is 39 and 40. */
+static bool in_ranges(const struct node *n, uint32_t value, uint32_t largest, bool uid)
 {
+	if (largest == 0)
+		return false;
 	for (int i = 0; i < n->nranges; i++) {
+		const struct xi_imap_seq_range *r = &n->ranges[i];
 		uint32_t lo, hi;
-		if (xi_imap_seq_range_resolve(&n->ranges[i], largest, &lo, &hi) && value >= lo &&
-		    value <= hi)
+		if (uid || (r->lo == XI_IMAP_SEQ_STAR && r->hi == XI_IMAP_SEQ_STAR)) {
+			if (!xi_imap_seq_range_resolve(r, largest, &lo, &hi))
+				continue;
+		} else {
+			lo = r->lo < r->hi ? r->lo : r->hi;
+			hi = r->lo < r->hi ? r->hi : r->lo;
+		}
+		if (value >= lo && value <= hi)
 			return true;
 	}
 	return false;
@@ -581,9 +594,14 @@ static int match_header(struct match *mt, const struct node *n)
 	size_t pos = 0, nlen, vlen;
 	const char *name, *value;
 	while (xi_mime_header_next(m, 0, &pos, &name, &nlen, &value, &vlen) == 1) {
-		/* a line without a colon is no field of any name */
-		if (value <= name + nlen || strlen(n->field) != nlen ||
-		    strncasecmp(name, n->field, nlen) != 0)
+		/* a line without a colon is a field named "" whose value
+		 * is the line (Dovecot) */
+		if (value <= name + nlen) {
+			value = name;
+			vlen = nlen;
+			nlen = 0;
+		}
+		if (strlen(n->field) != nlen || strncasecmp(name, n->field, nlen) != 0)
 			continue;
 		if (n->str[0] == '\0')
 			return 1;
@@ -690,9 +708,9 @@ static int match_node(struct match *mt, int idx)
 		return has == (n->key == K_KEYWORD);
 	}
 	case K_SEQSET:
-		return in_ranges(n, v->seq, mt->ctx->messages);
+		return in_ranges(n, v->seq, mt->ctx->messages, false);
 	case K_UIDSET:
-		return in_ranges(n, v->uid, mt->ctx->max_uid);
+		return in_ranges(n, v->uid, mt->ctx->max_uid, true);
 	case K_BEFORE:
 	case K_ON:
 	case K_SINCE: {

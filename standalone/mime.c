@@ -1761,10 +1761,18 @@ int xi_mime_decode_header(const char *value, size_t len, struct xi_mime_str *out
 	xi_mime_str_init(&plain, len + 1);
 	str_add(&plain, "", 0);
 	str_add(out, "", 0);
-	/* unfold: drop CR and LF (the folding whitespace stays) */
-	for (size_t i = 0; i < len; i++)
-		if (value[i] != '\r' && value[i] != '\n')
-			str_addc(&plain, value[i]);
+	/* unfold: drop CR and LF; a tab that starts a folded line reads
+	 * as a space (as Dovecot's search sees "To:\n\tx" as "To: x") */
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] == '\r' || value[i] == '\n')
+			continue;
+		char c = value[i] == '\t' && i > 0 && value[i - 1] == '\n' ? ' ' : value[i];
+		/* a value that starts on a folded line starts after its
+		 * whitespace, as on the first line */
+		if (plain.len == 0 && (c == ' ' || c == '\t'))
+			continue;
+		str_addc(&plain, c);
+	}
 	const char *p = plain.data;
 	size_t n = plain.len, i = 0;
 	bool last_was_word = false;
@@ -1859,10 +1867,23 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 	xi_mime_str_init(&utf, 4 * n + 16);
 	str_add(&dec, "", 0);
 	str_add(&utf, "", 0);
+	/* Dovecot's search decodes with the last Content-Type and
+	 * Content-Transfer-Encoding of a part (BODYSTRUCTURE shows the first) */
+	struct slice ctype = p->content[CF_TYPE], ctenc = p->content[CF_TRANSFER_ENCODING];
+	if (mime) {
+		size_t pos = p->hdr_start;
+		struct header h;
+		while (next_header(m->msg, p->body_start, &pos, &h) == 1) {
+			if (slice_is(&h.name, "Content-Type"))
+				ctype = h.value;
+			else if (slice_is(&h.name, "Content-Transfer-Encoding"))
+				ctenc = h.value;
+		}
+	}
 	struct slice cte = {NULL, 0};
 	struct lexer rest;
 	if (mime && p->has[CF_TRANSFER_ENCODING])
-		first_token(&p->content[CF_TRANSFER_ENCODING], &cte, &rest);
+		first_token(&ctenc, &cte, &rest);
 	if (cte.len > 0 && slice_is(&cte, "quoted-printable"))
 		decode_qp(body, n, false, &dec);
 	else if (cte.len > 0 && slice_is(&cte, "base64"))
@@ -1874,10 +1895,13 @@ static int search_leaf(const struct xi_mime *m, const struct part *p, const char
 	size_t clen = 8;
 	struct params ps = {NULL, 0};
 	struct slice type, subtype;
-	if (mime && p->has[CF_TYPE] && parse_content_type(&p->content[CF_TYPE], &type, &subtype, &rest)) {
+	if (mime && p->has[CF_TYPE]) {
 		/* Dovecot searches text and message bodies only, not
-		 * attachments such as application/pdf */
-		if (type.len > 0 && !slice_is(&type, "text") && !slice_is(&type, "message")) {
+		 * attachments such as application/pdf, nor parts whose
+		 * Content-Type is no type/subtype ("text", empty) */
+		bool ok = parse_content_type(&ctype, &type, &subtype, &rest);
+		if (!ok || type.len == 0 || subtype.len == 0 ||
+		    (!slice_is(&type, "text") && !slice_is(&type, "message"))) {
 			xi_mime_str_free(&dec);
 			xi_mime_str_free(&utf);
 			return 0;
@@ -2090,6 +2114,12 @@ static size_t utf8_cp(const unsigned char *p, size_t n, uint32_t *cp)
 	return k;
 }
 
+/* U+00C0..U+00FF decomposed: the base letter (' ' none) and its mark
+ * (index into fold()'s marks: grave, acute, circumflex, tilde, diaeresis,
+ * ring, cedilla). */
+static const char latin1_base[65] = "AAAAAA CEEEEIIII NOOOOO  UUUUY  aaaaaa ceeeeiiii nooooo  uuuuy y";
+static const char latin1_mark[65] = "012345 601240124 301234  01241  012345 601240124 301234  01241 4";
+
 /* Lower-cases UTF-8 text for matching: ASCII here, other letters through
  * core's simple case mapping; bytes that are not UTF-8 are kept. */
 static void fold(const char *s, size_t n, struct xi_mime_str *out)
@@ -2108,6 +2138,18 @@ static void fold(const char *s, size_t n, struct xi_mime_str *out)
 		if (k == 0) {
 			str_addc(out, (char)c);
 			i++;
+			continue;
+		}
+		if (cp >= 0xc0 && cp <= 0xff && latin1_base[cp - 0xc0] != ' ') {
+			/* Dovecot compares decomposed text: "è" is "e" and a
+			 * combining grave, so "e" finds "crème" */
+			static const uint16_t marks[] = {0x300, 0x301, 0x302, 0x303, 0x308, 0x30a, 0x327};
+			char base = latin1_base[cp - 0xc0];
+			str_addc(out, base >= 'A' && base <= 'Z' ? (char)(base + 32) : base);
+			uint32_t mk = marks[latin1_mark[cp - 0xc0] - '0'];
+			char mb[2] = {(char)(0xc0 | (mk >> 6)), (char)(0x80 | (mk & 0x3f))};
+			str_add(out, mb, 2);
+			i += k;
 			continue;
 		}
 		char one[8], low[16];

@@ -16,6 +16,7 @@ nothing changes; then one read-write FETCH of BODY[] for the implicit \\Seen
 """
 import glob
 import os
+import random
 import re
 import socket
 import subprocess
@@ -57,7 +58,7 @@ UID_FETCHES = ['(BODY.PEEK[1]<0.10> FLAGS)', 'RFC822.SIZE']
 SEARCHES = [
     'ALL', 'SEEN', 'UNSEEN', 'FLAGGED', 'ANSWERED UNDELETED', 'DELETED', 'DRAFT', 'NEW', 'OLD',
     'RECENT', 'NOT SEEN', 'OR FLAGGED DRAFT', 'OR (SEEN FLAGGED) NOT OR ANSWERED DELETED',
-    '1:5,9,20:*', '*', 'UID 3:7', 'UID 25:*', 'NOT 2:28',
+    '1:5,9,20:*', '*', '45:*', '41', '39:45', '*:45', '41:39', 'UID 41:39', 'UID 100', 'UID 100:*', '40:*', '41:*', 'UID 3:7', 'UID 25:*', 'NOT 2:28',
     'SINCE 1-Dec-2023', 'BEFORE 1-Dec-2023', 'ON 4-Dec-2023', 'SINCE 4-Dec-2023 BEFORE 20-Dec-2023',
     'SENTSINCE 5-Mar-2025', 'SENTBEFORE 5-Mar-2025', 'SENTON 4-Mar-2025',
     'LARGER 1000', 'SMALLER 500', 'LARGER 700 SMALLER 900',
@@ -78,6 +79,12 @@ SEARCHES = [
     'TO "<eve@"', 'TO "com>, <eve"', 'TO "com>, eve"', 'FROM "\\"Alice Example\\" <alice@example.org>"',
     'CC "\\"Frank, the Boss\\" <frank"', 'FROM "ALICE EXAMPLE"', 'FROM "=?"', 'FROM "Patrik F"', 'TO "Keith Moore"',
     'FROM "Doe, John"', 'FROM "(work)"', 'TO "john doe"', 'TO "routed@"', 'TO "relay1"', 'CC "undisclosed"', 'TO ":"', 'TO ";"', 'SUBJECT "text  folded"',
+    'HEADER Content-Type text', 'HEADER MIME-Version 1.0', 'TEXT "Content-Type: text/html"', 'BODY "Content-Type"',
+    'HEADER Content-Transfer-Encoding base64', 'HEADER X-N 3', 'TEXT "X-N: 3"', 'TEXT "level1"', 'BODY "<p>"',
+    'SUBJECT "  "', 'SUBJECT "Smart"', 'CHARSET UTF-8 SUBJECT {12+}\r\n\xe2\x80\x9cquotes\xe2\x80\x9d',
+    'CHARSET UTF-8 CC {6+}\r\n\xd0\x92\xd0\xbb\xd0\xb0', 'CHARSET UTF-8 CC {6+}\r\n\xd0\xb2\xd0\xbb\xd0\xb0',
+    'HEADER Date 1999', 'HEADER Message-ID "<"', 'HEADER "" ""', 'HEADER "" "no colon"', 'TEXT "To: folded-only"', 'TEXT "plain; charset"',
+    'TEXT "To:  folded"', 'TEXT "This line has no colon"', 'TEXT ": This line"', 'BODY " "',
     'SUBJECT NIL', 'SUBJECT second', 'SUBJECT first', 'SUBJECT spaced', 'HEADER "Subject " ""', 'FROM y@example',
     'HEADER X-No-Colon-Line ""', 'HEADER X-Tab value', 'TO folded-only', 'BODY "deep html"', 'BODY "level1 tail"',
     'TEXT level2', 'CHARSET UTF-8 SUBJECT {6+}\r\nSch\xc3\xb6n', 'CHARSET UTF-8 SUBJECT {8+}\r\nund Stra',
@@ -85,6 +92,112 @@ SEARCHES = [
     'TO undisclosed', 'CC team', 'CC "b@example.com"', 'SENTON 7-Jun-1999', 'SENTBEFORE 1-Jan-2000', 'BODY "nul here"',
     'BODY "bare cr"', 'TEXT "cr"', 'BODY xxxxxxxxxxxxxxxxxxxxxxxx', 'LARGER 20000', 'BODY "part 12"', 'HEADER X-N 11', 'NOT', '()', 'HEADER', 'SUBJECT', '5:3', '0', 'UID *', 'SEEN UNSEEN',
 ]
+
+
+def random_queries(count, seed=9):
+    """Random SEARCH criteria (fixed seed): keys of every kind, words of the
+    corpus, nested NOT/OR/lists."""
+    rnd = random.Random(seed)
+    words = set()
+    for path in CORPUS:
+        with open(path, 'rb') as f:
+            words.update(w.decode() for w in re.findall(rb'[A-Za-z][A-Za-z.@-]{2,10}', f.read()))
+    words = sorted(words)
+    months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+    def date():
+        return '%d-%s-%d' % (rnd.randint(1, 28), rnd.choice(months), rnd.choice([1999, 2023, 2024, 2025]))
+
+    def key(depth):
+        r = rnd.random()
+        if depth < 3 and r < 0.12:
+            return 'NOT ' + key(depth + 1)
+        if depth < 3 and r < 0.24:
+            return 'OR %s %s' % (key(depth + 1), key(depth + 1))
+        if depth < 3 and r < 0.30:
+            return '(%s %s)' % (key(depth + 1), key(depth + 1))
+        kind = rnd.choice(['flag', 'flag', 'set', 'uid', 'date', 'sent', 'size', 'addr', 'addr',
+                           'subject', 'header', 'body', 'body', 'text', 'text', 'keyword'])
+        if kind == 'flag':
+            return rnd.choice(['SEEN', 'UNSEEN', 'FLAGGED', 'UNFLAGGED', 'ANSWERED', 'UNANSWERED',
+                               'DELETED', 'UNDELETED', 'DRAFT', 'UNDRAFT', 'NEW', 'OLD', 'RECENT', 'ALL'])
+        if kind == 'set':
+            a = rnd.randint(1, 42)
+            return rnd.choice(['%d' % a, '%d:*' % a, '%d:%d' % (a, rnd.randint(1, 42)), '*',
+                               '%d,%d' % (a, rnd.randint(1, 42))])
+        if kind == 'uid':
+            a = rnd.randint(1, 42)
+            return 'UID ' + rnd.choice(['%d' % a, '%d:*' % a, '%d:%d' % (a, rnd.randint(1, 42))])
+        if kind == 'date':
+            return '%s %s' % (rnd.choice(['BEFORE', 'ON', 'SINCE']), date())
+        if kind == 'sent':
+            return '%s %s' % (rnd.choice(['SENTBEFORE', 'SENTON', 'SENTSINCE']), date())
+        if kind == 'size':
+            return '%s %d' % (rnd.choice(['LARGER', 'SMALLER']), rnd.randint(0, 2000))
+        if kind == 'keyword':
+            return rnd.choice(['KEYWORD', 'UNKEYWORD']) + ' $Junk'
+        word = rnd.choice(words)
+        if rnd.random() < 0.3:
+            word = word[:rnd.randint(2, len(word))].upper()
+        if kind == 'addr':
+            return '%s "%s"' % (rnd.choice(['FROM', 'TO', 'CC', 'BCC']), word)
+        if kind == 'subject':
+            return 'SUBJECT "%s"' % word
+        if kind == 'header':
+            return 'HEADER %s "%s"' % (rnd.choice(['Subject', 'Content-Type', 'Message-ID', 'X-N',
+                                                   'Received', 'Date']), word)
+        return '%s "%s"' % ('BODY' if kind == 'body' else 'TEXT', word)
+
+    return [' '.join(key(0) for _ in range(rnd.randint(1, 3))) for _ in range(count)]
+
+
+# Known differences, not failures (each is reported by a diag line; none
+# comes up with the seed below, all with random_fetches(3000, seed=6)):
+# - HEADER.FIELDS[.NOT] of a message/rfc822 part whose inner header runs
+#   into the closing boundary without a blank line (17-rfc822-variants.eml
+#   part 3): Dovecot's header filter reads the boundary line as a header
+#   line; we stop at the boundary as its BODYSTRUCTURE and HEADER do;
+# - HEADER.FIELDS.NOT of the empty message inside part 2 of the same file:
+#   Dovecot gives it the blank line it takes from the part's MIME header;
+# - a partial starting at offset 1 of a HEADER.FIELDS[.NOT] answer that is
+#   the blank line alone: Dovecot sends "\r", we send "\n" (as Dovecot
+#   does for BODY[] and for longer HEADER.FIELDS answers);
+# - partials of a message with a bare CR (e03): Dovecot's offsets count a
+#   bare CR differently.
+KNOWN_FETCH = [('17-rfc822-variants.eml', re.compile(r'\[3\.HEADER\.FIELDS', re.I)),
+               ('17-rfc822-variants.eml', re.compile(r'\[2\.HEADER\.FIELDS\.NOT', re.I)),
+               (None, re.compile(r'HEADER\.FIELDS(\.NOT)? \([^)]*\)\]<1\.', re.I)),
+               ('e03-bare-cr-nul.eml', re.compile(r'\]<[1-9]'))]
+
+
+def random_fetches(count, seed=5):
+    """Random FETCH item lists (fixed seed): sections of every form, with
+    and without partials, mixed with the other items."""
+    rnd = random.Random(seed)
+    fields = ['From', 'To', 'Subject', 'Date', 'Content-Type', 'MIME-Version', 'X-N', 'Received',
+              'Message-ID', 'Cc', '"subject"', 'X-Nothing']
+
+    def section():
+        path = '.'.join(str(rnd.randint(1, 4)) for _ in range(rnd.randint(0, 3)))
+        text = rnd.choice(['', '', 'HEADER', 'TEXT', 'MIME', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT'])
+        if text == 'MIME' and not path:
+            text = ''
+        if text.startswith('HEADER.FIELDS'):
+            text += ' (%s)' % ' '.join(rnd.sample(fields, rnd.randint(1, 3)))
+        spec = path + ('.' if path and text else '') + text
+        item = '%s[%s]' % (rnd.choice(['BODY.PEEK', 'BODY.PEEK', 'body.peek']), spec)
+        if rnd.random() < 0.4:
+            item += '<%d.%d>' % (rnd.choice([0, 1, 2, 10, 50, 100, 5000]), rnd.choice([0, 1, 3, 40, 1000]))
+        return item
+
+    out = []
+    for _ in range(count):
+        items = [section() if rnd.random() < 0.6 else
+                 rnd.choice(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY',
+                             'BODYSTRUCTURE', 'RFC822.HEADER'])
+                 for _ in range(rnd.randint(1, 4))]
+        out.append((rnd.randrange(1 << 30), '(%s)' % ' '.join(items)))
+    return out
 
 
 def maildir_name(i):
@@ -218,6 +331,23 @@ def main(t):
                            for n, a, b in bad[:4]) + ('\n%d differ' % len(bad)))
         t.diag('%d FETCH responses identical' % same_total)
 
+        differ = []
+        paths = sorted(infos)
+        fetches = random_fetches(500)
+        for pick, items in fetches:
+            path = paths[pick % len(paths)]
+            theirs, _ = c.cmd('FETCH %d %s' % (infos[path]['seq'], items))
+            ours = driver_fetch(infos[path], path, items)
+            if ours != theirs:
+                name = os.path.basename(path)
+                line = '%s %s\n  dovecot: %r\n  ours:    %r' % (name, items, theirs[:300], ours[:300])
+                if any(n in (None, name) and r.search(items) for n, r in KNOWN_FETCH):
+                    t.diag('known difference: ' + line)
+                else:
+                    differ.append(line)
+        t.ok(not differ, '%d random FETCH item lists answered as Dovecot answers' % len(fetches),
+             '\n'.join(differ[:8]) + '\n%d differ' % len(differ))
+
         max_uid = max(i['uid'] for i in infos.values())
         for q in SEARCHES:
             untagged, tagged = c.cmd('SEARCH ' + q)
@@ -231,6 +361,21 @@ def main(t):
                 t.ok(ours.split()[0] == status and rc == 0,
                      'SEARCH %r refused as Dovecot refuses it (%s)' % (q, status),
                      'dovecot: %r\nours: %r' % (tagged, ours))
+
+        differ = []
+        queries = random_queries(600)
+        for q in queries:
+            untagged, tagged = c.cmd('SEARCH ' + q)
+            ours, rc = driver_search(q, infos, len(infos), max_uid)
+            if tagged.split()[1] == b'OK':
+                theirs = sorted(int(x) for x in untagged.split(b'\r\n')[0].split()[2:])
+                got = sorted(int(x) for x in ours.split()[1:]) if ours.startswith('SEARCH') else ours
+            else:
+                theirs, got = tagged.split()[1].decode(), ours.split()[0]
+            if got != theirs:
+                differ.append('%s\n  dovecot: %s\n  ours:    %s' % (q, theirs, got))
+        t.ok(not differ, '%d random SEARCH queries find what Dovecot finds' % len(queries),
+             '\n'.join(differ[:10]) + '\n%d differ' % len(differ))
 
         # read-write: BODY[] of an unseen message sets \Seen and adds FLAGS
         c.cmd('SELECT INBOX')

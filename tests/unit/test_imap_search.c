@@ -139,6 +139,7 @@ static void test_keys(void)
 		{"KEYWORD $Junk", "a"}, {"KEYWORD work", "a"}, {"KEYWORD Other", "-"},
 		{"UNKEYWORD $Junk", "b"}, {"UNKEYWORD Other", "ab"},
 		{"3", "a"}, {"5", "b"}, {"1:4", "a"}, {"*", "b"}, {"4:*", "b"}, {"1,5", "b"}, {"2:3,5", "ab"},
+		{"5:*", "b"}, {"6:*", "-"}, {"*:6", "-"}, {"*:*", "b"}, {"4:9", "b"}, {"9:3", "ab"}, {"6", "-"},
 		{"UID 30", "a"}, {"UID *", "b"}, {"UID 31:76", "-"}, {"UID 1:30,77", "ab"}, {"UID 100:*", "b"},
 		{"BEFORE 4-Mar-2025", "b"}, {"ON 4-Mar-2025", "a"}, {"ON 3-Mar-2025", "b"},
 		{"SINCE 4-Mar-2025", "a"}, {"SINCE 3-Mar-2025", "ab"}, {"BEFORE 3-Mar-2025", "-"},
