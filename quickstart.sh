@@ -75,8 +75,9 @@ STOP
 	chmod 755 "$sa/stop"
 	cat <<MSG
 
-xidentd is running on 127.0.0.1:$port (POP3) and 127.0.0.1:$imap_port (IMAP) against a private slapd with the
-sample directory; mail homes are in $sa/vmail.
+xidentd is running on 127.0.0.1:$port (POP3) and 127.0.0.1:$imap_port (IMAP)
+against a private slapd with the sample directory; mail homes are in
+$sa/vmail.
   curl -u 'EXAMPLE\\jdoe:jdoe-pw' pop3://127.0.0.1:$port/1     (mailbox johnd)
   curl --login-options AUTH=NTLM -u 'EXAMPLE\\jdoe:jdoe-pw' pop3://127.0.0.1:$port/
   curl -u 'EXAMPLE\\mmiller:mmiller-pw' pop3://127.0.0.1:$port/   (refused: ambiguous)
