@@ -23,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -506,6 +508,12 @@ int xd_imap_main(const struct xi_config *cfg, int fd, const char *user, const ch
 	s.idle_ms = (int)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
 	if (s.idle_ms < XD_IMAP_AUTOLOGOUT_MS)
 		s.idle_ms = XD_IMAP_AUTOLOGOUT_MS;
+	{
+		/* A client that stops reading must not hold this process in
+		 * write() for ever: the write fails after the idle time. */
+		struct timeval tv = { .tv_sec = s.idle_ms / 1000 };
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (tag == NULL || tag[0] == '\0')
 		tag = "*";
 	if (xi_maildir_open(maildir, true, NULL, &s.md, &err) < 0) {
