@@ -70,6 +70,7 @@ static struct xd_imap_login *login_state(struct net *n, struct conn *c)
 		lim.max_command = 2 * xd_net_max_line(n);
 		lim.max_args = 16;
 		lim.max_depth = 2;
+		lim.atom_backslash = true;
 		*lp = calloc(1, sizeof(**lp));
 		if (*lp != NULL && ((*lp)->parser = xi_imap_parser_new(&lim)) == NULL) {
 			free(*lp);

@@ -224,6 +224,10 @@ def test_logons(t, srv):
     line = c.readline()
     t.ok(line.startswith('a1 OK'), 'LOGIN with the name as a literal', line)
     c.close()
+    m = imaplib.IMAP4('127.0.0.1', srv.port, timeout=20)
+    t.eq(m.login('EXAMPLE\\jdoe\\johnd', 'jdoe-pw')[0], 'OK',
+         'LOGIN DOMAIN\\account\\alias unquoted (imaplib, Exchange KB style; Dovecot takes it too)')
+    m.logout()
     c = LineConn(srv.port)
     c.readline()
     c.send(b'a1 LOGIN {12+}\r\nEXAMPLE\\jdoe {7+}\r\njdoe-pw')
