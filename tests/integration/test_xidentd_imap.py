@@ -1143,6 +1143,41 @@ def test_reload(t, d, root):
     srv.proc.stop()
 
 
+WORDS = ['FETCH', 'UID', 'STORE', 'SEARCH', 'COPY', 'MOVE', 'EXPUNGE', 'SELECT', 'EXAMINE', 'LIST', 'LSUB',
+         'STATUS', 'APPEND', 'CREATE', 'DELETE', 'RENAME', 'SUBSCRIBE', 'CLOSE', 'UNSELECT', 'NOOP', 'CHECK',
+         'INBOX', 'R', 'R.S', '"R"', '""', '*', '%', '1', '2:*', '1,3', '*:1', '0', '4294967295', '(', ')',
+         '(FLAGS)', 'FLAGS', '+FLAGS', '-FLAGS.SILENT', '\\Seen', '\\Deleted', '$kw', 'BODY[]', 'BODY.PEEK[1]',
+         'BODY[HEADER.FIELDS (FROM)]<0.5>', 'ENVELOPE', 'BODYSTRUCTURE', 'RFC822.SIZE', 'ALL', 'NOT', 'OR',
+         'SUBJECT', 'TEXT', 'x', 'CHARSET', 'UTF-8', '(MESSAGES UNSEEN)', 'RETURN', '(SUBSCRIBED)', 'NIL',
+         '{3+}\r\nabc', '"a\\"b"', 'SINCE', '1-Jan-2020', 'LARGER', '10', 'HEADER', 'X-Y', 'KEYWORD']
+
+
+def test_random(t, srv):
+    """Random commands from IMAP's vocabulary: every one is answered
+    (tagged), the session survives, the server logs no crash."""
+    import random
+    rnd = random.Random(9)
+    r = Raw(srv.port)
+    r.cmd('LOGIN %s mmiller-pw' % imap_quote('EXAMPLE\\mmiller\\mike'))
+    r.cmd('CREATE R')
+    answered = 0
+    for i in range(400):
+        words = [rnd.choice(WORDS) for _ in range(rnd.randint(0, 6))]
+        if rnd.random() < 0.3:
+            words.insert(0, 'UID')
+        try:
+            u, tagged = r.cmd(' '.join(words) if words else 'NOOP', tag='r%d' % i)
+        except (OSError, EOFError) as e:
+            t.ok(False, 'random command %d answered' % i, '%r after %r' % (e, words))
+            break
+        answered += tagged.split()[1] in ('OK', 'NO', 'BAD')
+    t.eq(answered, 400, 'all 400 random commands answered OK/NO/BAD')
+    u, tagged = r.cmd('NOOP')
+    t.ok(tagged.endswith('OK NOOP completed.'), 'the session survived the random commands', tagged)
+    r.cmd('LOGOUT')
+    r.close()
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -1158,6 +1193,7 @@ with Tap() as t:
                  ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
                  ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root)),
                  ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('concurrent', test_concurrent, (t, srv, root)), ('reload', test_reload, (t, d, root)),
+                 ('random', test_random, (t, srv)),
                  ('tempfail', test_tempfail, (t, d, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
