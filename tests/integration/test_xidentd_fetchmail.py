@@ -3,7 +3,8 @@
 USER/PASS with DOMAIN\\account and UPN names, a wrong password refused,
 --nokeep removing what was fetched, and fetchmail's NTLM (`auth ntlm`): it
 speaks NTLMv1 only, so xidentd refuses it by default and accepts it with
-ntlm_v1 = yes."""
+ntlm_v1 = yes; with plaintext_logons = tls it is refused without TLS and
+fetches after STLS."""
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def drop_messages(root, home, count):
         os.chown(p, VMAIL_UID, VMAIL_UID)
 
 
-def fetchmail(port, user, password, auth='password', keep=True):
+def fetchmail(port, user, password, auth='password', keep=True, tls=False):
     """One fetchmail run; returns (exit code, what the MDA got, fetchmail's output)."""
     home = tempdir('xdfetch-')
     out = os.path.join(home, 'delivered')
@@ -39,13 +40,22 @@ def fetchmail(port, user, password, auth='password', keep=True):
         f.write('poll 127.0.0.1 service %d protocol pop3 auth %s timeout 20\n'
                 '  user %s password %s\n' % (port, auth, quoted(user), quoted(password)))
     os.chmod(rc, 0o600)
-    argv = ['fetchmail', '-f', rc, '--nodetach', '--nosyslog', '-v', '--sslproto', '',
+    argv = ['fetchmail', '-f', rc, '--nodetach', '--nosyslog', '-v'] + (
+        ['--sslproto', 'tls1.2+', '--nosslcertck'] if tls else ['--sslproto', '']) + [
             '--mda', 'cat >> ' + out, '--idfile', os.path.join(home, 'ids'),
             '--pidfile', os.path.join(home, 'pid'), '--keep' if keep else '--nokeep']
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        env=dict(os.environ, HOME=home, FETCHMAILHOME=home), timeout=90)
     got = open(out, 'rb').read() if os.path.exists(out) else b''
     return p.returncode, got, p.stdout
+
+
+def throwaway_cert():
+    d = tempdir('xdcert-')
+    cert, key = os.path.join(d, 'cert.pem'), os.path.join(d, 'key.pem')
+    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+         '-days', '1', '-subj', '/CN=localhost'], check=True)
+    return cert, key
 
 
 with Tap() as t:
@@ -85,4 +95,16 @@ with Tap() as t:
         t.ok(len(r) > 1 and r[1].startswith('+OK 0 '), 'after --nokeep the mailbox is empty', r)
         out = srv.log()
         t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
+        srv.proc.stop()
+        # clear text only over TLS: fetchmail takes STLS, then USER/PASS
+        drop_messages(root, 'johnd', 1)
+        cert, key = throwaway_cert()
+        srv = Server(d, root, name='xidentd-fetchmail-tls', tls_cert_file=cert, tls_key_file=key,
+                     plaintext_logons='tls')
+        code, got, out = fetchmail(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+        t.ok(code != 0 and got == b'', 'plaintext_logons = tls: fetchmail without TLS is refused '
+             '(exit %d)' % code, out[-1500:])
+        code, got, out = fetchmail(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw', tls=True)
+        t.ok(code == 0 and b'Subject: fetch me 0' in got and 'STLS' in out,
+             'fetchmail --sslproto tls1.2+: STLS, then USER/PASS (exit %d)' % code, out[-2000:])
         srv.proc.stop()

@@ -126,6 +126,27 @@ with Tap() as t:
              'only over TLS) stays in force')
         hangup(c)
         busy.close()
+        # two SIGHUPs back to back: every auth process but the last goes away
+        srv.rewrite(d, pop3_listen='127.0.0.1:%d' % port_b, pop3s_listen='127.0.0.1:%d' % port_s,
+                    tls_cert_file=cert, tls_key_file=key, max_connections_per_source=20,
+                    plaintext_logons='always')
+        mark = len(srv.log())
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        wait_until(lambda: srv.log()[mark:].count('listeners after reload') >= 1, timeout=20,
+                   what='reload')
+        wait_until(lambda: len(srv.children('xidentd-auth')) == 1, timeout=20, what='one auth process')
+        t.eq(len(srv.children('xidentd-auth')), 1, 'after two quick SIGHUPs one auth process is left')
+        c = LineConn(port_b)
+        c.readline()
+        c.send('USER EXAMPLE\\jdoe')
+        c.readline()
+        c.send('PASS jdoe-pw')
+        t.ok(c.readline().startswith('+OK Logged on to mailbox johnd'),
+             'logons work after two quick SIGHUPs (plaintext_logons = always applied)')
+        c.send('QUIT')
+        c.readline()
+        hangup(c)
         plain.send('QUIT')
         t.ok(plain.readline().startswith('+OK'), 'the plain session ends normally')
         hangup(plain)
