@@ -214,6 +214,9 @@ bool imap_mailbox_arg(struct imap_session *s, const char *tag, const struct xi_i
 		memcpy(out, "INBOX", 6);
 		return true;
 	}
+	/* INBOX's children: the prefix in any case is INBOX (RFC 3501 5.1). */
+	if (strncasecmp(out, "INBOX", 5) == 0 && out[5] == IMAP_SEP)
+		memcpy(out, "INBOX", 5);
 	if (xi_maildir_folder_name_check(out, &err) < 0) {
 		imap_tagged(s, tag, "NO Invalid mailbox name: %s", err.message);
 		return false;
