@@ -1183,6 +1183,49 @@ def test_random(t, srv):
     r.close()
 
 
+PREAUTH_WORDS = ['CAPABILITY', 'NOOP', 'ID', 'NIL', '("a" "b")', 'STARTTLS', 'AUTHENTICATE', 'PLAIN', 'LOGIN',
+                 'NTLM', 'CRAM-MD5', '=', 'dGVzdA==', 'x', '"y"', '{2+}\r\nab', '(', ')', 'SELECT', 'ENABLE',
+                 'A\\B\\C', '*', '""', 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==']
+
+
+def test_random_preauth(t, srv):
+    """Random commands before logon, where the network process (every
+    client's) answers: it must answer each or close that connection only,
+    and keep serving logons."""
+    import random
+    rnd = random.Random(int(os.environ.get('XD_SEED', '9')))
+    n = int(os.environ.get('XD_RANDOM_N', '400'))
+    net = srv.children('xidentd-net')
+    r, answered, closed = None, 0, 0
+    for i in range(n):
+        if r is None:
+            r = Raw(srv.port)
+        words = [rnd.choice(PREAUTH_WORDS) for _ in range(rnd.randint(0, 4))]
+        try:
+            r.c.send('p%d %s' % (i, ' '.join(words)))
+            while True:
+                ln = r.c.readline()
+                if ln.startswith('+'):
+                    r.c.send('*')  # cancel whatever SASL exchange began
+                    continue
+                if ln.startswith('p%d ' % i) or ln.startswith('* BYE'):
+                    break
+            answered += 1
+            if ln.startswith('* BYE') or ' STARTTLS' in ' '.join(words) and ln.endswith('negotiation now.'):
+                r.close()
+                r = None
+        except (OSError, EOFError):
+            closed += 1
+            answered += 1
+            r.close()
+            r = None
+    if r is not None:
+        r.close()
+    t.eq(answered, n, 'every random command before logon answered (or its connection closed: %d)' % closed)
+    t.eq(srv.children('xidentd-net'), net, 'the network process is the same one (no crash)')
+    t.ok(imap_login(srv.port, 'EXAMPLE\\jdoe', 'jdoe-pw')[0].startswith('a1 OK'), 'logons still served')
+
+
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
@@ -1198,7 +1241,7 @@ with Tap() as t:
                  ('thunderbird', test_thunderbird, (t, srv)), ('outlook', test_outlook, (t, srv)),
                  ('kill', test_kill_session, (t, srv)), ('memory', test_memory, (t, d, root)),
                  ('ntlm_disabled', test_ntlm_disabled, (t, d, root)), ('concurrent', test_concurrent, (t, srv, root)), ('reload', test_reload, (t, d, root)),
-                 ('random', test_random, (t, srv)),
+                 ('random', test_random, (t, srv)), ('random_preauth', test_random_preauth, (t, srv)),
                  ('tempfail', test_tempfail, (t, d, srv))]
         for name, fn, args in tests:
             if only and name not in only.split(','):
