@@ -3,7 +3,7 @@
 # Safe to run twice: a running demo is stopped and started afresh.
 #   ./quickstart.sh          start the demo
 #   ./quickstart.sh stop     stop it
-#   ./quickstart.sh --standalone   xidentd (POP3) on the sample directory with
+#   ./quickstart.sh --standalone   xidentd (POP3, IMAP) on the sample directory with
 #                            sample Maildirs, in demo/standalone (needs root)
 set -eu
 cd "$(dirname "$0")"
@@ -42,6 +42,7 @@ if [ "${1:-}" = --standalone ]; then
 	chown 5000:5000 "$sa/vmail/johnd/Maildir/new/1700000000.M1P1.quickstart"
 	scripts/private-slapd.sh start "$sa/slapd" --sample "$sa/sample.ldif" --detach >/dev/null
 	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	imap_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	umask 077
 	printf 'ldap_bind_password = service-pw\n' >"$sa/xident.secrets"
 	cat >"$sa/xident.conf" <<CONF
@@ -52,6 +53,7 @@ secrets_file = $sa/xident.secrets
 default_domains = EXAMPLE BRANCH
 server_name = mail1.example.com
 pop3_listen = 127.0.0.1:$port
+imap_listen = 127.0.0.1:$imap_port
 mail_root = $sa/vmail
 xidentd_chroot = $sa/empty
 CONF
@@ -73,11 +75,14 @@ STOP
 	chmod 755 "$sa/stop"
 	cat <<MSG
 
-xidentd is running on 127.0.0.1:$port (POP3) against a private slapd with the
-sample directory; mail homes are in $sa/vmail.
+xidentd is running on 127.0.0.1:$port (POP3) and 127.0.0.1:$imap_port (IMAP)
+against a private slapd with the sample directory; mail homes are in
+$sa/vmail.
   curl -u 'EXAMPLE\\jdoe:jdoe-pw' pop3://127.0.0.1:$port/1     (mailbox johnd)
   curl --login-options AUTH=NTLM -u 'EXAMPLE\\jdoe:jdoe-pw' pop3://127.0.0.1:$port/
   curl -u 'EXAMPLE\\mmiller:mmiller-pw' pop3://127.0.0.1:$port/   (refused: ambiguous)
+  curl -u 'EXAMPLE\\jdoe:jdoe-pw' 'imap://127.0.0.1:$imap_port/INBOX;UID=1'
+  curl --login-options AUTH=NTLM -u 'EXAMPLE\\jdoe:jdoe-pw' imap://127.0.0.1:$imap_port/
 Events: $sa/xidentd.log; config: $sa/xident.conf.
 Stop it: ./quickstart.sh stop
 MSG

@@ -110,6 +110,10 @@
 	  "xidentd-lmtp: LMTP listeners for the MTA, as a unix socket path or address:port (IPv6 as [address]:port), separated by spaces; keep TCP on 127.0.0.1.") \
 	X(POP3S_LISTEN, "pop3s_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd: POP3 over implicit TLS listeners (port 995), same syntax as pop3_listen; needs tls_cert_file.") \
+	X(IMAP_LISTEN, "imap_listen", XI_CT_LIST, NULL, 0, NULL, \
+	  "xidentd: IMAP listeners (STARTTLS offered when a certificate is set), same syntax as pop3_listen.") \
+	X(IMAPS_LISTEN, "imaps_listen", XI_CT_LIST, NULL, 0, NULL, \
+	  "xidentd: IMAP over implicit TLS listeners (port 993), same syntax as pop3_listen; needs tls_cert_file.") \
 	X(TLS_CERT_FILE, "tls_cert_file", XI_CT_PATH, NULL, 0, NULL, \
 	  "xidentd: server certificate chain (PEM); reread on SIGHUP.") \
 	X(TLS_KEY_FILE, "tls_key_file", XI_CT_PATH, NULL, 0, NULL, \

@@ -233,6 +233,8 @@ static void reply_result(struct auth *a, uint32_t conn, const char *protocol, co
 	xi_msg_put_str(&m, "");
 	xi_msg_put(&m, token, status == XI_AUTH_OK ? sizeof(token) : 0);
 	xi_msg_put_str(&m, r->canonical_user);
+	/* IMAP's [REFERRAL imap://...] names the home server (RFC 2221). */
+	xi_msg_put_str(&m, r->outcome == XI_OUTCOME_OTHER_SERVER ? r->home_server : "");
 	if (xi_msg_send(a->net, &m, -1) < 0)
 		xd_log(LOG_ERR, "auth: cannot reply to network process: %m");
 	OPENSSL_cleanse(token, sizeof(token));

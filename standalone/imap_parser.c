@@ -83,6 +83,7 @@ void xi_imap_limits_default(struct xi_imap_limits *l)
 	l->max_depth = XI_IMAP_DEFAULT_MAX_DEPTH;
 	l->max_args = XI_IMAP_DEFAULT_MAX_ARGS;
 	l->literal_plus = true;
+	l->atom_backslash = false;
 }
 
 struct xi_imap_parser *xi_imap_parser_new(const struct xi_imap_limits *limits)
@@ -556,7 +557,7 @@ static enum tok_result tokenize(struct xi_imap_parser *p, uint64_t *lit_n, bool 
 				pos++;
 				continue;
 			}
-			if (ch == '"' || ch == '{' || ch == '\\' || is_ctl(ch)) {
+			if (ch == '"' || ch == '{' || (ch == '\\' && !p->lim.atom_backslash) || is_ctl(ch)) {
 				set_error(p, XI_IMAP_ERR_SYNTAX, false, "Invalid character in atom");
 				return TOK_ERROR;
 			}

@@ -41,6 +41,9 @@ struct xi_imap_limits {
 	unsigned max_depth;    /* nested parenthesised lists */
 	unsigned max_args;     /* arguments (list items included) in a command */
 	bool literal_plus;     /* accept {n+} (LITERAL+ advertised) */
+	/* accept '\' inside an atom: logon names typed DOMAIN\account\alias
+	 * without quotes, as Dovecot and Exchange take them (before logon only) */
+	bool atom_backslash;
 };
 
 #define XI_IMAP_DEFAULT_MAX_LINE (64u * 1024)
@@ -49,7 +52,7 @@ struct xi_imap_limits {
 #define XI_IMAP_DEFAULT_MAX_ARGS 4096
 
 /* Fills l with the defaults (max_command = max_line + max_literal,
- * literal_plus on). */
+ * literal_plus on, atom_backslash off). */
 void xi_imap_limits_default(struct xi_imap_limits *l);
 
 enum xi_imap_arg_type {

@@ -1486,23 +1486,31 @@ int xi_maildir_delivery_commit(struct xi_maildir_delivery *dlv, unsigned flags, 
 		unlink(dlv->tmppath);
 		goto done;
 	}
+	/* The file appears in new/ or cur/ only under the uidlist lock: a
+	 * concurrent writer's sync (another session, Dovecot) would otherwise
+	 * give it a UID between the link and our append, and the append below
+	 * a second one. */
+	char ulpath[PATH_MAX];
+	struct xi_dotlock lock;
+	if (xi_path_join(ulpath, sizeof(ulpath), err, "%s/" XI_UIDLIST_NAME, dlv->dir) < 0 ||
+	    xi_dotlock_take(ulpath, md->set.lock_stale_seconds, md->set.lock_timeout_seconds, &lock, err) < 0) {
+		unlink(dlv->tmppath);
+		goto done;
+	}
 	/* link() never replaces an existing message, unlike rename(). */
 	if (link(dlv->tmppath, dest) < 0) {
 		int e = errno;
+		xi_dotlock_release(&lock);
 		unlink(dlv->tmppath);
 		xi_error_set(err, XI_ERR_IO, "link into %s: %s", sub, strerror(e));
 		goto done;
 	}
 	unlink(dlv->tmppath);
 	if (md->set.fsync && fsync_dir(sub) < 0) {
+		xi_dotlock_release(&lock);
 		xi_error_set(err, XI_ERR_IO, "fsync %s: %s", sub, strerror(errno));
 		goto done;
 	}
-	char ulpath[PATH_MAX];
-	struct xi_dotlock lock;
-	if (xi_path_join(ulpath, sizeof(ulpath), err, "%s/" XI_UIDLIST_NAME, dlv->dir) < 0 ||
-	    xi_dotlock_take(ulpath, md->set.lock_stale_seconds, md->set.lock_timeout_seconds, &lock, err) < 0)
-		goto done;
 	uint32_t uid = 0;
 	int fast = uid_append_locked(md, dlv->dir, final, &uid, err);
 	xi_dotlock_release(&lock);

@@ -20,6 +20,7 @@
 #include "xidentd.h"
 #include "logon_policy.h"
 #include "privsep.h"
+#include "net_conn.h"
 #include "pop3_text.h"
 #include "tls.h"
 
@@ -106,8 +107,10 @@ struct conn {
 	bool sasl_ntlm;       /* the pending auth request is NTLM */
 	bool delayed_close;   /* close after the delayed reply */
 	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
+	bool imap;            /* an IMAP listener's connection (imap_login.c) */
 	bool old_auth;        /* its request or NTLM exchange is at the replaced auth process */
 	SSL *ssl;
+	struct xd_imap_login *imap_login;
 	struct source *src;
 	char *user;           /* USER argument, or AUTH LOGIN name */
 	struct buf in, out, to_mail;
@@ -129,10 +132,12 @@ struct net {
 	SSL_CTX *tls;
 	int listen_fds[XD_LISTEN_MAX];
 	bool listen_tls[XD_LISTEN_MAX];
+	bool listen_imap[XD_LISTEN_MAX];
 	size_t nlisten;
 	/* A new listener set arriving from the master (SIGHUP), one per message. */
 	int pending_fds[XD_LISTEN_MAX];
 	bool pending_tls[XD_LISTEN_MAX];
+	bool pending_imap[XD_LISTEN_MAX];
 	size_t npending;
 	int plaintext_mode;
 	struct conn **slots;
@@ -316,7 +321,13 @@ static void idle_insert(struct net *n, struct conn *c, uint8_t list)
 static void idle_touch(struct net *n, struct conn *c)
 {
 	idle_unlink(n, c);
-	c->due_ms = now_ms() + (c->state == ST_PROXY ? n->idle_ms : n->idle_pre_ms);
+	uint64_t idle = c->state == ST_PROXY ? n->idle_ms : n->idle_pre_ms;
+	/* A logged-on IMAP session may stay silent 30 minutes (RFC 3501 5.4),
+	 * and IDLE is re-issued every 29 (RFC 2177): the mail process keeps
+	 * time; the relay only must not cut it sooner. */
+	if (c->imap && c->state == ST_PROXY && idle < XD_IMAP_AUTOLOGOUT_MS + 60000)
+		idle = XD_IMAP_AUTOLOGOUT_MS + 60000;
+	c->due_ms = now_ms() + idle;
 	idle_insert(n, c, c->state == ST_PROXY ? LIST_PROXY : LIST_PREAUTH);
 }
 
@@ -342,7 +353,7 @@ static void conn_event(struct conn *c, unsigned id, const char *cause)
 		.category = XI_CAT_CONNECTIONS,
 		.level = id == 13002 ? XI_LEVEL_NONE : XI_LEVEL_MEDIUM,
 		.severity = id == 13002 ? "error" : "information",
-		.protocol = "pop3",
+		.protocol = c->imap ? "imap" : "pop3",
 		.remote = c->src != NULL ? c->src->addr : NULL,
 		.login = c->user,
 		.cause = cause,
@@ -505,6 +516,7 @@ static void conn_free(struct net *n, struct conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->to_mail);
+	xd_imap_login_free(c->imap_login);
 	if (c->user != NULL) {
 		OPENSSL_cleanse(c->user, strlen(c->user));
 		free(c->user);
@@ -528,11 +540,20 @@ static void conn_close(struct net *n, struct conn *c, const char *why)
 
 /* ---------------------------------------------------------------- auth */
 
+/* The logon service failed us (auth process gone, no memory). */
+static void conn_tempfail(struct net *n, struct conn *c)
+{
+	if (c->imap)
+		xd_imap_login_tempfail(n, c);
+	else
+		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
+}
+
 static void send_auth(struct net *n, struct conn *c, struct xi_msg *m)
 {
 	if (m->bad || xi_msg_send(auth_of(n, c), m, -1) < 0) {
-		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
+		conn_tempfail(n, c);
 		return;
 	}
 	c->state = ST_WAIT_AUTH;
@@ -544,13 +565,13 @@ static void auth_plain(struct net *n, struct conn *c, const char *name, const ch
 	struct xi_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL) {
-		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
+		conn_tempfail(n, c);
 		return;
 	}
 	c->sasl_ntlm = false;
 	old_auth_release(n, c);
 	xi_msg_init(m, XI_MSG_AUTH_PLAIN, c->id);
-	xi_msg_put_str(m, "pop3");
+	xi_msg_put_str(m, c->imap ? "imap" : "pop3");
 	xi_msg_put_str(m, c->src->addr);
 	xi_msg_put_str(m, name);
 	xi_msg_put_str(m, password);
@@ -564,12 +585,12 @@ static void auth_ntlm(struct net *n, struct conn *c, const char *blob, size_t le
 	struct xi_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL) {
-		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
+		conn_tempfail(n, c);
 		return;
 	}
 	c->sasl_ntlm = true;
 	xi_msg_init(m, XI_MSG_AUTH_NTLM, c->id);
-	xi_msg_put_str(m, "pop3");
+	xi_msg_put_str(m, c->imap ? "imap" : "pop3");
 	xi_msg_put_str(m, c->src->addr);
 	xi_msg_put(m, blob, len);
 	send_auth(n, c, m);
@@ -612,6 +633,8 @@ static void delayed_due(struct net *n, struct conn *c)
 	conn_send(n, c, reply, strlen(reply));
 	free(reply);
 	if (c->delayed_close) {
+		if (c->imap)
+			conn_sendf(n, c, "* BYE Too many failed logons; closing the connection.");
 		conn_event(c, 11103, "too many failed logons on this connection");
 		conn_close(n, c, NULL);
 		return;
@@ -625,7 +648,7 @@ static void delayed_due(struct net *n, struct conn *c)
 /* Hands the logged-on connection to the master with the token: plain
  * connections go over whole (this process forgets them); TLS ones stay here
  * and are relayed to the mail process over a socketpair. */
-static void start_session(struct net *n, struct conn *c, const uint8_t *token)
+static void start_session(struct net *n, struct conn *c, const uint8_t *token, const char *tag)
 {
 	struct xi_msg *m = malloc(sizeof(*m));
 	int pair[2] = { -1, -1 };
@@ -644,6 +667,8 @@ static void start_session(struct net *n, struct conn *c, const uint8_t *token)
 	xi_msg_put(m, token, XI_TOKEN_LEN);
 	xi_msg_put_u32(m, c->ssl != NULL);
 	xi_msg_put(m, c->in.data, c->in.len);
+	if (tag != NULL)
+		xi_msg_put_str(m, tag);
 	if (xi_msg_send(n->master, m, give) < 0)
 		goto fail;
 	free(m);
@@ -670,8 +695,8 @@ fail:
 		close(pair[0]);
 		close(pair[1]);
 	}
-	send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 	c->state = ST_AUTHORIZATION;
+	conn_tempfail(n, c);
 	conn_update_events(n, c);
 }
 
@@ -691,13 +716,24 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 	    !xi_msg_bytes(m, &token, &token_len, XI_TOKEN_LEN) ||
 	    !xi_msg_str(m, user, sizeof(user))) {
 		old_auth_release(n, c);
-		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
 		c->state = ST_AUTHORIZATION;
+		conn_tempfail(n, c);
 		conn_update_events(n, c);
 		return;
 	}
 	if (status != XI_AUTH_CONTINUE)
 		old_auth_release(n, c); /* the exchange ends here */
+	if (c->imap) {
+		/* Optional trailing field: the home server of other_server. */
+		char home[XI_NAME_MAX];
+		if (m->pos >= m->len || !xi_msg_str(m, home, sizeof(home)))
+			home[0] = '\0';
+		c->state = ST_AUTHORIZATION;
+		xd_imap_login_auth_reply(n, c, status, outcome, text, blob, token, token_len, home);
+		if (n->slots[slot] == c && c->state != ST_PROXY)
+			conn_update_events(n, c);
+		return;
+	}
 	switch (status) {
 	case XI_AUTH_CONTINUE:
 		c->state = ST_SASL_NTLM;
@@ -710,7 +746,7 @@ static void handle_auth_reply(struct net *n, struct xi_msg *m)
 			c->state = ST_AUTHORIZATION;
 			break;
 		}
-		start_session(n, c, token);
+		start_session(n, c, token, NULL);
 		return;
 	case XI_AUTH_TEMPFAIL: {
 		const struct xi_outcome_info *info = xi_outcome_by_name(outcome);
@@ -984,6 +1020,16 @@ static void process_input(struct net *n, struct conn *c)
 {
 	uint32_t id = c->id;
 
+	if (c->imap) {
+		while (n->slots[id & SLOT_MASK] == c &&
+		       (c->state == ST_AUTHORIZATION || c->state == ST_SASL_NTLM) && c->in.len > 0)
+			if (!xd_imap_login_step(n, c))
+				break;
+		if (n->slots[id & SLOT_MASK] == c && c->state == ST_CLOSING && c->out.len == 0)
+			conn_close(n, c, NULL);
+		return;
+	}
+
 	while (n->slots[id & SLOT_MASK] == c &&
 	       (c->state == ST_AUTHORIZATION || c->state == ST_SASL_PLAIN ||
 		c->state == ST_SASL_LOGIN_USER || c->state == ST_SASL_LOGIN_PASS ||
@@ -1044,7 +1090,9 @@ static void tls_handshake(struct net *n, struct conn *c)
 	if (r == 1) {
 		c->tls_want_write = false;
 		c->state = ST_AUTHORIZATION;
-		if (c->implicit_tls)
+		if (c->implicit_tls && c->imap)
+			xd_imap_login_greet(n, c);
+		else if (c->implicit_tls)
 			conn_sendf(n, c, "+OK " POP3_GREETING);
 		conn_update_events(n, c);
 		return;
@@ -1142,7 +1190,10 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 				return;
 			}
 		} else if (buf_append(&c->in, n->readbuf, (size_t)r, n->max_line + READ_CHUNK) < 0) {
-			conn_sendf(n, c, "-ERR " POP3_TEXT_LINE_TOO_LONG);
+			if (c->imap)
+				conn_sendf(n, c, "* BYE " POP3_TEXT_LINE_TOO_LONG);
+			else
+				conn_sendf(n, c, "-ERR " POP3_TEXT_LINE_TOO_LONG);
 			conn_close(n, c, "line too long");
 			return;
 		}
@@ -1231,7 +1282,11 @@ static void on_listener(struct net *n, size_t idx)
 		}
 		if (n->used >= n->max_conns || n->stopping) {
 			static const char busy[] = "-ERR [SYS/TEMP] " POP3_TEXT_TOO_MANY "\r\n";
-			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			static const char busy_imap[] = "* BYE [UNAVAILABLE] " POP3_TEXT_TOO_MANY "\r\n";
+			if (n->listen_imap[idx])
+				(void)send(fd, busy_imap, sizeof(busy_imap) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			else
+				(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
 			       "remote=%s cause=\"max_connections (%zu) reached\"", addr, n->max_conns);
@@ -1240,7 +1295,11 @@ static void on_listener(struct net *n, size_t idx)
 		src = source_get(n, addr, true);
 		if (src == NULL || src->conns >= n->max_per_source) {
 			static const char busy[] = "-ERR [SYS/TEMP] " POP3_TEXT_TOO_MANY_SOURCE "\r\n";
-			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			static const char busy_imap[] = "* BYE [UNAVAILABLE] " POP3_TEXT_TOO_MANY_SOURCE "\r\n";
+			if (n->listen_imap[idx])
+				(void)send(fd, busy_imap, sizeof(busy_imap) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			else
+				(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
 			       "remote=%s cause=\"max_connections_per_source (%zu) reached\"",
@@ -1260,6 +1319,7 @@ static void on_listener(struct net *n, size_t idx)
 		c->id = slot | ((uint32_t)(n->gens[slot] & 0x7ff) << SLOT_BITS);
 		c->fd = fd;
 		c->proxy_fd = -1;
+		c->imap = n->listen_imap[idx];
 		c->src = src;
 		src->conns++;
 		n->slots[slot] = c;
@@ -1282,7 +1342,10 @@ static void on_listener(struct net *n, size_t idx)
 		} else {
 			c->state = ST_AUTHORIZATION;
 			idle_touch(n, c);
-			conn_sendf(n, c, "+OK " POP3_GREETING);
+			if (c->imap)
+				xd_imap_login_greet(n, c);
+			else
+				conn_sendf(n, c, "+OK " POP3_GREETING);
 		}
 	}
 }
@@ -1332,9 +1395,10 @@ static void listeners_watch(struct net *n, bool add)
  * are not touched. */
 static void listener_received(struct net *n, struct xi_msg *m, int fd)
 {
-	uint32_t index, count, tls;
+	uint32_t index, count, tls, imap = 0;
 
 	if (!xi_msg_u32(m, &index) || !xi_msg_u32(m, &count) || !xi_msg_u32(m, &tls) ||
+	    (m->pos < m->len && !xi_msg_u32(m, &imap)) ||
 	    count == 0 || count > XD_LISTEN_MAX || index != n->npending || index >= count) {
 		xd_log(LOG_ERR, "network: malformed listener set from the master");
 		close(fd);
@@ -1346,6 +1410,7 @@ static void listener_received(struct net *n, struct xi_msg *m, int fd)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	n->pending_fds[n->npending] = fd;
 	n->pending_tls[n->npending] = tls != 0;
+	n->pending_imap[n->npending] = imap != 0;
 	n->npending++;
 	if (n->npending < count)
 		return;
@@ -1354,6 +1419,7 @@ static void listener_received(struct net *n, struct xi_msg *m, int fd)
 		close(n->listen_fds[i]);
 	memcpy(n->listen_fds, n->pending_fds, count * sizeof(int));
 	memcpy(n->listen_tls, n->pending_tls, count * sizeof(bool));
+	memcpy(n->listen_imap, n->pending_imap, count * sizeof(bool));
 	n->nlisten = count;
 	n->npending = 0;
 	listeners_watch(n, true);
@@ -1448,7 +1514,7 @@ static void auth_lost(struct net *n, bool old)
 		old_auth_release(n, c);
 		c->sasl_ntlm = false;
 		c->state = ST_AUTHORIZATION;
-		send_outcome(n, c, XI_OUTCOME_TEMPFAIL);
+		conn_tempfail(n, c);
 		conn_update_events(n, c);
 	}
 	if (old) {
@@ -1518,14 +1584,16 @@ static void expire(struct net *n)
 			idle_touch(n, c);
 			continue;
 		}
-		if (c->state != ST_PROXY)
+		if (c->state != ST_PROXY && c->imap)
+			conn_sendf(n, c, "* BYE Idle for too long; closing the connection.");
+		else if (c->state != ST_PROXY)
 			conn_sendf(n, c, "-ERR " POP3_TEXT_IDLE);
 		conn_close(n, c, "idle timeout");
 	}
 }
 
 int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *listen_tls,
-		size_t nlisten, int auth_sock, int master_sock)
+		const bool *listen_imap, size_t nlisten, int auth_sock, int master_sock)
 {
 	struct net *n = calloc(1, sizeof(*n));
 	sigset_t mask;
@@ -1541,6 +1609,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 		nlisten = XD_LISTEN_MAX;
 	memcpy(n->listen_fds, listen_fds, nlisten * sizeof(int));
 	memcpy(n->listen_tls, listen_tls, nlisten * sizeof(bool));
+	memcpy(n->listen_imap, listen_imap, nlisten * sizeof(bool));
 	n->nlisten = nlisten;
 	{
 		struct xd_limits l;
@@ -1644,4 +1713,115 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 	close(n->sigfd);
 	free(n);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- net_conn.h
+ * What imap_login.c may do with a connection; the structures stay here. */
+
+void xd_conn_send(struct net *n, struct conn *c, const char *text, size_t len)
+{
+	conn_send(n, c, text, len);
+}
+
+void xd_conn_auth_plain(struct net *n, struct conn *c, const char *name, const char *password)
+{
+	auth_plain(n, c, name, password);
+}
+
+void xd_conn_auth_ntlm(struct net *n, struct conn *c, const char *blob, size_t len)
+{
+	auth_ntlm(n, c, blob, len);
+}
+
+void xd_conn_sasl_ntlm_wait(struct net *n, struct conn *c)
+{
+	c->state = ST_SASL_NTLM;
+	conn_update_events(n, c);
+}
+
+void xd_conn_auth_forget(struct net *n, struct conn *c)
+{
+	struct xi_msg *m = malloc(sizeof(*m));
+
+	if (m != NULL) {
+		xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
+		(void)xi_msg_send(n->auth, m, -1);
+		free(m);
+	}
+	c->sasl_ntlm = false;
+	c->state = ST_AUTHORIZATION;
+}
+
+void xd_conn_logon_failed(struct net *n, struct conn *c, const char *reply)
+{
+	logon_failed(n, c, reply);
+}
+
+bool xd_conn_starttls(struct net *n, struct conn *c)
+{
+	if (c->out.len > 0) {
+		conn_close(n, c, "could not send the STARTTLS answer");
+		return false;
+	}
+	/* What the client sent after STARTTLS came in clear text: drop it
+	 * (RFC 3501 6.2.1, the STARTTLS injection). */
+	buf_consume(&c->in, c->in.len);
+	start_tls(n, c);
+	return n->slots[c->id & SLOT_MASK] == c;
+}
+
+void xd_conn_start_session(struct net *n, struct conn *c, const uint8_t *token, const char *tag)
+{
+	start_session(n, c, token, tag);
+}
+
+void xd_conn_close(struct net *n, struct conn *c, const char *why)
+{
+	conn_close(n, c, why);
+}
+
+void xd_conn_closing(struct conn *c)
+{
+	c->state = ST_CLOSING;
+}
+
+bool xd_conn_tls_offered(const struct net *n, const struct conn *c)
+{
+	return n->tls != NULL && !c->tls;
+}
+
+bool xd_conn_tls_active(const struct conn *c)
+{
+	return c->tls;
+}
+
+void xd_conn_input(const struct conn *c, const char **data_r, size_t *len_r)
+{
+	*data_r = c->in.data;
+	*len_r = c->in.len;
+}
+
+void xd_conn_consume(struct conn *c, size_t len)
+{
+	buf_consume(&c->in, len);
+}
+
+const char *xd_conn_remote(const struct conn *c)
+{
+	return c->src != NULL ? c->src->addr : "";
+}
+
+struct xd_imap_login **xd_conn_imap_state(struct conn *c)
+{
+	return &c->imap_login;
+}
+
+const struct xi_config *xd_net_config(const struct net *n)
+{
+	return n->cfg;
+}
+
+size_t xd_net_max_line(const struct net *n)
+{
+	return n->max_line;
 }

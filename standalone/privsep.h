@@ -37,8 +37,8 @@ enum xi_msg_type {
 	XI_MSG_TLS,              /* certificate chain PEM, key PEM, CA PEM (at start and on SIGHUP) */
 	XI_MSG_AUTH_SOCKET,      /* with a descriptor: the new auth process's socket (SIGHUP) */
 	XI_MSG_LIMITS,           /* struct xd_limits as u32 fields (at start and on SIGHUP) */
-	XI_MSG_LISTENER,         /* with a descriptor: u32 index, u32 count, u32 tls; the
-				    whole set, replacing the old once index = count - 1 */
+	XI_MSG_LISTENER,         /* with a descriptor: u32 index, u32 count, u32 tls, u32 imap;
+				    the whole set, replacing the old once index = count - 1 */
 	/* xidentd-lmtp (xidentd_lmtp.c) */
 	XI_MSG_LMTP_REGISTER,    /* session -> resolver, with a descriptor: its own channel */
 	XI_MSG_LMTP_RCPT,        /* protocol -> deliverer: address;

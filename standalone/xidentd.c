@@ -63,6 +63,7 @@ struct grant {
 struct listeners {
 	int fds[LISTEN_MAX];
 	bool tls[LISTEN_MAX];
+	bool imap[LISTEN_MAX];           /* IMAP listener (else POP3) */
 	char spec[LISTEN_MAX][SPEC_MAX]; /* as written in the config, to match on SIGHUP */
 	size_t n;
 };
@@ -93,7 +94,7 @@ static void forget_secrets(const struct xi_config *cfg)
 		OPENSSL_cleanse(secret, strlen(secret));
 }
 
-static int open_listener(const char *spec, bool tls, struct listeners *ls)
+static int open_listener(const char *spec, bool tls, bool imap, struct listeners *ls)
 {
 	char host[256];
 	const char *port, *colon = strrchr(spec, ':');
@@ -136,6 +137,7 @@ static int open_listener(const char *spec, bool tls, struct listeners *ls)
 	freeaddrinfo(ai);
 	ls->fds[ls->n] = fd;
 	ls->tls[ls->n] = tls;
+	ls->imap[ls->n] = imap;
 	snprintf(ls->spec[ls->n], SPEC_MAX, "%s", whole);
 	ls->n++;
 	return 0;
@@ -149,9 +151,11 @@ static int open_listener(const char *spec, bool tls, struct listeners *ls)
 static int listeners_for(const struct listeners *cur, const struct xi_config *cfg,
 			 struct listeners *next)
 {
-	static const struct { enum xi_config_key key; bool tls; } kinds[] = {
-		{ XI_CFG_POP3_LISTEN, false },
-		{ XI_CFG_POP3S_LISTEN, true },
+	static const struct { enum xi_config_key key; bool tls, imap; const char *name; } kinds[] = {
+		{ XI_CFG_POP3_LISTEN, false, false, "pop3_listen" },
+		{ XI_CFG_POP3S_LISTEN, true, false, "pop3s_listen" },
+		{ XI_CFG_IMAP_LISTEN, false, true, "imap_listen" },
+		{ XI_CFG_IMAPS_LISTEN, true, true, "imaps_listen" },
 	};
 	struct listeners built = { .n = 0 };
 	bool reused[LISTEN_MAX] = { false }, fresh[LISTEN_MAX] = { false };
@@ -162,28 +166,30 @@ static int listeners_for(const struct listeners *cur, const struct xi_config *cf
 		for (size_t i = 0; i < n; i++) {
 			size_t j;
 			for (j = 0; j < cur->n; j++)
-				if (!reused[j] && cur->tls[j] == kinds[k].tls &&
+				if (!reused[j] && cur->tls[j] == kinds[k].tls && cur->imap[j] == kinds[k].imap &&
 				    strcmp(cur->spec[j], specs[i]) == 0)
 					break;
 			if (j < cur->n && built.n < LISTEN_MAX) {
 				reused[j] = true;
 				built.fds[built.n] = cur->fds[j];
 				built.tls[built.n] = cur->tls[j];
+				built.imap[built.n] = cur->imap[j];
 				memcpy(built.spec[built.n], cur->spec[j], SPEC_MAX);
 				built.n++;
-			} else if (open_listener(specs[i], kinds[k].tls, &built) == 0) {
+			} else if (open_listener(specs[i], kinds[k].tls, kinds[k].imap, &built) == 0) {
 				fresh[built.n - 1] = true;
 			} else {
 				goto fail;
 			}
 		}
 		if (kinds[k].tls && n > 0 && xi_config_str(cfg, XI_CFG_TLS_CERT_FILE) == NULL) {
-			xd_log(LOG_ERR, "pop3s_listen needs tls_cert_file and tls_key_file");
+			xd_log(LOG_ERR, "%s needs tls_cert_file and tls_key_file", kinds[k].name);
 			goto fail;
 		}
 	}
 	if (built.n == 0) {
-		xd_log(LOG_ERR, "no listeners: set pop3_listen and/or pop3s_listen");
+		xd_log(LOG_ERR, "no listeners: set pop3_listen, pop3s_listen, imap_listen and/or "
+		       "imaps_listen");
 		goto fail;
 	}
 	*next = built;
@@ -368,7 +374,7 @@ static int start_net(struct master *m, int auth_end)
 		}
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
 			_exit(1);
-		_exit(xd_net_main(m->cfg, m->ls.fds, m->ls.tls, m->ls.n, auth_end, pair[1]));
+		_exit(xd_net_main(m->cfg, m->ls.fds, m->ls.tls, m->ls.imap, m->ls.n, auth_end, pair[1]));
 	}
 	close(pair[1]);
 	close(auth_end);
@@ -433,6 +439,7 @@ static int send_listeners(struct master *m)
 		xi_msg_put_u32(msg, (uint32_t)i);
 		xi_msg_put_u32(msg, (uint32_t)m->ls.n);
 		xi_msg_put_u32(msg, m->ls.tls[i]);
+		xi_msg_put_u32(msg, m->ls.imap[i]);
 		r = xi_msg_send(m->net_sock, msg, m->ls.fds[i]);
 	}
 	free(msg);
@@ -548,7 +555,7 @@ static void on_grant(struct master *m)
  * beyond the user's limit from this address.  The master counts the mail
  * processes it forked, so neither the network process nor a client can
  * make the count lie. */
-static bool over_user_limit(struct master *m, const struct grant *g, int fd)
+static bool over_user_limit(struct master *m, const struct grant *g, int fd, const char *tag)
 {
 	long long limit = xi_config_int(m->cfg, XI_CFG_MAX_USER_SESSIONS);
 	size_t live;
@@ -562,7 +569,11 @@ static bool over_user_limit(struct master *m, const struct grant *g, int fd)
 		return false;
 	snprintf(value, sizeof(value), "max_user_sessions = %lld", limit);
 	xi_outcome_client_text(XI_OUTCOME_SESSION_LIMIT, args, 1, text, sizeof(text));
-	len = snprintf(line, sizeof(line), "-ERR [%s] %s\r\n", info->pop3_code, text);
+	if (strcmp(g->protocol, "imap") == 0)
+		len = snprintf(line, sizeof(line), "%s NO [%s] %s\r\n", tag[0] ? tag : "*",
+			       info->imap_code, text);
+	else
+		len = snprintf(line, sizeof(line), "-ERR [%s] %s\r\n", info->pop3_code, text);
 	if (len > 0 && write(fd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1) < 0) {
 		/* the client is gone anyway */
 	}
@@ -577,15 +588,20 @@ static bool over_user_limit(struct master *m, const struct grant *g, int fd)
 }
 
 static void start_mail(struct master *m, const struct grant *g, int fd, const char *pending,
-		       size_t pending_len)
+		       size_t pending_len, const char *tag)
 {
 	pid_t pid;
 
 	/* Logged-on sessions count against max_connections too: the network
 	 * process forgets plain connections once they are handed over. */
 	if (m->sessions >= (size_t)xi_config_int(m->cfg, XI_CFG_MAX_CONNECTIONS)) {
-		static const char busy[] = "-ERR [SYS/TEMP] Too many sessions; try again later.\r\n";
-		if (write(fd, busy, sizeof(busy) - 1) < 0) {
+		char busy[XD_IMAP_TAG_MAX + 80];
+		if (strcmp(g->protocol, "imap") == 0)
+			snprintf(busy, sizeof(busy), "%s NO [UNAVAILABLE] Too many sessions; try again "
+				 "later.\r\n", tag[0] ? tag : "*");
+		else
+			snprintf(busy, sizeof(busy), "-ERR [SYS/TEMP] Too many sessions; try again later.\r\n");
+		if (write(fd, busy, strlen(busy)) < 0) {
 			/* the client is gone anyway */
 		}
 		xd_log(LOG_WARNING, "event=11103 category=Connections severity=warning protocol=pop3 "
@@ -593,7 +609,7 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 		       xi_config_int(m->cfg, XI_CFG_MAX_CONNECTIONS));
 		return;
 	}
-	if (over_user_limit(m, g, fd))
+	if (over_user_limit(m, g, fd, tag))
 		return;
 	pid = fork();
 	if (pid != 0) {
@@ -626,6 +642,8 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 		       g->home);
 		_exit(1);
 	}
+	if (strcmp(g->protocol, "imap") == 0)
+		_exit(xd_imap_main(m->cfg, fd, g->user, g->maildir, tag, pending, pending_len));
 	_exit(xd_mail_main(m->cfg, fd, g->user, g->maildir, pending, pending_len));
 }
 
@@ -667,8 +685,12 @@ static void on_session(struct master *m)
 				on_grant(m);
 				g = find_grant(m, token, now);
 			}
+			/* IMAP: the tag of the logon command, for the mail process's answer. */
+			char tag[XD_IMAP_TAG_MAX];
+			if (msg->pos >= msg->len || !xi_msg_str(msg, tag, sizeof(tag)))
+				tag[0] = '\0';
 			if (g != NULL) {
-				start_mail(m, g, fd, (const char *)pending, pl);
+				start_mail(m, g, fd, (const char *)pending, pl, tag);
 				/* A token opens one session. */
 				OPENSSL_cleanse(g, sizeof(*g));
 			} else {

@@ -1,5 +1,5 @@
 /*
- * xidentd: the standalone POP3 server.  Processes (privilege separation in
+ * xidentd: the standalone POP3 and IMAP server.  Processes (privilege separation in
  * the spirit of OpenSMTPD and popa3d):
  *
  *   master   root; reads the config, opens listeners, forks the others,
@@ -7,11 +7,13 @@
  *            auth process sent it (never from what the network process
  *            claims), reaps children, handles SIGTERM/SIGHUP.
  *   network  unprivileged, chrooted to an empty folder, no config secrets:
- *            the event loop, TLS, limits, POP3 before logon.
+ *            the event loop, TLS, limits, POP3 and IMAP before logon
+ *            (IMAP: imap_login.c behind net_conn.h).
  *   auth     unprivileged: the config, the bind password and the resolver;
  *            answers the network process, sends grants to the master.
  *   mail     one per session, as the mailbox's uid/gid: the POP3
- *            transaction state on one mailbox.  A crash ends one session.
+ *            transaction state on one mailbox (mail.c), or an IMAP session
+ *            (imap_session.h).  A crash ends one session.
  */
 #ifndef XIDENTD_H
 #define XIDENTD_H
@@ -59,12 +61,24 @@ bool xd_limits_get(struct xi_msg *m, struct xd_limits *l);
 
 /* Process bodies; each returns the process's exit code. */
 int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock);
+/* listen_imap[i]: listener i speaks IMAP (else POP3). */
 int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *listen_tls,
-		size_t nlisten, int auth_sock, int master_sock);
+		const bool *listen_imap, size_t nlisten, int auth_sock, int master_sock);
 /* The mail process: serves fd (client socket, or the network process's
  * proxy end) as user on the Maildir at maildir, after sending the logon's
  * +OK.  pending/pending_len: input the client already sent. */
 int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
 		 const char *pending, size_t pending_len);
+
+/* IMAP: the longest tag the network process hands to the mail process. */
+#define XD_IMAP_TAG_MAX 128
+/* IMAP's inactivity autologout after logon: at least 30 minutes (RFC 3501
+ * 5.4), whatever idle_timeout says for POP3. */
+#define XD_IMAP_AUTOLOGOUT_MS (30 * 60 * 1000)
+/* The IMAP mail process (imap_session.c): serves fd as user on the Maildir
+ * at maildir; first answers the logon command tagged `tag` with OK.
+ * pending/pending_len: input the client already sent. */
+int xd_imap_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+		 const char *tag, const char *pending, size_t pending_len);
 
 #endif

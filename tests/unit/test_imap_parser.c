@@ -484,6 +484,25 @@ static void test_strings(void)
 	}
 }
 
+/* atom_backslash (xidentd's logon parser): DOMAIN\account\alias unquoted. */
+static void test_atom_backslash(void)
+{
+	struct xi_imap_limits lim;
+	struct xi_imap_parser *p;
+
+	xi_imap_limits_default(&lim);
+	tap_ok(err_code("a LOGIN DOM\\acct\\alias pw\r\n", &lim, NULL) == XI_IMAP_ERR_SYNTAX,
+	       "backslash inside an atom refused by default");
+	lim.atom_backslash = true;
+	p = xi_imap_parser_new(&lim);
+	tap_ok(feed(p, "a LOGIN DOM\\acct\\alias pw\r\n") == XI_IMAP_COMMAND &&
+	       strcmp(xi_imap_parser_command(p)->args->str, "DOM\\acct\\alias") == 0,
+	       "atom_backslash: DOM\\acct\\alias read as one atom");
+	xi_imap_parser_free(p);
+	tap_ok(err_code("a LOGIN DOM\\x\"y pw\r\n", &lim, NULL) == XI_IMAP_ERR_SYNTAX,
+	       "atom_backslash: a quote inside an atom still refused");
+}
+
 int main(void)
 {
 	test_grammar();
@@ -492,5 +511,6 @@ int main(void)
 	test_hostile();
 	test_seqset();
 	test_strings();
+	test_atom_backslash();
 	return tap_done();
 }
