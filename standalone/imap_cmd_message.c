@@ -401,15 +401,18 @@ void imap_cmd_store(struct imap_session *s, const struct xi_imap_command *cmd,
 		imap_tagged(s, cmd->tag, "BAD %s", why);
 		return;
 	}
+	/* The set before any keyword is created: a refused STORE changes
+	 * nothing, not even the mailbox's keyword list. */
+	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set))
+		return;
 	/* Now create the keywords: only room (26 per folder) can fail. */
 	if (!imap_flags_parse(flags, v->mb, &fl, &kw, why, sizeof(why))) {
+		free(set.r);
 		imap_tagged(s, cmd->tag, "NO [LIMIT] %s", why);
 		return;
 	}
 	if (xi_mailbox_keyword_count(v->mb) != v->keywords_told)
 		imap_view_send_flags(s, v);
-	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set))
-		return;
 	for (size_t i = 0; i < v->count && !s->failed; i++) {
 		struct imap_view_msg *vm = &v->msgs[i];
 		struct xi_error err = { 0 };
