@@ -24,7 +24,7 @@ from mailclients import LineConn
 XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
 VMAIL_UID = 5000
 # homes of the sample directory's mailboxes that these tests log on to
-HOMES = ['johnd', 'asmith', 'bjones', 'mike', 'cwhite', 'user', 'rjames']
+HOMES = ['johnd', 'asmith', 'bjones', 'mike', 'helpdesk', 'imaponly']
 USER, PASSWORD = 'EXAMPLE\\asmith', 'asmith-pw'
 MESSAGE = (b'From: Alice <a@example.com>\r\nTo: johnd@example.com\r\nSubject: hello\r\n'
            b'Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nMessage-ID: <m1@example.com>\r\n\r\n'
@@ -219,6 +219,109 @@ def test_grammar(t, srv):
     u, tagged = r.cmd('LOGOUT')
     t.ok(u == ['* BYE Logging out.'] and ' OK ' in tagged, 'LOGOUT: BYE before the tagged OK', u + [tagged])
     r.close()
+
+
+# ------------------------------------------------------------ real clients
+
+def maildir_files(path):
+    """{sub/name: bytes} of a Maildir folder's messages."""
+    out = {}
+    for sub in ('new', 'cur'):
+        d = os.path.join(path, sub)
+        for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, n), 'rb') as f:
+                out['%s/%s' % (sub, n)] = f.read()
+    return out
+
+
+def info_flags(name):
+    return name.split(':2,', 1)[1] if ':2,' in name else ''
+
+
+def server_messages(srv, user, password, folder):
+    """[(uid, flags, body)] of a folder, read through IMAP by a new session."""
+    r = Raw(srv.port, user=user, password=password)
+    u, tagged = r.cmd('EXAMINE %s' % quote(folder))
+    out = []
+    if ' OK ' in tagged:
+        u, _ = r.cmd('FETCH 1:* (UID FLAGS BODY.PEEK[])') if any(re.match(r'\* [1-9]\d* EXISTS', x) for x in u) \
+            else ([], '')
+        for ln in u:
+            m = re.match(r'\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) BODY\[\] \{\d+\}\r\n(.*)\)$', ln, re.S)
+            if m:
+                out.append((int(m.group(1)), sorted(m.group(2).replace('\\Recent', '').split()),
+                            m.group(3).encode('utf-8', 'surrogateescape')))
+    r.cmd('LOGOUT')
+    r.close()
+    return out
+
+
+def run_client(argv, timeout=120, **kw):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, **kw)
+    return p.returncode, p.stdout.decode('utf-8', 'replace')
+
+
+def test_mbsync(t, srv):
+    user, pw = 'EXAMPLE\\bjones', 'bjones-pw'
+    r = Raw(srv.port, user=user, password=pw)
+    for i in range(3):
+        r.cmd(append_cmd('INBOX', MESSAGE.replace(b'hello', b'server %d' % i), b'(\\Seen) ' if i == 0 else b''))
+    r.cmd('CREATE Archive')
+    r.cmd(append_cmd('Archive', MESSAGE.replace(b'hello', b'archived')))
+    r.cmd('LOGOUT')
+    r.close()
+    home = tempdir('mbsync-')
+    local = os.path.join(home, 'local')
+    os.mkdir(local)
+    rc = os.path.join(home, 'mbsyncrc')
+    with open(rc, 'w') as f:
+        f.write('IMAPAccount x\nHost 127.0.0.1\nPort %d\nUser "%s"\nPass %s\nSSLType None\nAuthMechs LOGIN\n\n'
+                'IMAPStore remote\nAccount x\n\nMaildirStore local\nPath %s/\nInbox %s/INBOX\n'
+                'SubFolders Verbatim\n\nChannel ch\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n'
+                'Expunge Both\nSyncState *\n' % (srv.port, user.replace('\\', '\\\\'), pw, local, local))
+    code, out = run_client(['mbsync', '-c', rc, '-a'])
+    t.ok(code == 0, 'mbsync: first sync succeeds', out[-2000:])
+    inbox = maildir_files(os.path.join(local, 'INBOX'))
+    t.ok(len(inbox) == 3, 'mbsync: the 3 INBOX messages arrive', sorted(inbox))
+    t.eq(sorted(info_flags(n) for n in inbox), ['', '', 'S'], 'mbsync: \\Seen arrives as S')
+    t.eq(len(maildir_files(os.path.join(local, 'Archive'))), 1, 'mbsync: folder Archive created locally')
+    # local changes: a new message, a flag, a deleted message, a new folder
+    names = sorted(inbox)
+    unseen = [n for n in names if info_flags(n) == ''][0]
+    os.rename(os.path.join(local, 'INBOX', unseen), os.path.join(local, 'INBOX', 'cur',
+                                                                   os.path.basename(unseen).split(':2,')[0] + ':2,FS'))
+    for sub in ('cur', 'new', 'tmp'):
+        os.makedirs(os.path.join(local, 'Projects', sub), exist_ok=True)
+    with open(os.path.join(local, 'INBOX', 'new', '1700000100.local1.host'), 'wb') as f:
+        f.write(MESSAGE.replace(b'hello', b'from local'))
+    with open(os.path.join(local, 'Projects', 'new', '1700000101.local2.host'), 'wb') as f:
+        f.write(MESSAGE.replace(b'hello', b'project plan'))
+    code, out = run_client(['mbsync', '-c', rc, '-a'])
+    t.ok(code == 0, 'mbsync: second sync (local changes up) succeeds', out[-2000:])
+    msgs = server_messages(srv, user, pw, 'INBOX')
+    t.ok(len(msgs) == 4, 'mbsync: server INBOX has the local message too', [m[:2] for m in msgs])
+    t.ok(any(b'Subject: from local' in m[2] for m in msgs), 'mbsync: local message body on the server')
+    t.ok(any(m[1] == ['\\Flagged', '\\Seen'] for m in msgs), 'mbsync: local flags FS reach the server',
+         [m[:2] for m in msgs])
+    proj = server_messages(srv, user, pw, 'Projects')
+    t.ok(len(proj) == 1 and b'project plan' in proj[0][2], 'mbsync: new local folder created on the server with '
+         'its message', proj)
+    # server side change: delete one, flag another
+    r = Raw(srv.port, user=user, password=pw)
+    r.cmd('SELECT INBOX')
+    r.cmd('UID STORE %d +FLAGS (\\Answered)' % msgs[0][0])
+    r.cmd('UID STORE %d +FLAGS (\\Deleted)' % msgs[1][0])
+    r.cmd('EXPUNGE')
+    r.cmd('LOGOUT')
+    r.close()
+    code, out = run_client(['mbsync', '-c', rc, '-a'])
+    t.ok(code == 0, 'mbsync: third sync (server changes down) succeeds', out[-2000:])
+    inbox = maildir_files(os.path.join(local, 'INBOX'))
+    t.ok(len(inbox) == 3, 'mbsync: the message expunged on the server is gone locally', sorted(inbox))
+    t.ok(any('R' in info_flags(n) for n in inbox), 'mbsync: \\Answered arrives as R', sorted(inbox))
+    code, out = run_client(['mbsync', '-c', rc, '-a'])
+    t.ok(code == 0 and len(server_messages(srv, user, pw, 'INBOX')) == 3, 'mbsync: a further sync changes nothing',
+         out[-2000:])
 
 
 # ------------------------------------------------------------ stress
@@ -417,7 +520,7 @@ if __name__ == '__main__' and not os.environ.get('XD_SERVE') and not os.environ.
         with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
             srv = Server(d, root)
             only = os.environ.get('XD_ONLY')
-            tests = [('grammar', test_grammar, (t, srv)), ('stress', test_stress, (t, srv))]
+            tests = [('grammar', test_grammar, (t, srv)), ('mbsync', test_mbsync, (t, srv)), ('stress', test_stress, (t, srv))]
             for name, fn, args in tests:
                 if only and name not in only.split(','):
                     continue
