@@ -324,6 +324,143 @@ def test_mbsync(t, srv):
          out[-2000:])
 
 
+def seed(srv, user, pw, folder, subjects, create=False):
+    r = Raw(srv.port, user=user, password=pw)
+    if create:
+        r.cmd('CREATE %s' % quote(folder))
+    for subj in subjects:
+        r.cmd(append_cmd(quote(folder), MESSAGE.replace(b'hello', subj.encode())))
+    r.cmd('LOGOUT')
+    r.close()
+
+
+def test_offlineimap(t, srv):
+    user, pw = 'EXAMPLE\\jdoe', 'jdoe-pw'
+    seed(srv, user, pw, 'INBOX', ['oi one', 'oi two'])
+    home = tempdir('offlineimap-')
+    mail = os.path.join(home, 'mail')
+    os.mkdir(mail)
+    rc = os.path.join(home, 'rc')
+    with open(rc, 'w') as f:
+        f.write('[general]\naccounts = x\nmetadata = %s/meta\n[Account x]\nlocalrepository = L\n'
+                'remoterepository = R\n[Repository L]\ntype = Maildir\nlocalfolders = %s\n'
+                '[Repository R]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = %d\nremoteuser = %s\n'
+                'remotepass = %s\nssl = no\nstarttls = no\n' % (home, mail, srv.port, user, pw))
+    argv = ['offlineimap', '-c', rc, '-o', '-u', 'basic']
+    code, out = run_client(argv)
+    t.ok(code == 0 and 'ERROR' not in out, 'offlineimap: first sync succeeds', out[-2000:])
+    inbox = maildir_files(os.path.join(mail, 'INBOX'))
+    t.ok(len(inbox) == 2 and all(b'Subject: oi ' in v for v in inbox.values()), 'offlineimap: both messages arrive',
+         sorted(inbox))
+    # local: flag one seen, add a message, add a folder
+    first = sorted(inbox)[0]
+    base = os.path.join(mail, 'INBOX')
+    os.rename(os.path.join(base, first), os.path.join(base, 'cur', os.path.basename(first).split(':2,')[0] + ':2,S'))
+    with open(os.path.join(base, 'new', '1700000200.oi.host'), 'wb') as f:
+        f.write(MESSAGE.replace(b'hello', b'oi local'))
+    for sub in ('cur', 'new', 'tmp'):
+        os.makedirs(os.path.join(mail, 'Notes', sub))
+    with open(os.path.join(mail, 'Notes', 'new', '1700000201.oi.host'), 'wb') as f:
+        f.write(MESSAGE.replace(b'hello', b'oi note'))
+    code, out = run_client(argv)
+    t.ok(code == 0 and 'ERROR' not in out, 'offlineimap: second sync (local changes up) succeeds', out[-2000:])
+    msgs = server_messages(srv, user, pw, 'INBOX')
+    t.ok(len(msgs) == 3 and any(b'oi local' in m[2] for m in msgs), 'offlineimap: local message uploaded',
+         [m[:2] for m in msgs])
+    t.ok(sum(1 for m in msgs if '\\Seen' in m[1]) == 1, 'offlineimap: local \\Seen reaches the server',
+         [m[:2] for m in msgs])
+    notes = server_messages(srv, user, pw, 'Notes')
+    t.ok(len(notes) == 1 and b'oi note' in notes[0][2], 'offlineimap: local folder created on the server', notes)
+    code, out = run_client(argv)
+    inbox = maildir_files(os.path.join(mail, 'INBOX'))
+    t.ok(code == 0 and len(inbox) == 3 and len(server_messages(srv, user, pw, 'INBOX')) == 3,
+         'offlineimap: a third sync is stable', out[-2000:])
+
+
+def test_fetchmail(t, srv):
+    user, pw = 'EXAMPLE\\mmiller\\mike', 'mmiller-pw'
+    seed(srv, user, pw, 'INBOX', ['fm one', 'fm two', 'fm three'])
+    home = tempdir('fetchmail-')
+    os.chmod(home, 0o700)
+    out_file = os.path.join(home, 'delivered')
+    mda = os.path.join(home, 'mda')
+    with open(mda, 'w') as f:
+        f.write('#!/bin/sh\ncat >> %s\necho "--END--" >> %s\n' % (out_file, out_file))
+    os.chmod(mda, 0o700)
+    rc = os.path.join(home, 'fetchmailrc')
+    with open(rc, 'w') as f:
+        f.write('set no bouncemail\npoll 127.0.0.1 service %d protocol IMAP auth password\n'
+                '  user "%s" password "%s" is root here\n  sslproto "" mda "%s"\n'
+                % (srv.port, user.replace('\\', '\\\\'), pw, mda))
+    os.chmod(rc, 0o600)
+    env = dict(os.environ, HOME=home, FETCHMAILHOME=home)
+    code, out = run_client(['fetchmail', '-f', rc, '--nodetach', '-v'], env=env)
+    t.ok(code == 0, 'fetchmail --protocol IMAP: fetches without error', out[-2500:])
+    data = open(out_file, 'rb').read() if os.path.exists(out_file) else b''
+    t.ok(all(b'Subject: fm %s' % w in data for w in (b'one', b'two', b'three')) and data.count(b'--END--') == 3,
+         'fetchmail: the three messages delivered whole', data[:300])
+    t.eq(server_messages(srv, user, pw, 'INBOX'), [], 'fetchmail: fetched messages deleted and expunged on the server')
+    code, out = run_client(['fetchmail', '-f', rc, '--nodetach'], env=env)
+    t.ok(code == 1, 'fetchmail: a second run finds no mail (exit 1)', out[-1500:])
+
+
+def test_getmail(t, srv):
+    user, pw = 'BRANCH\\cwhite\\helpdesk', 'cwhite-pw'
+    seed(srv, user, pw, 'INBOX', ['gm one', 'gm two'])
+    seed(srv, user, pw, 'Lists', ['gm list'], create=True)
+    home = tempdir('getmail-')
+    dest = os.path.join(home, 'Maildir')
+    # getmail refuses to deliver as root: it delivers as nobody
+    os.chmod(home, 0o755)
+    for sub in ('', 'cur', 'new', 'tmp'):
+        os.makedirs(os.path.join(dest, sub), exist_ok=True)
+        os.chown(os.path.join(dest, sub), 65534, 65534)
+    rc = os.path.join(home, 'getmailrc')
+    with open(rc, 'w') as f:
+        f.write('[retriever]\ntype = SimpleIMAPRetriever\nserver = 127.0.0.1\nport = %d\nusername = %s\n'
+                'password = %s\nmailboxes = ("INBOX", "Lists")\n[destination]\ntype = Maildir\npath = %s/\nuser = nobody\n'
+                '[options]\nread_all = false\ndelete = true\nverbose = 1\n' % (srv.port, user, pw, dest))
+    code, out = run_client(['getmail', '--rcfile', rc, '--getmaildir', home])
+    t.ok(code == 0, 'getmail6 SimpleIMAPRetriever: retrieves without error', out[-2000:])
+    got = maildir_files(dest)
+    t.ok(len(got) == 3 and any(b'gm list' in v for v in got.values()), 'getmail6: 3 messages from INBOX and Lists',
+         sorted(got))
+    t.ok(server_messages(srv, user, pw, 'INBOX') == [] and server_messages(srv, user, pw, 'Lists') == [],
+         'getmail6: retrieved messages deleted on the server')
+
+
+def test_curl(t, srv):
+    user, pw = 'imaponly', 'imaponly-pw'
+    base = 'imap://127.0.0.1:%d' % srv.port
+
+    def curl(*args, data=None):
+        p = subprocess.run(['curl', '-sS', '--max-time', '20', '-u', '%s:%s' % (user, pw)] + list(args),
+                           input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        return p.returncode, p.stdout.decode('utf-8', 'replace'), p.stderr.decode('utf-8', 'replace')
+
+    upload = os.path.join(tempdir('curl-'), 'msg.eml')
+    with open(upload, 'wb') as f:
+        f.write(MESSAGE.replace(b'hello', b'via curl'))
+    code, out, err = curl('-T', upload, base + '/INBOX')
+    t.ok(code == 0, 'curl: APPEND (upload)', err)
+    code, out, err = curl(base + '/')
+    t.ok(code == 0 and '* LIST' in out and 'INBOX' in out, 'curl: LIST', out + err)
+    code, out, err = curl(base + '/INBOX;UID=1')
+    t.ok(code == 0 and 'Subject: via curl' in out, 'curl: FETCH by UID', out + err)
+    code, out, err = curl(base + '/INBOX;UID=1/;SECTION=HEADER.FIELDS%20(SUBJECT)')
+    t.ok(code == 0 and out.strip() == 'Subject: via curl', 'curl: FETCH a section', repr(out) + err)
+    code, out, err = curl(base + '/INBOX?SUBJECT%20curl')
+    t.ok(code == 0 and out.strip() == '* SEARCH 1', 'curl: SEARCH', repr(out) + err)
+    code, out, err = curl(base + '/INBOX', '-X', 'STORE 1 +FLAGS (\\Flagged)')
+    t.ok(code == 0 and 'FLAGS (\\Flagged' in out, 'curl: custom STORE', out + err)
+    code, out, err = curl(base, '-X', 'CREATE curlbox')
+    t.ok(code == 0, 'curl: custom CREATE', err)
+    code, out, err = curl(base, '-X', 'STATUS curlbox (MESSAGES)')
+    t.ok(code == 0 and '* STATUS curlbox (MESSAGES 0)' in out, 'curl: custom STATUS', out + err)
+    code, out, err = curl(base + '/INBOX;UID=99')
+    t.ok(code != 0, 'curl: FETCH of a missing UID fails', out + err)
+
+
 # ------------------------------------------------------------ stress
 
 class Tracked(Raw):
@@ -520,7 +657,8 @@ if __name__ == '__main__' and not os.environ.get('XD_SERVE') and not os.environ.
         with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
             srv = Server(d, root)
             only = os.environ.get('XD_ONLY')
-            tests = [('grammar', test_grammar, (t, srv)), ('mbsync', test_mbsync, (t, srv)), ('stress', test_stress, (t, srv))]
+            tests = [('grammar', test_grammar, (t, srv)), ('mbsync', test_mbsync, (t, srv)), ('offlineimap', test_offlineimap, (t, srv)),
+                     ('fetchmail', test_fetchmail, (t, srv)), ('getmail', test_getmail, (t, srv)), ('curl', test_curl, (t, srv)), ('stress', test_stress, (t, srv))]
             for name, fn, args in tests:
                 if only and name not in only.split(','):
                     continue
