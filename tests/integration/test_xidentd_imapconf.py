@@ -221,6 +221,42 @@ def test_grammar(t, srv):
     r.close()
 
 
+def test_copy_rollback(t, srv):
+    """A COPY that fails half-way (a message deleted behind the session's
+    back) leaves the destination as it was (RFC 3501 6.4.7)."""
+    r = Raw(srv.port)
+    r.cmd('CREATE cpsrc')
+    r.cmd('CREATE cpdst')
+    for i in range(3):
+        r.cmd(append_cmd('cpsrc', MESSAGE.replace(b'hello', b'copy %d' % i)))
+    r.cmd('SELECT cpsrc')
+    folder = os.path.join(srv.maildir(), '.cpsrc')
+
+    def unlink_behind(subject):
+        for sub in ('new', 'cur'):
+            for n in os.listdir(os.path.join(folder, sub)):
+                with open(os.path.join(folder, sub, n), 'rb') as f:
+                    hit = subject in f.read()
+                if hit:
+                    os.unlink(os.path.join(folder, sub, n))
+
+    unlink_behind(b'copy 1')
+    _, tagged = r.cmd('COPY 1:3 cpdst')
+    t.ok('NO [EXPUNGEISSUED]' in tagged, 'COPY of a message expunged meanwhile: NO [EXPUNGEISSUED]', tagged)
+    u, _ = r.cmd('STATUS cpdst (MESSAGES)')
+    t.eq(u, ['* STATUS cpdst (MESSAGES 0)'], 'the failed COPY left the destination unchanged')
+    r.cmd('NOOP')
+    unlink_behind(b'copy 2')
+    _, tagged = r.cmd('MOVE 1:2 cpdst')
+    u, _ = r.cmd('STATUS cpdst (MESSAGES)')
+    t.ok('NO [EXPUNGEISSUED]' in tagged and u == ['* STATUS cpdst (MESSAGES 0)'],
+         'a failed MOVE copies nothing', [tagged] + u)
+    u, _ = r.cmd('UID SEARCH ALL')
+    t.eq(u, ['* SEARCH 1'], 'a failed MOVE expunges nothing it could read')
+    r.cmd('LOGOUT')
+    r.close()
+
+
 # ------------------------------------------------------------ real clients
 
 def maildir_files(path):
@@ -568,8 +604,12 @@ class Tracked(Raw):
             seq = rnd.randrange(1, n + 1)
             self.current = 'STORE-OTHER'
             self.run('STORE %d +FLAGS.SILENT (\\Deleted)' % seq, 'STORE')
-        elif op < 0.62:
+        elif op < 0.59:
             self.run('EXPUNGE', 'EXPUNGE')
+        elif op < 0.62:
+            u = self.uids[rnd.randrange(n)]
+            if u is not None:
+                self.run('UID MOVE %d stress-moved' % u, 'UID MOVE')
         elif op < 0.75:
             lo = rnd.randrange(1, n + 1)
             self.run('FETCH %d:%s (UID FLAGS)' % (lo, rnd.choice(['*', str(n)])), 'FETCH')
@@ -602,11 +642,12 @@ class Tracked(Raw):
 
 
 def test_stress(t, srv, seed=int(os.environ.get('XD_STRESS_SEED', '9')),
-                ops=int(os.environ.get('XD_STRESS_OPS', '300')), clients=4):
+                ops=int(os.environ.get('XD_STRESS_OPS', '300')), clients=int(os.environ.get('XD_STRESS_CLIENTS', '4'))):
     """Several sessions on one mailbox, each doing seeded random work and
     checking what it is told; bounded by a number of operations, not time."""
     setup = Raw(srv.port)
     setup.cmd('CREATE stress')
+    setup.cmd('CREATE stress-moved')
     if os.environ.get('XD_STRESS_PREKW'):
         setup.cmd(b'APPEND stress ($c0 $c1 $c2 $c3) {%d+}\r\n' % len(MESSAGE) + MESSAGE)
     setup.close()
@@ -657,7 +698,7 @@ if __name__ == '__main__' and not os.environ.get('XD_SERVE') and not os.environ.
         with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
             srv = Server(d, root)
             only = os.environ.get('XD_ONLY')
-            tests = [('grammar', test_grammar, (t, srv)), ('mbsync', test_mbsync, (t, srv)), ('offlineimap', test_offlineimap, (t, srv)),
+            tests = [('grammar', test_grammar, (t, srv)), ('copy_rollback', test_copy_rollback, (t, srv)), ('mbsync', test_mbsync, (t, srv)), ('offlineimap', test_offlineimap, (t, srv)),
                      ('fetchmail', test_fetchmail, (t, srv)), ('getmail', test_getmail, (t, srv)), ('curl', test_curl, (t, srv)), ('stress', test_stress, (t, srv))]
             for name, fn, args in tests:
                 if only and name not in only.split(','):
