@@ -216,6 +216,15 @@ def test_grammar(t, srv):
     _, tagged = r.cmd('CREATE "Caf&AOk-"')
     u, _ = r.cmd('LIST "" Caf*')
     t.eq(u, ['* LIST (\\HasNoChildren) "." Caf&AOk-'], 'modified UTF-7 name listed as created')
+    r.cmd('CREATE ren')
+    r.cmd('SELECT ren')
+    u, tagged = r.cmd('RENAME ren ren2')
+    t.ok(any(x.startswith('* OK [CLOSED]') for x in u) and ' OK ' in tagged,
+         'RENAME of the selected mailbox says it is no longer selected ([CLOSED])', u + [tagged])
+    r.cmd('SELECT ren2')
+    u, tagged = r.cmd('DELETE ren2')
+    t.ok(any(x.startswith('* OK [CLOSED]') for x in u) and ' OK ' in tagged,
+         'DELETE of the selected mailbox says it is no longer selected ([CLOSED])', u + [tagged])
     u, tagged = r.cmd('LOGOUT')
     t.ok(u == ['* BYE Logging out.'] and ' OK ' in tagged, 'LOGOUT: BYE before the tagged OK', u + [tagged])
     r.close()
