@@ -447,6 +447,20 @@ def test_fetchmail(t, srv):
     t.eq(server_messages(srv, user, pw, 'INBOX'), [], 'fetchmail: fetched messages deleted and expunged on the server')
     code, out = run_client(['fetchmail', '-f', rc, '--nodetach'], env=env)
     t.ok(code == 1, 'fetchmail: a second run finds no mail (exit 1)', out[-1500:])
+    # --idle: a daemon that waits in IDLE and fetches what arrives
+    p = Proc(['fetchmail', '-f', rc, '--nodetach', '--idle', '-d', '300', '-v'], name='fetchmail-idle', env=env)
+    try:
+        wait_until(lambda: 'IDLE' in p.output(), timeout=30, what='fetchmail entering IDLE')
+        seed(srv, user, pw, 'INBOX', ['fm idle'])
+        try:
+            wait_until(lambda: os.path.exists(out_file) and b'Subject: fm idle' in open(out_file, 'rb').read(),
+                       timeout=30, what='the message appended during IDLE delivered')
+            got = True
+        except Exception:  # noqa: BLE001 - reported below
+            got = False
+        t.ok(got, 'fetchmail --idle: a message appended while it idles is fetched', p.output()[-2000:])
+    finally:
+        p.stop()
 
 
 def test_getmail(t, srv):
