@@ -89,6 +89,12 @@ static void build_maildir(void)
 	write_file(path, "Sub\n");
 }
 
+static void cleanup(void)
+{
+	(void)nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	xi_config_free(cfg);
+}
+
 static void setup(void)
 {
 	if (cfg != NULL)
@@ -98,6 +104,7 @@ static void setup(void)
 	if (mkdtemp(root) == NULL)
 		abort();
 	snprintf(maildir, sizeof(maildir), "%s/Maildir", root);
+	atexit(cleanup);
 	if (xi_config_load_string("fuzz.conf",
 				  "ldap_uris = ldap://127.0.0.1:1/\nldap_base_dn = dc=example,dc=com\n",
 				  &cfg, NULL) < 0)
