@@ -534,6 +534,7 @@ class Tracked(Raw):
         self.kw = '$' + name
         self.current = None
         self.refused = set()    # UIDs a STORE called expunged
+        self.recent = set()     # UIDs shown to this session as \Recent
         Raw.__init__(self, port)
         self.run('SELECT %s' % folder, 'SELECT')
 
@@ -580,6 +581,8 @@ class Tracked(Raw):
                     self.bad('message %d is UID %d, was told UID %d' % (n, u, self.uids[n - 1]))
             fm = re.search(r'\bFLAGS \(([^)]*)\)', rest)
             u = self.uids[n - 1]
+            if fm and u is not None and '\\recent' in fm.group(1).lower().split():
+                self.recent.add(u)
             if fm and u is not None and u in self.mine and self.current != 'STORE-OTHER':
                 has = self.kw.lower() in fm.group(1).lower().split()
                 if has != self.mine[u]:
@@ -708,6 +711,8 @@ def test_stress(t, srv, seed=int(os.environ.get('XD_STRESS_SEED', '9')),
     t.ok(all(v == truth for v in views), 'stress: after NOOP every session has the mailbox a new session sees '
          '(%d messages)' % len(truth), '%s vs %s' % ([len(v) for v in views], len(truth)))
     t.ok(truth == sorted(set(truth)), 'stress: UIDs strictly ascending')
+    shared = sorted(u for i, a in enumerate(sessions) for b in sessions[i + 1:] for u in a.recent & b.recent)
+    t.eq(shared, [], 'stress: no message was \\Recent in two sessions (RFC 3501 2.3.2)')
     spurious = sorted(u for s in sessions for u in s.refused if u in truth)
     t.eq(spurious, [], 'stress: no STORE answered EXPUNGEISSUED for a message that still exists')
     for s in sessions + [ref]:
