@@ -430,7 +430,9 @@ static int deliverer_main(int proto, int res, const char *remote)
 		return 1;
 	}
 	for (;;) {
-		char address[LMTP_ADDRESS_MAX + 1], reply[600];
+		/* address starts empty: a malformed request is answered with
+		 * it, and no stack bytes may travel back to the protocol process. */
+		char address[LMTP_ADDRESS_MAX + 1] = "", reply[600];
 		int fd = -1;
 
 		if (xi_msg_recv(proto, m, &fd) <= 0)
