@@ -769,6 +769,8 @@ enum xi_imap_feed xi_imap_parser_feed(struct xi_imap_parser *p, const char *data
 						p->tail_len--;
 					if (!tail_literal(p, &n, &plus))
 						n = 0, plus = false;
+					/* the line may hold a password (LOGIN) */
+					OPENSSL_cleanse(p->tail, sizeof(p->tail));
 					p->tail_len = 0;
 				}
 				if (n > 0 || plus)
