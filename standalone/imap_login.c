@@ -367,13 +367,21 @@ bool xd_imap_login_step(struct net *n, struct conn *c)
 		ll = (size_t)(nl - data);
 		if (ll > 0 && data[ll - 1] == '\r')
 			ll--;
-		line = strndup(data, ll);
+		/* Not strndup: the input buffer is not NUL-terminated, and a
+		 * strndup may read on past ll looking for one (ASan's
+		 * strict_string_checks reports exactly that). */
+		bool nul = memchr(data, '\0', ll) != NULL;
+		line = malloc(ll + 1);
+		if (line != NULL) {
+			memcpy(line, data, ll);
+			line[ll] = '\0';
+		}
 		xd_conn_consume(c, (size_t)(nl - data) + 1);
 		if (line == NULL) {
 			xd_conn_close(n, c, "out of memory");
 			return false;
 		}
-		if (strlen(line) != ll) {
+		if (nul) {
 			l->sasl = SASL_NONE;
 			sendf(n, c, "%s BAD NUL bytes are not allowed.", l->tag);
 		} else {

@@ -144,6 +144,15 @@ def test_grammar(t, srv):
     for cmd in ('CAPABILITY x', 'NOOP x', 'LOGOUT x', 'STARTTLS x', 'ID', 'ID ("name")', 'ID name'):
         _, tagged = r.cmd(cmd)
         t.ok(re.match(r'x\d+ BAD ', tagged), 'before logon: %s is BAD (RFC 3501/2971 grammar)' % cmd, tagged)
+    # A SASL response line copied out of an input buffer that still holds
+    # an earlier, longer line's bytes after it (no NUL there).
+    import base64
+    r.cmd('NOOP ' + 'x' * 240)
+    r.send('s1 AUTHENTICATE PLAIN')
+    r.line()
+    r.send(base64.b64encode(b'\0nosuchuser\0wrong').decode())
+    _, tagged = r.until('s1')
+    t.ok(tagged.startswith('s1 NO'), 'SASL response read from a reused input buffer: refused, no over-read', tagged)
     u, tagged = r.cmd('ID NIL')
     t.ok(tagged.endswith('OK ID completed.') and u and u[0].startswith('* ID ('), 'before logon: ID NIL', u + [tagged])
     r.close()
@@ -735,4 +744,5 @@ if __name__ == '__main__' and not os.environ.get('XD_SERVE') and not os.environ.
             for s in SERVERS:
                 out = s.log()
                 t.ok('runtime error' not in out and 'Sanitizer' not in out and 'Segmentation' not in out,
-                     '%s: no sanitizer report or crash in its log' % s.proc.name, out[-3000:])
+                     '%s: no sanitizer report or crash in its log' % s.proc.name,
+                     out[out.find('==ERROR'):][:6000] if '==ERROR' in out else out[-3000:])

@@ -12,4 +12,6 @@ if not os.access(binary, os.X_OK):
     print('1..0 # SKIP no sanitizer build of xidentd at %s' % binary)
     sys.exit(0)
 os.environ['XD_XIDENTD'] = binary
+# as run-tests.sh sets them: strict string checks catch reads past a buffer
+os.environ.setdefault('ASAN_OPTIONS', 'detect_leaks=1:halt_on_error=1:strict_string_checks=1')
 os.execv(sys.executable, [sys.executable, os.path.join(here, 'test_xidentd_imapconf.py')])
