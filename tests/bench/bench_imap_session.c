@@ -83,6 +83,18 @@ static int quote(const char *s, char *out, size_t cap)
 	return 0;
 }
 
+/* A protocol error, said on stderr (the first few only: the run's
+ * output keeps the tail of stderr) so a row with errors tells why. */
+static enum bench_step session_error(struct bench_conn *conn, const char *why, const char *line)
+{
+	static unsigned said;
+
+	if (said++ < 5)
+		fprintf(stderr, "xibench imap-session: %s: %s (state %d): %.200s\n",
+			conn->user ? conn->user->name : "?", why, conn->state, line);
+	return BENCH_ERROR;
+}
+
 /* Sends command cmd (tagged with its letter) and waits for its answer. */
 static enum bench_step send_cmd(struct bench_conn *conn, enum session_cmd cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -146,9 +158,6 @@ static enum bench_step untagged(struct bench_conn *conn, const char *line)
 		else if (strcmp(word, "FETCH") == 0) {
 			if (conn->state == STATE_WAIT(CMD_FETCH_FLAGS))
 				p->fetched++;
-			else if (conn->state == STATE_WAIT(CMD_FETCH_MESSAGE) && n == p->message &&
-				 strstr(line, "BODY[]") != NULL)
-				p->body_seen = true;
 		}
 	}
 	return BENCH_MORE;
@@ -163,7 +172,7 @@ static enum bench_step session_line(struct bench_conn *conn, const char *line)
 
 	if (conn->state == STATE_GREETING) {
 		if (strncmp(line, "* OK", 4) != 0)
-			return BENCH_ERROR;
+			return session_error(conn, "no greeting", line);
 		if (quote(conn->user->name, user, sizeof(user)) < 0 ||
 		    quote(conn->user->password, pass, sizeof(pass)) < 0)
 			return BENCH_ERROR;
@@ -171,6 +180,10 @@ static enum bench_step session_line(struct bench_conn *conn, const char *line)
 	}
 	if (conn->state < 0)
 		return BENCH_MORE;	/* anything after LOGOUT's answer: wait for the close */
+	/* The body's literal may follow an ENVELOPE holding literals itself,
+	 * so its announcement can be on a continuation line. */
+	if (conn->state == STATE_WAIT(CMD_FETCH_MESSAGE) && strstr(line, "BODY[] {") != NULL)
+		p->body_seen = true;
 	if (line[0] == '*' || line[0] == '+' || line[0] == ')' || line[0] == ' ')
 		return untagged(conn, line);
 	cmd = (enum session_cmd)(conn->state - 1);
@@ -185,7 +198,7 @@ static enum bench_step session_line(struct bench_conn *conn, const char *line)
 			conn->state = -2;	/* the LOGOUT's answer and the close end it */
 			return BENCH_LOGON_FAILED;
 		}
-		return BENCH_ERROR;
+		return session_error(conn, "command refused", line);
 	}
 	bench_command_done(conn, cmd);
 	switch (cmd) {
@@ -193,17 +206,19 @@ static enum bench_step session_line(struct bench_conn *conn, const char *line)
 		return send_cmd(conn, CMD_SELECT, "SELECT INBOX");
 	case CMD_SELECT:
 		if (p->exists == 0)
-			return BENCH_ERROR;	/* the bench delivers mail first: an empty INBOX is wrong */
+			return session_error(conn, "empty INBOX (the bench delivers mail first)", line);
 		p->message = 1 + (unsigned long)(bench_random(conn) % p->exists);
 		return send_cmd(conn, CMD_FETCH_FLAGS, "FETCH 1:* (FLAGS)");
 	case CMD_FETCH_FLAGS:
-		if (p->fetched != p->exists)
-			return BENCH_ERROR;
+		/* More is fine: a session of the same user elsewhere may change
+		 * flags meanwhile, which this one is told of with FETCH too. */
+		if (p->fetched < p->exists)
+			return session_error(conn, "fewer FETCH responses than messages", line);
 		return send_cmd(conn, CMD_FETCH_MESSAGE, "FETCH %lu (UID RFC822.SIZE ENVELOPE BODY.PEEK[])",
 				p->message);
 	case CMD_FETCH_MESSAGE:
 		if (!p->body_seen)
-			return BENCH_ERROR;
+			return session_error(conn, "no BODY[] in the answer", line);
 		return send_cmd(conn, CMD_SEARCH_UNSEEN, "SEARCH UNSEEN");
 	case CMD_SEARCH_UNSEEN:
 		return send_cmd(conn, CMD_SEARCH_HEADER, "SEARCH HEADER Subject \"message\"");
