@@ -367,10 +367,9 @@ bool xd_imap_login_step(struct net *n, struct conn *c)
 		ll = (size_t)(nl - data);
 		if (ll > 0 && data[ll - 1] == '\r')
 			ll--;
-		/* Not strndup: the input buffer is not NUL-terminated, and a
-		 * strndup may read on past ll looking for one (ASan's
-		 * strict_string_checks reports exactly that). */
-		bool nul = memchr(data, '\0', ll) != NULL;
+		/* Not strndup: the input buffer is not NUL-terminated, and
+		 * strndup may look for a NUL past ll (ASan's strict string
+		 * checks do, and report it). */
 		line = malloc(ll + 1);
 		if (line != NULL) {
 			memcpy(line, data, ll);
@@ -381,7 +380,7 @@ bool xd_imap_login_step(struct net *n, struct conn *c)
 			xd_conn_close(n, c, "out of memory");
 			return false;
 		}
-		if (nul) {
+		if (strlen(line) != ll) {
 			l->sasl = SASL_NONE;
 			sendf(n, c, "%s BAD NUL bytes are not allowed.", l->tag);
 		} else {
