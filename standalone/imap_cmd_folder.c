@@ -238,8 +238,11 @@ void imap_cmd_delete(struct imap_session *s, const struct xi_imap_command *cmd)
 		return;
 	}
 	if (s->view != NULL && strcmp(s->view->name, name) == 0) {
+		/* As Dovecot: the selected mailbox is closed first; said with
+		 * RFC 7162's CLOSED so the client knows it left the state. */
 		imap_view_close(s->view);
 		s->view = NULL;
+		imap_printf(s, "* OK [CLOSED] Selected mailbox deleted.\r\n");
 	}
 	if (xi_maildir_folder_delete(s->md, name, &err) < 0)
 		answer_error(s, cmd->tag, &err);
@@ -329,6 +332,7 @@ void imap_cmd_rename(struct imap_session *s, const struct xi_imap_command *cmd)
 		if (s->view != NULL && strcmp(s->view->name, from) == 0) {
 			imap_view_close(s->view);
 			s->view = NULL;
+			imap_printf(s, "* OK [CLOSED] Selected mailbox renamed.\r\n");
 		}
 		r = imap_folder_exists(s->md, from) ? xi_maildir_folder_rename(s->md, from, to, &err)
 						    : rename_children(s->md, from, to, &err);

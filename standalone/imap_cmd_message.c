@@ -401,15 +401,18 @@ void imap_cmd_store(struct imap_session *s, const struct xi_imap_command *cmd,
 		imap_tagged(s, cmd->tag, "BAD %s", why);
 		return;
 	}
+	/* The set before any keyword is created: a refused STORE changes
+	 * nothing, not even the mailbox's keyword list. */
+	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set))
+		return;
 	/* Now create the keywords: only room (26 per folder) can fail. */
 	if (!imap_flags_parse(flags, v->mb, &fl, &kw, why, sizeof(why))) {
+		free(set.r);
 		imap_tagged(s, cmd->tag, "NO [LIMIT] %s", why);
 		return;
 	}
 	if (xi_mailbox_keyword_count(v->mb) != v->keywords_told)
 		imap_view_send_flags(s, v);
-	if (!set_parse(s, cmd->tag, args, uid, view_largest(v, uid), &set))
-		return;
 	for (size_t i = 0; i < v->count && !s->failed; i++) {
 		struct imap_view_msg *vm = &v->msgs[i];
 		struct xi_error err = { 0 };
@@ -561,8 +564,26 @@ void imap_cmd_copy(struct imap_session *s, const struct xi_imap_command *cmd,
 	}
 	free(set.r);
 	if (failed) {
-		xd_log(LOG_ERR, "imap: user %s: copy to %s: %s", s->user, dest, err.message);
-		imap_tagged(s, cmd->tag, "NO %s failed: %s", move ? "Move" : "Copy", err.message);
+		/* RFC 3501 6.4.7: a failed COPY leaves the destination as it
+		 * was, so the copies made so far are taken back. */
+		struct xi_error undo = { 0 };
+		struct xi_mailbox *mb;
+		if (n > 0 && xi_mailbox_open(s->md, strcmp(dest, "INBOX") == 0 ? NULL : dest, false, &mb,
+					     &undo) == 0) {
+			for (size_t i = 0; i < n; i++) {
+				ssize_t idx = xi_mailbox_find_uid(mb, dst_uids[i]);
+				if (idx >= 0)
+					(void)xi_mailbox_expunge(mb, (size_t)idx, &undo);
+			}
+			xi_mailbox_close(mb);
+		}
+		if (err.status == XI_ERR_NOTFOUND) {
+			/* expunged by another session meanwhile */
+			imap_tagged(s, cmd->tag, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist.");
+		} else {
+			xd_log(LOG_ERR, "imap: user %s: copy to %s: %s", s->user, dest, err.message);
+			imap_tagged(s, cmd->tag, "NO %s failed: %s", move ? "Move" : "Copy", err.message);
+		}
 	} else if (n == 0) {
 		imap_tagged(s, cmd->tag, "OK No messages found.");
 	} else {

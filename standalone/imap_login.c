@@ -288,6 +288,11 @@ static void run_command(struct net *n, struct conn *c, struct xd_imap_login *l,
 	const char *name = cmd->name;
 
 	snprintf(l->tag, sizeof(l->tag), "%s", cmd->tag);
+	const char *shape = xi_imap_command_shape_error(cmd);
+	if (shape != NULL) {
+		sendf(n, c, "%s BAD %s", cmd->tag, shape);
+		return;
+	}
 	if (strcasecmp(name, "CAPABILITY") == 0) {
 		send_capability(n, c);
 		sendf(n, c, "%s OK Pre-login capabilities listed, post-login capabilities have more.",

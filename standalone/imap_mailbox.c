@@ -39,9 +39,11 @@ static bool take_recent(struct imap_view *v, size_t idx)
 
 	if (!m->recent)
 		return false;
-	if (!v->read_only)
-		(void)xi_mailbox_set_flags(v->mb, idx, XI_FLAGS_ADD, 0, 0, &err);
-	return true;
+	if (v->read_only)
+		return true;
+	/* Two sessions syncing at once both find the file in new/: only the
+	 * one whose rename moves it gets \Recent. */
+	return xi_mailbox_take_new(v->mb, idx, &err) == 1;
 }
 
 int imap_view_open(struct xi_maildir *md, const char *name, bool read_only,

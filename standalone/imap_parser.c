@@ -135,7 +135,10 @@ static void reset_command(struct xi_imap_parser *p)
 	p->raw_len = p->raw_cap = p->arena_len = p->arena_cap = 0;
 	p->nodes_cap = p->nnodes = 0;
 	p->line_bytes = p->tok_pos = 0;
-	p->lit_left = 0;
+	/* A discarded command's LITERAL+ data may still be on its way: the
+	 * count of bytes to skip outlives the command. */
+	if (p->state != ST_SKIP_LITERAL)
+		p->lit_left = 0;
 	p->lit_node = -1;
 	p->phase = PH_TAG;
 	p->need_sep = p->after_space = false;
@@ -753,6 +756,23 @@ enum xi_imap_feed xi_imap_parser_feed(struct xi_imap_parser *p, const char *data
 			enum tok_result r = tokenize(p, &n, &plus);
 			*consumed = i;
 			if (r == TOK_ERROR) {
+				/* An error before the end of the line: the line may
+				 * still end in a literal announcement whose LITERAL+
+				 * data follows, and that data must not be read as
+				 * commands (e.g. APPEND with literal8 "~{n+}"). */
+				if (n == 0 && !plus && p->state != ST_FATAL) {
+					size_t keep = p->raw_len < sizeof(p->tail) ? p->raw_len
+										   : sizeof(p->tail);
+					memcpy(p->tail, p->raw + p->raw_len - keep, keep);
+					p->tail_len = keep;
+					if (p->tail_len > 0 && p->tail[p->tail_len - 1] == '\n')
+						p->tail_len--;
+					if (!tail_literal(p, &n, &plus))
+						n = 0, plus = false;
+					/* the line may hold a password (LOGIN) */
+					OPENSSL_cleanse(p->tail, sizeof(p->tail));
+					p->tail_len = 0;
+				}
 				if (n > 0 || plus)
 					skip_announced(p, n, plus);
 				else if (p->state != ST_FATAL)
@@ -1169,4 +1189,51 @@ long xi_imap_mutf7_decode(const char *in, size_t len, char *buf, size_t cap)
 		prev_shift = true;
 	}
 	return (long)o.len;
+}
+
+/* ------------------------------------------------------------ command shapes */
+
+static bool is_string(const struct xi_imap_arg *a)
+{
+	return a->type == XI_IMAP_ARG_QUOTED || a->type == XI_IMAP_ARG_LITERAL;
+}
+
+/* RFC 2971: "(" string SP nstring *(SP string SP nstring) ")" / NIL. */
+static bool id_params_ok(const struct xi_imap_arg *a)
+{
+	if (a->type == XI_IMAP_ARG_NIL)
+		return true;
+	if (a->type != XI_IMAP_ARG_LIST || a->count == 0 || a->count % 2 != 0)
+		return false;
+	for (const struct xi_imap_arg *k = a->list; k != NULL; k = k->next->next) {
+		const struct xi_imap_arg *v = k->next;
+		if (!is_string(k) || !(is_string(v) || v->type == XI_IMAP_ARG_NIL))
+			return false;
+	}
+	return true;
+}
+
+const char *xi_imap_command_shape_error(const struct xi_imap_command *cmd)
+{
+	static const char *const bare[] = { "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK",
+					    "CLOSE", "UNSELECT", "EXPUNGE", "NAMESPACE", "IDLE" };
+	const char *name = cmd->name;
+
+	for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++)
+		if (strcasecmp(name, bare[i]) == 0)
+			return cmd->argc == 0 ? NULL : "Unexpected arguments.";
+	if (strcasecmp(name, "ENABLE") == 0) {
+		if (cmd->argc == 0)
+			return "ENABLE needs at least one capability name.";
+		for (const struct xi_imap_arg *a = cmd->args; a != NULL; a = a->next)
+			if (a->type != XI_IMAP_ARG_ATOM)
+				return "ENABLE takes capability names (atoms).";
+		return NULL;
+	}
+	if (strcasecmp(name, "ID") == 0) {
+		if (cmd->argc != 1 || !id_params_ok(cmd->args))
+			return "ID needs NIL or a parenthesised list of field/value pairs.";
+		return NULL;
+	}
+	return NULL;
 }

@@ -81,6 +81,11 @@ struct xi_imap_command {
 	unsigned argc;                  /* top-level arguments */
 };
 
+/* The argument shape RFC 3501 (and RFC 2971 ID, RFC 5161 ENABLE) gives the
+ * commands whose arguments no handler parses further: NULL when cmd
+ * fits, else the text for "<tag> BAD <text>".  Unknown names fit. */
+const char *xi_imap_command_shape_error(const struct xi_imap_command *cmd);
+
 enum xi_imap_errcode {
 	XI_IMAP_ERR_NONE = 0,
 	XI_IMAP_ERR_SYNTAX,          /* grammar violated */

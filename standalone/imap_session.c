@@ -431,6 +431,11 @@ static void run_command(struct imap_session *s, const struct xi_imap_command *cm
 		imap_tagged(s, tag, "BAD No mailbox selected.");
 		return;
 	}
+	const char *shape = xi_imap_command_shape_error(cmd);
+	if (shape != NULL) {
+		imap_tagged(s, tag, "BAD %s", shape);
+		return;
+	}
 	if (strcasecmp(name, "CAPABILITY") == 0) {
 		imap_printf(s, "* CAPABILITY " IMAP_CAPS_SESSION "\r\n");
 		imap_tagged(s, tag, "OK Capability completed.");

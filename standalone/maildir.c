@@ -1230,6 +1230,39 @@ int xi_mailbox_set_flags(struct xi_mailbox *mb, size_t index, enum xi_flag_mode 
 	return xi_error_set(err, XI_ERR_NOTFOUND, "message UID %u was expunged", m->pub.uid);
 }
 
+int xi_mailbox_take_new(struct xi_mailbox *mb, size_t index, struct xi_error *err)
+{
+	if (index >= mb->count)
+		return xi_error_set(err, XI_ERR_INVALID, "no message %zu", index + 1);
+	if (mb->read_only)
+		return xi_error_set(err, XI_ERR_DENIED, "mailbox opened read-only");
+	struct mb_msg *m = &mb->msgs[index];
+	if (!m->in_new || m->pub.expunged)
+		return 0;
+	char info[40], newname[XI_MAILDIR_FILENAME_MAX + 1];
+	xi_maildir_info_format(m->pub.flags, m->pub.keywords, info, sizeof(info));
+	int n = snprintf(newname, sizeof(newname), "%s:%s", m->basename, info);
+	if (n < 0 || (size_t)n >= sizeof(newname))
+		return xi_error_set(err, XI_ERR_INVALID, "file name too long");
+	char from[PATH_MAX], to[PATH_MAX];
+	if (msg_path(mb, m, from, sizeof(from), err) < 0 ||
+	    xi_path_join(to, sizeof(to), err, "%s/cur/%s", mb->dir, newname) < 0)
+		return -1;
+	if (rename(from, to) == 0) {
+		char *dup = strdup(newname);
+		if (dup == NULL)
+			return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+		free(m->filename);
+		m->filename = dup;
+		m->in_new = false;
+		return 1;
+	}
+	if (errno != ENOENT)
+		return xi_error_set(err, XI_ERR_IO, "rename %s: %s", from, strerror(errno));
+	(void)relocate(mb, m); /* someone else took it (or expunged it) */
+	return 0;
+}
+
 static int expunge_file(struct xi_mailbox *mb, struct mb_msg *m, struct xi_error *err)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {

@@ -195,6 +195,12 @@ enum xi_flag_mode { XI_FLAGS_REPLACE, XI_FLAGS_ADD, XI_FLAGS_REMOVE };
 int xi_mailbox_set_flags(struct xi_mailbox *mb, size_t index, enum xi_flag_mode mode,
 			 unsigned flags, uint32_t keywords, struct xi_error *err);
 
+/* Takes a message out of new/ (into cur/ with its flags) for this session:
+ * 1 when this call moved it, 0 when it was not in new/ or another process
+ * moved it first (rename is atomic: exactly one taker wins), -1 on error.
+ * IMAP's \Recent goes to the one session that wins (RFC 3501 2.3.2). */
+int xi_mailbox_take_new(struct xi_mailbox *mb, size_t index, struct xi_error *err);
+
 /* Removes one message: its file, and its uidlist record under the lock.
  * Indexes do not move: the message stays at its index with expunged set
  * until the next xi_mailbox_sync, so a POP3 QUIT loop over indexes is safe

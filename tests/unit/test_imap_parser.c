@@ -282,6 +282,16 @@ static void test_hostile(void)
 	tap_is_str(xi_imap_parser_command(p)->tag, "b", "then the next command");
 	xi_imap_parser_free(p);
 
+	/* An error before the end of a line that announces LITERAL+ data
+	 * (APPEND with a literal8): the data, several lines fed in a later
+	 * read, is skipped whole, never read as commands. */
+	p = xi_imap_parser_new(NULL);
+	tap_is_int(feed(p, "a APPEND INBOX ~{24+}\r\n"), XI_IMAP_ERROR, "literal8 refused");
+	tap_is_int(feed(p, "x1 NOOP\r\nx2 NOOP\r\nx3 X\r\n\r\nb NOOP\r\n"), XI_IMAP_COMMAND,
+		   "its multi-line LITERAL+ data skipped in a later read");
+	tap_is_str(xi_imap_parser_command(p)->tag, "b", "then the next command, not a line of the data");
+	xi_imap_parser_free(p);
+
 	/* command size limit */
 	xi_imap_limits_default(&lim);
 	lim.max_command = 100000;
