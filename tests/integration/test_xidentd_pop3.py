@@ -921,6 +921,8 @@ def test_spawner(t, d, root):
     program that only the master can talk to; killing it loses no session
     and no count (max_user_sessions)."""
     srv = Server(d, root, name='xidentd-spawner', max_user_sessions=1)
+    # it names itself once exec'ed; the network process may be up before that
+    wait_until(lambda: srv.children('xidentd-spawn'), timeout=10, what='the spawner')
     sp = srv.children('xidentd-spawn')
     t.eq(len(sp), 1, 'one spawner process')
     spawner = sp[0]
