@@ -206,8 +206,15 @@ static int on_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid,
 {
 	struct directory_mirror *dm = of(ls);
 
-	if (uuid == NULL || uuid->bv_len != XI_MIRROR_UUID_LEN)
+	if (uuid == NULL || uuid->bv_len != XI_MIRROR_UUID_LEN) {
+		/* An entry (or a deletion) we cannot key would be missing from
+		 * a copy that says it is complete. */
+		struct xi_error err;
+
+		xi_error_set(&err, XI_ERR_INVALID, "the server sent an entry without a valid entryUUID");
+		store_failed(dm, &err);
 		return 0;
+	}
 	switch (phase) {
 	case LDAP_SYNC_CAPI_ADD:
 	case LDAP_SYNC_CAPI_MODIFY:
@@ -572,13 +579,17 @@ static int dm_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsig
 {
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 
-	pthread_rwlock_rdlock(&dm->lock);
-	if (dm->in_sync && followed(dm)) {
-		*visible_r = xi_mirror_store_mailboxes_visible(dm->store);
+	/* followed() first, as in dm_find: a forked child must not take a
+	 * lock the sync thread may have held at the fork. */
+	if (followed(dm)) {
+		pthread_rwlock_rdlock(&dm->lock);
+		if (dm->in_sync) {
+			*visible_r = xi_mirror_store_mailboxes_visible(dm->store);
+			pthread_rwlock_unlock(&dm->lock);
+			return 0;
+		}
 		pthread_rwlock_unlock(&dm->lock);
-		return 0;
 	}
-	pthread_rwlock_unlock(&dm->lock);
 	return xi_dir_mailboxes_visible(dm->live, visible_r, ops, err);
 }
 

@@ -362,7 +362,14 @@ bool xd_imap_login_step(struct net *n, struct conn *c)
 		ll = (size_t)(nl - data);
 		if (ll > 0 && data[ll - 1] == '\r')
 			ll--;
-		line = strndup(data, ll);
+		/* Not strndup: the input buffer is not NUL-terminated, and
+		 * strndup may look for a NUL past ll (ASan's strict string
+		 * checks do, and report it). */
+		line = malloc(ll + 1);
+		if (line != NULL) {
+			memcpy(line, data, ll);
+			line[ll] = '\0';
+		}
 		xd_conn_consume(c, (size_t)(nl - data) + 1);
 		if (line == NULL) {
 			xd_conn_close(n, c, "out of memory");

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 enum byte_state {
 	ST_LINE,          /* reading line text up to LF */
 	ST_LITERAL,       /* reading literal bytes into raw */
@@ -111,12 +113,20 @@ struct xi_imap_parser *xi_imap_parser_new(const struct xi_imap_limits *limits)
 	return p;
 }
 
+/* Frees a text buffer wiped: before logon it may hold a password (LOGIN). */
+static void free_wiped(char *buf, size_t cap)
+{
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, cap);
+	free(buf);
+}
+
 /* Forgets the command being read and frees its buffers: an idle
  * connection holds only the struct. */
 static void reset_command(struct xi_imap_parser *p)
 {
-	free(p->raw);
-	free(p->arena);
+	free_wiped(p->raw, p->raw_cap);
+	free_wiped(p->arena, p->arena_cap);
 	free(p->nodes);
 	free(p->args);
 	p->raw = p->arena = NULL;
@@ -141,6 +151,7 @@ void xi_imap_parser_free(struct xi_imap_parser *p)
 		return;
 	reset_command(p);
 	free(p->stack);
+	OPENSSL_cleanse(p, sizeof(*p)); /* tail: the end of a discarded line */
 	free(p);
 }
 
@@ -195,9 +206,14 @@ static bool reserve(char **buf, size_t *cap, size_t need)
 	size_t n = *cap ? *cap : 256;
 	while (n < need)
 		n = n > SIZE_MAX / 2 ? need : n * 2;
-	char *b = realloc(*buf, n);
+	/* Not realloc: the old block, which may hold a password, is wiped
+	 * before it goes back to the heap. */
+	char *b = malloc(n);
 	if (b == NULL)
 		return false;
+	if (*buf != NULL)
+		memcpy(b, *buf, *cap);
+	free_wiped(*buf, *cap);
 	*buf = b;
 	*cap = n;
 	return true;

@@ -1745,9 +1745,12 @@ void xd_conn_auth_forget(struct net *n, struct conn *c)
 
 	if (m != NULL) {
 		xi_msg_init(m, XI_MSG_AUTH_FORGET, c->id);
-		(void)xi_msg_send(n->auth, m, -1);
+		/* The auth process that holds the exchange: after a SIGHUP it
+		 * may be the replaced one, which waits for this release. */
+		(void)xi_msg_send(auth_of(n, c), m, -1);
 		free(m);
 	}
+	old_auth_release(n, c);
 	c->sasl_ntlm = false;
 	c->state = ST_AUTHORIZATION;
 }

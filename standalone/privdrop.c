@@ -4,6 +4,8 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -30,4 +32,23 @@ int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r)
 	*uid_r = (unsigned)pw->pw_uid;
 	*gid_r = (unsigned)pw->pw_gid;
 	return 0;
+}
+
+bool xd_chroot_ready(const char *root)
+{
+	struct stat st;
+
+	if (stat(root, &st) < 0) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s", root);
+		for (char *p = tmp + 1; *p != '\0'; p++)
+			if (*p == '/') {
+				*p = '\0';
+				(void)mkdir(tmp, 0755);
+				*p = '/';
+			}
+		(void)mkdir(tmp, 0755);
+	}
+	return stat(root, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+	       (st.st_mode & 0022) == 0;
 }

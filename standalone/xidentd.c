@@ -939,20 +939,7 @@ int main(int argc, char **argv)
 	}
 	{
 		const char *root = xi_config_str(m.cfg, XI_CFG_XIDENTD_CHROOT);
-		struct stat st;
-		if (stat(root, &st) < 0) {
-			char tmp[4096];
-			snprintf(tmp, sizeof(tmp), "%s", root);
-			for (char *p = tmp + 1; *p != '\0'; p++)
-				if (*p == '/') {
-					*p = '\0';
-					(void)mkdir(tmp, 0755);
-					*p = '/';
-				}
-			(void)mkdir(tmp, 0755);
-		}
-		if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-		    (st.st_mode & 0022) != 0) {
+		if (!xd_chroot_ready(root)) {
 			fprintf(stderr, "xidentd: xidentd_chroot %s must be a folder owned by root, "
 					"writable by nobody else\n", root);
 			return 1;

@@ -47,6 +47,9 @@ void xd_emit(const struct xi_event *ev);
 int xd_drop_privileges(unsigned uid, unsigned gid);
 /* uid/gid of a user name.  0 or -1. */
 int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r);
+/* xidentd_chroot: an empty folder owned by root that nobody else may write
+ * (created when missing).  Shared by xidentd and xidentd-lmtp. */
+bool xd_chroot_ready(const char *root);
 
 /* Listening sockets one xidentd holds at most. */
 #define XD_LISTEN_MAX 32

@@ -430,7 +430,9 @@ static int deliverer_main(int proto, int res, const char *remote)
 		return 1;
 	}
 	for (;;) {
-		char address[LMTP_ADDRESS_MAX + 1], reply[600];
+		/* address starts empty: a malformed request is answered with
+		 * it, and no stack bytes may travel back to the protocol process. */
+		char address[LMTP_ADDRESS_MAX + 1] = "", reply[600];
 		int fd = -1;
 
 		if (xi_msg_recv(proto, m, &fd) <= 0)
@@ -585,27 +587,6 @@ static int session_main(struct lmtp_master *lm, int fd, const char *remote)
 	return rc;
 }
 
-/* xidentd_chroot: an empty folder owned by root that nobody else may write
- * (created when missing, as xidentd does). */
-static bool chroot_ready(const char *root)
-{
-	struct stat st;
-
-	if (stat(root, &st) < 0) {
-		char tmp[4096];
-		snprintf(tmp, sizeof(tmp), "%s", root);
-		for (char *p = tmp + 1; *p != '\0'; p++)
-			if (*p == '/') {
-				*p = '\0';
-				(void)mkdir(tmp, 0755);
-				*p = '/';
-			}
-		(void)mkdir(tmp, 0755);
-	}
-	return stat(root, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
-	       (st.st_mode & 0022) == 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG;
@@ -652,7 +633,7 @@ int main(int argc, char **argv)
 		return 78;
 	}
 	lm.chroot = xi_config_str(lm.cfg, XI_CFG_XIDENTD_CHROOT);
-	if (!chroot_ready(lm.chroot)) {
+	if (!xd_chroot_ready(lm.chroot)) {
 		fprintf(stderr, "xidentd-lmtp: xidentd_chroot %s must be a folder owned by root, "
 				"writable by nobody else\n", lm.chroot);
 		xi_config_free(lm.cfg);
