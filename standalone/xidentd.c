@@ -40,8 +40,6 @@
 
 #include <openssl/crypto.h>
 
-extern char **environ;
-
 #include "config.h"
 #include "outcome.h"
 
