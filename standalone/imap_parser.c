@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
 
 enum byte_state {
 	ST_LINE,          /* reading line text up to LF */
@@ -113,11 +112,14 @@ struct xi_imap_parser *xi_imap_parser_new(const struct xi_imap_limits *limits)
 	return p;
 }
 
-/* Frees a text buffer wiped: before logon it may hold a password (LOGIN). */
+/* Frees a text buffer wiped: before logon it may hold a password (LOGIN).
+ * explicit_bzero (glibc), not OpenSSL's cleanse: the parser also runs in the
+ * mail processes, whose program (xidentd-session, spawner.h) stays libc-only
+ * so that forking a session is cheap. */
 static void free_wiped(char *buf, size_t cap)
 {
 	if (buf != NULL)
-		OPENSSL_cleanse(buf, cap);
+		explicit_bzero(buf, cap);
 	free(buf);
 }
 
@@ -151,7 +153,7 @@ void xi_imap_parser_free(struct xi_imap_parser *p)
 		return;
 	reset_command(p);
 	free(p->stack);
-	OPENSSL_cleanse(p, sizeof(*p)); /* tail: the end of a discarded line */
+	explicit_bzero(p, sizeof(*p)); /* tail: the end of a discarded line */
 	free(p);
 }
 
