@@ -3,9 +3,10 @@
  * the spirit of OpenSMTPD and popa3d):
  *
  *   master   root; reads the config, opens listeners, forks the others,
- *            starts a mail process per logged-on session from a grant the
- *            auth process sent it (never from what the network process
- *            claims), reaps children, handles SIGTERM/SIGHUP.
+ *            starts a session per logon from a grant the auth process sent
+ *            it (never from what the network process claims) by handing it
+ *            to the spawner, counts sessions, reaps children, handles
+ *            SIGTERM/SIGHUP.
  *   network  unprivileged, chrooted to an empty folder, no config secrets:
  *            the event loop, TLS, limits, POP3 and IMAP before logon
  *            (IMAP: imap_login.c behind net_conn.h).
