@@ -406,7 +406,12 @@ static int session(struct directory_mirror *dm)
 				  xi_ldap_conn_uri(conn), rc == -1 ? "connection lost" : ldap_err2string(rc),
 				  rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ?
 				  " (does the server run the syncprov overlay? see ldap-schema/README.md)" : "");
-			wait = RETRY_MAX_SECONDS;
+			/* A refresh cut by a lost connection or a server too slow
+			 * for ldap_timeout is worth retrying soon (1, 2, 4... s);
+			 * a refusal (no syncprov, no rights) is not. */
+			wait = (rc == -1 || rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ||
+				rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMELIMIT_EXCEEDED || rc == LDAP_BUSY ||
+				rc == LDAP_UNAVAILABLE) ? RETRY_BACKOFF : RETRY_MAX_SECONDS;
 		} else if (dm->incomplete) {
 			wait = dm->over_limit ? RETRY_OVER_LIMIT_SECONDS : RETRY_MAX_SECONDS;
 		} else {

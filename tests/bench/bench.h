@@ -49,6 +49,11 @@ struct bench_conn;
 
 struct bench_driver {
 	const char *name;
+	const char *unit;		/* what one success is: "logon" (NULL) or "session" */
+	/* Drivers that time their commands name them; bench_command_done(conn, i)
+	 * records commands[i]. */
+	const char *const *commands;
+	unsigned command_count;
 	/* Opens a fresh session: sets conn->fd (non-blocking, connecting). */
 	int (*open)(struct bench_conn *conn);
 	/* Handles one input line (CRLF/LF removed). */
@@ -69,6 +74,9 @@ struct bench_conn {
 	int state;			/* driver-private state */
 	unsigned next_id;		/* auth: request id */
 	uint64_t started_ns;		/* when the logon being timed began */
+	uint64_t command_ns;		/* when the command being timed was sent */
+	size_t literal_left;		/* bytes of a literal the loop skips before the next line */
+	void *run;			/* the loop's state (bench_command_done) */
 	const struct bench_user *user;	/* user of the logon being timed */
 	char in[BENCH_LINE_MAX];
 	size_t in_len;
@@ -87,12 +95,18 @@ int bench_sendf(struct bench_conn *conn, const char *fmt, ...)
 /* Picks a random user (with --sequential the next one, NULL after the
  * last) and marks the start of a timed logon. */
 const struct bench_user *bench_begin_logon(struct bench_conn *conn);
+/* The connection's random generator (no shared state). */
+uint64_t bench_random(struct bench_conn *conn);
+/* Records the latency of command i of the driver's list, from command_ns
+ * to now, when inside the measured window. */
+void bench_command_done(struct bench_conn *conn, unsigned i);
 int bench_connect_tcp(const char *host, int port);
 int bench_connect_unix(const char *path);
 
 extern const struct bench_driver bench_auth_plain_driver;
 extern const struct bench_driver bench_auth_ntlm_driver;
 extern const struct bench_driver bench_imap_driver;
+extern const struct bench_driver bench_imap_session_driver;
 extern const struct bench_driver bench_pop3_driver;
 extern const struct bench_driver bench_pop3_ntlm_driver;
 extern const struct bench_driver bench_ldap_search_driver;

@@ -5,7 +5,10 @@
  * Modes: auth-plain and auth-ntlm speak Dovecot's auth-client protocol on
  * its UNIX socket (the directory path without login processes); imap and
  * pop3 log on and out on fresh TCP connections (pop3-ntlm with MS-POP3's
- * AUTH NTLM); ldap-search runs the search
+ * AUTH NTLM); imap-session runs a whole IMAP session per connection
+ * (bench_imap_session.c: LOGIN, SELECT, FETCH, SEARCH, STORE, LOGOUT) and
+ * reports sessions/s, the latency of whole sessions and of every command;
+ * ldap-search runs the search
  * a password-lookup passdb would, as the raw directory ceiling.
  *
  * Users come from a file of `user<TAB>password[<TAB>nthash-hex]` lines and
@@ -44,13 +47,16 @@ struct bench_run {
 	int epfd;
 	uint64_t measure_from_ns, measure_until_ns;
 	uint64_t logons, failures, errors, reconnects;
+	uint64_t logons_all;  /* warm-up included: what the directory saw */
 	size_t sequence;		/* --sequential: next user; each is used once */
 	unsigned active;		/* connections still working */
 	struct latency_log lat;
+	struct latency_log *command_lat;	/* one per driver command */
 };
 
 static const struct bench_driver *const drivers[] = {
 	&bench_auth_plain_driver, &bench_auth_ntlm_driver, &bench_imap_driver,
+	&bench_imap_session_driver,
 	&bench_pop3_driver, &bench_pop3_ntlm_driver, &bench_ldap_search_driver,
 };
 
@@ -72,6 +78,11 @@ static uint64_t next_random(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 2685821657736338717ull;
+}
+
+uint64_t bench_random(struct bench_conn *conn)
+{
+	return next_random(&conn->rng);
 }
 
 const struct bench_user *bench_begin_logon(struct bench_conn *conn)
@@ -246,20 +257,31 @@ fail:
 
 /* ------------------------------------------------------------ the loop */
 
-static void record_latency(struct bench_run *run, uint64_t ns)
+static void record_latency(struct latency_log *lat, uint64_t ns)
 {
 	uint64_t us = ns / 1000;
 
-	if (run->lat.len == run->lat.cap) {
-		size_t cap = run->lat.cap ? run->lat.cap * 2 : 65536;
-		uint32_t *p = realloc(run->lat.us, cap * sizeof(*p));
+	if (lat->len == lat->cap) {
+		size_t cap = lat->cap ? lat->cap * 2 : 65536;
+		uint32_t *p = realloc(lat->us, cap * sizeof(*p));
 
 		if (p == NULL)
 			return;	/* the count stays right; the percentiles lose a sample */
-		run->lat.us = p;
-		run->lat.cap = cap;
+		lat->us = p;
+		lat->cap = cap;
 	}
-	run->lat.us[run->lat.len++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	lat->us[lat->len++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static bool in_window(const struct bench_run *run, uint64_t now);
+
+void bench_command_done(struct bench_conn *conn, unsigned i)
+{
+	struct bench_run *run = conn->run;
+	uint64_t now = bench_now_ns();
+
+	if (run->command_lat != NULL && i < run->driver->command_count && in_window(run, now))
+		record_latency(&run->command_lat[i], now - conn->command_ns);
 }
 
 static void watch(struct bench_run *run, struct bench_conn *conn, int op)
@@ -285,6 +307,7 @@ static void conn_close(struct bench_run *run, struct bench_conn *conn)
 	}
 	conn->fd = -1;
 	conn->in_len = conn->out_len = conn->out_off = 0;
+	conn->literal_left = 0;
 	conn->state = 0;
 }
 
@@ -316,9 +339,10 @@ static bool apply_step(struct bench_run *run, struct bench_conn *conn, enum benc
 	case BENCH_MORE:
 		return true;
 	case BENCH_LOGON_OK:
+		run->logons_all++;
 		if (in_window(run, now)) {
 			run->logons++;
-			record_latency(run, now - started_ns);
+			record_latency(&run->lat, now - started_ns);
 		}
 		return true;
 	case BENCH_LOGON_FAILED:
@@ -348,18 +372,30 @@ static bool read_lines(struct bench_run *run, struct bench_conn *conn)
 		if (n <= 0)	/* a close the driver expected (state < 0) is no error */
 			return apply_step(run, conn, conn->state < 0 ? BENCH_CLOSE : BENCH_ERROR, 0);
 		conn->in_len += (size_t)n;
-		for (size_t i = 0; i < conn->in_len; i++) {
+		for (size_t i = 0; i < conn->in_len;) {
 			enum bench_step step;
 			uint64_t started;
 
-			if (conn->in[i] != '\n')
+			if (conn->literal_left > 0) {	/* a literal's bytes are no lines */
+				size_t take = conn->in_len - i;
+
+				if (take > conn->literal_left)
+					take = conn->literal_left;
+				conn->literal_left -= take;
+				i += take;
+				start = i;
 				continue;
+			}
+			if (conn->in[i] != '\n') {
+				i++;
+				continue;
+			}
 			conn->in[i] = '\0';
 			if (i > start && conn->in[i - 1] == '\r')
 				conn->in[i - 1] = '\0';
 			started = conn->started_ns;
 			step = run->driver->line(conn, conn->in + start);
-			start = i + 1;
+			start = ++i;
 			if (!apply_step(run, conn, step, started))
 				return false;
 		}
@@ -440,6 +476,7 @@ static int run_load(struct bench_run *run)
 		c->users = run->users;
 		c->user_count = run->user_count;
 		c->index = i;
+		c->run = run;
 		c->sequence = run->opts.sequential ? &run->sequence : NULL;
 		c->fd = -1;
 		c->rng = (start ^ ((uint64_t)getpid() << 20)) + 0x9e3779b97f4a7c15ull * (i + 1);
@@ -507,6 +544,21 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+static void report_commands(struct bench_run *run)
+{
+	printf(",\"commands\":{");
+	for (unsigned i = 0; i < run->driver->command_count; i++) {
+		struct latency_log *lat = &run->command_lat[i];
+
+		qsort(lat->us, lat->len, sizeof(*lat->us), cmp_u32);
+		printf("%s", i ? "," : "");
+		json_string(run->driver->commands[i]);
+		printf(":{\"count\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f}", lat->len,
+		       percentile_ms(lat, 50), percentile_ms(lat, 99));
+	}
+	printf("}");
+}
+
 static void report(struct bench_run *run)
 {
 	qsort(run->lat.us, run->lat.len, sizeof(*run->lat.us), cmp_u32);
@@ -514,11 +566,18 @@ static void report(struct bench_run *run)
 	json_string(run->opts.label ? run->opts.label : run->opts.mode);
 	printf(",\"mode\":");
 	json_string(run->opts.mode);
+	/* logons/logons_per_s count the driver's unit (a whole session for
+	 * imap-session), so that one table holds every mode. */
+	printf(",\"unit\":");
+	json_string(run->driver->unit ? run->driver->unit : "logon");
+	if (run->command_lat != NULL)
+		report_commands(run);
 	printf(",\"connections\":%u,\"duration_s\":%.3f,\"users\":%zu,"
-	       "\"logons\":%llu,\"failed\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
+	       "\"logons\":%llu,\"logons_all\":%llu,\"failed\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
 	       "\"logons_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
 	       run->opts.connections, run->opts.duration, run->user_count,
-	       (unsigned long long)run->logons, (unsigned long long)run->failures,
+	       (unsigned long long)run->logons, (unsigned long long)run->logons_all,
+	       (unsigned long long)run->failures,
 	       (unsigned long long)run->errors, (unsigned long long)run->reconnects,
 	       run->logons / run->opts.duration,
 	       percentile_ms(&run->lat, 50), percentile_ms(&run->lat, 90),
@@ -531,7 +590,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xibench --mode MODE --users FILE [options]\n"
-		"modes: auth-plain auth-ntlm (--socket PATH) | imap pop3 pop3-ntlm (--host H --port P)\n"
+		"modes: auth-plain auth-ntlm (--socket PATH) | imap imap-session pop3 pop3-ntlm\n"
+		"       (--host H --port P)\n"
 		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid])\n"
 		"  -c, --connections N   concurrent connections (10)\n"
 		"  -d, --duration S      seconds measured (5)\n"
@@ -539,7 +599,7 @@ static void usage(FILE *f)
 		"      --service NAME    auth modes: service= (imap)\n"
 		"      --domain NAME     NTLM domain (BENCH)\n"
 		"      --label TEXT      label in the JSON line\n"
-		"      --sequential      imap, pop3: log every user on once, in order, then stop\n"
+		"      --sequential      imap, imap-session, pop3: every user once, in order, then stop\n"
 		"      --ntlm-client DOMAIN USER PASSWORD   one NTLM exchange on stdin/stdout\n"
 		"      --selftest        check the NTLM client against MS-NLMP vectors (TAP)\n");
 }
@@ -613,12 +673,13 @@ int main(int argc, char **argv)
 			run.driver = drivers[i];
 	if (run.driver == NULL || users_path == NULL || run.opts.connections == 0 ||
 	    run.opts.connections > 10000 || !(run.opts.duration > 0) || run.opts.warmup < 0 ||
-	    (run.opts.sequential && strcmp(run.opts.mode, "imap") != 0 && strcmp(run.opts.mode, "pop3") != 0)) {
+	    (run.opts.sequential && strncmp(run.opts.mode, "imap", 4) != 0 &&
+	     strcmp(run.opts.mode, "pop3") != 0)) {
 		usage(stderr);
 		return 2;
 	}
 	if ((strncmp(run.opts.mode, "auth-", 5) == 0 && run.opts.socket_path == NULL) ||
-	    ((strcmp(run.opts.mode, "imap") == 0 || strncmp(run.opts.mode, "pop3", 4) == 0) &&
+	    ((strncmp(run.opts.mode, "imap", 4) == 0 || strncmp(run.opts.mode, "pop3", 4) == 0) &&
 	     run.opts.port <= 0) ||
 	    (strcmp(run.opts.mode, "ldap-search") == 0 &&
 	     (run.opts.ldap_uri == NULL || run.opts.ldap_base == NULL))) {
@@ -627,6 +688,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (load_users(&run, users_path, strstr(run.opts.mode, "ntlm") != NULL) < 0)
+		return 1;
+	if (run.driver->command_count > 0 &&
+	    (run.command_lat = calloc(run.driver->command_count, sizeof(*run.command_lat))) == NULL)
 		return 1;
 	if (run_load(&run) < 0) {
 		fprintf(stderr, "xibench: %s\n", strerror(errno));
@@ -637,8 +701,13 @@ int main(int argc, char **argv)
 		free(run.users[i].name);
 		free(run.users[i].password);
 	}
-	for (unsigned i = 0; i < run.opts.connections; i++)
+	for (unsigned i = 0; i < run.opts.connections; i++) {
 		free(run.conns[i].out);
+		free(run.conns[i].priv);
+	}
+	for (unsigned i = 0; run.command_lat != NULL && i < run.driver->command_count; i++)
+		free(run.command_lat[i].us);
+	free(run.command_lat);
 	free(run.users);
 	free(run.conns);
 	free(run.lat.us);
