@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
 
 enum byte_state {
 	ST_LINE,          /* reading line text up to LF */
@@ -113,11 +112,14 @@ struct xi_imap_parser *xi_imap_parser_new(const struct xi_imap_limits *limits)
 	return p;
 }
 
-/* Frees a text buffer wiped: before logon it may hold a password (LOGIN). */
+/* Frees a text buffer wiped: before logon it may hold a password (LOGIN).
+ * explicit_bzero (glibc), not OpenSSL's cleanse: the parser also runs in the
+ * mail processes, whose program (xidentd-session, spawner.h) stays libc-only
+ * so that forking a session is cheap. */
 static void free_wiped(char *buf, size_t cap)
 {
 	if (buf != NULL)
-		OPENSSL_cleanse(buf, cap);
+		explicit_bzero(buf, cap);
 	free(buf);
 }
 
@@ -154,7 +156,7 @@ void xi_imap_parser_free(struct xi_imap_parser *p)
 		return;
 	reset_command(p);
 	free(p->stack);
-	OPENSSL_cleanse(p, sizeof(*p)); /* tail: the end of a discarded line */
+	explicit_bzero(p, sizeof(*p)); /* tail: the end of a discarded line */
 	free(p);
 }
 
@@ -770,7 +772,7 @@ enum xi_imap_feed xi_imap_parser_feed(struct xi_imap_parser *p, const char *data
 					if (!tail_literal(p, &n, &plus))
 						n = 0, plus = false;
 					/* the line may hold a password (LOGIN) */
-					OPENSSL_cleanse(p->tail, sizeof(p->tail));
+					explicit_bzero(p->tail, sizeof(p->tail));
 					p->tail_len = 0;
 				}
 				if (n > 0 || plus)

@@ -506,14 +506,14 @@ static void run_command(struct imap_session *s, const struct xi_imap_command *cm
 	}
 }
 
-int xd_imap_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+int xd_imap_main(const struct xd_session_settings *set, int fd, const char *user, const char *maildir,
 		 const char *tag, const char *pending, size_t pending_len)
 {
-	struct imap_session s = { .cfg = cfg, .fd = fd, .user = user };
+	struct imap_session s = { .fd = fd, .user = user };
 	struct xi_error err = { 0 };
 	struct xi_imap_limits lim;
 
-	s.idle_ms = (int)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
+	s.idle_ms = (int)set->idle_s * 1000;
 	if (s.idle_ms < XD_IMAP_AUTOLOGOUT_MS)
 		s.idle_ms = XD_IMAP_AUTOLOGOUT_MS;
 	{

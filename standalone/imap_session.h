@@ -20,14 +20,11 @@
 #include "imap_parser.h"
 #include "maildir.h"
 
-struct xi_config;
-
 /* The hierarchy separator of Dovecot's Maildir++ layout. */
 #define IMAP_SEP '.'
 #define IMAP_SEP_STR "."
 
 struct imap_session {
-	const struct xi_config *cfg;
 	int fd;
 	int idle_ms;
 	const char *user;

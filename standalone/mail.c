@@ -405,7 +405,7 @@ static void transaction(struct session *s)
 	}
 }
 
-int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+int xd_mail_main(const struct xd_session_settings *set, int fd, const char *user, const char *maildir,
 		 const char *pending, size_t pending_len)
 {
 	struct session s = { .fd = fd, .user = user };
@@ -413,8 +413,8 @@ int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const ch
 	struct xi_error err = { 0 };
 	int ret = 0;
 
-	s.idle_ms = (int)xi_config_int(cfg, XI_CFG_IDLE_TIMEOUT) * 1000;
-	s.max_line = (size_t)xi_config_int(cfg, XI_CFG_MAX_LINE_LENGTH);
+	s.idle_ms = (int)set->idle_s * 1000;
+	s.max_line = set->max_line;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	s.in_cap = pending_len + 1024;
 	s.in = malloc(s.in_cap);

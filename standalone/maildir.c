@@ -198,13 +198,28 @@ static int make_maildir(const char *dir, struct xi_error *err)
 	return 0;
 }
 
+/* The usual case at logon: the Maildir is there already, and three stats
+ * cost less than walking mkdir from / down. */
+static bool maildir_complete(const char *root)
+{
+	static const char *const subs[] = {"cur", "new", "tmp"};
+	char p[PATH_MAX];
+	struct stat st;
+
+	for (int i = 0; i < 3; i++)
+		if (snprintf(p, sizeof(p), "%s/%s", root, subs[i]) >= (int)sizeof(p) || stat(p, &st) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			return false;
+	return true;
+}
+
 int xi_maildir_open(const char *root, bool create, const struct xi_maildir_settings *set,
 		    struct xi_maildir **md_out, struct xi_error *err)
 {
 	*md_out = NULL;
 	if (root == NULL || root[0] != '/' || strlen(root) > PATH_MAX - 512 || strstr(root, "/../") != NULL)
 		return xi_error_set(err, XI_ERR_INVALID, "Maildir root must be an absolute path");
-	if (create) {
+	if (create && !maildir_complete(root)) {
 		/* Parents as Dovecot does (mail_location under a fresh home). */
 		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s", root);

@@ -48,6 +48,10 @@ enum xi_msg_type {
 	XI_MSG_LMTP_DATA,        /* protocol -> deliverer, with a memfd holding the message:
 				    u32 recipient id, address */
 	XI_MSG_LMTP_DATA_REPLY,  /* deliverer -> protocol: the recipient's reply line */
+	/* xidentd master <-> spawner (spawner.h) */
+	XI_MSG_SPAWN,            /* master -> spawner, with the client descriptor: a session */
+	XI_MSG_SPAWNED,          /* spawner -> master: u32 key, u32 pid (0: not started) */
+	XI_MSG_ENDED,            /* spawner -> master: u32 pid of a mail process reaped */
 };
 
 enum xi_auth_status {

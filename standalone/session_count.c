@@ -132,3 +132,37 @@ bool xd_sessions_remove(struct xd_sessions *s, pid_t pid)
 	}
 	return false;
 }
+
+bool xd_sessions_rekey(struct xd_sessions *s, pid_t from, pid_t to)
+{
+	struct session **ep = &s->by_pid[(unsigned)from % BUCKETS];
+
+	for (; *ep != NULL; ep = &(*ep)->next) {
+		struct session *e = *ep;
+
+		if (e->pid != from)
+			continue;
+		*ep = e->next;
+		e->pid = to;
+		e->next = s->by_pid[(unsigned)to % BUCKETS];
+		s->by_pid[(unsigned)to % BUCKETS] = e;
+		return true;
+	}
+	return false;
+}
+
+size_t xd_sessions_remove_unstarted(struct xd_sessions *s)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < BUCKETS; i++) {
+		struct session *e = s->by_pid[i];
+		while (e != NULL) {
+			pid_t pid = e->pid;
+			e = e->next;
+			if (pid < 0 && xd_sessions_remove(s, pid))
+				removed++;
+		}
+	}
+	return removed;
+}

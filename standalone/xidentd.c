@@ -4,8 +4,8 @@
  *   xidentd -c FILE [-F] [-p PIDFILE]
  *
  * -F stays in the foreground (systemd, tests); otherwise it daemonizes.
- * SIGTERM/SIGINT: stop the network and auth processes and exit (running
- * mail sessions finish on their own).  SIGHUP: reread the config; a new
+ * SIGTERM/SIGINT: stop the network, auth and spawner processes and exit
+ * (running mail sessions finish on their own).  SIGHUP: reread the config; a new
  * auth process takes over with it and the network process gets the
  * certificates, its limits and its listener set anew (opened and closed
  * as the config says; established sessions are not touched).  A config that
@@ -15,6 +15,7 @@
 #include "xidentd.h"
 #include "privsep.h"
 #include "session_count.h"
+#include "spawner.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -78,7 +79,12 @@ struct master {
 	int auth_sock;     /* master <- auth (grants) */
 	int auth_sock_old; /* grants of the auth process a SIGHUP replaced, while it finishes */
 	int sigfd;
-	size_t sessions;   /* mail processes alive */
+	bool use_syslog;
+	int spawner_exe;   /* xidentd-session, opened at start (an upgrade in place does not mix versions) */
+	int spawner_sock;  /* master <-> spawner */
+	pid_t spawner_pid;
+	uint32_t next_key; /* provisional session keys, see session_count.h */
+	size_t sessions;   /* sessions started and not ended */
 	struct xd_sessions *live; /* the same, per user and remote (max_user_sessions) */
 	pid_t retired_auth_pid; /* the auth process a SIGHUP replaced */
 	struct grant grants[GRANTS_MAX];
@@ -300,6 +306,75 @@ static void child_signals(void)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+/* The unprivileged children must not hold the spawner's socket: whoever
+ * can write to it starts sessions as any user. */
+static void close_spawner_fds(struct master *m)
+{
+	if (m->spawner_sock >= 0)
+		close(m->spawner_sock);
+	if (m->spawner_exe >= 0)
+		close(m->spawner_exe);
+}
+
+/* Opens xidentd-session in the folder this program was run from. */
+static int open_spawner_exe(void)
+{
+	char self[4096], path[4096 + sizeof(XD_SPAWNER_PROGRAM) + 1];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	int fd;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/%s", self, XD_SPAWNER_PROGRAM);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		xd_log(LOG_ERR, "cannot open %s: %m", path);
+	return fd;
+}
+
+/* Runs the spawner (spawner.h): forked here, but exec'ed at once, so that
+ * what it forks per session is a small process, not a copy of the master. */
+static int start_spawner(struct master *m)
+{
+	int pair[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pair[0]);
+		close(pair[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char fdarg[16];
+		char *argv[] = { (char *)XD_SPAWNER_PROGRAM, (char *)"--spawner", fdarg,
+				 m->use_syslog ? (char *)"--syslog" : NULL, NULL };
+		child_signals(); /* PR_SET_PDEATHSIG survives the exec */
+		snprintf(fdarg, sizeof(fdarg), "%d", pair[1]);
+		if (fcntl(pair[1], F_SETFD, 0) < 0)
+			_exit(127);
+		/* Everything else the master holds is close-on-exec. */
+		fexecve(m->spawner_exe, argv, environ);
+		xd_log(LOG_ERR, "cannot run %s: %m", XD_SPAWNER_PROGRAM);
+		_exit(127);
+	}
+	close(pair[1]);
+	if (m->spawner_sock >= 0)
+		close(m->spawner_sock);
+	m->spawner_sock = pair[0];
+	fcntl(m->spawner_sock, F_SETFL, O_NONBLOCK);
+	m->spawner_pid = pid;
+	return 0;
+}
+
 /* Forks the auth process; returns the network process's end of its socket. */
 static int start_auth(struct master *m, bool keep_old)
 {
@@ -328,6 +403,7 @@ static int start_auth(struct master *m, bool keep_old)
 		if (m->auth_sock_old >= 0)
 			close(m->auth_sock_old);
 		close(m->sigfd);
+		close_spawner_fds(m);
 		prctl(PR_SET_NAME, "xidentd-auth");
 		if (xd_drop_privileges(m->run_uid, m->run_gid) < 0)
 			_exit(1);
@@ -366,6 +442,8 @@ static int start_net(struct master *m, int auth_end)
 		close(pair[0]);
 		close(m->auth_sock);
 		close(m->sigfd);
+		/* Above all here: the network process must never reach the spawner. */
+		close_spawner_fds(m);
 		prctl(PR_SET_NAME, "xidentd-net");
 		forget_secrets(m->cfg);
 		if (chroot(root) < 0 || chdir("/") < 0) {
@@ -587,10 +665,60 @@ static bool over_user_limit(struct master *m, const struct grant *g, int fd, con
 	return true;
 }
 
+/* A session ended (the spawner reaped it, or the master did after the
+ * spawner died): key is its pid. */
+static void session_ended(struct master *m, pid_t key)
+{
+	if (xd_sessions_remove(m->live, key) && m->sessions > 0)
+		m->sessions--;
+}
+
+/* What the spawner reports: sessions started (or not) and ended. */
+static void on_spawner(struct master *m)
+{
+	struct xi_msg *msg = malloc(sizeof(*msg));
+	uint32_t key, pid;
+
+	if (msg == NULL)
+		return;
+	while (m->spawner_sock >= 0 && xi_msg_recv(m->spawner_sock, msg, NULL) > 0) {
+		if (msg->type == XI_MSG_SPAWNED && xi_msg_u32(msg, &key) && xi_msg_u32(msg, &pid) &&
+		    key > 0 && key <= INT32_MAX && pid <= INT32_MAX) {
+			if (pid == 0)
+				session_ended(m, -(pid_t)key);
+			else
+				xd_sessions_rekey(m->live, -(pid_t)key, (pid_t)pid);
+		} else if (msg->type == XI_MSG_ENDED && xi_msg_u32(msg, &pid) && pid > 0 && pid <= INT32_MAX) {
+			session_ended(m, (pid_t)pid);
+		}
+	}
+	free(msg);
+}
+
+/* Sends a session to the spawner.  Its socket is non-blocking (the master
+ * drains it in a loop); when it is full, wait for room while taking what
+ * the spawner reports, since it may be waiting for room on our side. */
+static int spawner_send(struct master *m, const struct xi_msg *msg, int fd)
+{
+	for (int waited_ms = 0; m->spawner_sock >= 0; waited_ms += 50) {
+		struct pollfd p = { .fd = m->spawner_sock, .events = POLLOUT | POLLIN };
+
+		if (xi_msg_send(m->spawner_sock, msg, fd) == 0)
+			return 0;
+		if ((errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || waited_ms >= 5000)
+			return -1;
+		if (poll(&p, 1, 50) > 0 && (p.revents & POLLIN))
+			on_spawner(m);
+	}
+	errno = EPIPE;
+	return -1;
+}
+
 static void start_mail(struct master *m, const struct grant *g, int fd, const char *pending,
 		       size_t pending_len, const char *tag)
 {
-	pid_t pid;
+	struct xd_spawn *sp = NULL;
+	struct xi_msg *msg = NULL;
 
 	/* Logged-on sessions count against max_connections too: the network
 	 * process forgets plain connections once they are handed over. */
@@ -611,40 +739,57 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 	}
 	if (over_user_limit(m, g, fd, tag))
 		return;
-	pid = fork();
-	if (pid != 0) {
-		if (pid < 0) {
-			xd_log(LOG_ERR, "cannot fork a session for %s: %m", g->user);
-		} else {
-			m->sessions++;
-			if (!xd_sessions_add(m->live, pid, g->user, g->remote))
-				xd_log(LOG_WARNING, "session %s: out of memory, not counted for "
-				       "max_user_sessions", g->user);
-		}
-		return;
+	sp = malloc(sizeof(*sp));
+	msg = malloc(sizeof(*msg));
+	if (sp == NULL || msg == NULL)
+		goto fail;
+	*sp = (struct xd_spawn){ .uid = g->uid, .gid = g->gid,
+				 .pending = (const uint8_t *)pending, .pending_len = pending_len };
+	snprintf(sp->protocol, sizeof(sp->protocol), "%s", g->protocol);
+	snprintf(sp->user, sizeof(sp->user), "%s", g->user);
+	snprintf(sp->home, sizeof(sp->home), "%s", g->home);
+	snprintf(sp->maildir, sizeof(sp->maildir), "%s", g->maildir);
+	snprintf(sp->tag, sizeof(sp->tag), "%s", tag);
+	sp->set.idle_s = (uint32_t)xi_config_int(m->cfg, XI_CFG_IDLE_TIMEOUT);
+	sp->set.max_line = (uint32_t)xi_config_int(m->cfg, XI_CFG_MAX_LINE_LENGTH);
+	/* The session counts from now on, under a provisional key until the
+	 * spawner reports its pid: two logons in quick succession must not
+	 * both pass max_user_sessions. */
+	m->next_key = m->next_key >= INT32_MAX ? 1 : m->next_key + 1;
+	sp->key = m->next_key;
+	xd_spawn_put(msg, sp);
+	if (msg->bad) {
+		xd_log(LOG_ERR, "session %s: too much pending input to pass on", g->user);
+		goto fail;
 	}
-	child_signals();
-	prctl(PR_SET_PDEATHSIG, 0); /* sessions outlive a master restart */
-	close_listeners(m);
-	close(m->net_sock);
-	close(m->auth_sock);
-	if (m->auth_sock_old >= 0)
-		close(m->auth_sock_old);
-	close(m->sigfd);
-	forget_secrets(m->cfg);
-	prctl(PR_SET_NAME, "xidentd-mail");
-	if (xd_drop_privileges(g->uid, g->gid) < 0 || chdir(g->home) < 0) {
-		static const char err[] = "-ERR [SYS/TEMP] The mailbox is not available now.\r\n";
-		if (write(fd, err, sizeof(err) - 1) < 0) {
-			/* nothing more to say */
-		}
-		xd_log(LOG_ERR, "session %s: cannot become %u:%u in %s: %m", g->user, g->uid, g->gid,
-		       g->home);
-		_exit(1);
+	if (!xd_sessions_add(m->live, -(pid_t)sp->key, g->user, g->remote)) {
+		xd_log(LOG_ERR, "session %s: out of memory", g->user);
+		goto fail;
 	}
-	if (strcmp(g->protocol, "imap") == 0)
-		_exit(xd_imap_main(m->cfg, fd, g->user, g->maildir, tag, pending, pending_len));
-	_exit(xd_mail_main(m->cfg, fd, g->user, g->maildir, pending, pending_len));
+	m->sessions++;
+	if (spawner_send(m, msg, fd) < 0) {
+		xd_log(LOG_ERR, "cannot pass a session for %s to the spawner: %m", g->user);
+		if (xd_sessions_remove(m->live, -(pid_t)sp->key))
+			m->sessions--;
+		goto fail;
+	}
+	free(sp);
+	free(msg);
+	return;
+fail:
+	free(sp);
+	free(msg);
+	{
+		char err[XD_IMAP_TAG_MAX + 80];
+		if (strcmp(g->protocol, "imap") == 0)
+			snprintf(err, sizeof(err), "%s NO [UNAVAILABLE] The mailbox is not available now.\r\n",
+				 tag[0] ? tag : "*");
+		else
+			snprintf(err, sizeof(err), "-ERR [SYS/TEMP] The mailbox is not available now.\r\n");
+		if (write(fd, err, strlen(err)) < 0) {
+			/* the client is gone anyway */
+		}
+	}
 }
 
 static struct grant *find_grant(struct master *m, const uint8_t *token, time_t now)
@@ -704,7 +849,7 @@ static void on_session(struct master *m)
 	free(msg);
 }
 
-static void reap(struct master *m, bool *net_died, bool *auth_died)
+static void reap(struct master *m, bool *net_died, bool *auth_died, bool *spawner_died)
 {
 	int status;
 	pid_t pid;
@@ -727,9 +872,15 @@ static void reap(struct master *m, bool *net_died, bool *auth_died)
 				close(m->auth_sock_old);
 				m->auth_sock_old = -1;
 			}
-		} else if (m->sessions > 0) {
-			m->sessions--;
-			xd_sessions_remove(m->live, pid);
+		} else if (pid == m->spawner_pid) {
+			*spawner_died = true;
+			m->spawner_pid = 0;
+			what = "spawner";
+		} else {
+			/* A mail process whose spawner died before it: the master is
+			 * the subreaper.  What the spawner reported last tells its pid. */
+			on_spawner(m);
+			session_ended(m, pid);
 		}
 		if (WIFSIGNALED(status))
 			xd_log(LOG_WARNING, "process %d (%s) killed by signal %d", (int)pid, what,
@@ -747,7 +898,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct master m = { .net_sock = -1, .auth_sock = -1, .auth_sock_old = -1 };
+	struct master m = { .net_sock = -1, .auth_sock = -1, .auth_sock_old = -1, .spawner_exe = -1,
+			    .spawner_sock = -1 };
 	const char *pidfile = NULL;
 	bool foreground = false, stopping = false;
 	struct xi_event_levels lv;
@@ -769,7 +921,8 @@ int main(int argc, char **argv)
 	m.cfg = load_config(m.config_path);
 	if (m.cfg == NULL)
 		return 2;
-	xd_log_open(xi_config_enum(m.cfg, XI_CFG_XIDENTD_LOG) == 1);
+	m.use_syslog = xi_config_enum(m.cfg, XI_CFG_XIDENTD_LOG) == 1;
+	xd_log_open(m.use_syslog);
 	xi_event_levels_from_config(m.cfg, &lv);
 	xd_event_levels_set(&lv);
 	if (geteuid() != 0) {
@@ -789,6 +942,12 @@ int main(int argc, char **argv)
 					"writable by nobody else\n", root);
 			return 1;
 		}
+	}
+	m.spawner_exe = open_spawner_exe();
+	if (m.spawner_exe < 0) {
+		fprintf(stderr, "xidentd: cannot find %s next to xidentd (the reason is logged above)\n",
+			XD_SPAWNER_PROGRAM);
+		return 1;
 	}
 	if (listeners_for(&m.ls, m.cfg, &m.ls) < 0) {
 		fprintf(stderr, "xidentd: cannot open the listeners (the reason is logged above)\n");
@@ -814,9 +973,14 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	m.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	m.live = xd_sessions_new();
-	if (m.sigfd < 0 || m.live == NULL || (auth_end = start_auth(&m, false)) < 0 || start_net(&m, auth_end) < 0 ||
-	    send_tls(&m) < 0) {
+	/* Mail processes whose spawner dies become ours, so they are still
+	 * reaped and uncounted. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (m.sigfd < 0 || m.live == NULL || start_spawner(&m) < 0 || (auth_end = start_auth(&m, false)) < 0 ||
+	    start_net(&m, auth_end) < 0 || send_tls(&m) < 0) {
 		xd_log(LOG_ERR, "cannot start: %m");
+		if (m.spawner_pid > 0)
+			kill(m.spawner_pid, SIGTERM);
 		if (m.net_pid > 0)
 			kill(m.net_pid, SIGTERM);
 		if (m.auth_pid > 0)
@@ -827,16 +991,25 @@ int main(int argc, char **argv)
 	       (int)m.net_pid, (int)m.auth_pid);
 
 	while (!stopping) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = m.sigfd, .events = POLLIN },
 			{ .fd = m.auth_sock, .events = POLLIN },
 			{ .fd = m.net_sock, .events = POLLIN },
 			{ .fd = m.auth_sock_old, .events = POLLIN },
+			{ .fd = m.spawner_sock, .events = POLLIN },
 		};
-		bool net_died = false, auth_died = false;
+		bool net_died = false, auth_died = false, spawner_died = false;
 
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		if (poll(p, 5, -1) < 0 && errno != EINTR)
 			break;
+		/* Ends first, so that a user at max_user_sessions who logs off and
+		 * on again is not refused. */
+		if (p[4].revents & POLLIN)
+			on_spawner(&m);
+		if ((p[4].revents & (POLLHUP | POLLERR)) && !(p[4].revents & POLLIN)) {
+			close(m.spawner_sock); /* it is gone; reap() starts a new one */
+			m.spawner_sock = -1;
+		}
 		/* Grants first: the auth process sent a grant before its reply, so
 		 * it is here before the network process can present the token. */
 		if ((p[1].revents | p[3].revents) & POLLIN)
@@ -853,7 +1026,7 @@ int main(int argc, char **argv)
 			struct signalfd_siginfo si;
 			while (read(m.sigfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGCHLD) {
-					reap(&m, &net_died, &auth_died);
+					reap(&m, &net_died, &auth_died, &spawner_died);
 				} else if (si.ssi_signo == SIGHUP) {
 					reload(&m);
 				} else {
@@ -869,13 +1042,33 @@ int main(int argc, char **argv)
 			xd_log(LOG_ERR, "auth process ended; starting a new one");
 			replace_auth(&m, false);
 		}
+		if (spawner_died) {
+			/* Sessions it reported run on (and are reaped here); those it
+			 * never reported did not start. */
+			size_t lost;
+			on_spawner(&m);
+			lost = xd_sessions_remove_unstarted(m.live);
+			m.sessions -= lost < m.sessions ? lost : m.sessions;
+			if (m.spawner_sock >= 0)
+				close(m.spawner_sock);
+			m.spawner_sock = -1;
+			if (!stopping) {
+				xd_log(LOG_ERR, "spawner ended; starting a new one");
+				if (start_spawner(&m) < 0)
+					xd_log(LOG_ERR, "cannot start a spawner: %m");
+			}
+		}
 	}
 	if (m.net_pid > 0)
 		kill(m.net_pid, SIGTERM);
 	if (m.auth_pid > 0)
 		kill(m.auth_pid, SIGTERM);
-	/* Wait for both so that the listeners are closed when we return. */
-	for (int i = 0; i < 50 && (m.net_pid > 0 || m.auth_pid > 0); i++) {
+	if (m.spawner_sock >= 0)
+		close(m.spawner_sock); /* the spawner exits at EOF; its sessions run on */
+	if (m.spawner_pid > 0)
+		kill(m.spawner_pid, SIGTERM);
+	/* Wait for them so that the listeners are closed when we return. */
+	for (int i = 0; i < 50 && (m.net_pid > 0 || m.auth_pid > 0 || m.spawner_pid > 0); i++) {
 		int status;
 		pid_t pid = waitpid(-1, &status, 0);
 		if (pid < 0)
@@ -884,6 +1077,8 @@ int main(int argc, char **argv)
 			m.net_pid = 0;
 		if (pid == m.auth_pid)
 			m.auth_pid = 0;
+		if (pid == m.spawner_pid)
+			m.spawner_pid = 0;
 	}
 	close_listeners(&m);
 	if (pidfile != NULL)
@@ -891,5 +1086,6 @@ int main(int argc, char **argv)
 	xd_log(LOG_INFO, "stopped");
 	xd_sessions_free(m.live);
 	xi_config_free(m.cfg);
+	close(m.spawner_exe);
 	return 0;
 }

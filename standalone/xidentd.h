@@ -3,14 +3,20 @@
  * the spirit of OpenSMTPD and popa3d):
  *
  *   master   root; reads the config, opens listeners, forks the others,
- *            starts a mail process per logged-on session from a grant the
- *            auth process sent it (never from what the network process
- *            claims), reaps children, handles SIGTERM/SIGHUP.
+ *            starts a session per logon from a grant the auth process sent
+ *            it (never from what the network process claims) by handing it
+ *            to the spawner, counts sessions, reaps children, handles
+ *            SIGTERM/SIGHUP.
  *   network  unprivileged, chrooted to an empty folder, no config secrets:
  *            the event loop, TLS, limits, POP3 and IMAP before logon
  *            (IMAP: imap_login.c behind net_conn.h).
  *   auth     unprivileged: the config, the bind password and the resolver;
  *            answers the network process, sends grants to the master.
+ *   spawner  root, but a fresh small program (xidentd-session, exec'ed by
+ *            the master at start, spawner.h): no config, no secrets, few
+ *            mappings.  Forks the mail process for each session the master
+ *            hands it (grant + client descriptor), reaps it, and reports
+ *            both to the master, which keeps the session count.
  *   mail     one per session, as the mailbox's uid/gid: the POP3
  *            transaction state on one mailbox (mail.c), or an IMAP session
  *            (imap_session.h).  A crash ends one session.
@@ -67,10 +73,17 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock);
 /* listen_imap[i]: listener i speaks IMAP (else POP3). */
 int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *listen_tls,
 		const bool *listen_imap, size_t nlisten, int auth_sock, int master_sock);
+/* What a mail process takes from the config: the master sends it with
+ * every session, so the spawner and the sessions never see the config (nor
+ * its secrets) and a SIGHUP applies to the next session. */
+struct xd_session_settings {
+	uint32_t idle_s;     /* idle_timeout */
+	uint32_t max_line;   /* max_line_length */
+};
 /* The mail process: serves fd (client socket, or the network process's
  * proxy end) as user on the Maildir at maildir, after sending the logon's
  * +OK.  pending/pending_len: input the client already sent. */
-int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+int xd_mail_main(const struct xd_session_settings *set, int fd, const char *user, const char *maildir,
 		 const char *pending, size_t pending_len);
 
 /* IMAP: the longest tag the network process hands to the mail process. */
@@ -81,7 +94,7 @@ int xd_mail_main(const struct xi_config *cfg, int fd, const char *user, const ch
 /* The IMAP mail process (imap_session.c): serves fd as user on the Maildir
  * at maildir; first answers the logon command tagged `tag` with OK.
  * pending/pending_len: input the client already sent. */
-int xd_imap_main(const struct xi_config *cfg, int fd, const char *user, const char *maildir,
+int xd_imap_main(const struct xd_session_settings *set, int fd, const char *user, const char *maildir,
 		 const char *tag, const char *pending, size_t pending_len);
 
 #endif

@@ -894,6 +894,95 @@ def test_daemon(t, d, root):
     t.ok(r.returncode == 2 and '/nonexistent/xident.conf' in r.stderr, 'missing config: exit 2 naming the file', r.stderr)
 
 
+def _socket_inodes(pid):
+    out = set()
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith('socket:['):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def _libraries(pid):
+    with open('/proc/%d/maps' % pid) as f:
+        return {os.path.basename(l.split()[-1]) for l in f if '.so' in l}
+
+
+def _status_field(pid, name):
+    with open('/proc/%d/status' % pid) as f:
+        return re.search(r'^%s:\s+(\S+)' % name, f.read(), re.M).group(1)
+
+
+def test_spawner(t, d, root):
+    """The spawner (xidentd-session) forks the mail processes: a small
+    program that only the master can talk to; killing it loses no session
+    and no count (max_user_sessions)."""
+    srv = Server(d, root, name='xidentd-spawner', max_user_sessions=1)
+    # it names itself once exec'ed; the network process may be up before that
+    wait_until(lambda: srv.children('xidentd-spawn'), timeout=10, what='the spawner')
+    sp = srv.children('xidentd-spawn')
+    t.eq(len(sp), 1, 'one spawner process')
+    spawner = sp[0]
+    t.eq(_status_field(spawner, 'Uid'), '0', 'the spawner is root (it becomes each mailbox user)')
+    libs = _libraries(spawner)
+    heavy = sorted(l for l in libs if l.startswith(('libcrypto', 'libssl', 'libldap', 'libgnutls')))
+    t.eq(heavy, [], 'the spawner maps neither OpenSSL nor libldap')
+    # Who holds the other end of the spawner's socket: the master alone.
+    mine = _socket_inodes(spawner)
+    peers = set()
+    for line in subprocess.run(['ss', '-x', '-a', '-n'], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[5].isdigit() and f[7].isdigit() and int(f[5]) in mine:
+            peers.add(int(f[7]))
+    holders = sorted(p for p in srv_processes(srv) if _socket_inodes(p) & peers)
+    t.eq(holders, [srv.proc.pid], "only the master holds the spawner's socket (not the network or auth process)")
+
+    a, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('+OK'), 'session A (bjones) logged on', line)
+    mails = srv.children('xidentd-mail')
+    t.eq(len(mails), 1, 'one mail process')
+    t.eq(_status_field(mails[0], 'PPid'), str(spawner), 'the spawner forked it')
+    heavy = sorted(l for l in _libraries(mails[0]) if l.startswith(('libcrypto', 'libssl', 'libldap')))
+    t.eq(heavy, [], 'the mail process maps neither OpenSSL nor libldap')
+
+    os.kill(spawner, signal.SIGKILL)
+    wait_until(lambda: [p for p in srv.children('xidentd-spawn') if p != spawner], timeout=10,
+               what='a new spawner')
+    t.ok('spawner ended; starting a new one' in srv.log(), 'the master starts a new spawner, and logs it')
+    a.send('STAT')
+    t.ok(a.readline().startswith('+OK'), 'session A still serves after the spawner was killed')
+    b, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('-ERR [IN-USE]'), 'session A still counts for max_user_sessions', line)
+    hangup(b)
+    c, line = _logon(srv.port, 'EXAMPLE\\asmith', 'asmith-pw')
+    t.ok(line.startswith('+OK'), 'the new spawner starts sessions', line)
+    hangup(c)
+    hangup(a)
+    wait_until(lambda: not srv.children('xidentd-mail'), timeout=10, what='sessions ended')
+    c, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
+    t.ok(line.startswith('+OK'), 'session A ended (reaped by the master): bjones may log on again', line)
+    hangup(c)
+    srv.proc.stop()
+
+
+def srv_processes(srv):
+    out = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st.rsplit(')', 1)[1].split()[3]) == srv.proc.pid:
+            out.append(int(pid))
+    return out
+
+
 def test_shutdown(t, srv):
     pid = srv.proc.pid
     os.kill(pid, signal.SIGTERM)
@@ -913,7 +1002,7 @@ with Tap() as t:
         only = os.environ.get('XD_ONLY')
         if only:
             for name in only.split(','):
-                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root), 'plaintext': (t, d, root), 'user_limit': (t, d, root), 'long_challenge': (t, d, root),
+                globals()['test_' + name](*{'tls': (t, d, root), 'memory': (t, d, root), 'session_limit': (t, d, root), 'daemon': (t, d, root), 'ntlm_disabled': (t, d, root), 'plaintext': (t, d, root), 'user_limit': (t, d, root), 'spawner': (t, d, root), 'long_challenge': (t, d, root),
                                                'limits': (t, d, root), 'dovecot_lock': (t, srv, root)}.get(name, (t, srv)))
             sys.exit(1 if t.failed else 0)
         t.run('logon forms', test_logons, t, srv)
@@ -931,6 +1020,7 @@ with Tap() as t:
         t.run('ntlm disabled', test_ntlm_disabled, t, d, root)
         t.run('plaintext logons', test_plaintext, t, d, root)
         t.run('user session limit', test_user_limit, t, d, root)
+        t.run('spawner', test_spawner, t, d, root)
         t.run('long NTLM challenge', test_long_challenge, t, d, root)
         t.run('tls', test_tls, t, d, root)
         t.run('memory', test_memory, t, d, root)

@@ -35,6 +35,20 @@ int main(void)
 	for (int i = 0; i < 5000; i++)
 		xd_sessions_remove(s, 10000 + i);
 	tap_ok(xd_sessions_count(s, "carol", "198.51.100.7") == 0, "and all reaped");
+	/* Provisional keys (the master's, before the spawner reports the pid). */
+	tap_ok(xd_sessions_add(s, -1, "erin", "203.0.113.5") && xd_sessions_add(s, -2, "erin", "203.0.113.5") &&
+	       xd_sessions_add(s, -3, "erin", "203.0.113.5"), "three sessions under provisional keys");
+	tap_ok(xd_sessions_count(s, "erin", "203.0.113.5") == 3, "they count before they have a pid");
+	tap_ok(xd_sessions_rekey(s, -1, 4242), "rekeyed to the reported pid");
+	tap_ok(!xd_sessions_rekey(s, -1, 4243), "a key is rekeyed once");
+	tap_ok(!xd_sessions_remove(s, -1) && xd_sessions_count(s, "erin", "203.0.113.5") == 3,
+	       "the old key is gone, the count unchanged");
+	tap_ok(xd_sessions_remove_unstarted(s) == 2 && xd_sessions_count(s, "erin", "203.0.113.5") == 1,
+	       "the spawner died: the two never started are forgotten, the started one counts");
+	tap_ok(xd_sessions_count(s, "alice", "192.0.2.1") == 1, "others untouched");
+	tap_ok(xd_sessions_remove(s, 4242) && xd_sessions_count(s, "erin", "203.0.113.5") == 0,
+	       "the started one is forgotten when reaped under its pid");
+	tap_ok(xd_sessions_remove_unstarted(s) == 0, "nothing left to forget");
 	xd_sessions_free(s);
 	xd_sessions_free(NULL);
 	return tap_done();
