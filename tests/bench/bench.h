@@ -101,6 +101,8 @@ uint64_t bench_random(struct bench_conn *conn);
  * to now, when inside the measured window. */
 void bench_command_done(struct bench_conn *conn, unsigned i);
 int bench_connect_tcp(const char *host, int port);
+/* s as an IMAP quoted string into out (bench_mail.c); -1 when it does not fit. */
+int bench_imap_quote(const char *s, char *out, size_t cap);
 int bench_connect_unix(const char *path);
 
 extern const struct bench_driver bench_auth_plain_driver;

@@ -66,23 +66,6 @@ static int session_open(struct bench_conn *conn)
 	return conn->fd < 0 ? -1 : 0;
 }
 
-static int quote(const char *s, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	out[n++] = '"';
-	for (; *s != '\0'; s++) {
-		if (n + 3 >= cap)
-			return -1;
-		if (*s == '"' || *s == '\\')
-			out[n++] = '\\';
-		out[n++] = *s;
-	}
-	out[n++] = '"';
-	out[n] = '\0';
-	return 0;
-}
-
 /* A protocol error, said on stderr (the first few only: the run's
  * output keeps the tail of stderr) so a row with errors tells why. */
 static enum bench_step session_error(struct bench_conn *conn, const char *why, const char *line)
@@ -173,8 +156,8 @@ static enum bench_step session_line(struct bench_conn *conn, const char *line)
 	if (conn->state == STATE_GREETING) {
 		if (strncmp(line, "* OK", 4) != 0)
 			return session_error(conn, "no greeting", line);
-		if (quote(conn->user->name, user, sizeof(user)) < 0 ||
-		    quote(conn->user->password, pass, sizeof(pass)) < 0)
+		if (bench_imap_quote(conn->user->name, user, sizeof(user)) < 0 ||
+		    bench_imap_quote(conn->user->password, pass, sizeof(pass)) < 0)
 			return BENCH_ERROR;
 		return send_cmd(conn, CMD_LOGIN, "LOGIN %s %s", user, pass);
 	}

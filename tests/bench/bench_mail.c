@@ -28,7 +28,7 @@ static int mail_open(struct bench_conn *conn)
 }
 
 /* IMAP quoted string: bench names and passwords hold no CR/LF. */
-static int imap_quote(const char *s, char *out, size_t cap)
+int bench_imap_quote(const char *s, char *out, size_t cap)
 {
 	size_t n = 0;
 
@@ -53,8 +53,8 @@ static enum bench_step imap_line(struct bench_conn *conn, const char *line)
 	case MAIL_GREETING:
 		if (strncmp(line, "* OK", 4) != 0)
 			return BENCH_ERROR;
-		if (imap_quote(conn->user->name, user, sizeof(user)) < 0 ||
-		    imap_quote(conn->user->password, pass, sizeof(pass)) < 0 ||
+		if (bench_imap_quote(conn->user->name, user, sizeof(user)) < 0 ||
+		    bench_imap_quote(conn->user->password, pass, sizeof(pass)) < 0 ||
 		    bench_sendf(conn, "a LOGIN %s %s\r\n", user, pass) < 0)
 			return BENCH_ERROR;
 		conn->state = MAIL_WAIT_LOGIN;
