@@ -752,6 +752,7 @@ static void start_mail(struct master *m, const struct grant *g, int fd, const ch
 	snprintf(sp->tag, sizeof(sp->tag), "%s", tag);
 	sp->set.idle_s = (uint32_t)xi_config_int(m->cfg, XI_CFG_IDLE_TIMEOUT);
 	sp->set.max_line = (uint32_t)xi_config_int(m->cfg, XI_CFG_MAX_LINE_LENGTH);
+	sp->set.sessions = (uint32_t)xi_config_int(m->cfg, XI_CFG_MAIL_PROCESS_SESSIONS);
 	/* The session counts from now on, under a provisional key until the
 	 * spawner reports its pid: two logons in quick succession must not
 	 * both pass max_user_sessions. */

@@ -79,6 +79,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 struct xd_session_settings {
 	uint32_t idle_s;     /* idle_timeout */
 	uint32_t max_line;   /* max_line_length */
+	uint32_t sessions;   /* mail_process_sessions: sessions one mail process serves */
 };
 /* The mail process: serves fd (client socket, or the network process's
  * proxy end) as user on the Maildir at maildir, after sending the logon's
