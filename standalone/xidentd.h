@@ -17,9 +17,11 @@
  *            mappings.  Forks the mail process for each session the master
  *            hands it (grant + client descriptor), reaps it, and reports
  *            both to the master, which keeps the session count.
- *   mail     one per session, as the mailbox's uid/gid: the POP3
- *            transaction state on one mailbox (mail.c), or an IMAP session
- *            (imap_session.h).  A crash ends one session.
+ *   mail     one per session at a time, as the mailbox's uid/gid: the
+ *            POP3 transaction state on one mailbox (mail.c), or an IMAP
+ *            session (imap_session.h).  A crash ends one session.  With
+ *            mail_process_sessions > 1 it serves further sessions of the
+ *            same uid/gid, one after another (spawner.h).
  */
 #ifndef XIDENTD_H
 #define XIDENTD_H

@@ -133,3 +133,5 @@ with Tap() as t:
         t.ok(s.proc.p.poll() is None and 'killed by signal' in s.log(),
              'xidentd runs on and logged the killed process', s.log()[-1500:])
         s.proc.stop()
+        t.ok('Sanitizer' not in s.log() and 'runtime error' not in s.log(),
+             'no sanitizer report in the server log', s.log()[-3000:])
