@@ -51,19 +51,28 @@ struct spawner {
 	size_t n;
 };
 
+/* The client's answer when its session cannot start. */
+static void unavailable(const struct xd_spawn *sp, int fd)
+{
+	char err[XD_IMAP_TAG_MAX + 80];
+
+	if (strcmp(sp->protocol, "imap") == 0)
+		snprintf(err, sizeof(err), "%s NO [UNAVAILABLE] The mailbox is not available now.\r\n",
+			 sp->tag[0] ? sp->tag : "*");
+	else
+		snprintf(err, sizeof(err), "-ERR [SYS/TEMP] The mailbox is not available now.\r\n");
+	if (write(fd, err, strlen(err)) < 0) {
+		/* nothing more to say */
+	}
+}
+
 /* Serves one session in this process, as the mailbox's user already. */
 static int serve_session(const struct xd_spawn *sp, int fd)
 {
 	if (chdir(sp->home) < 0) {
-		char err[XD_IMAP_TAG_MAX + 80];
-		if (strcmp(sp->protocol, "imap") == 0)
-			snprintf(err, sizeof(err), "%s NO [UNAVAILABLE] The mailbox is not available now.\r\n",
-				 sp->tag[0] ? sp->tag : "*");
-		else
-			snprintf(err, sizeof(err), "-ERR [SYS/TEMP] The mailbox is not available now.\r\n");
-		if (write(fd, err, strlen(err)) < 0) {
-			/* nothing more to say */
-		}
+		int e = errno;
+		unavailable(sp, fd);
+		errno = e;
 		xd_log(LOG_ERR, "session %s: cannot enter %s as %u:%u: %m", sp->user, sp->home, sp->uid,
 		       sp->gid);
 		return 1;
@@ -87,16 +96,8 @@ static void run_session(struct xd_spawn *sp, int fd, int wsock)
 
 	prctl(PR_SET_NAME, "xidentd-mail");
 	if (xd_drop_privileges(sp->uid, sp->gid) < 0) {
-		char err[XD_IMAP_TAG_MAX + 80];
-		if (strcmp(sp->protocol, "imap") == 0)
-			snprintf(err, sizeof(err), "%s NO [UNAVAILABLE] The mailbox is not available now.\r\n",
-				 sp->tag[0] ? sp->tag : "*");
-		else
-			snprintf(err, sizeof(err), "-ERR [SYS/TEMP] The mailbox is not available now.\r\n");
-		if (write(fd, err, strlen(err)) < 0) {
-			/* nothing more to say */
-		}
-		xd_log(LOG_ERR, "session %s: cannot become %u:%u: %m", sp->user, sp->uid, sp->gid);
+		unavailable(sp, fd);
+		xd_log(LOG_ERR, "session %s: cannot become %u:%u", sp->user, sp->uid, sp->gid);
 		_exit(1);
 	}
 	for (;;) {
@@ -333,7 +334,7 @@ static int retire_idle(struct spawner *s)
 		for (size_t i = 0; i < s->n; i++) {
 			struct worker *w = &s->workers[i];
 			if (w->sock >= 0 && !w->busy &&
-			    (oldest == NULL || ms_since(&w->idle_since, &oldest->idle_since) < 0))
+			    (oldest == NULL || ms_since(&w->idle_since, &oldest->idle_since) > 0))
 				oldest = w;
 		}
 		retire(oldest);
