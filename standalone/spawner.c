@@ -66,22 +66,28 @@ static void unavailable(const struct xd_spawn *sp, int fd)
 	}
 }
 
-/* Serves one session in this process, as the mailbox's user already. */
+/* Serves one session in this process, as the mailbox's user already, and
+ * closes the client's socket (xd_mail_main closes it itself). */
 static int serve_session(const struct xd_spawn *sp, int fd)
 {
+	int ret;
+
 	if (chdir(sp->home) < 0) {
 		int e = errno;
 		unavailable(sp, fd);
 		errno = e;
 		xd_log(LOG_ERR, "session %s: cannot enter %s as %u:%u: %m", sp->user, sp->home, sp->uid,
 		       sp->gid);
+		close(fd);
 		return 1;
 	}
-	if (strcmp(sp->protocol, "imap") == 0)
-		return xd_imap_main(&sp->set, fd, sp->user, sp->maildir, sp->tag,
-				    (const char *)sp->pending, sp->pending_len);
-	return xd_mail_main(&sp->set, fd, sp->user, sp->maildir, (const char *)sp->pending,
-			    sp->pending_len);
+	if (strcmp(sp->protocol, "imap") != 0)
+		return xd_mail_main(&sp->set, fd, sp->user, sp->maildir, (const char *)sp->pending,
+				    sp->pending_len);
+	ret = xd_imap_main(&sp->set, fd, sp->user, sp->maildir, sp->tag, (const char *)sp->pending,
+			   sp->pending_len);
+	close(fd);
+	return ret;
 }
 
 /* The session's own process: becomes the mailbox's user, then serves.
@@ -104,7 +110,6 @@ static void run_session(struct xd_spawn *sp, int fd, int wsock)
 		int ret = serve_session(sp, fd), r;
 
 		served++;
-		close(fd);
 		fd = -1;
 		if (wsock < 0 || ret != 0 || served >= sp->set.sessions)
 			_exit(ret);
