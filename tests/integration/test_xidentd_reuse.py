@@ -25,6 +25,29 @@ def proc_ids(pid):
     return int(st['Uid'].split()[0]), int(st['Gid'].split()[0])
 
 
+# recvmsg's system call number: a reused mail process waits in it for its
+# next session (it waits in poll or read while it serves one).
+RECVMSG = {'x86_64': 47, 'aarch64': 212}.get(os.uname().machine)
+
+
+def waiting_for_work(pid):
+    """Whether mail process pid has reported its session's end and waits
+    for another (/proc/PID/syscall: blocked in recvmsg)."""
+    try:
+        with open('/proc/%d/syscall' % pid) as f:
+            return RECVMSG is not None and f.read().split()[0] == str(RECVMSG)
+    except (OSError, IndexError):
+        return False
+
+
+def idle_after(s, pids):
+    """Waits until every live mail process in pids waits for work, so that
+    the next logon finds them idle (the end of a session reaches the
+    spawner after the client has its last answer)."""
+    wait_until(lambda: all(waiting_for_work(p) for p in pids if p in s.children('xidentd-mail')),
+               timeout=20, what='mail processes idle')
+
+
 class Pop3:
     """A POP3 session held open: logged on, then QUIT at close()."""
 
@@ -73,6 +96,7 @@ with Tap() as t:
             t.ok(p.reply.startswith('+OK'), 'POP3 session %d logs on' % (i + 1), p.reply)
             pids.append(set(s.children('xidentd-mail')))
             p.close()
+            idle_after(s, pids[-1])
         busy = [x for x in pids if len(x) == 1]
         t.ok(len(busy) == 4 and pids[0] == pids[1] == pids[2] and pids[3] != pids[0],
              'sessions 1-3 in one mail process, session 4 in a new one (mail_process_sessions = 3)',
@@ -88,6 +112,7 @@ with Tap() as t:
              'asmith is served by a process of uid %d, not the idle one of uid %d' % (OTHER_UID, VMAIL_UID),
              repr([(x, proc_ids(x)) for x in s.children('xidentd-mail')]))
         p.close()
+        idle_after(s, [first])
         p = Pop3(s.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
         t.ok(p.reply.startswith('+OK') and first in s.children('xidentd-mail'),
              'jdoe again: the idle process of its uid takes the session', p.reply)
