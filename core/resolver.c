@@ -885,6 +885,18 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 		return;
 	}
 	trace_result(res, "search 1", &dr);
+	if (n->form == XI_LOGON_DOMAIN_ACCOUNT && dr.truncated &&
+	    pick_account(res, &dr, XI_MATCH_ACCOUNT, &ambiguous) == NULL) {
+		/* More mailboxes named after the account than a result holds may
+		 * have crowded the account out: ask for the account alone. */
+		xi_dir_result_free(&dr);
+		q.alias = NULL;
+		if (xi_dir_find(rv->dir, &q, &dr, &res->ops, &err) < 0) {
+			tempfail_from(res, &err, "search 1, the account alone");
+			return;
+		}
+		trace_result(res, "search 1 again, the account alone (the first result was truncated)", &dr);
+	}
 
 	/* Accounts in a domain this server does not serve, for maps that do
 	 * not store domains, are not ours. */

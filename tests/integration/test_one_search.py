@@ -210,6 +210,36 @@ def ntlm(t, conf):
              'NTLM %s: no sanitizer report' % user, r.stderr[:2000])
 
 
+def crowded(t, d):
+    """More mailboxes named after an account than one result holds (the
+    sizelimit is 33): search 1 is truncated, and the account, added last,
+    may not be among the entries returned.  It must still be found (search
+    1 again without the mailbox part), never read as an unknown name."""
+    ldif = ''.join('dn: cn=crowd-%02d,ou=mailboxes,dc=example,dc=com\nchangetype: add\n'
+                   'objectClass: inetOrgPerson\nobjectClass: xidentMailbox\ncn: crowd-%02d\nsn: x\n'
+                   'xidentAlias: crowd\n'
+                   'xidentPrimaryAccount: uid=hdadmin,ou=EXAMPLE,ou=accounts,dc=example,dc=com\n\n' % (i, i)
+                   for i in range(40))
+    pw = run(['slappasswd', '-h', '{SSHA}', '-s', 'crowd-pw']).stdout.strip()
+    ldif += ('dn: uid=crowd,ou=EXAMPLE,ou=accounts,dc=example,dc=com\nchangetype: add\n'
+             'objectClass: inetOrgPerson\nobjectClass: xidentAccount\nuid: crowd\ncn: crowd\nsn: x\n'
+             'xidentDomain: EXAMPLE\nxidentAccountName: crowd\nuserPassword: %s\n\n'
+             'dn: cn=crowd-box,ou=mailboxes,dc=example,dc=com\nchangetype: add\n'
+             'objectClass: inetOrgPerson\nobjectClass: xidentMailbox\ncn: crowd-box\nsn: x\n'
+             'xidentAlias: crowd-box\nxidentMailHome: /var/lib/xident-demo/vmail/crowd-box\n'
+             'xidentPrimaryAccount: uid=crowd,ou=EXAMPLE,ou=accounts,dc=example,dc=com\n\n' % pw)
+    r = d.modify(ldif)
+    t.ok(r.returncode == 0, '40 mailboxes with alias "crowd", then the account crowd', r.stderr)
+    for mode in ('bind', 'hash'):
+        r = run([LOOP, d.write_config(password_mode=mode)],
+                input='EXAMPLE\\crowd\tcrowd-pw\timap\nEXAMPLE\\crowd\twrong\timap\n')
+        lines = r.stdout.splitlines() + ['', '']
+        t.contains(lines[0], 'outcome=ok ', '%s: EXAMPLE\\crowd logs on despite the crowd' % mode)
+        t.contains(lines[0], 'user=crowd-box ', '%s: EXAMPLE\\crowd opens crowd-box' % mode)
+        t.contains(lines[1], 'cause=wrong password for EXAMPLE\\crowd',
+                   '%s: a wrong password is a wrong password, not an unknown name' % mode)
+
+
 def main():
     with Tap() as t:
         if not os.access(LOOP, os.X_OK):
@@ -229,6 +259,7 @@ def main():
         t.run('live hash', live, t, d, 'hash')
         t.run('mirror', mirror_agrees, t, d)
         t.run('ntlm', ntlm, t, d.write_config())
+        t.run('crowded', crowded, t, d)
         d.stop()
 
 
