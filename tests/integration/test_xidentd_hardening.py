@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""xidentd against a hostile client, item by item of the review:
+- one remote address holding many half-done NTLM exchanges (NEGOTIATE
+  sent, never an AUTHENTICATE) cannot deny NTLM to another address; its
+  own exchanges are capped and expire;
+- after a logon neither the network process nor the auth process still
+  holds the user's password in memory (IMAP LOGIN, AUTHENTICATE PLAIN and
+  LOGIN, POP3 PASS and AUTH PLAIN): /proc/PID/mem is searched for it."""
+import base64
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xitest import *  # noqa: F401,F403
+from slapd import Slapd, sample_ldif
+from mailclients import LineConn, impacket_ntlm
+from xdserver import VMAIL_UID, Server, hangup, make_root
+
+NEGOTIATE = None
+
+
+def negotiate_b64():
+    from impacket import ntlm
+    return base64.b64encode(ntlm.getNTLMSSPType1('', '', signingRequired=False,
+                                                  use_ntlmv2=True).getData()).decode()
+
+
+class SourceConn(LineConn):
+    """A LineConn from a chosen loopback source address (all of 127/8 is
+    local on Linux): the server sees a distinct remote address."""
+
+    def __init__(self, port, source):
+        self.s = socket.socket()
+        self.s.settimeout(20)
+        self.s.bind((source, 0))
+        self.s.connect(('127.0.0.1', port))
+        self.f = self.s.makefile('rb')
+        self.transcript = []
+
+
+def half_done_ntlm(port, source):
+    """POP3 AUTH NTLM up to the server's CHALLENGE, left there; returns
+    (connection, whether a challenge came)."""
+    c = SourceConn(port, source)
+    c.readline()
+    c.send('AUTH NTLM')
+    if not c.readline().startswith('+'):
+        return c, False
+    c.send(NEGOTIATE)
+    line = c.readline()
+    return c, line.startswith('+ ') and len(line) > 20
+
+
+def ntlm_logon(port, source, user, password, domain):
+    c = SourceConn(port, source)
+    drive = impacket_ntlm(user, password, domain)
+    try:
+        c.readline()
+        c.send('AUTH NTLM')
+        while True:
+            line = c.readline()
+            if line.startswith('+OK') or line.startswith('-ERR'):
+                return line
+            ch = line[1:].strip()
+            c.send(base64.b64encode(drive(base64.b64decode(ch) if ch else b'')).decode())
+    except (OSError, EOFError) as e:
+        return repr(e)
+    finally:
+        hangup(c)
+
+
+def test_ntlm_flood(t, d, root):
+    held = 300  # more than the 256 fixed slots xidentd once had
+    srv = Server(d, root, name='xidentd-ntlmflood', max_connections=held + 100,
+                 max_connections_per_source=held + 50, logon_failure_delay=0,
+                 logon_failure_delay_max=0)
+    conns, challenged = [], 0
+    for _ in range(held):
+        c, ok = half_done_ntlm(srv.port, '127.0.0.1')
+        conns.append(c)
+        challenged += ok
+    t.ok(challenged == 16, '127.0.0.1 opens %d NTLM exchanges: max_ntlm_exchanges_per_source '
+         '(16, the default) get a challenge' % held, challenged)
+    t.ok('holds max_ntlm_exchanges_per_source (16)' in srv.log(), 'the refusal is logged naming the key',
+         srv.log()[-1500:])
+    line = ntlm_logon(srv.port, '127.0.0.2', 'jdoe', 'jdoe-pw', 'EXAMPLE')
+    t.ok(line.startswith('+OK Logged on to mailbox johnd'),
+         'meanwhile 127.0.0.2 logs on with NTLM', line)
+    for c in conns:
+        hangup(c)
+    # The held exchanges end with their connections: the source may start anew.
+    wait_until(lambda: half_done_ntlm(srv.port, '127.0.0.1')[1], timeout=20,
+               what='an exchange from 127.0.0.1 after its connections closed')
+    t.ok(True, 'closed connections give their exchanges back')
+    srv.proc.stop()
+
+    # Abandoned exchanges expire (ntlm_exchange_timeout) while their
+    # connections stay open.
+    srv = Server(d, root, name='xidentd-ntlmage', max_ntlm_exchanges_per_source=2,
+                 ntlm_exchange_timeout=2, logon_failure_delay=0, logon_failure_delay_max=0)
+    conns = [half_done_ntlm(srv.port, '127.0.0.1') for _ in range(3)]
+    t.ok([ok for _, ok in conns] == [True, True, False],
+         'max_ntlm_exchanges_per_source = 2: the third is refused', [ok for _, ok in conns])
+    start = time.monotonic()
+    late = []
+
+    def fresh():
+        c, ok = half_done_ntlm(srv.port, '127.0.0.1')
+        if ok:
+            late.append(c)
+        else:
+            hangup(c)  # a refused one holds no exchange, only a connection
+        return ok
+    wait_until(fresh, timeout=20, what='a new exchange once the old ones expired')
+    t.ok(time.monotonic() - start >= 1.5, 'a new one starts once the abandoned ones are 2 s old '
+         '(their connections still open)', time.monotonic() - start)
+    for c, _ in conns:
+        hangup(c)
+    for c in late:
+        hangup(c)
+    out = srv.log()
+    t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
+    srv.proc.stop()
+
+
+def memory_holds(pid, needle):
+    """Whether needle is in any readable writable mapping of pid (heap,
+    stacks, anonymous maps: where a consumed request could linger)."""
+    with open('/proc/%d/maps' % pid) as f:
+        maps = f.read().splitlines()
+    found = False
+    with open('/proc/%d/mem' % pid, 'rb', 0) as mem:
+        for ln in maps:
+            addr, perms = ln.split()[:2]
+            if not perms.startswith('rw'):
+                continue
+            lo, hi = (int(x, 16) for x in addr.split('-'))
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    found = True
+            except (OSError, OverflowError, ValueError):
+                continue
+    return found
+
+
+def imap_session(port, lines):
+    """Sends lines one at a time (each after the previous answer) and
+    returns the last answer; the session is left open, logged on."""
+    c = LineConn(port)
+    c.readline()
+    last = ''
+    for ln in lines:
+        c.send(ln)
+        while True:
+            last = c.readline()
+            if last.startswith('+') or last.startswith('a1 '):
+                break
+    return c, last
+
+
+def pop3_session(port, lines):
+    c = LineConn(port)
+    c.readline()
+    last = ''
+    for ln in lines:
+        c.send(ln)
+        last = c.readline()
+    return c, last
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def test_no_password_left(t, d, root, mode):
+    imap_port = free_port()
+    srv = Server(d, root, name='xidentd-wipe-' + mode, imap_listen='127.0.0.1:%d' % imap_port,
+                 password_mode=mode)
+    cases = [
+        ('IMAP LOGIN', 'jdoe-pw', lambda: imap_session(imap_port, ['a1 LOGIN EXAMPLE\\jdoe jdoe-pw'])),
+        ('IMAP LOGIN with a literal', 'kwong-pw',
+         lambda: imap_session(imap_port, ['a1 LOGIN EXAMPLE\\kwong {8}', 'kwong-pw'])),
+        ('IMAP AUTHENTICATE PLAIN', 'asmith-pw',
+         lambda: imap_session(imap_port, ['a1 AUTHENTICATE PLAIN', b64('\0EXAMPLE\\asmith\0asmith-pw')])),
+        ('IMAP AUTHENTICATE PLAIN (SASL-IR)', 'bjones-pw',
+         lambda: imap_session(imap_port, ['a1 AUTHENTICATE PLAIN ' + b64('\0EXAMPLE\\bjones\0bjones-pw')])),
+        ('IMAP AUTHENTICATE LOGIN', 'hdadmin-pw',
+         lambda: imap_session(imap_port, ['a1 AUTHENTICATE LOGIN', b64('EXAMPLE\\hdadmin\\helpdesk'),
+                                          b64('hdadmin-pw')])),
+        ('POP3 USER/PASS', 'mmiller-pw',
+         lambda: pop3_session(srv.port, ['USER EXAMPLE\\mmiller\\mike', 'PASS mmiller-pw'])),
+        ('POP3 AUTH PLAIN', 'reception-pw',
+         lambda: pop3_session(srv.port, ['AUTH PLAIN ' + b64('\0reception\0reception-pw')])),
+        ('POP3 AUTH LOGIN', 'branch-jdoe-pw',
+         lambda: pop3_session(srv.port, ['AUTH LOGIN', b64('BRANCH\\jdoe'), b64('branch-jdoe-pw')])),
+    ]
+    sessions = []
+    for what, pw, run in cases:
+        c, last = run()
+        sessions.append(c)
+        ok = last.startswith('a1 OK') or last.startswith('+OK Logged on')
+        if not t.ok(ok, '%s (password_mode = %s): logged on' % (what, mode), last):
+            continue
+        net, auth = srv.children('xidentd-net'), srv.children('xidentd-auth')
+        forms = [pw.encode(), b64(pw).encode()] + [
+            b64(x).encode() for x in ('\0EXAMPLE\\asmith\0asmith-pw', '\0EXAMPLE\\bjones\0bjones-pw',
+                                      '\0reception\0reception-pw') if pw in x]
+        left = [(name, pid, f) for name, pids in (('network', net), ('auth', auth)) for pid in pids
+                for f in forms if memory_holds(pid, f)]
+        t.ok(net and auth and not left, '%s (password_mode = %s): the password (clear or base64) is '
+             'in neither the network nor the auth process afterwards' % (what, mode), left)
+    for c in sessions:
+        hangup(c)
+    out = srv.log()
+    t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
+    srv.proc.stop()
+
+
+with Tap() as t:
+    root = make_root()
+    NEGOTIATE = negotiate_b64()
+    with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
+        test_ntlm_flood(t, d, root)
