@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
+#include "ber_wipe.h"
 #include "mailbox_target.h"
 #include "ntlm_table.h"
 #include "privsep.h"
@@ -426,6 +427,9 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 		free(threads);
 		return 1;
 	}
+	if (!xd_ber_wipe_active())
+		xd_log(LOG_WARNING, "auth: libldap frees its buffers unwiped here (ber_wipe.c not "
+		       "linked in): a bind's password may stay in memory");
 	a->cfg = cfg;
 	a->net = net_sock;
 	a->master = master_sock;
