@@ -5,17 +5,19 @@
   own exchanges are capped and expire;
 - after a logon neither the network process nor the auth process still
   holds the user's password in memory (IMAP LOGIN, AUTHENTICATE PLAIN and
-  LOGIN, POP3 PASS and AUTH PLAIN): /proc/PID/mem is searched for it."""
+  LOGIN, POP3 PASS and AUTH PLAIN): /proc/PID/mem is searched for it;
+- xidentd refuses an xidentd_chroot below a folder others may write."""
 import base64
 import os
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, impacket_ntlm
-from xdserver import VMAIL_UID, Server, hangup, make_root
+from xdserver import VMAIL_UID, XIDENTD, Server, hangup, make_root
 
 NEGOTIATE = None
 
@@ -242,10 +244,38 @@ def test_no_password_left(t, d, root, mode):
     srv.proc.stop()
 
 
+def test_chroot_path(t, d, root):
+    base = tempdir('xdchroot-path-')
+    os.chmod(base, 0o755)
+    opened = os.path.join(base, 'open')
+    chroot = os.path.join(opened, 'chroot')
+    os.makedirs(chroot, 0o755)
+    os.chmod(opened, 0o777)
+    conf = d.write_config(xidentd_chroot=chroot, mail_root=root,
+                          pop3_listen='127.0.0.1:%d' % free_port())
+    r = subprocess.run([XIDENTD, '-F', '-c', conf], capture_output=True, text=True, timeout=30)
+    t.ok(r.returncode != 0 and '%s is writable by group and others (mode 0777)' % opened in r.stderr,
+         'a chroot below a world-writable folder: xidentd refuses to start, naming the folder',
+         (r.returncode, r.stderr[-1500:]))
+    os.chmod(opened, 0o755)
+    os.chown(opened, 1000, 1000)
+    r = subprocess.run([XIDENTD, '-F', '-c', conf], capture_output=True, text=True, timeout=30)
+    t.ok(r.returncode != 0 and '%s is owned by uid 1000, not root' % opened in r.stderr,
+         'a chroot below a folder another user owns: refused, naming it', (r.returncode, r.stderr[-1500:]))
+    os.chown(opened, 0, 0)
+    port = free_port()
+    conf = d.write_config(xidentd_chroot=chroot, mail_root=root, pop3_listen='127.0.0.1:%d' % port)
+    p = Proc([XIDENTD, '-F', '-c', conf], name='xidentd-chroot-ok')
+    wait_port(port, proc=p)
+    t.ok(True, 'the same path made safe: xidentd starts')
+    p.stop()
+
+
 with Tap() as t:
     root = make_root()
     NEGOTIATE = negotiate_b64()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
+        test_chroot_path(t, d, root)
         test_ntlm_flood(t, d, root)
         for mode in ('hash', 'bind'):
             test_no_password_left(t, d, root, mode)
