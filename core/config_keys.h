@@ -108,6 +108,8 @@
 	  "xidentd: POP3 listeners (STLS offered when a certificate is set), as address:port, IPv6 as [address]:port, separated by spaces.") \
 	X(LMTP_LISTEN, "lmtp_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd-lmtp: LMTP listeners for the MTA, as a unix socket path or address:port (IPv6 as [address]:port), separated by spaces; keep TCP on 127.0.0.1.") \
+	X(LMTP_RESOLVER_THREADS, "lmtp_resolver_threads", XI_CT_INT, "4", 0, "1..64", \
+	  "xidentd-lmtp: recipient lookups the resolver process works on at once (threads sharing the LDAP pool); a slow directory answer for one recipient then holds up that delivery, not every delivery.") \
 	X(POP3S_LISTEN, "pop3s_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd: POP3 over implicit TLS listeners (port 995), same syntax as pop3_listen; needs tls_cert_file.") \
 	X(IMAP_LISTEN, "imap_listen", XI_CT_LIST, NULL, 0, NULL, \

@@ -6,18 +6,28 @@
 - after a logon neither the network process nor the auth process still
   holds the user's password in memory (IMAP LOGIN, AUTHENTICATE PLAIN and
   LOGIN, POP3 PASS and AUTH PLAIN): /proc/PID/mem is searched for it;
-- xidentd refuses an xidentd_chroot below a folder others may write."""
+- xidentd refuses an xidentd_chroot below a folder others may write;
+- xidentd-lmtp delivers to one recipient while the directory holds back
+  the lookup of another (a TCP relay in front of slapd keeps every request
+  naming "stallme" until released); with lmtp_resolver_threads = 1 it
+  cannot, so the check can fail."""
 import base64
 import os
 import socket
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, impacket_ntlm
 from xdserver import VMAIL_UID, XIDENTD, Server, hangup, make_root
+from stallrelay import StallRelay
+
+LMTPD = build_path('standalone', 'xidentd-lmtp')
+if os.environ.get('XD_XIDENTD'):  # the sanitizer build's, beside its xidentd
+    LMTPD = os.path.join(os.path.dirname(os.environ['XD_XIDENTD']), 'xidentd-lmtp')
 
 NEGOTIATE = None
 
@@ -271,6 +281,88 @@ def test_chroot_path(t, d, root):
     p.stop()
 
 
+def lmtp_rcpt(sock_path, rcpt, result, key):
+    """One LMTP transaction to rcpt; result[key] = (RCPT reply, DATA reply, when)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(90)
+    try:
+        s.connect(sock_path)
+        f = s.makefile('rb')
+
+        def reply():
+            while True:
+                ln = f.readline().decode('utf-8', 'replace').rstrip('\r\n')
+                if ln == '' or len(ln) < 4 or ln[3] != '-':
+                    return ln
+
+        reply()
+        s.sendall(b'LHLO mta.example\r\n')
+        reply()
+        s.sendall(b'MAIL FROM:<a@elsewhere.example>\r\n')
+        reply()
+        s.sendall(b'RCPT TO:<%s>\r\n' % rcpt.encode())
+        r = reply()
+        d = ''
+        if r.startswith('250'):
+            s.sendall(b'DATA\r\n')
+            reply()
+            s.sendall(b'Subject: held\r\n\r\nbody\r\n.\r\n')
+            d = reply()
+        s.sendall(b'QUIT\r\n')
+        result[key] = (r, d, time.monotonic())
+    except OSError as e:
+        result[key] = (repr(e), '', time.monotonic())
+    finally:
+        s.close()
+
+
+def lmtp_while_held(t, d, root, relay, threads):
+    sock = os.path.join(tempdir('lmtpsock-'), 'lmtp')
+    chroot = tempdir('xdchroot-')
+    os.chmod(chroot, 0o755)
+    conf = d.write_config(mail_root=root, xidentd_chroot=chroot, lmtp_listen=[sock],
+                          uris=['ldap://127.0.0.1:%d' % relay.port], ldap_timeout=60,
+                          ldap_pool_size=4, lmtp_resolver_threads=threads)
+    srv = Proc([LMTPD, '-c', conf], name='xidentd-lmtp-%d' % threads)
+    wait_path(sock, proc=srv)
+    relay.rearm()
+    res = {}
+    held = threading.Thread(target=lmtp_rcpt, args=(sock, 'stallme@example.com', res, 'held'))
+    held.start()
+    t.ok(relay.holding.wait(20), 'lmtp_resolver_threads = %d: the relay holds the lookup of '
+         'stallme@example.com' % threads)
+    other = threading.Thread(target=lmtp_rcpt, args=(sock, 'johnd@example.com', res, 'other'))
+    other.start()
+    other.join(8)
+    during = dict(res)
+    relay.release()
+    held.join(90)
+    other.join(90)
+    out = srv.output()
+    srv.stop()
+    return during, res, out
+
+
+def test_lmtp_concurrent(t, d, root):
+    relay = StallRelay(d.port)
+    try:
+        during, res, out = lmtp_while_held(t, d, root, relay, 4)
+        t.ok('other' in during and during['other'][0].startswith('250') and
+             during['other'][1].startswith('250') and 'held' not in during,
+             'lmtp_resolver_threads = 4: johnd@example.com is delivered while the lookup of '
+             'another recipient is held', during)
+        t.ok(res.get('held', ('',))[0].startswith('550'), 'the held recipient is answered (unknown: '
+             '550) once the directory answers', res.get('held'))
+        t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
+        during, res, out = lmtp_while_held(t, d, root, relay, 1)
+        t.ok('other' not in during, 'lmtp_resolver_threads = 1: no other delivery while the lookup '
+             'is held (the check above can fail)', during)
+        t.ok(res.get('other', ('',))[1].startswith('250') and res.get('held', ('',))[0].startswith('550'),
+             'and both are answered once it is released', res)
+    finally:
+        relay.stop()
+
+
 with Tap() as t:
     root = make_root()
     NEGOTIATE = negotiate_b64()
@@ -279,3 +371,4 @@ with Tap() as t:
         test_ntlm_flood(t, d, root)
         for mode in ('hash', 'bind'):
             test_no_password_left(t, d, root, mode)
+        test_lmtp_concurrent(t, d, root)
