@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, impacket_ntlm
-from xdserver import VMAIL_UID, XIDENTD, Server, hangup, make_root
+from xdserver import VMAIL_UID, XIDENTD, Server, hangup, make_root, memory_holds
 from stallrelay import StallRelay
 
 LMTPD = build_path('standalone', 'xidentd-lmtp')
@@ -134,31 +134,6 @@ def test_ntlm_flood(t, d, root):
     out = srv.log()
     t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
     srv.proc.stop()
-
-
-def memory_holds(pid, needle):
-    """Whether needle is in any readable writable mapping of pid (heap,
-    stacks, anonymous maps: where a consumed request could linger)."""
-    with open('/proc/%d/maps' % pid) as f:
-        maps = f.read().splitlines()
-    chunk = 16 << 20
-    with open('/proc/%d/mem' % pid, 'rb', 0) as mem:
-        for ln in maps:
-            addr, perms = ln.split()[:2]
-            if not perms.startswith('rw'):
-                continue
-            lo, hi = (int(x, 16) for x in addr.split('-'))
-            if hi - lo > (4 << 30):
-                continue  # a sanitizer's shadow memory: reserved, not the heap
-            # in chunks that overlap by a needle's length
-            for at in range(lo, hi, chunk):
-                try:
-                    mem.seek(at)
-                    if needle in mem.read(min(chunk + len(needle), hi - at)):
-                        return True
-                except (OSError, OverflowError, ValueError):
-                    break
-    return False
 
 
 def imap_session(port, lines):
