@@ -128,8 +128,8 @@
 	  "xidentd: client connections held at once; further ones are refused.") \
 	X(MAX_CONNECTIONS_PER_SOURCE, "max_connections_per_source", XI_CT_INT, "20", 0, "1..1000000", \
 	  "xidentd: client connections held at once from one remote address.") \
-	X(MAX_NTLM_EXCHANGES_PER_SOURCE, "max_ntlm_exchanges_per_source", XI_CT_INT, "16", 0, "1..1000000", \
-	  "xidentd: NTLM exchanges (NEGOTIATE sent, AUTHENTICATE not yet answered) held at once for one remote address; further ones get a temporary failure.") \
+	X(MAX_NTLM_EXCHANGES_PER_SOURCE, "max_ntlm_exchanges_per_source", XI_CT_INT, "0", 0, "0..1000000", \
+	  "xidentd: NTLM exchanges (NEGOTIATE sent, AUTHENTICATE not yet answered) held at once for one remote address, further ones getting a temporary failure; 0: max_connections_per_source (one per connection).") \
 	X(NTLM_EXCHANGE_TIMEOUT, "ntlm_exchange_timeout", XI_CT_INT, "30", 0, "1..3600", \
 	  "xidentd: seconds an NTLM exchange may wait for the client's AUTHENTICATE before it is dropped.") \
 	X(MAX_FAILED_LOGONS, "max_failed_logons", XI_CT_INT, "3", 0, "1..100", \

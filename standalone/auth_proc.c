@@ -438,11 +438,18 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 	pthread_cond_init(&a->queue_cond, NULL);
 	ntlm_settings_init(a);
 	/* One exchange per connection at most: max_connections of them can
-	 * never fill the table, and the cap per source keeps one address
-	 * from taking the entries every other address needs. */
-	a->ntlm_table = xd_ntlm_table_new((size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS),
-					  (size_t)xi_config_int(cfg, XI_CFG_MAX_NTLM_EXCHANGES_PER_SOURCE),
-					  (uint64_t)xi_config_int(cfg, XI_CFG_NTLM_EXCHANGE_TIMEOUT) * 1000);
+	 * never fill the table, and the cap per source (by default the
+	 * source's connection limit, which a NAT gateway's many clients may
+	 * need whole) keeps one address from taking the entries every other
+	 * address needs. */
+	{
+		long long per_source = xi_config_int(cfg, XI_CFG_MAX_NTLM_EXCHANGES_PER_SOURCE);
+		if (per_source == 0)
+			per_source = xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS_PER_SOURCE);
+		a->ntlm_table = xd_ntlm_table_new((size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS),
+						  (size_t)per_source,
+						  (uint64_t)xi_config_int(cfg, XI_CFG_NTLM_EXCHANGE_TIMEOUT) * 1000);
+	}
 	if (a->ntlm_table == NULL) {
 		xd_log(LOG_ERR, "auth: out of memory for the NTLM table");
 		free(threads);

@@ -6,8 +6,9 @@
  * A NEGOTIATE costs the client one line and the server an entry, so the
  * table is bounded three ways, each answering a way to hold entries: the
  * capacity (from max_connections: one exchange per connection at most),
- * a cap per remote address (max_ntlm_exchanges_per_source: one address
- * holding many half-done exchanges cannot take the entries others need)
+ * a cap per remote address (max_ntlm_exchanges_per_source, by default
+ * max_connections_per_source: one address holding many half-done
+ * exchanges cannot take the entries others need)
  * and an age (ntlm_exchange_timeout: a client answers a challenge at
  * once, so an exchange older than that is abandoned and is dropped long
  * before the pre-logon idle timeout closes its connection).

@@ -84,6 +84,8 @@ def ntlm_logon(port, source, user, password, domain):
 
 def test_ntlm_flood(t, d, root):
     held = 300  # more than the 256 fixed slots xidentd once had
+    # The defaults: the table as large as max_connections, the cap per
+    # source as max_connections_per_source.
     srv = Server(d, root, name='xidentd-ntlmflood', max_connections=held + 100,
                  max_connections_per_source=held + 50, logon_failure_delay=0,
                  logon_failure_delay_max=0)
@@ -92,8 +94,25 @@ def test_ntlm_flood(t, d, root):
         c, ok = half_done_ntlm(srv.port, '127.0.0.1')
         conns.append(c)
         challenged += ok
-    t.ok(challenged == 16, '127.0.0.1 opens %d NTLM exchanges: max_ntlm_exchanges_per_source '
-         '(16, the default) get a challenge' % held, challenged)
+    t.ok(challenged == held, '127.0.0.1 opens %d NTLM exchanges and leaves them half done: '
+         'each gets its challenge (the table holds max_connections)' % held, challenged)
+    line = ntlm_logon(srv.port, '127.0.0.2', 'jdoe', 'jdoe-pw', 'EXAMPLE')
+    t.ok(line.startswith('+OK Logged on to mailbox johnd'),
+         'meanwhile 127.0.0.2 logs on with NTLM', line)
+    for c in conns:
+        hangup(c)
+    srv.proc.stop()
+    # A cap of its own below the connection limit.
+    srv = Server(d, root, name='xidentd-ntlmcap', max_connections=held + 100,
+                 max_connections_per_source=held + 50, max_ntlm_exchanges_per_source=16,
+                 logon_failure_delay=0, logon_failure_delay_max=0)
+    conns, challenged = [], 0
+    for _ in range(40):
+        c, ok = half_done_ntlm(srv.port, '127.0.0.1')
+        conns.append(c)
+        challenged += ok
+    t.ok(challenged == 16, 'max_ntlm_exchanges_per_source = 16: 16 of 40 half-done exchanges from '
+         '127.0.0.1 get a challenge', challenged)
     t.ok('holds max_ntlm_exchanges_per_source (16)' in srv.log(), 'the refusal is logged naming the key',
          srv.log()[-1500:])
     line = ntlm_logon(srv.port, '127.0.0.2', 'jdoe', 'jdoe-pw', 'EXAMPLE')
