@@ -14,6 +14,7 @@
 import base64
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, impacket_ntlm
-from xdserver import VMAIL_UID, XIDENTD, Server, hangup, make_root, memory_holds
+from xdserver import VMAIL_UID, XIDENTD, Server, hangup, make_root, memory_holds, throwaway_cert
 from stallrelay import StallRelay
 
 LMTPD = build_path('standalone', 'xidentd-lmtp')
@@ -170,6 +171,24 @@ def imap_session(port, lines):
     return c, last
 
 
+def imaps_session(port, lines, cafile):
+    """imap_session over implicit TLS."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=20))
+    c = LineConn.__new__(LineConn)
+    c.s, c.f, c.transcript = s, s.makefile('rb'), []
+    c.readline()
+    last = ''
+    for ln in lines:
+        c.send(ln)
+        while True:
+            last = c.readline()
+            if last.startswith('+') or last.startswith('a1 '):
+                break
+    return c, last
+
+
 def pop3_session(port, lines):
     c = LineConn(port)
     c.readline()
@@ -185,8 +204,10 @@ def b64(s):
 
 
 def test_no_password_left(t, d, root, mode):
-    imap_port = free_port()
+    imap_port, imaps_port = free_port(), free_port()
+    cert, key = throwaway_cert()
     srv = Server(d, root, name='xidentd-wipe-' + mode, imap_listen='127.0.0.1:%d' % imap_port,
+                 imaps_listen='127.0.0.1:%d' % imaps_port, tls_cert_file=cert, tls_key_file=key,
                  password_mode=mode)
     cases = [
         ('IMAP LOGIN', 'jdoe-pw', lambda: imap_session(imap_port, ['a1 LOGIN EXAMPLE\\jdoe jdoe-pw'])),
@@ -205,6 +226,8 @@ def test_no_password_left(t, d, root, mode):
          lambda: pop3_session(srv.port, ['AUTH PLAIN ' + b64('\0reception\0reception-pw')])),
         ('POP3 AUTH LOGIN', 'branch-jdoe-pw',
          lambda: pop3_session(srv.port, ['AUTH LOGIN', b64('BRANCH\\jdoe'), b64('branch-jdoe-pw')])),
+        ('IMAP LOGIN over TLS (imaps)', 'cwhite-pw',
+         lambda: imaps_session(imaps_port, ['a1 LOGIN BRANCH\\cwhite\\helpdesk cwhite-pw'], cert)),
     ]
     sessions = []
     for what, pw, run in cases:
@@ -226,6 +249,8 @@ def test_no_password_left(t, d, root, mode):
     for what, pw, run in [
             ('IMAP LOGIN refused', 'jdoe-typo-pw',
              lambda: imap_session(imap_port, ['a1 LOGIN EXAMPLE\\jdoe jdoe-typo-pw'])),
+            ('IMAP LOGIN over TLS refused', 'cwhite-typo-pw',
+             lambda: imaps_session(imaps_port, ['a1 LOGIN BRANCH\\cwhite\\helpdesk cwhite-typo-pw'], cert)),
             ('IMAP AUTHENTICATE PLAIN refused', 'asmith-typo-pw',
              lambda: imap_session(imap_port, ['a1 AUTHENTICATE PLAIN ' +
                                               b64('\0EXAMPLE\\asmith\0asmith-typo-pw')])),
