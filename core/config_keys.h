@@ -142,6 +142,8 @@
 	  "xidentd: where clear-text logons (USER/PASS, AUTH PLAIN and LOGIN, IMAP LOGIN) are allowed: secure = over TLS or from a loopback address (as Dovecot's disable_plaintext_auth = yes), tls = over TLS only, always = also without TLS (the password crosses the network readable). NTLM is allowed in every case.") \
 	X(MAX_USER_SESSIONS, "max_user_sessions", XI_CT_INT, "10", 0, "0..100000", \
 	  "xidentd: logged-on sessions one user may hold at once from one remote address (as Dovecot's mail_max_userip_connections); further logons are refused with [IN-USE]. 0: no limit.") \
+	X(MAIL_PROCESS_SESSIONS, "mail_process_sessions", XI_CT_INT, "1", 0, "1..100000", \
+	  "xidentd: sessions one mail process serves, one after another, before it exits (as Dovecot's service_count for imap and pop3). Between sessions it waits, idle, for the next logon to a mailbox with the same uid and gid, and is never given one of another uid or gid; an idle process exits after 60 seconds. 1: a new process for every session.") \
 	X(AUTH_THREADS, "auth_threads", XI_CT_INT, "8", 0, "1..64", \
 	  "xidentd: logons the authentication process works on at once (threads sharing the LDAP pool); a slow directory answer then holds up one logon, not all.") \
 	X(AUTH_QUEUE, "auth_queue", XI_CT_INT, "1024", 0, "1..65536", \

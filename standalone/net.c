@@ -109,6 +109,7 @@ struct conn {
 	bool tls_want_write;  /* OpenSSL needs the socket writable to go on */
 	bool imap;            /* an IMAP listener's connection (imap_login.c) */
 	bool old_auth;        /* its request or NTLM exchange is at the replaced auth process */
+	uint8_t polled;       /* EV_* the client socket is registered for (one syscall less per state change) */
 	SSL *ssl;
 	struct xd_imap_login *imap_login;
 	struct source *src;
@@ -369,18 +370,27 @@ static void conn_event(struct conn *c, unsigned id, const char *cause)
 
 static void conn_close(struct net *n, struct conn *c, const char *why);
 
+/* conn.polled: what the client socket is registered for. */
+#define EV_READ 1
+#define EV_WRITE 2
+
 static void conn_update_events(struct net *n, struct conn *c)
 {
 	struct epoll_event ev = { .data.u64 = ((uint64_t)(c->id & SLOT_MASK) << 2) | KIND_CLIENT };
 	bool want_read = c->state != ST_WAIT_AUTH && c->state != ST_DELAY &&
 			 c->state != ST_CLOSING && c->to_mail.len < OUTPUT_MAX / 4;
 	bool want_write = c->out.len > 0 || c->tls_want_write;
+	uint8_t want;
 
 	if (c->ssl != NULL && c->state == ST_TLS_HANDSHAKE) {
 		want_read = true;
 	}
+	want = (uint8_t)((want_read ? EV_READ : 0) | (want_write ? EV_WRITE : 0));
+	if (want == c->polled)
+		return;
 	ev.events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0) | EPOLLRDHUP;
-	epoll_ctl(n->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	if (epoll_ctl(n->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->polled = want;
 }
 
 /* Writes what is queued; -1 when the connection failed. */
@@ -1333,7 +1343,8 @@ static void on_listener(struct net *n, size_t idx)
 		{
 			struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 						  .data.u64 = ((uint64_t)slot << 2) | KIND_CLIENT };
-			epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev);
+			if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+				c->polled = EV_READ;
 		}
 		if (n->listen_tls[idx]) {
 			if (n->tls == NULL) {

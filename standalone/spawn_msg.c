@@ -17,6 +17,7 @@ void xd_spawn_put(struct xi_msg *m, const struct xd_spawn *sp)
 	xi_msg_put(m, sp->pending, sp->pending_len);
 	xi_msg_put_u32(m, sp->set.idle_s);
 	xi_msg_put_u32(m, sp->set.max_line);
+	xi_msg_put_u32(m, sp->set.sessions);
 }
 
 bool xd_spawn_get(struct xi_msg *m, struct xd_spawn *sp)
@@ -30,5 +31,6 @@ bool xd_spawn_get(struct xi_msg *m, struct xd_spawn *sp)
 	       xi_msg_str(m, sp->tag, sizeof(sp->tag)) &&
 	       xi_msg_bytes(m, &sp->pending, &sp->pending_len, XI_MSG_MAX) &&
 	       xi_msg_u32(m, &sp->set.idle_s) && xi_msg_u32(m, &sp->set.max_line) &&
-	       sp->uid != 0 && sp->gid != 0 && sp->set.max_line > 0;
+	       xi_msg_u32(m, &sp->set.sessions) &&
+	       sp->uid != 0 && sp->gid != 0 && sp->set.max_line > 0 && sp->set.sessions > 0;
 }

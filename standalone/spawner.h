@@ -20,12 +20,22 @@
  *
  *   XI_MSG_SPAWN     master -> spawner, with the client descriptor:
  *                    u32 key, protocol, user, u32 uid, u32 gid, home,
- *                    maildir, tag, pending input, u32 idle_s, u32 max_line
+ *                    maildir, tag, pending input, u32 idle_s, u32 max_line,
+ *                    u32 sessions (mail_process_sessions)
  *   XI_MSG_SPAWNED   spawner -> master: u32 key, u32 pid (0: fork failed)
- *   XI_MSG_ENDED     spawner -> master: u32 pid of a mail process it reaped
+ *   XI_MSG_ENDED     spawner -> master: u32 pid of a mail process whose
+ *                    session ended (it exited, or waits for another)
  *
  * key is the master's provisional key of the session (session_count.h);
- * SPAWNED for a session is always sent before its ENDED.
+ * SPAWNED for a session is always sent before its ENDED, and a pid has at
+ * most one session at a time.
+ *
+ * With sessions > 1 a mail process has a socketpair to the spawner (no
+ * other process's): after a session it sends XI_MSG_ENDED (no fields) and
+ * waits; the spawner forwards it the next XI_MSG_SPAWN of the same uid and
+ * gid as it came from the master, or closes the socket (idle 60 s, too many
+ * idle, spawner exiting) and the process exits.  Anything else from it, the
+ * spawner answers with SIGKILL.
  */
 #ifndef XD_SPAWNER_H
 #define XD_SPAWNER_H

@@ -17,9 +17,11 @@
  *            mappings.  Forks the mail process for each session the master
  *            hands it (grant + client descriptor), reaps it, and reports
  *            both to the master, which keeps the session count.
- *   mail     one per session, as the mailbox's uid/gid: the POP3
- *            transaction state on one mailbox (mail.c), or an IMAP session
- *            (imap_session.h).  A crash ends one session.
+ *   mail     one per session at a time, as the mailbox's uid/gid: the
+ *            POP3 transaction state on one mailbox (mail.c), or an IMAP
+ *            session (imap_session.h).  A crash ends one session.  With
+ *            mail_process_sessions > 1 it serves further sessions of the
+ *            same uid/gid, one after another (spawner.h).
  */
 #ifndef XIDENTD_H
 #define XIDENTD_H
@@ -79,6 +81,7 @@ int xd_net_main(const struct xi_config *cfg, const int *listen_fds, const bool *
 struct xd_session_settings {
 	uint32_t idle_s;     /* idle_timeout */
 	uint32_t max_line;   /* max_line_length */
+	uint32_t sessions;   /* mail_process_sessions: sessions one mail process serves */
 };
 /* The mail process: serves fd (client socket, or the network process's
  * proxy end) as user on the Maildir at maildir, after sending the logon's
