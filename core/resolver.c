@@ -55,6 +55,9 @@ struct xi_resolver {
 	bool mail_logon;
 	const char *canonical_format;
 	char dummy_dn[XI_DN_MAX];
+	/* xi_resolver_memory_only: dir is a memory view of the mirror. */
+	bool memory_only;
+	bool memory_secrets;
 };
 
 enum proof_state { PROOF_PENDING = 0, PROOF_OK, PROOF_FAILED, PROOF_ERROR };
@@ -933,6 +936,22 @@ int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 
 /* ------------------------------------------------------------ phase 2 */
 
+/* Salted SHA digests cost microseconds; {CRYPT} and {ARGON2} are made to
+ * cost milliseconds. */
+static bool quick_scheme(enum xi_password_scheme scheme)
+{
+	return scheme == XI_PW_SSHA || scheme == XI_PW_SSHA256 || scheme == XI_PW_SSHA512;
+}
+
+static bool quick_stored_hash(const char *stored)
+{
+	enum xi_password_scheme scheme;
+	struct xi_error err;
+
+	return xi_password_scheme_of(stored, strlen(stored), &scheme, &err) == 0 &&
+		quick_scheme(scheme);
+}
+
 void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const char *password)
 {
 	size_t len = password != NULL ? strlen(password) : 0;
@@ -980,6 +999,15 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 		res->proof = PROOF_FAILED;
 		trace(res, "proof: checked against a dummy %s hash (unknown name)",
 		      xi_password_scheme_name(rv->dummy_scheme));
+		return;
+	}
+	if (rv->memory_only && !quick_stored_hash(res->stored)) {
+		/* Its cost would stall the host's event loop: the host runs
+		 * the logon again on a thread. */
+		res->proof = PROOF_ERROR;
+		copy(res->proof_note, sizeof(res->proof_note),
+		     "a slow password hash is not checked without a thread");
+		OPENSSL_cleanse(res->stored, sizeof(res->stored));
 		return;
 	}
 	xi_error_clear(&err);
@@ -1258,6 +1286,42 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 		 base != NULL ? base : "");
 	*resolver_r = rv;
 	return 0;
+}
+
+int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
+			    struct xi_error *err)
+{
+	struct xi_resolver *view;
+
+	*view_r = NULL;
+	view = malloc(sizeof(*view));
+	if (view == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	*view = *rv;
+	if (xi_directory_memory_view(rv->dir, &view->dir, &view->memory_secrets, err) < 0) {
+		free(view);
+		return -1;
+	}
+	view->memory_only = true;
+	*view_r = view;
+	return 0;
+}
+
+bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method)
+{
+	if (!rv->memory_only)
+		return false;
+	switch (method) {
+	case XI_METHOD_NONE:
+		return true;
+	case XI_METHOD_NTLM:
+		return rv->memory_secrets;
+	case XI_METHOD_PLAIN:
+		/* Bind mode binds; the dummy scheme says what the directory's
+		 * hashes cost. */
+		return rv->hash_mode && rv->memory_secrets && quick_scheme(rv->dummy_scheme);
+	}
+	return false;
 }
 
 void xi_resolver_destroy(struct xi_resolver *rv)

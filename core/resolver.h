@@ -101,6 +101,20 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 		       struct xi_resolver **resolver_r, struct xi_error *err);
 void xi_resolver_destroy(struct xi_resolver *resolver);
 
+/* A resolver for a thread that must never wait for the network (a host's
+ * event loop): it shares rv's configuration, sink and directory mirror
+ * (destroy it before rv) and answers only from the mirror's memory.
+ * Wherever rv would send an LDAP operation (the mirror not in sync, a bind,
+ * a secret the mirror does not keep) or check a slow password hash, its
+ * logon ends XI_OUTCOME_TEMPFAIL at once; the host then runs the same logon
+ * with rv on a thread (a real temporary failure costs that second run).
+ * XI_ERR_UNSUPPORTED when rv has no mirror (directory_mirror = no). */
+int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
+			    struct xi_error *err);
+/* Whether a memory-only resolver can ever answer logons of this method
+ * (false: every one would end TEMPFAIL, e.g. clear text in bind mode). */
+bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method);
+
 /* Phase 1.  Returns 0 and a resolution (to be freed) in every case that is a
  * logon decision; -1 only when no resolution could be made at all (out of
  * memory).  Directory failures become a resolution whose outcome is

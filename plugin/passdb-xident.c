@@ -172,6 +172,9 @@ apply_outcome(struct auth_request *request, const struct xi_logon_result *r, boo
 struct passdb_job {
 	struct xi_job job;
 	struct xi_authdb *db;
+	/* db->resolver, or db->memory_resolver for the attempt on the main
+	 * thread */
+	struct xi_resolver *resolver;
 	struct auth_request *request;
 	verify_plain_callback_t *plain_callback;
 	lookup_credentials_callback_t *credentials_callback;
@@ -194,6 +197,7 @@ static struct passdb_job *passdb_job_new(struct auth_request *request, enum xi_a
 	const char *ntlm_domain = NULL, *remote = xi_dovecot_remote(request);
 
 	job->db = request_db(request);
+	job->resolver = job->db->resolver;
 	job->request = request;
 	job->name = i_strdup(request->fields.user);
 	if (method == XI_METHOD_NTLM) {
@@ -241,9 +245,11 @@ static void plain_run(struct xi_job *_job)
 
 	logon_request(job, &req);
 	xi_authdb_capture(&job->event);
-	xi_logon_plain(job->db->resolver, &req, job->password, &job->result);
+	xi_logon_plain(job->resolver, &req, job->password, &job->result);
 	xi_authdb_capture(NULL);
-	OPENSSL_cleanse(job->password, strlen(job->password));
+	/* A memory-only attempt may need the password again on a thread. */
+	if (job->resolver == job->db->resolver)
+		OPENSSL_cleanse(job->password, strlen(job->password));
 }
 
 static void credentials_run(struct xi_job *_job)
@@ -255,7 +261,7 @@ static void credentials_run(struct xi_job *_job)
 
 	logon_request(job, &req);
 	xi_authdb_capture(&job->event);
-	job->resolve_ret = xi_resolve(job->db->resolver, &req, NULL, NULL, &res, &err);
+	job->resolve_ret = xi_resolve(job->resolver, &req, NULL, NULL, &res, &err);
 	if (job->resolve_ret < 0) {
 		xi_copy_text(job->error, sizeof(job->error), err.message);
 	} else {
@@ -263,7 +269,7 @@ static void credentials_run(struct xi_job *_job)
 		/* What a proven response leads to.  The event is kept, not
 		 * written: the mechanism writes it once the response verified. */
 		xi_proof_ntlm(res, job->have_hash);
-		xi_finish(job->db->resolver, res, &job->result);
+		xi_finish(job->resolver, res, &job->result);
 		xi_resolution_free(res);
 	}
 	xi_authdb_capture(NULL);
@@ -361,12 +367,51 @@ static void passdb_job_done(struct xi_job *_job, bool ran)
 	auth_request_unref(&request);
 }
 
-/* Runs the job where the module says: a resolver thread (answered later
- * from the ioloop), or here and now. */
+/* The logon answered from the mirror's memory here on the main thread,
+ * when the memory-only resolver can: true when the job is answered.  Any
+ * temporary failure (the mirror not in sync now, a slow hash, the sync
+ * thread changing an entry) leaves the job as it was, for a thread, and
+ * the failed attempt leaves no trace (its event is dropped). */
+static bool passdb_job_try_memory(struct passdb_job *job)
+{
+	struct xi_resolver *memory = job->db->memory_resolver;
+
+	if (!xi_resolver_memory_answers(memory, job->method))
+		return FALSE;
+	job->resolver = memory;
+	job->job.run(&job->job);
+	job->resolver = job->db->resolver;
+	if (job->resolve_ret < 0 || job->result.outcome == XI_OUTCOME_TEMPFAIL) {
+		job->resolve_ret = 0;
+		job->have_hash = FALSE;
+		OPENSSL_cleanse(job->nt_hash, sizeof(job->nt_hash));
+		i_zero(&job->result);
+		i_zero(&job->event);
+		e_debug(authdb_event(job->request), "xident: not answered from the mirror's "
+			"memory: to a resolver thread");
+		return FALSE;
+	}
+	e_debug(authdb_event(job->request), "xident: answered from the mirror's memory "
+		"in the auth process's main thread");
+	if (job->password != NULL)
+		OPENSSL_cleanse(job->password, strlen(job->password));
+	if (job->plain_callback != NULL)
+		plain_answer(job);
+	else
+		credentials_answer(job);
+	return TRUE;
+}
+
+/* Runs the job where the module says: from memory here, a resolver thread
+ * (answered later from the ioloop), or here and now. */
 static void passdb_job_start(struct passdb_job *job, bool module_blocking)
 {
 	struct auth_request *request = job->request;
 
+	if (xi_authdb_try_memory(job->db, module_blocking) && passdb_job_try_memory(job)) {
+		passdb_job_free(job);
+		return;
+	}
 	switch (xi_authdb_where(job->db, module_blocking)) {
 	case XI_RUN_THREAD:
 		job->job.done = passdb_job_done;
