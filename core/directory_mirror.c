@@ -653,12 +653,21 @@ static void dm_destroy(struct xi_directory *dir)
 	free(dm);
 }
 
+/* verify_bind always goes to live LDAP, and so does its non-blocking form. */
+static struct xi_ldap_pool *dm_bind_pool(struct xi_directory *dir)
+{
+	struct directory_mirror *dm = (struct directory_mirror *)dir;
+
+	return dm->live->ops->bind_pool != NULL ? dm->live->ops->bind_pool(dm->live) : NULL;
+}
+
 static const struct xi_directory_ops mirror_ops = {
 	.find = dm_find,
 	.read = dm_read,
 	.verify_bind = dm_verify_bind,
 	.mailboxes_visible = dm_mailboxes_visible,
 	.destroy = dm_destroy,
+	.bind_pool = dm_bind_pool,
 };
 
 /* (|(objectClass=ACCOUNT)(objectClass=MAILBOX)...): what the mirror holds. */
@@ -906,12 +915,19 @@ static void mv_destroy(struct xi_directory *dir)
 	free(dir);
 }
 
+/* The bind a caller without a thread may still send, without waiting. */
+static struct xi_ldap_pool *mv_bind_pool(struct xi_directory *dir)
+{
+	return dm_bind_pool(&((struct mirror_memory_view *)dir)->dm->dir);
+}
+
 static const struct xi_directory_ops memory_view_ops = {
 	.find = mv_find,
 	.read = mv_read,
 	.verify_bind = mv_verify_bind,
 	.mailboxes_visible = mv_mailboxes_visible,
 	.destroy = mv_destroy,
+	.bind_pool = mv_bind_pool,
 };
 
 int xi_directory_memory_view(struct xi_directory *dir, struct xi_directory **view_r,

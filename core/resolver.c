@@ -1026,6 +1026,101 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 	      res->proof_note);
 }
 
+/* The proof of a bind-mode logon from the bind's answer, as
+ * xi_verify_password sets it. */
+static void bind_proof(struct xi_resolution *res, const char *dn, enum xi_dir_bind r,
+		       const struct xi_error *err)
+{
+	switch (r) {
+	case XI_DIR_BIND_OK:
+		res->proof = res->real_account ? PROOF_OK : PROOF_FAILED;
+		break;
+	case XI_DIR_BIND_REJECTED:
+		res->proof = PROOF_FAILED;
+		copy(res->proof_note, sizeof(res->proof_note), "the directory rejected the bind");
+		break;
+	case XI_DIR_BIND_ERROR:
+	default:
+		res->proof = PROOF_ERROR;
+		xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", dn, err->message);
+		break;
+	}
+	trace(res, "proof: bind as %s: %s", res->real_account ? dn : "a DN that does not exist",
+	      res->proof == PROOF_OK ? "accepted" : res->proof == PROOF_FAILED ? "rejected" :
+	      res->proof_note);
+}
+
+struct xi_bind_wait {
+	struct xi_dir_bind_wait *dir_wait;
+	char dn[XI_DN_MAX];
+};
+
+int xi_verify_password_start(struct xi_resolver *rv, struct xi_resolution *res,
+			     const char *password, struct xi_bind_wait **wait_r, int *fd_r)
+{
+	size_t len = password != NULL ? strlen(password) : 0;
+	struct xi_bind_wait *w;
+	enum xi_dir_bind r = XI_DIR_BIND_ERROR;
+	struct xi_error err;
+	int rc;
+
+	*wait_r = NULL;
+	*fd_r = -1;
+	/* Everything but a bind to send: as xi_verify_password (the decided
+	 * cases, hash mode). */
+	if (rv->hash_mode || res->proof != PROOF_PENDING ||
+	    (res->decided && res->pre.outcome != XI_OUTCOME_BAD_CREDENTIALS &&
+	     res->pre.outcome != XI_OUTCOME_AMBIGUOUS)) {
+		xi_verify_password(rv, res, password);
+		return 0;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -1;
+	copy(w->dn, sizeof(w->dn), res->real_account ? res->bind_dn : rv->dummy_dn);
+	xi_error_clear(&err);
+	rc = xi_dir_bind_start(rv->dir, w->dn, password != NULL ? password : "", len, &w->dir_wait,
+			       fd_r, &r, &res->ops, &err);
+	if (rc <= 0) {
+		if (rc == 0)
+			bind_proof(res, w->dn, r, &err);
+		free(w);
+		return rc;
+	}
+	*wait_r = w;
+	return 1;
+}
+
+int xi_verify_password_continue(struct xi_resolver *rv, struct xi_resolution *res,
+				struct xi_bind_wait *w)
+{
+	enum xi_dir_bind r = XI_DIR_BIND_ERROR;
+	struct xi_error err;
+	int rc;
+
+	(void)rv;
+	xi_error_clear(&err);
+	rc = xi_dir_bind_poll(w->dir_wait, &r, &err);
+	if (rc == 0)
+		return 0;
+	if (rc > 0)
+		bind_proof(res, w->dn, r, &err);
+	free(w);
+	return rc;
+}
+
+void xi_verify_password_cancel(struct xi_resolver *rv, struct xi_resolution *res,
+			       struct xi_bind_wait *w, const char *why)
+{
+	(void)rv;
+	if (w == NULL)
+		return;
+	xi_dir_bind_cancel(w->dir_wait);
+	res->proof = PROOF_ERROR;
+	xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", w->dn, why);
+	free(w);
+}
+
 bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16])
 {
 	/* Unknown names get a hash no password produces with any chance worth
@@ -1305,6 +1400,11 @@ int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
 	view->memory_only = true;
 	*view_r = view;
 	return 0;
+}
+
+bool xi_resolver_binds(const struct xi_resolver *rv)
+{
+	return !rv->hash_mode;
 }
 
 bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method)
