@@ -9,6 +9,12 @@
  * Not blocking: resolver threads inside the auth process run the LDAP work
  * and the answer comes back through the ioloop (authdb-jobs.h); with
  * `args = ... blocking=yes` Dovecot runs it in auth-worker processes.
+ * With directory_mirror = yes the main thread first tries the logon from
+ * the mirror's memory (xi_resolver_memory_only: hash mode and NTLM with
+ * directory_mirror_secrets), and in bind mode sends the bind itself without
+ * waiting, its answer read from the ioloop; whatever it cannot answer so
+ * (mirror out of sync, slow hash, no bind connection of its own) goes to a
+ * thread as before.
  *
  * verify_plain        clear-text logons: the whole resolution (core
  *                     xi_logon_plain), then the outcome as Dovecot's result
