@@ -108,6 +108,8 @@
 	  "xidentd: POP3 listeners (STLS offered when a certificate is set), as address:port, IPv6 as [address]:port, separated by spaces.") \
 	X(LMTP_LISTEN, "lmtp_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd-lmtp: LMTP listeners for the MTA, as a unix socket path or address:port (IPv6 as [address]:port), separated by spaces; keep TCP on 127.0.0.1.") \
+	X(LMTP_RESOLVER_THREADS, "lmtp_resolver_threads", XI_CT_INT, "4", 0, "1..64", \
+	  "xidentd-lmtp: recipient lookups the resolver process works on at once (threads sharing the LDAP pool); a slow directory answer for one recipient then holds up that delivery, not every delivery.") \
 	X(POP3S_LISTEN, "pop3s_listen", XI_CT_LIST, NULL, 0, NULL, \
 	  "xidentd: POP3 over implicit TLS listeners (port 995), same syntax as pop3_listen; needs tls_cert_file.") \
 	X(IMAP_LISTEN, "imap_listen", XI_CT_LIST, NULL, 0, NULL, \
@@ -126,6 +128,10 @@
 	  "xidentd: client connections held at once; further ones are refused.") \
 	X(MAX_CONNECTIONS_PER_SOURCE, "max_connections_per_source", XI_CT_INT, "20", 0, "1..1000000", \
 	  "xidentd: client connections held at once from one remote address.") \
+	X(MAX_NTLM_EXCHANGES_PER_SOURCE, "max_ntlm_exchanges_per_source", XI_CT_INT, "0", 0, "0..1000000", \
+	  "xidentd: NTLM exchanges (NEGOTIATE sent, AUTHENTICATE not yet answered) held at once for one remote address, further ones getting a temporary failure; 0: max_connections_per_source (one per connection).") \
+	X(NTLM_EXCHANGE_TIMEOUT, "ntlm_exchange_timeout", XI_CT_INT, "30", 0, "1..3600", \
+	  "xidentd: seconds an NTLM exchange may wait for the client's AUTHENTICATE before it is dropped.") \
 	X(MAX_FAILED_LOGONS, "max_failed_logons", XI_CT_INT, "3", 0, "1..100", \
 	  "xidentd: failed logons after which a connection is closed.") \
 	X(LOGON_FAILURE_DELAY, "logon_failure_delay", XI_CT_INT, "500", 0, "0..60000", \

@@ -15,27 +15,76 @@
 
 /* ------------------------------------------------------------ keys */
 
+static bool ascii_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool ascii_alnum(char c)
+{
+	return ascii_alpha(c) || (c >= '0' && c <= '9');
+}
+
+/* Whether dn is already in the form ldap_dn_normalize gives: RDNs
+ * "type=value" joined by ",", each type a letter then letters, digits or
+ * '-', each value one or more letters, digits, '.', '-' or '_' (nothing to
+ * escape, no space to trim, no multi-valued RDN).  Directory DNs mostly
+ * are; a logon links two of them, and parsing each with libldap costs more
+ * than the rest of reading the entry. */
+static bool plain_dn(const char *p)
+{
+	for (;;) {
+		if (!ascii_alpha(*p))
+			return false;
+		while (ascii_alnum(*p) || *p == '-')
+			p++;
+		if (*p++ != '=')
+			return false;
+		if (!ascii_alnum(*p) && *p != '.' && *p != '-' && *p != '_')
+			return false;
+		while (ascii_alnum(*p) || *p == '.' || *p == '-' || *p == '_')
+			p++;
+		if (*p == '\0')
+			return true;
+		if (*p++ != ',')
+			return false;
+	}
+}
+
+static void lower_into(const char *s, size_t len, char *out)
+{
+	size_t i;
+
+	for (i = 0; i <= len; i++) {
+		char c = s[i];
+
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+}
+
 /* The form in which DNs are compared: LDAPv3 string form of the parsed DN,
  * ASCII lower case (the naming attributes we link by match case-insensitively).
  * A value that is not a DN yields "" and links nowhere. */
 void xi_dir_dn_key(const char *dn, char *out, size_t size)
 {
 	char *norm = NULL;
-	size_t i, len;
+	size_t len;
 
 	out[0] = '\0';
 	if (dn == NULL || dn[0] == '\0')
 		return;
+	if (plain_dn(dn)) {
+		len = strlen(dn);
+		if (len < size)
+			lower_into(dn, len, out);
+		return;
+	}
 	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAP, &norm, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
 	    norm == NULL)
 		return;
 	len = strlen(norm);
-	if (len < size) {
-		for (i = 0; i <= len; i++) {
-			char c = norm[i];
-			out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-		}
-	}
+	if (len < size)
+		lower_into(norm, len, out);
 	ldap_memfree(norm);
 }
 
@@ -106,29 +155,170 @@ static bool copy_text(struct xi_dir_entry *e, const char *attr, const struct ber
 	return true;
 }
 
-static struct berval **values(LDAP *ld, LDAPMessage *msg, const char *attr)
+/* Every attribute of one entry, decoded in one pass over its BER.  The
+ * interpretation below asks for some twenty attributes, and
+ * ldap_get_values_len decodes the entry from its start for each one; the
+ * table costs one pass, and the values point into the message (no copy). */
+#define ENTRY_ATTRS_MAX 64
+
+struct entry_attrs {
+	size_t n;
+	struct {
+		struct berval name;
+		struct berval *vals;    /* ends with bv_val == NULL; NULL: no value */
+	} a[ENTRY_ATTRS_MAX];
+};
+
+static void entry_attrs_free(struct entry_attrs *t)
 {
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		ber_memfree(t->a[i].vals);
+	t->n = 0;
+}
+
+static bool name_is(const struct berval *name, const char *attr)
+{
+	size_t n = strlen(attr);
+
+	return name->bv_len == n && strncasecmp(name->bv_val, attr, n) == 0;
+}
+
+/* Whether the table should hold attribute name: when every attribute does
+ * not fit, only those the map names (never more than ENTRY_ATTRS_MAX). */
+static bool wanted(const struct xi_attrmap *m, const struct berval *name)
+{
+	const char *list[ENTRY_ATTRS_MAX + 1];
+	size_t n, i;
+
+	if (name_is(name, "objectClass") ||
+	    (m->mailbox_marker != NULL && name_is(name, m->mailbox_marker)))
+		return true;
+	n = xi_attrmap_attributes(m, true, true, list, ENTRY_ATTRS_MAX);
+	for (i = 0; i < n; i++) {
+		if (name_is(name, list[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Fills t from msg and copies the DN into dn (size).  Returns 0, or -1
+ * (with what went wrong in *why) when the entry cannot be read. */
+static int entry_attrs_read(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+			    bool only_wanted, struct entry_attrs *t, char *dn, size_t size,
+			    const char **why)
+{
+	BerElement *ber = NULL;
+	struct berval name, dnv, *vals = NULL;
+	int rc;
+
+	t->n = 0;
+	*why = "unreadable";
+	if (ldap_get_dn_ber(ld, msg, &ber, &dnv) != LDAP_SUCCESS || dnv.bv_val == NULL) {
+		if (ber != NULL)
+			ber_free(ber, 0);
+		return -1;
+	}
+	if (dnv.bv_len >= size || memchr(dnv.bv_val, '\0', dnv.bv_len) != NULL) {
+		*why = dnv.bv_len >= size ? "too long" : "unreadable";
+		ber_free(ber, 0);
+		return -1;
+	}
+	memcpy(dn, dnv.bv_val, dnv.bv_len);
+	dn[dnv.bv_len] = '\0';
+	for (rc = ldap_get_attribute_ber(ld, msg, ber, &name, &vals);
+	     rc == LDAP_SUCCESS && name.bv_val != NULL;
+	     rc = ldap_get_attribute_ber(ld, msg, ber, &name, &vals)) {
+		if (only_wanted && !wanted(m, &name)) {
+			ber_memfree(vals);
+		} else if (t->n == ENTRY_ATTRS_MAX) {
+			ber_memfree(vals);
+			ber_free(ber, 0);
+			entry_attrs_free(t);
+			*why = "has too many attributes";
+			return -1;
+		} else {
+			t->a[t->n].name = name;
+			t->a[t->n].vals = vals;
+			t->n++;
+		}
+		vals = NULL;
+	}
+	ber_free(ber, 0);
+	if (rc != LDAP_SUCCESS) {
+		entry_attrs_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct berval *values(const struct entry_attrs *t, const char *attr)
+{
+	size_t i;
+
 	if (attr == NULL)
 		return NULL;
-	return ldap_get_values_len(ld, msg, attr);
+	for (i = 0; i < t->n; i++) {
+		if (name_is(&t->a[i].name, attr))
+			return t->a[i].vals != NULL && t->a[i].vals[0].bv_val != NULL ? t->a[i].vals : NULL;
+	}
+	return NULL;
 }
 
-static void first_text(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, const char *attr,
+static size_t count_values(const struct berval *v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n].bv_val != NULL)
+		n++;
+	return n;
+}
+
+static void first_text(const struct entry_attrs *t, struct xi_dir_entry *e, const char *attr,
 		       char *out, size_t size)
 {
-	struct berval **v = values(ld, msg, attr);
+	const struct berval *v = values(t, attr);
 
-	if (v != NULL && v[0] != NULL)
-		(void)copy_text(e, attr, v[0], out, size);
-	ldap_value_free_len(v);
+	if (v != NULL)
+		(void)copy_text(e, attr, &v[0], out, size);
 }
 
-static bool has_value(struct berval **v, const char *want)
+static bool has_value(const struct berval *v, const char *want)
 {
-	size_t n = strlen(want);
+	for (; v != NULL && v->bv_val != NULL; v++) {
+		if (name_is(v, want))
+			return true;
+	}
+	return false;
+}
 
+/* Up to XI_DIR_MULTI_MAX text values of attr from the table; *dropped as
+ * xi_dir_entry_texts. */
+static size_t texts(const struct entry_attrs *t, struct xi_dir_entry *e, const char *attr,
+		    char buf[XI_DIR_MULTI_MAX][XI_NAME_MAX], const char *ptrs[XI_DIR_MULTI_MAX],
+		    bool *dropped)
+{
+	const struct berval *v = values(t, attr);
+	size_t n = 0, i;
+
+	if (dropped != NULL)
+		*dropped = false;
+	for (i = 0; v != NULL && v[i].bv_val != NULL; i++) {
+		if (n < XI_DIR_MULTI_MAX && copy_text(e, attr, &v[i], buf[n], XI_NAME_MAX)) {
+			ptrs[n] = buf[n];
+			n++;
+		} else if (dropped != NULL) {
+			*dropped = true;
+		}
+	}
+	return n;
+}
+
+static bool has_value_ptrs(struct berval **v, const char *want)
+{
 	for (; v != NULL && *v != NULL; v++) {
-		if ((*v)->bv_len == n && strncasecmp((*v)->bv_val, want, n) == 0)
+		if (name_is(*v, want))
 			return true;
 	}
 	return false;
@@ -142,7 +332,7 @@ size_t xi_dir_entry_texts(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, co
 			  char buf[XI_DIR_MULTI_MAX][XI_NAME_MAX], const char *ptrs[XI_DIR_MULTI_MAX],
 			  bool *dropped)
 {
-	struct berval **v = values(ld, msg, attr);
+	struct berval **v = attr != NULL ? ldap_get_values_len(ld, msg, attr) : NULL;
 	size_t n = 0, i;
 
 	if (dropped != NULL)
@@ -159,76 +349,64 @@ size_t xi_dir_entry_texts(LDAP *ld, LDAPMessage *msg, struct xi_dir_entry *e, co
 	return n;
 }
 
-static void read_account(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+static void read_account(const struct entry_attrs *t, const struct xi_attrmap *m,
 			 struct xi_dir_entry *e, bool want_nt, bool want_pw)
 {
-	struct berval **v;
+	const struct berval *v;
 	char flag[64] = "";
 
-	first_text(ld, msg, e, m->domain, e->domain, sizeof(e->domain));
-	first_text(ld, msg, e, m->account_name, e->account_name, sizeof(e->account_name));
-	first_text(ld, msg, e, m->upn, e->upn, sizeof(e->upn));
-	if (m->disabled != NULL) {
-		v = values(ld, msg, m->disabled);
-		if (v != NULL && v[0] != NULL) {
-			if (copy_text(e, m->disabled, v[0], flag, sizeof(flag)))
-				e->disabled = xi_attrmap_value_disabled(m, flag);
-			else
-				e->disabled = true; /* unreadable flag: not trusted as enabled */
-		}
-		ldap_value_free_len(v);
+	first_text(t, e, m->domain, e->domain, sizeof(e->domain));
+	first_text(t, e, m->account_name, e->account_name, sizeof(e->account_name));
+	first_text(t, e, m->upn, e->upn, sizeof(e->upn));
+	if (m->disabled != NULL && (v = values(t, m->disabled)) != NULL) {
+		if (copy_text(e, m->disabled, &v[0], flag, sizeof(flag)))
+			e->disabled = xi_attrmap_value_disabled(m, flag);
+		else
+			e->disabled = true; /* unreadable flag: not trusted as enabled */
 	}
 	if (m->link_kind == XI_LINK_SID) {
-		v = values(ld, msg, m->account_sid);
-		if (v != NULL && v[0] != NULL)
-			sid_key(v[0], e->owner_key, sizeof(e->owner_key));
-		ldap_value_free_len(v);
+		if ((v = values(t, m->account_sid)) != NULL)
+			sid_key(&v[0], e->owner_key, sizeof(e->owner_key));
 	} else {
 		xi_dir_dn_key(e->dn, e->owner_key, sizeof(e->owner_key));
 	}
 	if (want_nt) {
 		e->nt_hash_state = XI_SECRET_ABSENT;
-		v = values(ld, msg, m->nt_hash);
-		if (v != NULL && v[0] != NULL)
-			e->nt_hash_state = xi_attrmap_parse_nt_hash(v[0]->bv_val, v[0]->bv_len, e->nt_hash) ?
+		if ((v = values(t, m->nt_hash)) != NULL)
+			e->nt_hash_state = xi_attrmap_parse_nt_hash(v[0].bv_val, v[0].bv_len, e->nt_hash) ?
 				XI_SECRET_PRESENT : XI_SECRET_MALFORMED;
-		ldap_value_free_len(v);
 	}
 	if (want_pw) {
 		e->password_state = XI_SECRET_ABSENT;
-		v = values(ld, msg, m->password);
-		if (v != NULL && v[0] != NULL) {
-			if (v[0]->bv_len > 0 && v[0]->bv_len < sizeof(e->password) &&
-			    memchr(v[0]->bv_val, '\0', v[0]->bv_len) == NULL) {
-				memcpy(e->password, v[0]->bv_val, v[0]->bv_len);
-				e->password[v[0]->bv_len] = '\0';
+		if ((v = values(t, m->password)) != NULL) {
+			if (v[0].bv_len > 0 && v[0].bv_len < sizeof(e->password) &&
+			    memchr(v[0].bv_val, '\0', v[0].bv_len) == NULL) {
+				memcpy(e->password, v[0].bv_val, v[0].bv_len);
+				e->password[v[0].bv_len] = '\0';
 				e->password_state = XI_SECRET_PRESENT;
 			} else {
 				e->password_state = XI_SECRET_MALFORMED;
 			}
 		}
-		ldap_value_free_len(v);
 	}
 }
 
-static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *m,
+static void read_recipient(const struct entry_attrs *t, const struct xi_attrmap *m,
 			   struct xi_dir_entry *e)
 {
 	char buf[XI_DIR_MULTI_MAX][XI_NAME_MAX];
 	const char *ptrs[XI_DIR_MULTI_MAX];
 	char home[XI_DN_MAX] = "";
-	struct berval **v;
+	const struct berval *v;
 	size_t n, i;
 	bool dropped;
 
-	first_text(ld, msg, e, m->alias, e->alias, sizeof(e->alias));
-	v = values(ld, msg, m->primary_account);
-	if (v != NULL && v[0] != NULL)
-		link_key(m, v[0], e->primary_key, sizeof(e->primary_key));
-	ldap_value_free_len(v);
+	first_text(t, e, m->alias, e->alias, sizeof(e->alias));
+	if ((v = values(t, m->primary_account)) != NULL)
+		link_key(m, &v[0], e->primary_key, sizeof(e->primary_key));
 
-	v = values(ld, msg, m->delegate);
-	n = (size_t)ldap_count_values_len(v);
+	v = values(t, m->delegate);
+	n = count_values(v);
 	if (n > XI_DIR_DELEGATES_MAX) {
 		e->delegates_truncated = true;
 		note_problem(e, m->delegate, "has too many values (first 64 used)");
@@ -236,15 +414,14 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 	}
 	if (n > 0 && (e->delegate_keys = calloc(n, sizeof(*e->delegate_keys))) != NULL) {
 		for (i = 0; i < n; i++) {
-			link_key(m, v[i], e->delegate_keys[e->delegate_count],
+			link_key(m, &v[i], e->delegate_keys[e->delegate_count],
 				 sizeof(e->delegate_keys[0]));
 			if (e->delegate_keys[e->delegate_count][0] != '\0')
 				e->delegate_count++;
 		}
 	}
-	ldap_value_free_len(v);
 
-	first_text(ld, msg, e, m->home_server, home, sizeof(home));
+	first_text(t, e, m->home_server, home, sizeof(home));
 	if (home[0] != '\0' &&
 	    xi_attrmap_home_server_name(m, home, e->home_server, sizeof(e->home_server)) < 0) {
 		/* A home server we cannot read is not "any server". */
@@ -253,29 +430,28 @@ static void read_recipient(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap *
 	}
 	/* Absent means "all"; present but unreadable means "none" (fail closed),
 	 * and the note names the attribute for `xident resolve` and the event. */
-	n = xi_dir_entry_texts(ld, msg, e, m->protocols, buf, ptrs, &dropped);
+	n = texts(t, e, m->protocols, buf, ptrs, &dropped);
 	e->protocols = dropped ? 0 : xi_attrmap_protocols(m, ptrs, n);
 	if (dropped)
 		note_problem(e, m->protocols, "a value could not be read: no protocol allowed");
-	n = m->logon_methods != NULL ?
-		xi_dir_entry_texts(ld, msg, e, m->logon_methods, buf, ptrs, &dropped) : 0;
+	n = m->logon_methods != NULL ? texts(t, e, m->logon_methods, buf, ptrs, &dropped) : 0;
 	if (m->logon_methods == NULL)
 		dropped = false;
 	e->methods = dropped ? 0 : xi_attrmap_methods(ptrs, n);
 	if (dropped)
 		note_problem(e, m->logon_methods, "a value could not be read: no logon method allowed");
 
-	first_text(ld, msg, e, m->target_address, e->target_address, sizeof(e->target_address));
-	first_text(ld, msg, e, m->mail, e->mail, sizeof(e->mail));
-	first_text(ld, msg, e, m->display_name, e->display_name, sizeof(e->display_name));
-	first_text(ld, msg, e, m->mail_home, e->mail_home, sizeof(e->mail_home));
-	first_text(ld, msg, e, m->mail_location, e->mail_location, sizeof(e->mail_location));
-	first_text(ld, msg, e, m->mail_uid, e->mail_uid, sizeof(e->mail_uid));
-	first_text(ld, msg, e, m->mail_gid, e->mail_gid, sizeof(e->mail_gid));
+	first_text(t, e, m->target_address, e->target_address, sizeof(e->target_address));
+	first_text(t, e, m->mail, e->mail, sizeof(e->mail));
+	first_text(t, e, m->display_name, e->display_name, sizeof(e->display_name));
+	first_text(t, e, m->mail_home, e->mail_home, sizeof(e->mail_home));
+	first_text(t, e, m->mail_location, e->mail_location, sizeof(e->mail_location));
+	first_text(t, e, m->mail_uid, e->mail_uid, sizeof(e->mail_uid));
+	first_text(t, e, m->mail_gid, e->mail_gid, sizeof(e->mail_gid));
 	{
 		char quota[64] = "";
 
-		first_text(ld, msg, e, m->mail_quota, quota, sizeof(quota));
+		first_text(t, e, m->mail_quota, quota, sizeof(quota));
 		if (quota[0] != '\0' &&
 		    xi_attrmap_quota(m, quota, e->mail_quota, sizeof(e->mail_quota)) < 0) {
 			e->mail_quota[0] = '\0';
@@ -288,33 +464,32 @@ void xi_dir_entry_from_ldap(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap 
 			    const struct xi_dir_query *q, struct xi_dir_entry *e, bool want_nt,
 			    bool want_pw)
 {
-	struct berval **classes = ldap_get_values_len(ld, msg, "objectClass");
-	struct berval **marker;
-	char *dn = ldap_get_dn(ld, msg);
+	struct entry_attrs t;
+	const struct berval *classes;
+	const char *why;
 	bool custom, dl, mailbox;
 
-	if (dn == NULL || strlen(dn) >= sizeof(e->dn)) {
-		note_problem(e, "DN", dn == NULL ? "unreadable" : "too long");
-		ldap_memfree(dn);
-		ldap_value_free_len(classes);
+	/* An entry with more attributes than the table holds (the mirror's,
+	 * or a server that returns more than asked) is read again keeping only
+	 * those the map names. */
+	if (entry_attrs_read(ld, msg, m, false, &t, e->dn, sizeof(e->dn), &why) < 0 &&
+	    (strcmp(why, "has too many attributes") != 0 ||
+	     entry_attrs_read(ld, msg, m, true, &t, e->dn, sizeof(e->dn), &why) < 0)) {
+		/* Unreadable: no kind, so nothing is decided from it. */
+		e->dn[0] = '\0';
+		note_problem(e, strcmp(why, "has too many attributes") == 0 ? "entry" : "DN", why);
 		return;
 	}
-	memcpy(e->dn, dn, strlen(dn) + 1);
-	ldap_memfree(dn);
-
+	classes = values(&t, "objectClass");
 	if (m->account_class != NULL && has_value(classes, m->account_class)) {
 		e->kinds |= XI_DIR_ACCOUNT;
-		read_account(ld, msg, m, e, want_nt, want_pw);
+		read_account(&t, m, e, want_nt, want_pw);
 	}
 	custom = m->custom_class != NULL && has_value(classes, m->custom_class);
 	dl = m->dl_class != NULL && has_value(classes, m->dl_class);
 	mailbox = m->mailbox_class != NULL && has_value(classes, m->mailbox_class) && !custom && !dl;
-	if (mailbox && m->mailbox_marker != NULL) {
-		marker = ldap_get_values_len(ld, msg, m->mailbox_marker);
-		mailbox = marker != NULL && marker[0] != NULL;
-		ldap_value_free_len(marker);
-	}
-	ldap_value_free_len(classes);
+	if (mailbox && m->mailbox_marker != NULL)
+		mailbox = values(&t, m->mailbox_marker) != NULL;
 	if (custom)
 		e->kinds |= XI_DIR_CUSTOM;
 	if (dl)
@@ -322,7 +497,7 @@ void xi_dir_entry_from_ldap(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap 
 	if (mailbox)
 		e->kinds |= XI_DIR_MAILBOX;
 	if (custom || dl || mailbox)
-		read_recipient(ld, msg, m, e);
+		read_recipient(&t, m, e);
 	/* Without an alias it is not a recipient we can name. */
 	if (e->alias[0] == '\0')
 		e->kinds &= ~(unsigned)(XI_DIR_CUSTOM | XI_DIR_DL | XI_DIR_MAILBOX);
@@ -335,9 +510,10 @@ void xi_dir_entry_from_ldap(LDAP *ld, LDAPMessage *msg, const struct xi_attrmap 
 
 		/* Every readable address counts, not only the first. */
 		if (recipient && q->mail != NULL && m->mail != NULL)
-			n = xi_dir_entry_texts(ld, msg, e, m->mail, buf, mails, NULL);
+			n = texts(&t, e, m->mail, buf, mails, NULL);
 		e->matched = xi_dir_entry_match(m, q, e, mails, n);
 	}
+	entry_attrs_free(&t);
 }
 
 bool xi_dir_entry_has_class(LDAP *ld, LDAPMessage *msg, const char *cls)
@@ -348,8 +524,7 @@ bool xi_dir_entry_has_class(LDAP *ld, LDAPMessage *msg, const char *cls)
 	if (cls == NULL)
 		return false;
 	classes = ldap_get_values_len(ld, msg, "objectClass");
-	has = has_value(classes, cls);
+	has = has_value_ptrs(classes, cls);
 	ldap_value_free_len(classes);
 	return has;
 }
-

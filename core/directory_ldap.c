@@ -28,6 +28,9 @@ struct directory_ldap {
 	struct xi_ldap_settings settings;
 	struct xi_ldap_pool *pool;
 	const char *base_dn;
+	/* The attribute lists a search asks for, [want NT hash][want password],
+	 * built once: the map is immutable. */
+	const char *attrs[2][2][ATTRS_MAX + 1];
 };
 
 struct collect_ctx {
@@ -63,11 +66,10 @@ static int search_and_collect(struct directory_ldap *d, const char *base, int sc
 			      const char *filter, const struct xi_dir_query *q, bool want_nt, bool want_pw,
 			      struct xi_dir_result *out, unsigned *ops, struct xi_error *err)
 {
-	const char *attrs[ATTRS_MAX + 1];
+	const char **attrs = d->attrs[want_nt ? 1 : 0][want_pw ? 1 : 0];
 	struct collect_ctx c = { .map = d->dir.map, .want_nt = want_nt, .want_pw = want_pw,
 				 .out = out, .query = q };
 
-	xi_attrmap_attributes(d->dir.map, want_nt, want_pw, attrs, ATTRS_MAX);
 	snprintf(out->searched, sizeof(out->searched), "base=\"%s\" scope=%s filter=%s", base,
 		 scope == LDAP_SCOPE_BASE ? "base" : "sub", filter);
 	if (xi_ldap_pool_search(d->pool, base, scope, filter, attrs, XI_DIR_ENTRIES_MAX + 1,
@@ -190,6 +192,10 @@ int xi_directory_ldap_create(const struct xi_config *cfg, struct xi_directory **
 	if (d->dir.map == NULL) {
 		free(d);
 		return xi_error_set(err, XI_ERR_CONFIG, "schema: unknown attribute map \"%s\"", schema);
+	}
+	for (int nt = 0; nt < 2; nt++) {
+		for (int pw = 0; pw < 2; pw++)
+			xi_attrmap_attributes(d->dir.map, nt == 1, pw == 1, d->attrs[nt][pw], ATTRS_MAX);
 	}
 	d->base_dn = xi_config_str(cfg, XI_CFG_LDAP_BASE_DN);
 	if (d->base_dn == NULL || d->base_dn[0] == '\0') {

@@ -2,16 +2,20 @@
  * resolver: the rules of design.md sections 2 and 3 over the directory
  * interface.
  *
- * Equal cost: the directory operations a logon sends depend only on the
- * form of the name and the password mode, never on what the directory
- * holds.  Forms that name the mailbox (DOMAIN\account\alias, upn/alias and
- * the address variants) take one search; forms that leave it to the
- * directory link (DOMAIN\account, account, alias, name@suffix) take two: the
- * second fetches the account's mailboxes, or the primary account of a
- * mailbox found by alias or address, or, for a name that matched nothing, a
- * search of the same shape that finds nothing.  Bind mode adds one bind, to
- * the account or to a DN that does not exist.  Hash mode checks a dummy hash
- * of the configured scheme for unknown names.
+ * Cost before the proof: one search for every form whose first search
+ * can name both ends of the logon.  DOMAIN\account and a bare account name
+ * also ask, in the same search, for the mailbox whose alias is the account
+ * name (Exchange's default, and section 2's tie-break): when that mailbox's
+ * primary account is the account found, it is the mailbox the rules pick
+ * however many the account owns, and no second search is made.  When it
+ * does not settle the choice (another alias, another owner, several
+ * candidates, UPN names), the search for the account's mailboxes is
+ * postponed until the password is proven (xi_finish): before the proof
+ * every account-form name, known or not, costs one search (plus one bind
+ * in bind mode).  Only a name that is no account but the alias or address
+ * of a mailbox with a primary account costs a second operation before the
+ * proof: the primary account is read for what the proof needs.  Hash mode
+ * checks a dummy hash of the configured scheme for unknown names.
  *
  * Nothing about the mailbox is revealed before the password is proven:
  * refusals about it (no mailbox, access denied, protocol, method, other
@@ -97,6 +101,11 @@ struct xi_resolution {
 	enum proof_state proof;
 	char proof_note[XI_CLIENT_TEXT_MAX];
 
+	/* The account whose mailboxes are searched once the password is
+	 * proven (its first search did not settle the choice); NULL when
+	 * nothing is postponed.  A copy without secrets or delegates. */
+	struct xi_dir_entry *postponed;
+
 	unsigned ops;
 	struct xi_logon_result r;     /* resolved fields, filled as we go */
 	char mail_address[XI_NAME_MAX];
@@ -153,9 +162,20 @@ static void xfmt(char *out, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A bounded string copy, cut to size like xfmt: called a dozen times a
+ * logon, where a printf costs more than the copy. */
 static void copy(char *out, size_t size, const char *s)
 {
-	xfmt(out, size, "%s", s != NULL ? s : "");
+	size_t len = 0;
+
+	if (size == 0)
+		return;
+	if (s != NULL) {
+		while (len + 1 < size && s[len] != '\0')
+			len++;
+		memcpy(out, s, len);
+	}
+	out[len] = '\0';
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -576,45 +596,115 @@ static bool want_password(const struct xi_resolution *res)
 	return res->resolver->hash_mode && res->method == XI_METHOD_PLAIN;
 }
 
-/* The second search of two-search forms, when there is nothing real to
- * fetch: same shape as the mailboxes-of-an-account search. */
-static void dummy_second_search(struct xi_resolution *res)
+/* Whether mailbox e names acct as its primary account. */
+static bool owned_by(const struct xi_dir_entry *e, const struct xi_dir_entry *acct)
 {
-	struct xi_dir_query q = { .owner_key = res->resolver->dummy_dn };
-	struct xi_dir_result dr;
-	struct xi_error err;
-
-	xi_error_clear(&err);
-	if (xi_dir_find(res->resolver->dir, &q, &dr, &res->ops, &err) < 0) {
-		if (!res->decided)
-			tempfail_from(res, &err, "second search");
-		return;
-	}
-	trace(res, "search 2 (nothing to fetch; made so every name costs the same): %zu found",
-	      dr.count);
-	xi_dir_result_free(&dr);
+	return acct->owner_key[0] != '\0' && e->primary_key[0] != '\0' &&
+	       strcmp(e->primary_key, acct->owner_key) == 0;
 }
 
-/* Mailboxes whose primary account is acct; then the choice among them. */
-static void second_search_owned(struct xi_resolution *res, const struct xi_dir_entry *acct)
+/* The account's mailbox when search 1 alone settles it, else NULL.
+ * open_owned lists the account's own entry first (when it is a mailbox of
+ * its own) and picks the only mailbox, or the first whose alias is the
+ * account name: a mailbox the account owns whose alias is the account name
+ * is therefore its pick whatever else it owns, provided it is the only
+ * entry of that alias search 1 saw (an alias two entries share is left to
+ * the full list, as is a truncated result). */
+static const struct xi_dir_entry *settled_by_search1(const struct xi_dir_entry *acct,
+						     const struct xi_dir_result *dr)
 {
+	const struct xi_dir_entry *cand = NULL;
+	size_t i, n = 0;
+
+	if ((acct->kinds & XI_DIR_MAILBOX) &&
+	    (acct->primary_key[0] == '\0' || strcmp(acct->primary_key, acct->owner_key) == 0) &&
+	    xi_utf8_caseeq(acct->alias, acct->account_name))
+		return acct;
+	if (dr->truncated)
+		return NULL;
+	for (i = 0; i < dr->count; i++) {
+		const struct xi_dir_entry *e = &dr->entries[i];
+
+		if (!(e->matched & XI_MATCH_ALIAS) || strcmp(e->dn, acct->dn) == 0)
+			continue;
+		cand = e;
+		n++;
+	}
+	if (n != 1 || !(cand->kinds & XI_DIR_MAILBOX) || !owned_by(cand, acct) ||
+	    !xi_utf8_caseeq(cand->alias, acct->account_name))
+		return NULL;
+	return cand;
+}
+
+/* The two-part and one-part forms: the account's mailbox, from search 1
+ * when it settles the choice, else from the search of the account's
+ * mailboxes that xi_finish makes once the password is proven. */
+static void choose_owned(struct xi_resolution *res, const struct xi_dir_entry *acct,
+			 const struct xi_dir_result *dr)
+{
+	const struct xi_attrmap *map = res->resolver->dir->map;
+	const struct xi_dir_entry *m;
+	struct xi_dir_entry *copy_acct;
+
+	if (acct->owner_key[0] == '\0' || map->primary_account == NULL ||
+	    map->mailbox_class == NULL || map->link_kind == XI_LINK_NONE) {
+		/* Nothing links to the account: only its own entry can be its mailbox. */
+		open_owned(res, acct, NULL);
+		return;
+	}
+	m = settled_by_search1(acct, dr);
+	if (m != NULL) {
+		if (m == acct)
+			trace(res, "rule: the mailbox on the account's own entry has the account name as alias: the one whose alias equals the account name wins, however many mailboxes %s owns",
+			      acct->account_name);
+		else
+			trace(res, "rule: %s is the primary account of %s, whose alias is the account name: the one whose alias equals the account name wins, however many mailboxes it owns (no second search)",
+			      acct->dn, m->dn);
+		use_mailbox(res, m);
+		check_mailbox(res, m);
+		return;
+	}
+	copy_acct = malloc(sizeof(*copy_acct));
+	if (copy_acct == NULL) {
+		decide(res, XI_OUTCOME_TEMPFAIL, "out of memory");
+		return;
+	}
+	*copy_acct = *acct;
+	/* open_owned reads neither the secrets nor the delegates. */
+	copy_acct->delegate_keys = NULL;
+	copy_acct->delegate_count = 0;
+	OPENSSL_cleanse(copy_acct->password, sizeof(copy_acct->password));
+	OPENSSL_cleanse(copy_acct->nt_hash, sizeof(copy_acct->nt_hash));
+	res->postponed = copy_acct;
+	trace(res, "rule: search 1 does not settle which mailbox %s opens (no single mailbox it owns has the account name as alias): its mailboxes are searched once the password is proven",
+	      acct->dn);
+}
+
+/* The postponed search of the account's mailboxes, then the choice among
+ * them into res->after.  False (with v set) when the directory failed. */
+static bool search_owned(struct xi_resolution *res, struct verdict *v)
+{
+	const struct xi_dir_entry *acct = res->postponed;
 	struct xi_dir_query q = { .owner_key = acct->owner_key };
 	struct xi_dir_result dr;
 	struct xi_error err;
 
 	xi_error_clear(&err);
-	if (acct->owner_key[0] == '\0') {
-		dummy_second_search(res);
-		open_owned(res, acct, NULL);
-		return;
-	}
 	if (xi_dir_find(res->resolver->dir, &q, &dr, &res->ops, &err) < 0) {
-		tempfail_from(res, &err, "search for the account's mailboxes");
-		return;
+		if (err.status == XI_ERR_DENIED)
+			set_verdict(v, XI_OUTCOME_TEMPFAIL,
+				    "search for the account's mailboxes: the directory refused the service account %s: %s (a required privilege is not held)",
+				    res->resolver->dir->service_dn, err.message);
+		else
+			set_verdict(v, XI_OUTCOME_TEMPFAIL, "search for the account's mailboxes: %s",
+				    err.message);
+		trace(res, "decision: %s (%s)", xi_outcome_info(v->outcome)->name, v->cause);
+		return false;
 	}
-	trace_result(res, "search 2 (mailboxes of the account)", &dr);
+	trace_result(res, "search 2 (mailboxes of the account, the password being proven)", &dr);
 	open_owned(res, acct, &dr);
 	xi_dir_result_free(&dr);
+	return true;
 }
 
 /* A recipient found by alias or address, authenticated as its primary
@@ -632,13 +722,10 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 	m = named_recipient(res, dr, part, typed, &count);
 	if (m == NULL) {
 		trace(res, "rule: %s is neither an account nor a recipient: unknown name", typed);
-		dummy_second_search(res);
-		if (!res->decided)
-			decide_unknown(res, typed);
+		decide_unknown(res, typed);
 		return;
 	}
 	if (count > 1) {
-		dummy_second_search(res);
 		decide(res, XI_OUTCOME_AMBIGUOUS, "Ambiguous Alias: %zu recipients answer to %s", count,
 		       typed);
 		verdict_arg(&res->pre, typed);
@@ -655,7 +742,6 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 		/* The mailbox is on its account's own entry (AD style): search 1
 		 * fetched the account already. */
 		trace(res, "rule: %s is the alias of %s, which is also its own account", typed, m->dn);
-		dummy_second_search(res);
 		use_account(res, m, n);
 		if (!res->decided) {
 			use_mailbox(res, m);
@@ -665,9 +751,6 @@ static void via_recipient(struct xi_resolution *res, const struct xi_dir_result 
 	}
 	if (m->kinds & (XI_DIR_CUSTOM | XI_DIR_DL) || m->primary_key[0] == '\0' ||
 	    rv->dir->map->link_kind == XI_LINK_NONE) {
-		dummy_second_search(res);
-		if (res->decided)
-			return;
 		if (res->method == XI_METHOD_NONE) {
 			/* A lookup: no password to guard, so the host is told
 			 * what the name is instead of a mailbox. */
@@ -757,6 +840,10 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 		q.domains = single_domain;
 		q.domain_count = 1;
 		two_step = n->form == XI_LOGON_DOMAIN_ACCOUNT;
+		/* The mailbox named after the account, in the same search (see
+		 * choose_owned); not a recipient to log on through. */
+		if (two_step)
+			q.alias = n->account;
 		break;
 	case XI_LOGON_AT:
 		if (rv->upn_logon)
@@ -801,6 +888,18 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 		return;
 	}
 	trace_result(res, "search 1", &dr);
+	if (n->form == XI_LOGON_DOMAIN_ACCOUNT && dr.truncated &&
+	    pick_account(res, &dr, XI_MATCH_ACCOUNT, &ambiguous) == NULL) {
+		/* More mailboxes named after the account than a result holds may
+		 * have crowded the account out: ask for the account alone. */
+		xi_dir_result_free(&dr);
+		q.alias = NULL;
+		if (xi_dir_find(rv->dir, &q, &dr, &res->ops, &err) < 0) {
+			tempfail_from(res, &err, "search 1, the account alone");
+			return;
+		}
+		trace_result(res, "search 1 again, the account alone (the first result was truncated)", &dr);
+	}
 
 	/* Accounts in a domain this server does not serve, for maps that do
 	 * not store domains, are not ours. */
@@ -813,8 +912,6 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 	if (acct_part != 0)
 		acct = pick_account(res, &dr, acct_part, &ambiguous);
 	if (acct != NULL && ambiguous) {
-		if (two_step)
-			dummy_second_search(res);
 		decide(res, XI_OUTCOME_AMBIGUOUS,
 		       "more than one account answers to %s%s%s (same name in domains of equal rank, or a duplicate UPN)",
 		       n->domain, n->domain[0] ? "\\" : "", n->account[0] ? n->account : n->upn);
@@ -827,17 +924,14 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 	if (acct != NULL) {
 		if (rcpt_part != 0 && two_step) {
 			m = named_recipient(res, &dr, rcpt_part, rcpt_typed, &count);
-			if (m != NULL && m != acct)
+			if (m != NULL && m != acct && !owned_by(m, acct))
 				trace(res, "rule: %s is an account and also the %s of %s: the account wins",
 				      rcpt_typed, rcpt_part == XI_MATCH_ALIAS ? "alias" : "address", m->dn);
 		}
 		use_account(res, acct, n);
 		if (two_step) {
-			if (res->decided) {
-				dummy_second_search(res);
-			} else {
-				second_search_owned(res, acct);
-			}
+			if (!res->decided)
+				choose_owned(res, acct, &dr);
 		} else if (!res->decided) {
 			m = named_recipient(res, &dr, rcpt_part, rcpt_typed, &count);
 			open_named(res, acct, m, count, rcpt_typed);
@@ -849,15 +943,11 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 	if (two_step && rcpt_part != 0) {
 		via_recipient(res, &dr, rcpt_part, n, rcpt_typed);
 	} else {
-		if (two_step)
-			dummy_second_search(res);
-		if (!res->decided) {
-			char typed[XI_NAME_MAX * 2 + 2];
+		char typed[XI_NAME_MAX * 2 + 2];
 
-			xfmt(typed, sizeof(typed), "%s%s%s", n->domain, n->domain[0] ? "\\" : "",
-			     n->account[0] ? n->account : n->upn);
-			decide_unknown(res, typed);
-		}
+		xfmt(typed, sizeof(typed), "%s%s%s", n->domain, n->domain[0] ? "\\" : "",
+		     n->account[0] ? n->account : n->upn);
+		decide_unknown(res, typed);
 	}
 	xi_dir_result_free(&dr);
 }
@@ -927,7 +1017,10 @@ int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 		return 0;
 	}
 	resolve_name(res, &n);
-	if (!res->decided)
+	if (!res->decided && res->postponed != NULL && !res->account_disabled)
+		trace(res, "if the password is proven: search 2 finds the mailboxes of %s and the rules above choose one",
+		      res->r.account_dn);
+	else if (!res->decided)
 		trace(res, "if the password is proven: %s (%s)",
 		      res->account_disabled ? "account_disabled" : xi_outcome_info(res->after.outcome)->name,
 		      res->account_disabled ? "the account is disabled" : res->after.cause);
@@ -1287,6 +1380,10 @@ void xi_finish(struct xi_resolver *rv, struct xi_resolution *res, struct xi_logo
 		finish_result(rv, res, &v, true, result);
 		return;
 	}
+	if (res->postponed != NULL && !search_owned(res, &v)) {
+		finish_result(rv, res, &v, false, result);
+		return;
+	}
 	if (res->after.outcome == XI_OUTCOME_NO_MAILBOX && res->r.mailbox_dn[0] == '\0' &&
 	    missing_right(rv, res, &v)) {
 		finish_result(rv, res, &v, false, result);
@@ -1299,6 +1396,7 @@ void xi_resolution_free(struct xi_resolution *res)
 {
 	if (res == NULL)
 		return;
+	free(res->postponed);
 	OPENSSL_cleanse(res, sizeof(*res));
 	free(res);
 }
@@ -1375,8 +1473,7 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 	rv->canonical_format = xi_config_str(cfg, XI_CFG_CANONICAL_USER_FORMAT);
 	base = xi_config_str(cfg, XI_CFG_LDAP_BASE_DN);
 	/* A DN under the base that no entry has: unknown names bind to it (the
-	 * server answers invalidCredentials, as for a wrong password) and the
-	 * dummy second search looks for mailboxes it owns (none). */
+	 * server answers invalidCredentials, as for a wrong password). */
 	xfmt(rv->dummy_dn, sizeof(rv->dummy_dn), "cn=xident-no-such-account,%s",
 		 base != NULL ? base : "");
 	*resolver_r = rv;

@@ -16,7 +16,11 @@
  *                          the result with xi_proof_ntlm().
  *   3. xi_finish()         the outcome given the proof: refusals about the
  *                          mailbox are only revealed after the password was
- *                          proven; emits the event; fills the result.
+ *                          proven; emits the event; fills the result.  Once
+ *                          the proof succeeded it may send directory
+ *                          searches (the account's mailboxes when phase 1
+ *                          did not settle them; whether mailboxes are
+ *                          visible at all): call it where blocking is fine.
  *
  * xi_logon_plain() runs all three for a clear-text password.
  *

@@ -15,11 +15,13 @@
  * SOCK_SEQPACKET sockets: one sendmsg is one whole message, so replies of
  * different workers never interleave.  The network process sends at most
  * one request per connection at a time, so a connection's NTLM state is
- * used by one worker at a time (its slot is "busy" meanwhile).
+ * used by one worker at a time (ntlm_table.h bounds and expires them).
  */
 #define _GNU_SOURCE
 #include "xidentd.h"
+#include "ber_wipe.h"
 #include "mailbox_target.h"
+#include "ntlm_table.h"
 #include "privsep.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -35,17 +38,6 @@
 #include "config.h"
 #include "ntlm_sasl.h"
 #include "resolver.h"
-
-/* NTLM exchanges in progress, by network-process connection id.  Few at a
- * time (an exchange lasts two round trips); a small array keeps it simple. */
-#define NTLM_SLOTS 256
-
-struct ntlm_slot {
-	uint32_t conn;
-	struct xi_ntlm_sasl *sasl;
-	bool busy;     /* a worker is using it (outside the lock) */
-	bool forget;   /* the connection went away meanwhile: drop when done */
-};
 
 /* A request as read, waiting for a worker. */
 struct job {
@@ -62,8 +54,7 @@ struct auth {
 	char computer[256];
 	char computer_upper[256];
 	int net, master;
-	pthread_mutex_t ntlm_lock;
-	struct ntlm_slot slots[NTLM_SLOTS];
+	struct xd_ntlm_table *ntlm_table;
 	/* the queue */
 	pthread_mutex_t queue_lock;
 	pthread_cond_t queue_cond;
@@ -111,74 +102,12 @@ static void ntlm_settings_init(struct auth *a)
 		a->ntlm.dns_computer = s;
 }
 
-/* Takes conn's NTLM slot for a worker (creating it when asked); NULL when
- * the table is full or (a misbehaving network process) the slot is busy. */
-static struct ntlm_slot *slot_take(struct auth *a, uint32_t conn)
+static uint64_t monotonic_ms(void)
 {
-	struct ntlm_slot *found = NULL, *free_slot = NULL;
+	struct timespec ts;
 
-	pthread_mutex_lock(&a->ntlm_lock);
-	for (size_t i = 0; i < NTLM_SLOTS; i++) {
-		struct ntlm_slot *s = &a->slots[i];
-		bool used = s->sasl != NULL || s->busy;
-		if (used && s->conn == conn) {
-			found = s;
-			break;
-		}
-		if (!used && free_slot == NULL)
-			free_slot = s;
-	}
-	if (found == NULL && free_slot != NULL) {
-		found = free_slot;
-		found->conn = conn;
-		found->forget = false;
-	}
-	if (found != NULL && found->busy)
-		found = NULL;
-	if (found != NULL)
-		found->busy = true;
-	pthread_mutex_unlock(&a->ntlm_lock);
-	return found;
-}
-
-/* Gives a taken slot back: keep (the exchange goes on) or drop it. */
-static void slot_release(struct auth *a, struct ntlm_slot *s, bool keep)
-{
-	struct xi_ntlm_sasl *drop = NULL;
-
-	pthread_mutex_lock(&a->ntlm_lock);
-	if (!keep || s->forget) {
-		drop = s->sasl;
-		s->sasl = NULL;
-		s->forget = false;
-	}
-	s->busy = false;
-	pthread_mutex_unlock(&a->ntlm_lock);
-	if (drop != NULL)
-		xi_ntlm_sasl_free(drop);
-}
-
-/* The connection is gone: drop its exchange now, or when its worker is done. */
-static void slot_forget(struct auth *a, uint32_t conn)
-{
-	struct xi_ntlm_sasl *drop = NULL;
-
-	pthread_mutex_lock(&a->ntlm_lock);
-	for (size_t i = 0; i < NTLM_SLOTS; i++) {
-		struct ntlm_slot *s = &a->slots[i];
-		if ((s->sasl != NULL || s->busy) && s->conn == conn) {
-			if (s->busy) {
-				s->forget = true;
-			} else {
-				drop = s->sasl;
-				s->sasl = NULL;
-			}
-			break;
-		}
-	}
-	pthread_mutex_unlock(&a->ntlm_lock);
-	if (drop != NULL)
-		xi_ntlm_sasl_free(drop);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Sends the reply for a finished logon (and the grant first, on success, so
@@ -302,43 +231,51 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 	char protocol[16], remote[64];
 	const uint8_t *blob;
 	size_t blob_len;
-	struct ntlm_slot *slot;
+	struct xd_ntlm_exchange *slot;
+	struct xi_ntlm_sasl **sasl;
+	enum xd_ntlm_take took;
 	char *out = NULL;
 	struct xi_error err = { 0 };
 	enum xi_ntlm_sasl_status st;
 
 	if (!xi_msg_str(m, protocol, sizeof(protocol)) || !xi_msg_str(m, remote, sizeof(remote)) ||
 	    !xi_msg_bytes(m, &blob, &blob_len, XI_MSG_MAX)) {
-		slot_forget(a, m->conn);
+		xd_ntlm_table_forget(a->ntlm_table, m->conn);
 		reply_simple(a, m->conn, XI_AUTH_FAIL, XI_OUTCOME_NTLM_FAILED, "");
 		return;
 	}
-	slot = slot_take(a, m->conn);
-	if (slot == NULL) {
-		xd_log(LOG_WARNING, "auth: more than %d NTLM exchanges at once; refusing one",
-		       NTLM_SLOTS);
+	took = xd_ntlm_table_take(a->ntlm_table, m->conn, remote, monotonic_ms(), &slot);
+	if (took != XD_NTLM_TAKEN) {
+		if (took == XD_NTLM_SOURCE_FULL)
+			xd_log(LOG_WARNING, "auth: remote=%s holds max_ntlm_exchanges_per_source (%zu) "
+			       "NTLM exchanges already; refusing another", remote,
+			       xd_ntlm_table_per_source(a->ntlm_table));
+		else if (took == XD_NTLM_TABLE_FULL)
+			xd_log(LOG_WARNING, "auth: %zu NTLM exchanges at once (max_connections); "
+			       "refusing one from remote=%s", xd_ntlm_table_capacity(a->ntlm_table), remote);
 		reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 		return;
 	}
-	if (slot->sasl == NULL) {
-		slot->sasl = xi_ntlm_sasl_new(&a->ntlm, xi_config_list_has(a->cfg, XI_CFG_NTLM_PROTOCOLS,
-									    protocol));
-		if (slot->sasl == NULL) {
-			slot_release(a, slot, false);
+	sasl = xd_ntlm_exchange_sasl(slot);
+	if (*sasl == NULL) {
+		*sasl = xi_ntlm_sasl_new(&a->ntlm, xi_config_list_has(a->cfg, XI_CFG_NTLM_PROTOCOLS,
+								       protocol));
+		if (*sasl == NULL) {
+			xd_ntlm_table_release(a->ntlm_table, slot, false);
 			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 			return;
 		}
 	}
-	st = xi_ntlm_sasl_step(slot->sasl, (const char *)blob, blob_len, &out, &err);
+	st = xi_ntlm_sasl_step(*sasl, (const char *)blob, blob_len, &out, &err);
 	if (st == XI_NTLM_SASL_CONTINUE) {
-		slot_release(a, slot, true);
+		xd_ntlm_table_release(a->ntlm_table, slot, true);
 		reply_simple(a, m->conn, XI_AUTH_CONTINUE, XI_OUTCOME_OK, out);
 		free(out);
 		return;
 	}
 	free(out);
 	if (st == XI_NTLM_SASL_FAILURE) {
-		bool disabled = xi_ntlm_sasl_disabled(slot->sasl);
+		bool disabled = xi_ntlm_sasl_disabled(*sasl);
 		if (disabled) {
 			struct xi_event ev;
 			xi_event_from_outcome(&ev, XI_OUTCOME_NTLM_DISABLED, protocol);
@@ -346,10 +283,10 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 			ev.cause = "NTLM is not in ntlm_protocols for this protocol";
 			xd_emit(&ev);
 		} else {
-			ntlm_event(xi_ntlm_sasl_failure(slot->sasl), protocol, remote,
-				   xi_ntlm_sasl_user(slot->sasl));
+			ntlm_event(xi_ntlm_sasl_failure(*sasl), protocol, remote,
+				   xi_ntlm_sasl_user(*sasl));
 		}
-		slot_release(a, slot, false);
+		xd_ntlm_table_release(a->ntlm_table, slot, false);
 		reply_simple(a, m->conn, XI_AUTH_FAIL,
 			     disabled ? XI_OUTCOME_NTLM_DISABLED : XI_OUTCOME_NTLM_FAILED, "");
 		return;
@@ -362,27 +299,27 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 		uint8_t hash[16];
 		bool have_hash;
 
-		req.name = xi_ntlm_sasl_user(slot->sasl);
-		req.ntlm_domain = xi_ntlm_sasl_domain(slot->sasl);
+		req.name = xi_ntlm_sasl_user(*sasl);
+		req.ntlm_domain = xi_ntlm_sasl_domain(*sasl);
 		req.protocol = protocol_of(protocol);
 		req.method = XI_METHOD_NTLM;
 		req.remote = remote;
 		if (r == NULL || xi_resolve(a->resolver, &req, NULL, NULL, &res, &err) < 0) {
 			free(r);
-			slot_release(a, slot, false);
+			xd_ntlm_table_release(a->ntlm_table, slot, false);
 			reply_simple(a, m->conn, XI_AUTH_TEMPFAIL, XI_OUTCOME_TEMPFAIL, "");
 			return;
 		}
 		have_hash = xi_resolution_nt_hash(res, hash);
-		st = xi_ntlm_sasl_finish(slot->sasl, have_hash ? hash : NULL, &err);
+		st = xi_ntlm_sasl_finish(*sasl, have_hash ? hash : NULL, &err);
 		OPENSSL_cleanse(hash, sizeof(hash));
 		if (st != XI_NTLM_SASL_DONE && have_hash &&
-		    xi_ntlm_sasl_failure(slot->sasl) != XI_NTLM_BAD_RESPONSE)
-			ntlm_event(xi_ntlm_sasl_failure(slot->sasl), protocol, remote, req.name);
+		    xi_ntlm_sasl_failure(*sasl) != XI_NTLM_BAD_RESPONSE)
+			ntlm_event(xi_ntlm_sasl_failure(*sasl), protocol, remote, req.name);
 		xi_proof_ntlm(res, st == XI_NTLM_SASL_DONE);
 		xi_finish(a->resolver, res, r);
 		xi_resolution_free(res);
-		slot_release(a, slot, false);
+		xd_ntlm_table_release(a->ntlm_table, slot, false);
 		reply_result(a, m->conn, protocol, remote, r);
 		free(r);
 	}
@@ -490,16 +427,38 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 		free(threads);
 		return 1;
 	}
+	if (!xd_ber_wipe_active())
+		xd_log(LOG_WARNING, "auth: libldap frees its buffers unwiped here (ber_wipe.c not "
+		       "linked in): a bind's password may stay in memory");
 	a->cfg = cfg;
 	a->net = net_sock;
 	a->master = master_sock;
 	a->queue_max = (size_t)xi_config_int(cfg, XI_CFG_AUTH_QUEUE);
-	pthread_mutex_init(&a->ntlm_lock, NULL);
 	pthread_mutex_init(&a->queue_lock, NULL);
 	pthread_cond_init(&a->queue_cond, NULL);
 	ntlm_settings_init(a);
+	/* One exchange per connection at most: max_connections of them can
+	 * never fill the table, and the cap per source (by default the
+	 * source's connection limit, which a NAT gateway's many clients may
+	 * need whole) keeps one address from taking the entries every other
+	 * address needs. */
+	{
+		long long per_source = xi_config_int(cfg, XI_CFG_MAX_NTLM_EXCHANGES_PER_SOURCE);
+		if (per_source == 0)
+			per_source = xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS_PER_SOURCE);
+		a->ntlm_table = xd_ntlm_table_new((size_t)xi_config_int(cfg, XI_CFG_MAX_CONNECTIONS),
+						  (size_t)per_source,
+						  (uint64_t)xi_config_int(cfg, XI_CFG_NTLM_EXCHANGE_TIMEOUT) * 1000);
+	}
+	if (a->ntlm_table == NULL) {
+		xd_log(LOG_ERR, "auth: out of memory for the NTLM table");
+		free(threads);
+		free(a);
+		return 1;
+	}
 	if (xi_resolver_create(cfg, xd_event_sink, NULL, &a->resolver, &err) < 0) {
 		xd_log(LOG_ERR, "auth: cannot create the resolver: %s", err.message);
+		xd_ntlm_table_free(a->ntlm_table);
 		free(threads);
 		free(a);
 		return 1;
@@ -530,7 +489,7 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 		case XI_MSG_AUTH_NTLM:
 			enqueue(a, m);
 			break;
-		case XI_MSG_AUTH_FORGET: slot_forget(a, m->conn); break;
+		case XI_MSG_AUTH_FORGET: xd_ntlm_table_forget(a->ntlm_table, m->conn); break;
 		default:
 			xd_log(LOG_ERR, "auth: unexpected message type %u", m->type);
 			break;
@@ -545,15 +504,12 @@ int xd_auth_main(const struct xi_config *cfg, int net_sock, int master_sock)
 	pthread_mutex_unlock(&a->queue_lock);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	for (size_t i = 0; i < NTLM_SLOTS; i++)
-		if (a->slots[i].sasl != NULL)
-			xi_ntlm_sasl_free(a->slots[i].sasl);
+	xd_ntlm_table_free(a->ntlm_table);
 	if (m != NULL)
 		OPENSSL_cleanse(m, sizeof(*m));
 	free(m);
 	free(threads);
 	xi_resolver_destroy(a->resolver);
-	pthread_mutex_destroy(&a->ntlm_lock);
 	pthread_mutex_destroy(&a->queue_lock);
 	pthread_cond_destroy(&a->queue_cond);
 	free(a);

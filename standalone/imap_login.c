@@ -325,9 +325,12 @@ static void run_command(struct net *n, struct conn *c, struct xd_imap_login *l,
 		}
 		set_name(l, user->str);
 		xd_conn_auth_plain(n, c, user->str, pass->str);
-		OPENSSL_cleanse((void *)pass->str, pass->len);
+		/* The parser's copy of the line (and of a literal) would wait
+		 * for the client's next command: a refused password too. */
+		xi_imap_parser_release(l->parser);
 	} else if (strcasecmp(name, "AUTHENTICATE") == 0) {
 		cmd_authenticate(n, c, l, cmd);
+		xi_imap_parser_release(l->parser); /* SASL-IR: a PLAIN response */
 	} else if (strcasecmp(name, "SELECT") == 0 || strcasecmp(name, "EXAMINE") == 0 ||
 		   strcasecmp(name, "LIST") == 0 || strcasecmp(name, "LSUB") == 0 ||
 		   strcasecmp(name, "STATUS") == 0 || strcasecmp(name, "APPEND") == 0 ||
@@ -407,6 +410,7 @@ bool xd_imap_login_step(struct net *n, struct conn *c)
 			return false;
 		}
 		sendf(n, c, "%s BAD %s", e->tag, e->text);
+		xi_imap_parser_release(l->parser);
 		return true;
 	}
 	case XI_IMAP_COMMAND:

@@ -699,6 +699,15 @@ static void tail_add(struct xi_imap_parser *p, const char *d, size_t n)
 	p->tail_len += n;
 }
 
+void xi_imap_parser_release(struct xi_imap_parser *p)
+{
+	if (!p->reset_due)
+		return; /* a command is still being read: its bytes are needed */
+	reset_command(p);
+	p->reset_due = false;
+	memset(&p->err, 0, sizeof(p->err));
+}
+
 enum xi_imap_feed xi_imap_parser_feed(struct xi_imap_parser *p, const char *data, size_t len,
 				      size_t *consumed)
 {

@@ -127,7 +127,11 @@ void xi_imap_parser_free(struct xi_imap_parser *p);
  * call returns XI_IMAP_ERROR again. */
 enum xi_imap_feed xi_imap_parser_feed(struct xi_imap_parser *p, const char *data, size_t len,
 				      size_t *consumed);
-/* The last command; valid until the next feed. */
+/* Done with the last command or error: wipes and frees what it held now
+ * rather than at the next feed (before logon a LOGIN line holds a password
+ * while the connection waits for more).  Invalidates the command. */
+void xi_imap_parser_release(struct xi_imap_parser *p);
+/* The last command; valid until the next feed (or release). */
 const struct xi_imap_command *xi_imap_parser_command(const struct xi_imap_parser *p);
 const struct xi_imap_error *xi_imap_parser_error(const struct xi_imap_parser *p);
 /* Bytes still due for the literal being read (0 when none). */

@@ -1189,13 +1189,19 @@ static void on_client(struct net *n, struct conn *c, uint32_t events)
 				conn_close(n, c, "client sends faster than the session reads");
 				return;
 			}
-		} else if (buf_append(&c->in, n->readbuf, (size_t)r, n->max_line + READ_CHUNK) < 0) {
-			if (c->imap)
-				conn_sendf(n, c, "* BYE " POP3_TEXT_LINE_TOO_LONG);
-			else
-				conn_sendf(n, c, "-ERR " POP3_TEXT_LINE_TOO_LONG);
-			conn_close(n, c, "line too long");
-			return;
+		} else {
+			int full = buf_append(&c->in, n->readbuf, (size_t)r, n->max_line + READ_CHUNK);
+			/* Before logon a read may carry a password: the copy in
+			 * c->in is wiped when consumed, this one now. */
+			OPENSSL_cleanse(n->readbuf, (size_t)r);
+			if (full < 0) {
+				if (c->imap)
+					conn_sendf(n, c, "* BYE " POP3_TEXT_LINE_TOO_LONG);
+				else
+					conn_sendf(n, c, "-ERR " POP3_TEXT_LINE_TOO_LONG);
+				conn_close(n, c, "line too long");
+				return;
+			}
 		}
 		if ((size_t)r < sizeof(n->readbuf) && (c->ssl == NULL || SSL_pending(c->ssl) == 0))
 			break;

@@ -2,7 +2,10 @@
 #define _GNU_SOURCE
 #include "xidentd.h"
 
+#include "safe_path.h"
+
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -37,6 +40,7 @@ int xd_lookup_user(const char *name, unsigned *uid_r, unsigned *gid_r)
 bool xd_chroot_ready(const char *root)
 {
 	struct stat st;
+	char why[PATH_MAX + 128];
 
 	if (stat(root, &st) < 0) {
 		char tmp[4096];
@@ -49,6 +53,11 @@ bool xd_chroot_ready(const char *root)
 			}
 		(void)mkdir(tmp, 0755);
 	}
-	return stat(root, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
-	       (st.st_mode & 0022) == 0;
+	if (!xd_safe_dir_path(root, why, sizeof(why))) {
+		/* Both callers run before logging is set up: stderr. */
+		fprintf(stderr, "xidentd_chroot %s is refused: %s; every folder on its path must be "
+			"owned by root and writable by nobody else\n", root, why);
+		return false;
+	}
+	return true;
 }

@@ -37,8 +37,12 @@ SSL_CTX *xd_tls_ctx_new(const char *cert_pem, size_t cert_len, const char *key_p
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* CLEANSE_PLAINTEXT: OpenSSL decrypts a record in place and, with
+	 * RELEASE_BUFFERS, frees the buffer unwiped when idle; a LOGIN's
+	 * password stayed readable in freed heap (test_xidentd_hardening.py
+	 * found it in the sanitizer build, whose allocator reuses late). */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+			    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* No session cache: each client is one process-local connection and a

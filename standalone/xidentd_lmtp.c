@@ -9,7 +9,8 @@
  *   master     root: the config, the listeners; forks the others.
  *   resolver   one, as xidentd_user: the only process with the service
  *              bind password and the directory; answers recipient lookups
- *              from every session over a channel each session registers.
+ *              from every session over a channel each session registers,
+ *              several at once (lmtp_resolver_threads).
  *   deliverer  one per connection, root without secrets: never reads the
  *              network; takes length-checked requests from its protocol
  *              process, asks the resolver where a recipient's mail goes and
@@ -29,10 +30,12 @@
  * SIGTERM or SIGINT: stop accepting, remove the unix sockets, exit.  SIGHUP
  * is ignored (no reload: restart).
  */
-#define _GNU_SOURCE /* accept4, memfd_create */
+#define _GNU_SOURCE /* accept4, memfd_create, pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,25 +187,151 @@ static bool ask(int sock, struct xi_msg *m, uint32_t want, int fd)
 
 /* ------------------------------------------------------------ resolver */
 
-/* The resolver process: answers every session's lookups, one at a time
- * (an MTA delivers over a few connections; LMTP is not logon-bound). */
+/* The resolver process: answers every session's lookups.  The main thread
+ * polls the sessions' channels and queues each request; lmtp_resolver_threads
+ * workers resolve them on the one thread-safe resolver (one LDAP pool), so a
+ * directory slow to answer for one recipient holds up that delivery only.
+ * A deliverer asks one question at a time and waits, so a channel has at
+ * most one request in flight: the queue is bounded by SESSIONS_MAX, and a
+ * channel is not polled (so never closed) while a worker owns it; the
+ * worker hands it back through the done list and a wakeup pipe. */
+struct lookup {
+	struct lookup *next;
+	int fd;               /* the session's channel */
+	uint32_t conn;
+	char remote[NI_MAXHOST];
+	char address[LMTP_ADDRESS_MAX + 1];
+};
+
+struct lookups {
+	const struct xi_config *cfg;
+	struct xi_resolver *resolver;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct lookup *head, *tail;   /* waiting for a worker */
+	struct lookup *done;          /* answered: channels to poll again */
+	int wake[2];                  /* a worker wrote to done */
+	bool closing;
+};
+
+static void answer(struct lookups *q, struct lookup *l, struct xi_msg *m)
+{
+	struct lmtp_rcpt_target t;
+	char reply[600];
+	bool ok = lmtp_resolve_rcpt(q->cfg, q->resolver, l->remote, l->address, &t, reply,
+				    sizeof(reply));
+
+	xi_msg_init(m, XI_MSG_LMTP_RCPT_REPLY, l->conn);
+	xi_msg_put_u32(m, ok);
+	xi_msg_put_str(m, ok ? "" : reply);
+	xi_msg_put_u32(m, ok ? t.uid : 0);
+	xi_msg_put_u32(m, ok ? t.gid : 0);
+	xi_msg_put_str(m, ok ? t.user : "");
+	xi_msg_put_str(m, ok ? t.maildir : "");
+	(void)xi_msg_send(l->fd, m, -1);
+}
+
+static void *lookup_worker(void *arg)
+{
+	struct lookups *q = arg;
+	struct xi_msg m; /* on the thread's stack (8 MiB): no allocation to fail */
+
+	for (;;) {
+		struct lookup *l;
+
+		pthread_mutex_lock(&q->lock);
+		while (q->head == NULL && !q->closing)
+			pthread_cond_wait(&q->cond, &q->lock);
+		l = q->head;
+		if (l != NULL && (q->head = l->next) == NULL)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->lock);
+		if (l == NULL)
+			break; /* closing, and nothing left */
+		answer(q, l, &m);
+		pthread_mutex_lock(&q->lock);
+		l->next = q->done;
+		q->done = l;
+		pthread_mutex_unlock(&q->lock);
+		while (write(q->wake[1], "", 1) < 0 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+static void queue_lookup(struct lookups *q, struct lookup *l)
+{
+	l->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->tail != NULL)
+		q->tail->next = l;
+	else
+		q->head = l;
+	q->tail = l;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* p[2..n): the channels; a negative fd is one a worker owns (poll skips it). */
+static void channels_hand_back(struct lookups *q, struct pollfd *p, size_t n)
+{
+	struct lookup *done;
+	char drain[64];
+
+	while (read(q->wake[0], drain, sizeof(drain)) > 0)
+		;
+	pthread_mutex_lock(&q->lock);
+	done = q->done;
+	q->done = NULL;
+	pthread_mutex_unlock(&q->lock);
+	while (done != NULL) {
+		struct lookup *l = done;
+		done = l->next;
+		for (size_t i = 2; i < n; i++)
+			if (p[i].fd == -1 - l->fd)
+				p[i].fd = l->fd;
+		free(l);
+	}
+}
+
 static int resolver_main(const struct xi_config *cfg, int reg)
 {
-	struct xi_resolver *resolver = NULL;
+	struct lookups q = { .cfg = cfg, .wake = { -1, -1 } };
 	struct xi_error err;
-	struct pollfd p[SESSIONS_MAX * 2 + 1];
-	size_t n = 1;
+	struct pollfd p[SESSIONS_MAX * 2 + 2];
+	size_t n = 2, nthreads = (size_t)xi_config_int(cfg, XI_CFG_LMTP_RESOLVER_THREADS), started = 0;
+	pthread_t threads[64];
 	struct xi_msg *m = malloc(sizeof(*m));
+	int ret = 0;
 
 	xi_error_clear(&err);
-	if (m == NULL || xi_resolver_create(cfg, log_event, NULL, &resolver, &err) < 0) {
-		fprintf(stderr, "xidentd-lmtp: resolver: %s\n", m == NULL ? "out of memory" : err.message);
+	if (nthreads > sizeof(threads) / sizeof(threads[0]))
+		nthreads = sizeof(threads) / sizeof(threads[0]);
+	if (m == NULL || pipe2(q.wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    xi_resolver_create(cfg, log_event, NULL, &q.resolver, &err) < 0) {
+		fprintf(stderr, "xidentd-lmtp: resolver: %s\n",
+			m == NULL || q.wake[0] < 0 ? "out of memory" : err.message);
+		if (q.wake[0] >= 0) {
+			close(q.wake[0]);
+			close(q.wake[1]);
+		}
 		free(m);
 		return 1;
 	}
+	pthread_mutex_init(&q.lock, NULL);
+	pthread_cond_init(&q.cond, NULL);
+	for (; started < nthreads; started++)
+		if (pthread_create(&threads[started], NULL, lookup_worker, &q) != 0)
+			break;
+	if (started == 0) {
+		fprintf(stderr, "xidentd-lmtp: resolver: cannot start a thread\n");
+		ret = 1;
+	}
 	p[0].fd = reg;
 	p[0].events = POLLIN;
-	for (;;) {
+	p[1].fd = q.wake[0];
+	p[1].events = POLLIN;
+	while (ret == 0) {
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -210,6 +339,8 @@ static int resolver_main(const struct xi_config *cfg, int reg)
 		}
 		if (p[0].revents & (POLLHUP | POLLERR))
 			break; /* the master is gone */
+		if (p[1].revents & POLLIN)
+			channels_hand_back(&q, p, n);
 		if (p[0].revents & POLLIN) {
 			int fd = -1;
 			if (xi_msg_recv(reg, m, &fd) > 0 && m->type == XI_MSG_LMTP_REGISTER && fd >= 0) {
@@ -224,42 +355,44 @@ static int resolver_main(const struct xi_config *cfg, int reg)
 			if (fd >= 0)
 				close(fd);
 		}
-		for (size_t i = 1; i < n; i++) {
-			char remote[NI_MAXHOST], address[LMTP_ADDRESS_MAX + 1], reply[600];
-			struct lmtp_rcpt_target t;
-			bool ok;
-			uint32_t conn;
+		for (size_t i = 2; i < n; i++) {
+			struct lookup *l;
 
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			if (xi_msg_recv(p[i].fd, m, NULL) <= 0) {
+			l = calloc(1, sizeof(*l));
+			if (l == NULL || xi_msg_recv(p[i].fd, m, NULL) <= 0 ||
+			    m->type != XI_MSG_LMTP_RCPT || !xi_msg_str(m, l->remote, sizeof(l->remote)) ||
+			    !xi_msg_str(m, l->address, sizeof(l->address))) {
+				/* gone, or a request a deliverer never sends */
+				free(l);
 				close(p[i].fd);
+				p[i].revents = 0;
 				p[i--] = p[--n];
 				continue;
 			}
-			conn = m->conn;
-			if (m->type != XI_MSG_LMTP_RCPT || !xi_msg_str(m, remote, sizeof(remote)) ||
-			    !xi_msg_str(m, address, sizeof(address))) {
-				close(p[i].fd); /* a deliverer never sends that */
-				p[i--] = p[--n];
-				continue;
-			}
-			ok = lmtp_resolve_rcpt(cfg, resolver, remote, address, &t, reply, sizeof(reply));
-			xi_msg_init(m, XI_MSG_LMTP_RCPT_REPLY, conn);
-			xi_msg_put_u32(m, ok);
-			xi_msg_put_str(m, ok ? "" : reply);
-			xi_msg_put_u32(m, ok ? t.uid : 0);
-			xi_msg_put_u32(m, ok ? t.gid : 0);
-			xi_msg_put_str(m, ok ? t.user : "");
-			xi_msg_put_str(m, ok ? t.maildir : "");
-			(void)xi_msg_send(p[i].fd, m, -1);
+			l->fd = p[i].fd;
+			l->conn = m->conn;
+			p[i].fd = -1 - l->fd;
+			queue_lookup(&q, l);
 		}
 	}
-	for (size_t i = 1; i < n; i++)
-		close(p[i].fd);
+	pthread_mutex_lock(&q.lock);
+	q.closing = true;
+	pthread_cond_broadcast(&q.cond);
+	pthread_mutex_unlock(&q.lock);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	channels_hand_back(&q, p, n);
+	for (size_t i = 2; i < n; i++)
+		close(p[i].fd < 0 ? -1 - p[i].fd : p[i].fd);
+	close(q.wake[0]);
+	close(q.wake[1]);
+	pthread_mutex_destroy(&q.lock);
+	pthread_cond_destroy(&q.cond);
 	free(m);
-	xi_resolver_destroy(resolver);
-	return 0;
+	xi_resolver_destroy(q.resolver);
+	return ret;
 }
 
 /* ------------------------------------------------------------ protocol */

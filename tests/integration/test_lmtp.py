@@ -21,25 +21,19 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
+import xdserver
+from xdserver import VMAIL_UID, memory_holds
 
 LMTPD = build_path('standalone', 'xidentd-lmtp')
 XIDENTD = build_path('standalone', 'xidentd')
 DRIVER = build_path('tests', 'maildir-driver')
-VMAIL_UID = 5000
 HOMES = ['johnd', 'asmith', 'bjones', 'helpdesk', 'mike', 'michael']
 MESSAGE = (b'From: sender@elsewhere.example\r\nTo: johnd@example.com\r\nSubject: lmtp %s\r\n\r\n'
            b'line one\r\n.dotted line\r\nline three\r\n')
 
 
 def make_root():
-    root = tempdir('lmtproot-')
-    os.chmod(root, 0o755)
-    os.mkdir(os.path.join(root, 'vmail'), 0o755)
-    for h in HOMES:
-        p = os.path.join(root, 'vmail', h)
-        os.mkdir(p, 0o700)
-        os.chown(p, VMAIL_UID, VMAIL_UID)
-    return root
+    return xdserver.make_root('lmtproot-', HOMES)
 
 
 def maildir(root, home):
@@ -266,19 +260,9 @@ def test_tempfail(t, d, sock):
 
 def procs_of(pid_root):
     """{comm: [pid, ...]} of pid_root's descendants."""
-    parent = {}
-    comm = {}
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % pid) as f:
-                st = f.read()
-            with open('/proc/%s/comm' % pid) as f:
-                comm[int(pid)] = f.read().strip()
-        except OSError:
-            continue
-        parent[int(pid)] = int(st.rsplit(')', 1)[1].split()[1])
+    table = xdserver.process_table()
+    parent = {pid: ppid for pid, (_, ppid, _) in table.items()}
+    comm = {pid: c for pid, (c, _, _) in table.items()}
     out = {}
     for pid in comm:
         p = pid
@@ -292,25 +276,6 @@ def procs_of(pid_root):
 def uid_of(pid):
     with open('/proc/%d/status' % pid) as f:
         return int(re.search(r'^Uid:\s+(\d+)', f.read(), re.M).group(1))
-
-
-def memory_holds(pid, needle):
-    """Whether needle is in any readable writable mapping of pid."""
-    with open('/proc/%d/maps' % pid) as f:
-        maps = f.read().splitlines()
-    with open('/proc/%d/mem' % pid, 'rb', 0) as mem:
-        for ln in maps:
-            addr, perms = ln.split()[:2]
-            if not perms.startswith('rw'):
-                continue
-            lo, hi = (int(x, 16) for x in addr.split('-'))
-            try:
-                mem.seek(lo)
-                if needle in mem.read(hi - lo):
-                    return True
-            except OSError:
-                continue
-    return False
 
 
 def test_privsep(t, srv, d, sock):

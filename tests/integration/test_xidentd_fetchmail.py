@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
-from xdserver import VMAIL_UID, Server, make_root, userpass
+from xdserver import VMAIL_UID, Server, make_root, throwaway_cert, userpass
 
 MESSAGE = (b'From: a@example.com\nTo: johnd@example.com\nSubject: fetch me %d\n'
            b'Message-ID: <fm%d@example.com>\n\nbody line\n.dotted line\n')
@@ -48,14 +48,6 @@ def fetchmail(port, user, password, auth='password', keep=True, tls=False):
                        env=dict(os.environ, HOME=home, FETCHMAILHOME=home), timeout=90)
     got = open(out, 'rb').read() if os.path.exists(out) else b''
     return p.returncode, got, p.stdout
-
-
-def throwaway_cert():
-    d = tempdir('xdcert-')
-    cert, key = os.path.join(d, 'cert.pem'), os.path.join(d, 'key.pem')
-    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-         '-days', '1', '-subj', '/CN=localhost'], check=True)
-    return cert, key
 
 
 with Tap() as t:

@@ -21,13 +21,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, NtlmAuthClient, RawLine, curl_ntlm, imap_authenticate, imap_login, impacket_ntlm
+import xdserver
+from xdserver import BAD, VMAIL_UID, check_logs, drop_messages, throwaway_cert
 
-XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
-BAD = 'Logon failure: unknown user name or bad password.'
-VMAIL_UID = 5000
-HOMES = ['johnd', 'asmith', 'bjones', 'bjones-projects', 'mike', 'michael', 'helpdesk',
-         'olduser', 'rjames', 'wong-example', 'wong-branch', 'imaponly', 'ntlmonly', 'user',
-         'mueller', 'frontdesk', 'reception', 'cwhite', 'jdoe-branch']
 MESSAGE = (b'From: Alice <a@example.com>\nTo: johnd@example.com\nSubject: hello\n'
            b'Date: Tue, 1 Jul 2025 10:52:37 +0200\nMessage-ID: <m1@example.com>\n\n'
            b'line one\nline two\n')
@@ -35,65 +31,14 @@ imaplib._MAXLINE = 10 * 1024 * 1024
 
 
 def make_root():
-    root = tempdir('xdroot-')
-    os.chmod(root, 0o755)
-    os.mkdir(os.path.join(root, 'vmail'), 0o755)
-    for h in HOMES:
-        p = os.path.join(root, 'vmail', h)
-        os.mkdir(p, 0o700)
-        os.chown(p, VMAIL_UID, VMAIL_UID)
-    md = os.path.join(root, 'vmail', 'johnd', 'Maildir')
-    for sub in ('', 'tmp', 'new', 'cur'):
-        os.makedirs(os.path.join(md, sub), 0o700, exist_ok=True)
-        os.chown(os.path.join(md, sub), VMAIL_UID, VMAIL_UID)
-    for i in range(3):
-        p = os.path.join(md, 'new', '170000000%d.M1P1.test' % i)
-        with open(p, 'wb') as f:
-            f.write(MESSAGE.replace(b'hello', b'hello %d' % i))
-        os.chown(p, VMAIL_UID, VMAIL_UID)
+    root = xdserver.make_root()
+    drop_messages(root, 'johnd', [MESSAGE.replace(b'hello', b'hello %d' % i) for i in range(3)])
     return root
 
 
-SERVERS = []
-
-
-class Server:
-    def __init__(self, d, root, name='xidentd', **keys):
-        self.port = free_port()
-        chroot = tempdir('xdchroot-')
-        os.chmod(chroot, 0o755)
-        keys.setdefault('imap_listen', '127.0.0.1:%d' % self.port)
-        if keys['imap_listen'] is None:  # a POP3-only server
-            del keys['imap_listen']
-            self.port = int(keys['pop3_listen'].rsplit(':', 1)[1])
-        keys.setdefault('logon_failure_delay', 50)
-        keys.setdefault('logon_failure_delay_max', 400)
-        self.chroot, self.root = chroot, root
-        self.conf = d.write_config(xidentd_chroot=chroot, mail_root=root, **keys)
-        self.proc = Proc([XIDENTD, '-F', '-c', self.conf], name=name)
-        SERVERS.append(self)
-        wait_port(self.port, proc=self.proc)
-        wait_until(lambda: self.children('xidentd-net'), timeout=20, what='network process')
-
-    def log(self):
-        return self.proc.output()
-
-    def children(self, comm):
-        out = []
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % pid) as f:
-                    st = f.read()
-                with open('/proc/%s/comm' % pid) as f:
-                    c = f.read().strip()
-            except OSError:
-                continue
-            fields = st.rsplit(')', 1)[1].split()
-            if int(fields[3]) == self.proc.pid and c == comm:
-                out.append(int(pid))
-        return out
+def Server(d, root, **keys):
+    """xidentd with an IMAP listener (imap_listen=None: POP3 only)."""
+    return xdserver.Server(d, root, protocols=('imap',), **keys)
 
 
 def connect(srv, user='EXAMPLE\\jdoe', password='jdoe-pw'):
@@ -647,14 +592,6 @@ def test_lmtp_idle(t, d, srv, root):
         a.close()
     finally:
         lm.stop()
-
-
-def throwaway_cert():
-    d = tempdir('xdcert-')
-    cert, key = os.path.join(d, 'cert.pem'), os.path.join(d, 'key.pem')
-    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-         '-days', '1', '-subj', '/CN=localhost'], check=True)
-    return cert, key
 
 
 class TlsLines:
@@ -1247,7 +1184,4 @@ with Tap() as t:
             if only and name not in only.split(','):
                 continue
             t.run(name, fn, *args)
-        for s in SERVERS:
-            out = s.log()
-            t.ok('runtime error' not in out and 'Sanitizer' not in out and 'Segmentation' not in out,
-                 '%s: no sanitizer report or crash in its log' % s.proc.name, out[-3000:])
+        check_logs(t)

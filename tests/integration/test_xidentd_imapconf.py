@@ -20,11 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn
+import xdserver
+from xdserver import VMAIL_UID, check_logs
 
-XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
-VMAIL_UID = 5000
-# homes of the sample directory's mailboxes that these tests log on to
-HOMES = ['johnd', 'asmith', 'bjones', 'mike', 'helpdesk', 'imaponly']
 USER, PASSWORD = 'EXAMPLE\\asmith', 'asmith-pw'
 MESSAGE = (b'From: Alice <a@example.com>\r\nTo: johnd@example.com\r\nSubject: hello\r\n'
            b'Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nMessage-ID: <m1@example.com>\r\n\r\n'
@@ -32,38 +30,12 @@ MESSAGE = (b'From: Alice <a@example.com>\r\nTo: johnd@example.com\r\nSubject: he
 
 
 def make_root():
-    root = tempdir('xdconf-')
-    os.chmod(root, 0o755)
-    os.mkdir(os.path.join(root, 'vmail'), 0o755)
-    for h in HOMES:
-        p = os.path.join(root, 'vmail', h)
-        os.mkdir(p, 0o700)
-        os.chown(p, VMAIL_UID, VMAIL_UID)
-    return root
+    return xdserver.make_root('xdconf-')
 
 
-SERVERS = []
-
-
-class Server:
-    def __init__(self, d, root, name='xidentd', **keys):
-        self.port = free_port()
-        chroot = tempdir('xdchroot-')
-        os.chmod(chroot, 0o755)
-        keys.setdefault('imap_listen', '127.0.0.1:%d' % self.port)
-        keys.setdefault('logon_failure_delay', 50)
-        keys.setdefault('logon_failure_delay_max', 400)
-        self.root = root
-        self.conf = d.write_config(xidentd_chroot=chroot, mail_root=root, **keys)
-        self.proc = Proc([XIDENTD, '-F', '-c', self.conf], name=name)
-        SERVERS.append(self)
-        wait_port(self.port, proc=self.proc)
-
-    def log(self):
-        return self.proc.output()
-
-    def maildir(self, home='asmith'):
-        return os.path.join(self.root, 'vmail', home, 'Maildir')
+def Server(d, root, **keys):
+    """xidentd with an IMAP listener."""
+    return xdserver.Server(d, root, protocols=('imap',), **keys)
 
 
 class Raw:
@@ -741,8 +713,4 @@ if __name__ == '__main__' and not os.environ.get('XD_SERVE') and not os.environ.
                 if only and name not in only.split(','):
                     continue
                 t.run(name, fn, *args)
-            for s in SERVERS:
-                out = s.log()
-                t.ok('runtime error' not in out and 'Sanitizer' not in out and 'Segmentation' not in out,
-                     '%s: no sanitizer report or crash in its log' % s.proc.name,
-                     out[out.find('==ERROR'):][:6000] if '==ERROR' in out else out[-3000:])
+            check_logs(t)

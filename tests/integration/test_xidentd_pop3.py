@@ -24,118 +24,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn, NtlmAuthClient, RawLine, curl_ntlm, impacket_ntlm, pop3_auth
+import xdserver
+from xdserver import (BAD, VMAIL_UID, XIDENTD, Server, check_logs, drop_messages, hangup, multiline,
+                      session_processes, throwaway_cert, userpass)
 
-XIDENTD = os.environ.get('XD_XIDENTD') or build_path('standalone', 'xidentd')
 warnings.simplefilter('ignore', DeprecationWarning)  # the TLS 1.1 probe
-BAD = 'Logon failure: unknown user name or bad password.'
-VMAIL_UID = 5000
-HOMES = ['johnd', 'asmith', 'bjones', 'bjones-projects', 'mike', 'michael', 'helpdesk',
-         'olduser', 'rjames', 'wong-example', 'wong-branch', 'imaponly', 'ntlmonly', 'user',
-         'mueller', 'frontdesk', 'reception', 'cwhite', 'jdoe-branch']
 MESSAGE = (b'From: a@example.com\nTo: johnd@example.com\nSubject: hello\n\n'
            b'line one\n.dotted line\nline three\n')
 
 
 def make_root():
-    root = tempdir('xdroot-')
-    os.chmod(root, 0o755)
-    os.mkdir(os.path.join(root, 'vmail'), 0o755)
-    for h in HOMES:
-        p = os.path.join(root, 'vmail', h)
-        os.mkdir(p, 0o700)
-        os.chown(p, VMAIL_UID, VMAIL_UID)
+    root = xdserver.make_root()
     # Two messages for johnd, dropped into new/ as any delivery agent does.
-    md = os.path.join(root, 'vmail', 'johnd', 'Maildir')
-    for sub in ('', 'tmp', 'new', 'cur'):
-        os.makedirs(os.path.join(md, sub), 0o700, exist_ok=True)
-        os.chown(os.path.join(md, sub), VMAIL_UID, VMAIL_UID)
-    for i in range(2):
-        p = os.path.join(md, 'new', '170000000%d.M1P1.test' % i)
-        with open(p, 'wb') as f:
-            f.write(MESSAGE)
-        os.chown(p, VMAIL_UID, VMAIL_UID)
+    drop_messages(root, 'johnd', [MESSAGE, MESSAGE])
     return root
-
-
-SERVERS = []
-
-
-class Server:
-    def __init__(self, d, root, name='xidentd', **keys):
-        self.port = free_port()
-        chroot = tempdir('xdchroot-')
-        os.chmod(chroot, 0o755)
-        keys.setdefault('pop3_listen', '127.0.0.1:%d' % self.port)
-        keys.setdefault('logon_failure_delay', 50)
-        keys.setdefault('logon_failure_delay_max', 400)
-        self.conf = d.write_config(xidentd_chroot=chroot, mail_root=root, **keys)
-        self.proc = Proc([XIDENTD, '-F', '-c', self.conf], name=name)
-        SERVERS.append(self)
-        wait_port(self.port, proc=self.proc)
-        # the master listens before it forks: wait for the network process
-        wait_until(lambda: self.children('xidentd-net'), timeout=20, what='network process')
-
-    def log(self):
-        return self.proc.output()
-
-    def children(self, comm):
-        """pids of processes named comm in the server's session."""
-        out = []
-        for pid in os.listdir('/proc'):
-            if not pid.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % pid) as f:
-                    st = f.read()
-                with open('/proc/%s/comm' % pid) as f:
-                    c = f.read().strip()
-            except OSError:
-                continue
-            fields = st.rsplit(')', 1)[1].split()
-            if int(fields[3]) == self.proc.pid and c == comm:  # session id
-                out.append(int(pid))
-        return out
-
-
-def userpass(port, user, password, then=()):
-    """USER/PASS, then commands; returns the list of lines after PASS."""
-    c = LineConn(port)
-    try:
-        c.readline()
-        c.send('USER ' + user)
-        r = c.readline()
-        if not r.startswith('+OK'):
-            return [r]
-        c.send('PASS ' + password)
-        lines = [c.readline()]
-        for cmd in then:
-            if not lines[0].startswith('+OK'):
-                break
-            c.send(cmd)
-            lines.append(c.readline())
-        return lines
-    except (OSError, EOFError) as e:
-        return c.transcript + [repr(e)]
-    finally:
-        hangup(c)
-
-
-def hangup(c):
-    """Closes a LineConn for real (its makefile holds the socket open)."""
-    try:
-        c.f.close()
-    except OSError:
-        pass
-    c.close()
-
-
-def multiline(c):
-    lines = []
-    while True:
-        ln = c.readline()
-        if ln == '.':
-            return lines
-        lines.append(ln)
 
 
 LOGONS = [
@@ -554,14 +456,6 @@ def test_kill_auth(t, srv):
     t.ok('auth process ended; starting a new one' in srv.log(), 'the restart is logged')
 
 
-def throwaway_cert():
-    d = tempdir('xdcert-')
-    cert, key = os.path.join(d, 'cert.pem'), os.path.join(d, 'key.pem')
-    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-         '-days', '1', '-subj', '/CN=localhost'], check=True)
-    return cert, key
-
-
 def test_tls(t, d, root):
     cert, key = throwaway_cert()
     port_s = free_port()
@@ -937,7 +831,7 @@ def test_spawner(t, d, root):
         f = line.split()
         if len(f) >= 8 and f[5].isdigit() and f[7].isdigit() and int(f[5]) in mine:
             peers.add(int(f[7]))
-    holders = sorted(p for p in srv_processes(srv) if _socket_inodes(p) & peers)
+    holders = sorted(p for p in session_processes(srv.proc.pid) if _socket_inodes(p) & peers)
     t.eq(holders, [srv.proc.pid], "only the master holds the spawner's socket (not the network or auth process)")
 
     a, line = _logon(srv.port, 'EXAMPLE\\bjones', 'bjones-pw')
@@ -966,21 +860,6 @@ def test_spawner(t, d, root):
     t.ok(line.startswith('+OK'), 'session A ended (reaped by the master): bjones may log on again', line)
     hangup(c)
     srv.proc.stop()
-
-
-def srv_processes(srv):
-    out = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % pid) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st.rsplit(')', 1)[1].split()[3]) == srv.proc.pid:
-            out.append(int(pid))
-    return out
 
 
 def test_shutdown(t, srv):
@@ -1026,7 +905,4 @@ with Tap() as t:
         t.run('memory', test_memory, t, d, root)
         t.run('daemon', test_daemon, t, d, root)
         t.run('shutdown', test_shutdown, t, srv)
-        for s in SERVERS:
-            out = s.log()
-            t.ok('runtime error' not in out and 'Sanitizer' not in out and 'Segmentation' not in out,
-                 '%s: no sanitizer report or crash in its log' % s.proc.name, out[-3000:])
+        check_logs(t)

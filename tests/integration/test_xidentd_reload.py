@@ -14,17 +14,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from xitest import *  # noqa: F401,F403
 from slapd import Slapd, sample_ldif
 from mailclients import LineConn
-from xdserver import VMAIL_UID, Server, hangup, make_root
+from xdserver import VMAIL_UID, Server, hangup, make_root, throwaway_cert
 
 PLAINTEXT = 'Plaintext authentication disallowed on non-secure (SSL/TLS) connections.'
-
-
-def throwaway_cert():
-    d = tempdir('xdcert-')
-    cert, key = os.path.join(d, 'cert.pem'), os.path.join(d, 'key.pem')
-    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-         '-days', '1', '-subj', '/CN=localhost'], check=True)
-    return cert, key
 
 
 def greets(port):

@@ -111,7 +111,26 @@ int main(void)
 	       "LOGIN with an atom password parsed");
 	login_done(p);
 	xi_imap_parser_free(p);
-	watching = false;
 	tap_ok(leaked == 0, "atom password: no freed buffer holds it (%d did)", leaked);
+
+	/* A refused LOGIN: the connection waits for the next command, and
+	 * the parser must not hold the line meanwhile. */
+	leaked = 0;
+	p = prelogon_parser();
+	tap_ok(feed(p, "a1 LOGIN jdoe {14+}\r\n" SECRET "\r\n") == XI_IMAP_COMMAND,
+	       "LOGIN with a literal password parsed");
+	tap_ok(xi_imap_parser_buffered(p) > 0, "the parser holds the command");
+	xi_imap_parser_release(p);
+	tap_ok(xi_imap_parser_buffered(p) == 0 && leaked == 0,
+	       "released at once: nothing held, nothing freed unwiped (%d)", leaked);
+	xi_imap_parser_release(p);
+	tap_ok(feed(p, "a2 NOOP\r\n") == XI_IMAP_COMMAND &&
+	       strcmp(xi_imap_parser_command(p)->name, "NOOP") == 0,
+	       "released twice, the parser reads the next command");
+	tap_ok(feed(p, "a3 LOGIN jdoe {14}\r\n") == XI_IMAP_CONTINUE, "a synchronising literal announced");
+	xi_imap_parser_release(p);
+	tap_ok(xi_imap_parser_buffered(p) > 0, "release leaves a command being read alone");
+	xi_imap_parser_free(p);
+	watching = false;
 	return tap_done();
 }
