@@ -114,6 +114,8 @@ def auth_pid(d):
 
 
 def threads(pid):
+    if pid is None:
+        return -1   # not found (e.g. under XI_DOVECOT_VALGRIND)
     try:
         return len(os.listdir('/proc/%d/task' % pid))
     except OSError:
