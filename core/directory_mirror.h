@@ -52,7 +52,9 @@ bool xi_directory_mirror_wait(struct xi_directory *dir, int timeout_ms);
  * from memory exactly as dir would, and fail with XI_ERR_TEMP at once
  * wherever dir would go to live LDAP (not in sync, a secret it does not
  * keep, a forked child) or the sync thread holds the copy for a change;
- * verify_bind always fails so.  The caller then asks dir itself, elsewhere.
+ * verify_bind always fails so, but xi_dir_bind_start on the view sends the
+ * bind on an idle live connection (it never waits).  The caller asks dir
+ * itself, elsewhere, for what the view did not answer.
  * secrets_r: whether the mirror keeps secrets (directory_mirror_secrets).
  * XI_ERR_UNSUPPORTED when dir is not a mirror.  The view must be destroyed
  * before dir; destroying it leaves dir alone. */
