@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ldap_pool.h"
 #include "unicode.h"
 
 int xi_dir_find(struct xi_directory *dir, const struct xi_dir_query *q,
@@ -28,6 +29,87 @@ enum xi_dir_bind xi_dir_verify_bind(struct xi_directory *dir, const char *dn,
 				    struct xi_error *err)
 {
 	return dir->ops->verify_bind(dir, dn, password, password_len, ops, err);
+}
+
+struct xi_dir_bind_wait {
+	struct xi_ldap_pool *pool;
+	struct xi_ldap_conn *conn;
+	int msgid;
+};
+
+static enum xi_dir_bind dir_bind(enum xi_ldap_bind_result r)
+{
+	return r == XI_LDAP_BIND_OK ? XI_DIR_BIND_OK :
+		r == XI_LDAP_BIND_REJECTED ? XI_DIR_BIND_REJECTED : XI_DIR_BIND_ERROR;
+}
+
+int xi_dir_bind_start(struct xi_directory *dir, const char *dn, const char *password,
+		      size_t password_len, struct xi_dir_bind_wait **wait_r, int *fd_r,
+		      enum xi_dir_bind *result_r, unsigned *ops, struct xi_error *err)
+{
+	struct xi_ldap_pool *pool;
+	struct xi_dir_bind_wait *w;
+	enum xi_ldap_bind_result r;
+	int rc;
+
+	*wait_r = NULL;
+	*fd_r = -1;
+	pool = dir->ops->bind_pool != NULL ? dir->ops->bind_pool(dir) : NULL;
+	if (pool == NULL)
+		return -1;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -1;
+	w->pool = pool;
+	if (xi_ldap_pool_try_get(pool, XI_POOL_BIND, &w->conn) == 0 ||
+	    (*fd_r = xi_ldap_conn_fd(w->conn)) < 0) {
+		xi_ldap_pool_put(pool, w->conn);
+		free(w);
+		return -1;
+	}
+	rc = xi_ldap_conn_user_bind_send(w->conn, dn, password, password_len, &w->msgid, &r, err);
+	if (rc <= 0) {
+		/* Not sent: answered at once, or the idle connection is gone
+		 * (the pool closes it; a thread retries on a fresh one). */
+		xi_ldap_pool_put(pool, w->conn);
+		free(w);
+		*fd_r = -1;
+		if (rc < 0)
+			return -1;
+		*result_r = dir_bind(r);
+		return 0;
+	}
+	if (ops != NULL)
+		(*ops)++;
+	*wait_r = w;
+	return 1;
+}
+
+int xi_dir_bind_poll(struct xi_dir_bind_wait *w, enum xi_dir_bind *result_r, struct xi_error *err)
+{
+	enum xi_ldap_bind_result r;
+	bool broken;
+
+	if (xi_ldap_conn_user_bind_poll(w->conn, w->msgid, &r, err) == 0)
+		return 0;
+	/* The connection was idle before this bind: one that broke had lost
+	 * its server before we sent anything worth an answer. */
+	broken = r == XI_LDAP_BIND_ERROR && xi_ldap_conn_broken(w->conn);
+	xi_ldap_pool_put(w->pool, w->conn);
+	free(w);
+	if (broken)
+		return -1;
+	*result_r = dir_bind(r);
+	return 1;
+}
+
+void xi_dir_bind_cancel(struct xi_dir_bind_wait *w)
+{
+	if (w == NULL)
+		return;
+	xi_ldap_conn_abandon(w->conn, w->msgid);
+	xi_ldap_pool_put(w->pool, w->conn);
+	free(w);
 }
 
 int xi_dir_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsigned *ops,

@@ -137,6 +137,9 @@ struct xi_directory_ops {
 	int (*mailboxes_visible)(struct xi_directory *dir, bool *visible_r, unsigned *ops,
 				 struct xi_error *err);
 	void (*destroy)(struct xi_directory *dir);
+	/* Optional (NULL: none): the LDAP pool whose bind connections
+	 * verify_bind uses, for xi_dir_bind_start. */
+	struct xi_ldap_pool *(*bind_pool)(struct xi_directory *dir);
 };
 
 struct xi_directory {
@@ -162,6 +165,23 @@ enum xi_dir_bind xi_dir_verify_bind(struct xi_directory *dir, const char *dn,
 int xi_dir_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsigned *ops,
 			     struct xi_error *err);
 void xi_dir_destroy(struct xi_directory *dir);
+
+/* verify_bind without waiting, for a host with an event loop.  start:
+ * 1 when the bind is on its way (watch *fd_r for input, then call
+ * xi_dir_bind_poll), 0 when answered at once (*result_r), -1 when it
+ * cannot start without waiting (no idle open bind connection, or no LDAP
+ * under dir): bind with xi_dir_verify_bind elsewhere.  poll: 0 while
+ * waiting; 1 with *result_r (wait freed); -1 when the connection turned out
+ * broken before any answer (wait freed, nothing proven: bind elsewhere,
+ * where a fresh connection is opened).  cancel gives a bind up (its
+ * connection is closed). */
+struct xi_dir_bind_wait;
+int xi_dir_bind_start(struct xi_directory *dir, const char *dn, const char *password,
+		      size_t password_len, struct xi_dir_bind_wait **wait_r, int *fd_r,
+		      enum xi_dir_bind *result_r, unsigned *ops, struct xi_error *err);
+int xi_dir_bind_poll(struct xi_dir_bind_wait *wait, enum xi_dir_bind *result_r,
+		     struct xi_error *err);
+void xi_dir_bind_cancel(struct xi_dir_bind_wait *wait);
 
 void xi_dir_result_init(struct xi_dir_result *res);
 /* Frees the entries (and wipes the secrets in them). */

@@ -162,12 +162,18 @@ static void dl_destroy(struct xi_directory *dir)
 	free(d);
 }
 
+static struct xi_ldap_pool *dl_bind_pool(struct xi_directory *dir)
+{
+	return ((struct directory_ldap *)dir)->pool;
+}
+
 static const struct xi_directory_ops ldap_ops = {
 	.find = dl_find,
 	.read = dl_read,
 	.verify_bind = dl_verify_bind,
 	.mailboxes_visible = dl_mailboxes_visible,
 	.destroy = dl_destroy,
+	.bind_pool = dl_bind_pool,
 };
 
 int xi_directory_ldap_create(const struct xi_config *cfg, struct xi_directory **dir_r,

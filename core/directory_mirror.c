@@ -518,26 +518,78 @@ static void note_mirror(struct directory_mirror *dm, const struct xi_dir_query *
 		fmt(res->searched, sizeof(res->searched), "mirror of base=\"%s\"", dm->base_dn);
 }
 
+/* Takes the read side, or (wait = false) says it is taken for writing. */
+static bool read_lock(struct directory_mirror *dm, bool wait)
+{
+	if (wait)
+		return pthread_rwlock_rdlock(&dm->lock) == 0;
+	return pthread_rwlock_tryrdlock(&dm->lock) == 0;
+}
+
+/* The answers from memory: true when answered, false when only live LDAP
+ * can answer (not in sync, secrets not kept, a forked child, or the store
+ * refused) and, with wait = false, when the writer holds the lock. */
+static bool memory_find(struct directory_mirror *dm, const struct xi_dir_query *q, bool wait,
+			struct xi_dir_result *res, struct xi_error *err)
+{
+	bool answered = false;
+
+	if (!followed(dm) || (!dm->keep_secrets && (q->want_nt_hash || q->want_password)) ||
+	    !read_lock(dm, wait))
+		return false;
+	if (dm->in_sync) {
+		answered = xi_mirror_store_find(dm->store, q, res, err) == 0;
+		if (!answered)
+			xi_error_clear(err);
+	}
+	pthread_rwlock_unlock(&dm->lock);
+	if (answered)
+		note_mirror(dm, q, NULL, res);
+	return answered;
+}
+
+static bool memory_read(struct directory_mirror *dm, const char *dn, bool want_nt, bool want_pw,
+			bool wait, struct xi_dir_result *res, struct xi_error *err)
+{
+	bool answered = false;
+
+	if (!followed(dm) || (!dm->keep_secrets && (want_nt || want_pw)) || !read_lock(dm, wait))
+		return false;
+	if (dm->in_sync) {
+		answered = xi_mirror_store_read(dm->store, dn, want_nt, want_pw, res, err) == 0;
+		if (!answered)
+			xi_error_clear(err);
+	}
+	pthread_rwlock_unlock(&dm->lock);
+	if (answered)
+		note_mirror(dm, NULL, dn, res);
+	return answered;
+}
+
+/* followed() first, as everywhere: a forked child must not take a lock the
+ * sync thread may have held at the fork. */
+static bool memory_mailboxes_visible(struct directory_mirror *dm, bool wait, bool *visible_r)
+{
+	bool answered = false;
+
+	if (!followed(dm) || !read_lock(dm, wait))
+		return false;
+	if (dm->in_sync) {
+		*visible_r = xi_mirror_store_mailboxes_visible(dm->store);
+		answered = true;
+	}
+	pthread_rwlock_unlock(&dm->lock);
+	return answered;
+}
+
 static int dm_find(struct xi_directory *dir, const struct xi_dir_query *q,
 		   struct xi_dir_result *res, unsigned *ops, struct xi_error *err)
 {
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 	int rc;
 
-	if (followed(dm) && (dm->keep_secrets || (!q->want_nt_hash && !q->want_password))) {
-		pthread_rwlock_rdlock(&dm->lock);
-		if (dm->in_sync) {
-			rc = xi_mirror_store_find(dm->store, q, res, err);
-			pthread_rwlock_unlock(&dm->lock);
-			if (rc == 0) {
-				note_mirror(dm, q, NULL, res);
-				return 0;
-			}
-			xi_error_clear(err);
-		} else {
-			pthread_rwlock_unlock(&dm->lock);
-		}
-	}
+	if (memory_find(dm, q, true, res, err))
+		return 0;
 	rc = xi_dir_find(dm->live, q, res, ops, err);
 	if (rc == 0)
 		note_fallthrough(dm, q->want_nt_hash || q->want_password, res);
@@ -550,20 +602,8 @@ static int dm_read(struct xi_directory *dir, const char *dn, bool want_nt, bool 
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 	int rc;
 
-	if (followed(dm) && (dm->keep_secrets || (!want_nt && !want_pw))) {
-		pthread_rwlock_rdlock(&dm->lock);
-		if (dm->in_sync) {
-			rc = xi_mirror_store_read(dm->store, dn, want_nt, want_pw, res, err);
-			pthread_rwlock_unlock(&dm->lock);
-			if (rc == 0) {
-				note_mirror(dm, NULL, dn, res);
-				return 0;
-			}
-			xi_error_clear(err);
-		} else {
-			pthread_rwlock_unlock(&dm->lock);
-		}
-	}
+	if (memory_read(dm, dn, want_nt, want_pw, true, res, err))
+		return 0;
 	rc = xi_dir_read(dm->live, dn, want_nt, want_pw, res, ops, err);
 	if (rc == 0)
 		note_fallthrough(dm, want_nt || want_pw, res);
@@ -584,17 +624,8 @@ static int dm_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsig
 {
 	struct directory_mirror *dm = (struct directory_mirror *)dir;
 
-	/* followed() first, as in dm_find: a forked child must not take a
-	 * lock the sync thread may have held at the fork. */
-	if (followed(dm)) {
-		pthread_rwlock_rdlock(&dm->lock);
-		if (dm->in_sync) {
-			*visible_r = xi_mirror_store_mailboxes_visible(dm->store);
-			pthread_rwlock_unlock(&dm->lock);
-			return 0;
-		}
-		pthread_rwlock_unlock(&dm->lock);
-	}
+	if (memory_mailboxes_visible(dm, true, visible_r))
+		return 0;
 	return xi_dir_mailboxes_visible(dm->live, visible_r, ops, err);
 }
 
@@ -622,12 +653,21 @@ static void dm_destroy(struct xi_directory *dir)
 	free(dm);
 }
 
+/* verify_bind always goes to live LDAP, and so does its non-blocking form. */
+static struct xi_ldap_pool *dm_bind_pool(struct xi_directory *dir)
+{
+	struct directory_mirror *dm = (struct directory_mirror *)dir;
+
+	return dm->live->ops->bind_pool != NULL ? dm->live->ops->bind_pool(dm->live) : NULL;
+}
+
 static const struct xi_directory_ops mirror_ops = {
 	.find = dm_find,
 	.read = dm_read,
 	.verify_bind = dm_verify_bind,
 	.mailboxes_visible = dm_mailboxes_visible,
 	.destroy = dm_destroy,
+	.bind_pool = dm_bind_pool,
 };
 
 /* (|(objectClass=ACCOUNT)(objectClass=MAILBOX)...): what the mirror holds. */
@@ -814,4 +854,99 @@ int xi_directory_create(const struct xi_config *cfg, struct xi_directory **dir_r
 	if (xi_config_bool(cfg, XI_CFG_DIRECTORY_MIRROR))
 		return xi_directory_mirror_create(cfg, dir_r, err);
 	return xi_directory_ldap_create(cfg, dir_r, err);
+}
+
+/* ------------------------------------------------------------ memory view */
+
+/* The mirror seen by a caller that must not wait for the network (a host's
+ * event loop thread): what the mirror answers from memory, and otherwise
+ * XI_ERR_TEMP at once instead of live LDAP.  It does not even wait for the
+ * rwlock: the writer holds it only for one entry's change, but the caller
+ * that finds it taken can hand the work to a thread instead. */
+struct mirror_memory_view {
+	struct xi_directory dir;
+	struct directory_mirror *dm;
+};
+
+static int cannot_from_memory(struct xi_error *err)
+{
+	return xi_error_set(err, XI_ERR_TEMP, "the mirror cannot answer this from memory now");
+}
+
+static int mv_find(struct xi_directory *dir, const struct xi_dir_query *q,
+		   struct xi_dir_result *res, unsigned *ops, struct xi_error *err)
+{
+	struct mirror_memory_view *mv = (struct mirror_memory_view *)dir;
+
+	(void)ops;
+	return memory_find(mv->dm, q, false, res, err) ? 0 : cannot_from_memory(err);
+}
+
+static int mv_read(struct xi_directory *dir, const char *dn, bool want_nt, bool want_pw,
+		   struct xi_dir_result *res, unsigned *ops, struct xi_error *err)
+{
+	struct mirror_memory_view *mv = (struct mirror_memory_view *)dir;
+
+	(void)ops;
+	return memory_read(mv->dm, dn, want_nt, want_pw, false, res, err) ? 0 :
+		cannot_from_memory(err);
+}
+
+static enum xi_dir_bind mv_verify_bind(struct xi_directory *dir, const char *dn,
+				       const char *password, size_t password_len, unsigned *ops,
+				       struct xi_error *err)
+{
+	(void)dir; (void)dn; (void)password; (void)password_len; (void)ops;
+	cannot_from_memory(err);
+	return XI_DIR_BIND_ERROR;
+}
+
+static int mv_mailboxes_visible(struct xi_directory *dir, bool *visible_r, unsigned *ops,
+				struct xi_error *err)
+{
+	struct mirror_memory_view *mv = (struct mirror_memory_view *)dir;
+
+	(void)ops;
+	return memory_mailboxes_visible(mv->dm, false, visible_r) ? 0 : cannot_from_memory(err);
+}
+
+static void mv_destroy(struct xi_directory *dir)
+{
+	free(dir);
+}
+
+/* The bind a caller without a thread may still send, without waiting. */
+static struct xi_ldap_pool *mv_bind_pool(struct xi_directory *dir)
+{
+	return dm_bind_pool(&((struct mirror_memory_view *)dir)->dm->dir);
+}
+
+static const struct xi_directory_ops memory_view_ops = {
+	.find = mv_find,
+	.read = mv_read,
+	.verify_bind = mv_verify_bind,
+	.mailboxes_visible = mv_mailboxes_visible,
+	.destroy = mv_destroy,
+	.bind_pool = mv_bind_pool,
+};
+
+int xi_directory_memory_view(struct xi_directory *dir, struct xi_directory **view_r,
+			     bool *secrets_r, struct xi_error *err)
+{
+	struct mirror_memory_view *mv;
+
+	*view_r = NULL;
+	if (dir->ops != &mirror_ops)
+		return xi_error_set(err, XI_ERR_UNSUPPORTED,
+				    "the directory is not a mirror (directory_mirror = no)");
+	mv = calloc(1, sizeof(*mv));
+	if (mv == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	mv->dm = (struct directory_mirror *)dir;
+	mv->dir.ops = &memory_view_ops;
+	mv->dir.map = dir->map;
+	mv->dir.service_dn = dir->service_dn;
+	*secrets_r = mv->dm->keep_secrets;
+	*view_r = &mv->dir;
+	return 0;
 }

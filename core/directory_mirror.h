@@ -47,6 +47,20 @@ void xi_directory_mirror_stats(struct xi_directory *dir, struct xi_mirror_stats 
  * entry limit); true when in sync. */
 bool xi_directory_mirror_wait(struct xi_directory *dir, int timeout_ms);
 
+/* A view of mirror dir for a caller that must never wait for the network
+ * (a host's event-loop thread): find, read and mailboxes_visible answer
+ * from memory exactly as dir would, and fail with XI_ERR_TEMP at once
+ * wherever dir would go to live LDAP (not in sync, a secret it does not
+ * keep, a forked child) or the sync thread holds the copy for a change;
+ * verify_bind always fails so, but xi_dir_bind_start on the view sends the
+ * bind on an idle live connection (it never waits).  The caller asks dir
+ * itself, elsewhere, for what the view did not answer.
+ * secrets_r: whether the mirror keeps secrets (directory_mirror_secrets).
+ * XI_ERR_UNSUPPORTED when dir is not a mirror.  The view must be destroyed
+ * before dir; destroying it leaves dir alone. */
+int xi_directory_memory_view(struct xi_directory *dir, struct xi_directory **view_r,
+			     bool *secrets_r, struct xi_error *err);
+
 /* The source the configuration asks for: the mirror when
  * directory_mirror = yes, else live LDAP. */
 int xi_directory_create(const struct xi_config *cfg, struct xi_directory **dir_r,

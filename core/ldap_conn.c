@@ -394,6 +394,84 @@ enum xi_ldap_bind_result xi_ldap_conn_user_bind(struct xi_ldap_conn *conn, const
 	return XI_LDAP_BIND_ERROR;
 }
 
+int xi_ldap_conn_fd(struct xi_ldap_conn *conn)
+{
+	int fd = -1;
+
+	if (ldap_get_option(conn->ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS)
+		return -1;
+	return fd;
+}
+
+static enum xi_ldap_bind_result user_bind_result(struct xi_ldap_conn *conn, const char *dn,
+						 int rc, struct xi_error *err)
+{
+	if (rc == LDAP_SUCCESS)
+		return XI_LDAP_BIND_OK;
+	if (rc == LDAP_INVALID_CREDENTIALS) {
+		xi_error_set(err, XI_OK, "%s: bind as \"%s\": %s", conn->uri,
+			     dn != NULL ? dn : "", ldap_err2string(rc));
+		return XI_LDAP_BIND_REJECTED;
+	}
+	conn_fail(conn, err, rc, "bind as", dn);
+	return XI_LDAP_BIND_ERROR;
+}
+
+int xi_ldap_conn_user_bind_send(struct xi_ldap_conn *conn, const char *dn, const char *password,
+				size_t password_len, int *msgid_r,
+				enum xi_ldap_bind_result *result_r, struct xi_error *err)
+{
+	struct berval cred = { .bv_len = password_len, .bv_val = (char *)password };
+	int rc;
+
+	*msgid_r = -1;
+	if (dn == NULL || dn[0] == '\0' || password_len == 0) {
+		xi_error_set(err, XI_OK, "empty DN or password: not sent (it would be an anonymous bind)");
+		*result_r = XI_LDAP_BIND_REJECTED;
+		return 0;
+	}
+	conn->ops++;
+	/* The request is encoded (password included) and written here; a
+	 * request this small never waits for the socket. */
+	rc = ldap_sasl_bind(conn->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, msgid_r);
+	if (rc != LDAP_SUCCESS) {
+		conn_fail(conn, err, rc, "bind as", dn);
+		conn->broken = true;
+		return -1;
+	}
+	return 1;
+}
+
+int xi_ldap_conn_user_bind_poll(struct xi_ldap_conn *conn, int msgid,
+				enum xi_ldap_bind_result *result_r, struct xi_error *err)
+{
+	struct timeval zero = { 0, 0 };
+	LDAPMessage *msg = NULL;
+	int rc, code = LDAP_OTHER;
+
+	rc = ldap_result(conn->ld, msgid, LDAP_MSG_ALL, &zero, &msg);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		if (ldap_get_option(conn->ld, LDAP_OPT_RESULT_CODE, &code) != LDAP_OPT_SUCCESS)
+			code = LDAP_SERVER_DOWN;
+		*result_r = user_bind_result(conn, NULL, code, err);
+		conn->broken = true;
+		return 1;
+	}
+	rc = ldap_parse_result(conn->ld, msg, &code, NULL, NULL, NULL, NULL, 1);
+	if (rc != LDAP_SUCCESS)
+		code = rc;
+	*result_r = user_bind_result(conn, NULL, code, err);
+	return 1;
+}
+
+void xi_ldap_conn_abandon(struct xi_ldap_conn *conn, int msgid)
+{
+	(void)ldap_abandon_ext(conn->ld, msgid, NULL, NULL);
+	conn->broken = true;
+}
+
 int xi_ldap_search(struct xi_ldap_conn *conn, const char *base, int scope, const char *filter,
 		   const char *const *attrs, int sizelimit, LDAPMessage **res_r,
 		   bool *truncated_r, struct xi_error *err)

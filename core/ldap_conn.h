@@ -104,6 +104,23 @@ enum xi_ldap_bind_result xi_ldap_conn_user_bind(struct xi_ldap_conn *conn, const
  * holds the result chain (ldap_msgfree it); a size limit exceeded is success
  * with *truncated_r set (may be NULL).  insufficientAccess -> XI_ERR_DENIED
  * naming the base; noSuchObject on the base -> XI_ERR_NOTFOUND. */
+/* The same bind without waiting, for a caller with an event loop:
+ * send returns 1 when the request is on its way (*msgid_r; then call poll
+ * whenever xi_ldap_conn_fd is readable), 0 when answered at once
+ * (*result_r: an empty DN or password, refused as above), -1 with err
+ * when it could not be sent (the connection may now be broken).  poll
+ * returns 0 while the answer has not arrived, 1 with *result_r (and err
+ * for REJECTED and ERROR) once it has.  A bind given up before its answer
+ * must be abandoned: the connection is then broken, so that the pool
+ * closes it instead of handing a late answer to its next user. */
+int xi_ldap_conn_fd(struct xi_ldap_conn *conn);
+int xi_ldap_conn_user_bind_send(struct xi_ldap_conn *conn, const char *dn, const char *password,
+				size_t password_len, int *msgid_r,
+				enum xi_ldap_bind_result *result_r, struct xi_error *err);
+int xi_ldap_conn_user_bind_poll(struct xi_ldap_conn *conn, int msgid,
+				enum xi_ldap_bind_result *result_r, struct xi_error *err);
+void xi_ldap_conn_abandon(struct xi_ldap_conn *conn, int msgid);
+
 int xi_ldap_search(struct xi_ldap_conn *conn, const char *base, int scope, const char *filter,
 		   const char *const *attrs, int sizelimit, LDAPMessage **res_r,
 		   bool *truncated_r, struct xi_error *err);

@@ -208,6 +208,25 @@ int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 	return pool_get(pool, kind, false, conn_r, fresh_r, err);
 }
 
+int xi_ldap_pool_try_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
+			 struct xi_ldap_conn **conn_r)
+{
+	struct pool_set *set = &pool->set[kind == XI_POOL_BIND ? 1 : 0];
+	struct pool_slot *sl;
+
+	*conn_r = NULL;
+	pthread_mutex_lock(&pool->lock);
+	sl = take_slot(set, pool->size, false);
+	if (sl != NULL && sl->conn == NULL) {
+		release_slot(set, sl);
+		sl = NULL;
+	}
+	if (sl != NULL)
+		*conn_r = sl->conn;
+	pthread_mutex_unlock(&pool->lock);
+	return *conn_r != NULL ? 1 : 0;
+}
+
 void xi_ldap_pool_put(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn)
 {
 	struct pool_set *set = NULL;

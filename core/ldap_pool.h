@@ -37,6 +37,10 @@ void xi_ldap_pool_destroy(struct xi_ldap_pool *pool);
  * was opened just now. */
 int xi_ldap_pool_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
 		     struct xi_ldap_conn **conn_r, bool *fresh_r, struct xi_error *err);
+/* An idle connection that is already open, checked out without waiting
+ * for one or opening one: 1, or 0 when there is none (*conn_r NULL). */
+int xi_ldap_pool_try_get(struct xi_ldap_pool *pool, enum xi_ldap_pool_kind kind,
+			 struct xi_ldap_conn **conn_r);
 /* Returns it; a broken connection is closed and its slot emptied. */
 void xi_ldap_pool_put(struct xi_ldap_pool *pool, struct xi_ldap_conn *conn);
 

@@ -59,6 +59,9 @@ struct xi_resolver {
 	bool mail_logon;
 	const char *canonical_format;
 	char dummy_dn[XI_DN_MAX];
+	/* xi_resolver_memory_only: dir is a memory view of the mirror. */
+	bool memory_only;
+	bool memory_secrets;
 };
 
 enum proof_state { PROOF_PENDING = 0, PROOF_OK, PROOF_FAILED, PROOF_ERROR };
@@ -1026,6 +1029,22 @@ int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 
 /* ------------------------------------------------------------ phase 2 */
 
+/* Salted SHA digests cost microseconds; {CRYPT} and {ARGON2} are made to
+ * cost milliseconds. */
+static bool quick_scheme(enum xi_password_scheme scheme)
+{
+	return scheme == XI_PW_SSHA || scheme == XI_PW_SSHA256 || scheme == XI_PW_SSHA512;
+}
+
+static bool quick_stored_hash(const char *stored)
+{
+	enum xi_password_scheme scheme;
+	struct xi_error err;
+
+	return xi_password_scheme_of(stored, strlen(stored), &scheme, &err) == 0 &&
+		quick_scheme(scheme);
+}
+
 void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const char *password)
 {
 	size_t len = password != NULL ? strlen(password) : 0;
@@ -1075,6 +1094,15 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 		      xi_password_scheme_name(rv->dummy_scheme));
 		return;
 	}
+	if (rv->memory_only && !quick_stored_hash(res->stored)) {
+		/* Its cost would stall the host's event loop: the host runs
+		 * the logon again on a thread. */
+		res->proof = PROOF_ERROR;
+		copy(res->proof_note, sizeof(res->proof_note),
+		     "a slow password hash is not checked without a thread");
+		OPENSSL_cleanse(res->stored, sizeof(res->stored));
+		return;
+	}
 	xi_error_clear(&err);
 	rc = xi_password_verify(password, res->stored, strlen(res->stored), &err);
 	if (rc == 1) {
@@ -1089,6 +1117,101 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 	OPENSSL_cleanse(res->stored, sizeof(res->stored));
 	trace(res, "proof: userPassword hash: %s", rc == 1 ? "matches" : rc == 0 ? "does not match" :
 	      res->proof_note);
+}
+
+/* The proof of a bind-mode logon from the bind's answer, as
+ * xi_verify_password sets it. */
+static void bind_proof(struct xi_resolution *res, const char *dn, enum xi_dir_bind r,
+		       const struct xi_error *err)
+{
+	switch (r) {
+	case XI_DIR_BIND_OK:
+		res->proof = res->real_account ? PROOF_OK : PROOF_FAILED;
+		break;
+	case XI_DIR_BIND_REJECTED:
+		res->proof = PROOF_FAILED;
+		copy(res->proof_note, sizeof(res->proof_note), "the directory rejected the bind");
+		break;
+	case XI_DIR_BIND_ERROR:
+	default:
+		res->proof = PROOF_ERROR;
+		xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", dn, err->message);
+		break;
+	}
+	trace(res, "proof: bind as %s: %s", res->real_account ? dn : "a DN that does not exist",
+	      res->proof == PROOF_OK ? "accepted" : res->proof == PROOF_FAILED ? "rejected" :
+	      res->proof_note);
+}
+
+struct xi_bind_wait {
+	struct xi_dir_bind_wait *dir_wait;
+	char dn[XI_DN_MAX];
+};
+
+int xi_verify_password_start(struct xi_resolver *rv, struct xi_resolution *res,
+			     const char *password, struct xi_bind_wait **wait_r, int *fd_r)
+{
+	size_t len = password != NULL ? strlen(password) : 0;
+	struct xi_bind_wait *w;
+	enum xi_dir_bind r = XI_DIR_BIND_ERROR;
+	struct xi_error err;
+	int rc;
+
+	*wait_r = NULL;
+	*fd_r = -1;
+	/* Everything but a bind to send: as xi_verify_password (the decided
+	 * cases, hash mode). */
+	if (rv->hash_mode || res->proof != PROOF_PENDING ||
+	    (res->decided && res->pre.outcome != XI_OUTCOME_BAD_CREDENTIALS &&
+	     res->pre.outcome != XI_OUTCOME_AMBIGUOUS)) {
+		xi_verify_password(rv, res, password);
+		return 0;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -1;
+	copy(w->dn, sizeof(w->dn), res->real_account ? res->bind_dn : rv->dummy_dn);
+	xi_error_clear(&err);
+	rc = xi_dir_bind_start(rv->dir, w->dn, password != NULL ? password : "", len, &w->dir_wait,
+			       fd_r, &r, &res->ops, &err);
+	if (rc <= 0) {
+		if (rc == 0)
+			bind_proof(res, w->dn, r, &err);
+		free(w);
+		return rc;
+	}
+	*wait_r = w;
+	return 1;
+}
+
+int xi_verify_password_continue(struct xi_resolver *rv, struct xi_resolution *res,
+				struct xi_bind_wait *w)
+{
+	enum xi_dir_bind r = XI_DIR_BIND_ERROR;
+	struct xi_error err;
+	int rc;
+
+	(void)rv;
+	xi_error_clear(&err);
+	rc = xi_dir_bind_poll(w->dir_wait, &r, &err);
+	if (rc == 0)
+		return 0;
+	if (rc > 0)
+		bind_proof(res, w->dn, r, &err);
+	free(w);
+	return rc;
+}
+
+void xi_verify_password_cancel(struct xi_resolver *rv, struct xi_resolution *res,
+			       struct xi_bind_wait *w, const char *why)
+{
+	(void)rv;
+	if (w == NULL)
+		return;
+	xi_dir_bind_cancel(w->dir_wait);
+	res->proof = PROOF_ERROR;
+	xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", w->dn, why);
+	free(w);
 }
 
 bool xi_resolution_nt_hash(const struct xi_resolution *res, uint8_t nt_hash[16])
@@ -1355,6 +1478,47 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 		 base != NULL ? base : "");
 	*resolver_r = rv;
 	return 0;
+}
+
+int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
+			    struct xi_error *err)
+{
+	struct xi_resolver *view;
+
+	*view_r = NULL;
+	view = malloc(sizeof(*view));
+	if (view == NULL)
+		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	*view = *rv;
+	if (xi_directory_memory_view(rv->dir, &view->dir, &view->memory_secrets, err) < 0) {
+		free(view);
+		return -1;
+	}
+	view->memory_only = true;
+	*view_r = view;
+	return 0;
+}
+
+bool xi_resolver_binds(const struct xi_resolver *rv)
+{
+	return !rv->hash_mode;
+}
+
+bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method)
+{
+	if (!rv->memory_only)
+		return false;
+	switch (method) {
+	case XI_METHOD_NONE:
+		return true;
+	case XI_METHOD_NTLM:
+		return rv->memory_secrets;
+	case XI_METHOD_PLAIN:
+		/* Bind mode binds; the dummy scheme says what the directory's
+		 * hashes cost. */
+		return rv->hash_mode && rv->memory_secrets && quick_scheme(rv->dummy_scheme);
+	}
+	return false;
 }
 
 void xi_resolver_destroy(struct xi_resolver *rv)

@@ -105,6 +105,23 @@ int xi_resolver_create(const struct xi_config *cfg, xi_event_sink_fn *sink, void
 		       struct xi_resolver **resolver_r, struct xi_error *err);
 void xi_resolver_destroy(struct xi_resolver *resolver);
 
+/* A resolver for a thread that must never wait for the network (a host's
+ * event loop): it shares rv's configuration, sink and directory mirror
+ * (destroy it before rv) and answers only from the mirror's memory.
+ * Wherever rv would send an LDAP operation (the mirror not in sync, a bind,
+ * a secret the mirror does not keep) or check a slow password hash, its
+ * logon ends XI_OUTCOME_TEMPFAIL at once; the host then runs the same logon
+ * with rv on a thread (a real temporary failure costs that second run).
+ * XI_ERR_UNSUPPORTED when rv has no mirror (directory_mirror = no). */
+int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
+			    struct xi_error *err);
+/* Whether a memory-only resolver can ever answer logons of this method
+ * (false: every one would end TEMPFAIL, e.g. clear text in bind mode). */
+bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method);
+
+/* Whether clear-text logons are proven by a bind (password_mode = bind). */
+bool xi_resolver_binds(const struct xi_resolver *rv);
+
 /* Phase 1.  Returns 0 and a resolution (to be freed) in every case that is a
  * logon decision; -1 only when no resolution could be made at all (out of
  * memory).  Directory failures become a resolution whose outcome is
@@ -116,6 +133,26 @@ int xi_resolve(struct xi_resolver *resolver, const struct xi_logon_request *req,
 /* Phase 2, clear text. */
 void xi_verify_password(struct xi_resolver *resolver, struct xi_resolution *res,
 			const char *password);
+
+/* Phase 2, clear text, for a host with an event loop that must not wait:
+ * the same proof, with the bind of bind mode sent without waiting.
+ * start: 0 when the proof is already made (hash mode, decided outcomes, an
+ * empty password); 1 when a bind is on its way: call continue whenever
+ * *fd_r is readable; -1 when it cannot start without waiting (no idle open
+ * LDAP bind connection): call xi_verify_password elsewhere (a thread).
+ * The password may be wiped once start returned.  continue: 0 while
+ * waiting, 1 once the proof is made, -1 when the connection turned out
+ * broken before any answer (nothing proven: xi_verify_password elsewhere,
+ * which opens a fresh one).  cancel gives the bind up (e.g. after
+ * ldap_timeout): the proof becomes a temporary failure saying why.  wait is
+ * freed by a continue that returns non-zero, or by cancel. */
+struct xi_bind_wait;
+int xi_verify_password_start(struct xi_resolver *resolver, struct xi_resolution *res,
+			     const char *password, struct xi_bind_wait **wait_r, int *fd_r);
+int xi_verify_password_continue(struct xi_resolver *resolver, struct xi_resolution *res,
+				struct xi_bind_wait *wait);
+void xi_verify_password_cancel(struct xi_resolver *resolver, struct xi_resolution *res,
+			       struct xi_bind_wait *wait, const char *why);
 
 /* Phase 2, NTLM: the account's NT hash (dummy for unknown names: the caller
  * verifies anyway, at the same cost).  Returns false when the directory gave

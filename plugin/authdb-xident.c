@@ -146,6 +146,9 @@ struct xi_authdb *xi_authdb_get(const char *args, struct xi_authdb_options *opts
 			  path);
 	if (xi_resolver_create(db->cfg, authdb_sink, db, &db->resolver, &err) < 0)
 		i_fatal("xident: %s: %s", path, err.message);
+	if (xi_resolver_memory_only(db->resolver, &db->memory_resolver, &err) < 0 &&
+	    err.status != XI_ERR_UNSUPPORTED)
+		i_warning("xident: %s: every logon goes to a resolver thread: %s", path, err.message);
 	apply_options(db, opts_r);
 	authdb_shared = db;
 	return db;
@@ -173,6 +176,7 @@ void xi_authdb_unref(struct xi_authdb **_db)
 		return;
 	if (db->dir != NULL)
 		xi_dir_destroy(db->dir);
+	xi_resolver_destroy(db->memory_resolver);
 	xi_resolver_destroy(db->resolver);
 	xi_config_free(db->cfg);
 	i_free(db->path);
@@ -197,6 +201,14 @@ enum xi_authdb_run xi_authdb_where(struct xi_authdb *db, bool module_blocking)
 	if (db->jobs_closed)
 		return XI_RUN_REFUSE;
 	return xi_authdb_jobs(db) != NULL ? XI_RUN_THREAD : XI_RUN_HERE;
+}
+
+bool xi_authdb_try_memory(const struct xi_authdb *db, bool module_blocking)
+{
+	/* Before xi_authdb_where: while the mirror answers every logon, the
+	 * pool's threads are never started. */
+	return db->memory_resolver != NULL && !worker && !module_blocking && !db->inline_main &&
+		!db->jobs_closed;
 }
 
 struct xi_jobs *xi_authdb_jobs(struct xi_authdb *db)

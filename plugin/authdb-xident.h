@@ -51,6 +51,11 @@ struct xi_authdb {
 	char *path;
 	struct xi_config *cfg;
 	struct xi_resolver *resolver;
+	/* directory_mirror = yes: the same resolver answering from the
+	 * mirror's memory only, run on the main thread (no hand-off, no
+	 * wake-up); a logon it cannot answer goes to a thread.  NULL without
+	 * a mirror. */
+	struct xi_resolver *memory_resolver;
 	/* The userdb's own view of the directory (mailbox by alias), opened
 	 * on first use, on the main thread. */
 	struct xi_directory *dir;
@@ -81,6 +86,9 @@ enum xi_authdb_run {
 	XI_RUN_REFUSE     /* shutting down: answer temporary failure */
 };
 enum xi_authdb_run xi_authdb_where(struct xi_authdb *db, bool module_blocking);
+/* Whether a request may first try db->memory_resolver on the main thread:
+ * a mirror, and a request the module would hand to a thread. */
+bool xi_authdb_try_memory(const struct xi_authdb *db, bool module_blocking);
 /* The pool, started when needed; NULL when it could not be (logged), and
  * then requests run here. */
 struct xi_jobs *xi_authdb_jobs(struct xi_authdb *db);

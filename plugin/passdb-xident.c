@@ -9,6 +9,12 @@
  * Not blocking: resolver threads inside the auth process run the LDAP work
  * and the answer comes back through the ioloop (authdb-jobs.h); with
  * `args = ... blocking=yes` Dovecot runs it in auth-worker processes.
+ * With directory_mirror = yes the main thread first tries the logon from
+ * the mirror's memory (xi_resolver_memory_only: hash mode and NTLM with
+ * directory_mirror_secrets), and in bind mode sends the bind itself without
+ * waiting, its answer read from the ioloop; whatever it cannot answer so
+ * (mirror out of sync, slow hash, no bind connection of its own) goes to a
+ * thread as before.
  *
  * verify_plain        clear-text logons: the whole resolution (core
  *                     xi_logon_plain), then the outcome as Dovecot's result
@@ -36,6 +42,8 @@
  *   temporary failure   INTERNAL_FAILURE (client: [UNAVAILABLE] / [SYS/TEMP])
  */
 #include "lib.h"
+#include "ioloop.h"
+#include "llist.h"
 #include "str.h"
 #include "auth-common.h"
 #include "auth-fields.h"
@@ -172,6 +180,9 @@ apply_outcome(struct auth_request *request, const struct xi_logon_result *r, boo
 struct passdb_job {
 	struct xi_job job;
 	struct xi_authdb *db;
+	/* db->resolver, or db->memory_resolver for the attempt on the main
+	 * thread */
+	struct xi_resolver *resolver;
 	struct auth_request *request;
 	verify_plain_callback_t *plain_callback;
 	lookup_credentials_callback_t *credentials_callback;
@@ -186,7 +197,23 @@ struct passdb_job {
 	uint8_t nt_hash[16];
 	struct xi_logon_result result;
 	struct xi_captured_event event;
+
+	/* A bind-mode logon resolved from the mirror on the main thread,
+	 * waiting for its bind's answer (passdb_job_try_bind). */
+	struct xi_resolution *res;
+	struct xi_bind_wait *bind_wait;
+	int bind_fd;
+	struct io *io;
+	struct timeout *to;
+	struct passdb_job *prev, *next;
 };
+
+/* The binds in flight from the main thread, and the logons resolved from
+ * memory that wait for one of their connections (every bind connection
+ * busy): both answered at deinit. */
+static struct passdb_job *pending_binds;
+static struct passdb_job *bind_queue, *bind_queue_tail;
+static unsigned bind_queue_count;
 
 static struct passdb_job *passdb_job_new(struct auth_request *request, enum xi_auth_method method)
 {
@@ -194,6 +221,7 @@ static struct passdb_job *passdb_job_new(struct auth_request *request, enum xi_a
 	const char *ntlm_domain = NULL, *remote = xi_dovecot_remote(request);
 
 	job->db = request_db(request);
+	job->resolver = job->db->resolver;
 	job->request = request;
 	job->name = i_strdup(request->fields.user);
 	if (method == XI_METHOD_NTLM) {
@@ -241,9 +269,11 @@ static void plain_run(struct xi_job *_job)
 
 	logon_request(job, &req);
 	xi_authdb_capture(&job->event);
-	xi_logon_plain(job->db->resolver, &req, job->password, &job->result);
+	xi_logon_plain(job->resolver, &req, job->password, &job->result);
 	xi_authdb_capture(NULL);
-	OPENSSL_cleanse(job->password, strlen(job->password));
+	/* A memory-only attempt may need the password again on a thread. */
+	if (job->resolver == job->db->resolver)
+		OPENSSL_cleanse(job->password, strlen(job->password));
 }
 
 static void credentials_run(struct xi_job *_job)
@@ -255,7 +285,7 @@ static void credentials_run(struct xi_job *_job)
 
 	logon_request(job, &req);
 	xi_authdb_capture(&job->event);
-	job->resolve_ret = xi_resolve(job->db->resolver, &req, NULL, NULL, &res, &err);
+	job->resolve_ret = xi_resolve(job->resolver, &req, NULL, NULL, &res, &err);
 	if (job->resolve_ret < 0) {
 		xi_copy_text(job->error, sizeof(job->error), err.message);
 	} else {
@@ -263,7 +293,7 @@ static void credentials_run(struct xi_job *_job)
 		/* What a proven response leads to.  The event is kept, not
 		 * written: the mechanism writes it once the response verified. */
 		xi_proof_ntlm(res, job->have_hash);
-		xi_finish(job->db->resolver, res, &job->result);
+		xi_finish(job->resolver, res, &job->result);
 		xi_resolution_free(res);
 	}
 	xi_authdb_capture(NULL);
@@ -361,12 +391,282 @@ static void passdb_job_done(struct xi_job *_job, bool ran)
 	auth_request_unref(&request);
 }
 
-/* Runs the job where the module says: a resolver thread (answered later
- * from the ioloop), or here and now. */
+/* The logon answered from the mirror's memory here on the main thread,
+ * when the memory-only resolver can: true when the job is answered.  Any
+ * temporary failure (the mirror not in sync now, a slow hash, the sync
+ * thread changing an entry) leaves the job as it was, for a thread, and
+ * the failed attempt leaves no trace (its event is dropped). */
+static bool passdb_job_try_memory(struct passdb_job *job)
+{
+	struct xi_resolver *memory = job->db->memory_resolver;
+
+	if (!xi_resolver_memory_answers(memory, job->method))
+		return FALSE;
+	job->resolver = memory;
+	job->job.run(&job->job);
+	job->resolver = job->db->resolver;
+	if (job->resolve_ret < 0 || job->result.outcome == XI_OUTCOME_TEMPFAIL) {
+		job->resolve_ret = 0;
+		job->have_hash = FALSE;
+		OPENSSL_cleanse(job->nt_hash, sizeof(job->nt_hash));
+		i_zero(&job->result);
+		i_zero(&job->event);
+		e_debug(authdb_event(job->request), "xident: not answered from the mirror's "
+			"memory: to a resolver thread");
+		return FALSE;
+	}
+	e_debug(authdb_event(job->request), "xident: answered from the mirror's memory "
+		"in the auth process's main thread");
+	if (job->password != NULL)
+		OPENSSL_cleanse(job->password, strlen(job->password));
+	if (job->plain_callback != NULL)
+		plain_answer(job);
+	else
+		credentials_answer(job);
+	return TRUE;
+}
+
+/* The job to a resolver thread after all (the mirror or the connection
+ * could not serve it here); the caller's reference on the request goes
+ * with it. */
+static void passdb_job_to_thread(struct passdb_job *job)
+{
+	struct auth_request *request = job->request;
+
+	switch (xi_authdb_where(job->db, FALSE)) {
+	case XI_RUN_THREAD:
+		job->job.done = passdb_job_done;
+		if (xi_jobs_submit(xi_authdb_jobs(job->db), &job->job))
+			return;
+		e_error(authdb_event(request), "xident: %u logons already wait for a "
+			"resolver thread (queue limit; raise threads= or queue= in the "
+			"passdb args, or check the directory's speed): temporary failure",
+			job->db->queue_limit);
+		passdb_job_fail(job);
+		break;
+	case XI_RUN_HERE:
+		job->job.run(&job->job);
+		plain_answer(job);
+		break;
+	case XI_RUN_REFUSE:
+		e_error(authdb_event(request), "xident: auth process stopping: "
+			"logon not resolved (temporary failure)");
+		passdb_job_fail(job);
+		break;
+	}
+	passdb_job_free(job);
+	auth_request_unref(&request);
+}
+
+static void passdb_job_forget_attempt(struct passdb_job *job)
+{
+	xi_resolution_free(job->res);
+	job->res = NULL;
+	i_zero(&job->result);
+	i_zero(&job->event);
+	e_debug(authdb_event(job->request), "xident: bind not answered in the main thread: "
+		"to a resolver thread");
+}
+
+static void passdb_job_bind_stop(struct passdb_job *job)
+{
+	io_remove(&job->io);
+	timeout_remove(&job->to);
+	DLLIST_REMOVE(&pending_binds, job);
+}
+
+/* The proof is made: phase 3, then Dovecot's answer, or a thread when the
+ * outcome is a temporary failure a thread might not have. */
+static void passdb_job_bind_finish(struct passdb_job *job, bool retry_on_thread)
+{
+	struct auth_request *request = job->request;
+
+	xi_authdb_capture(&job->event);
+	xi_finish(job->db->memory_resolver, job->res, &job->result);
+	xi_authdb_capture(NULL);
+	if (retry_on_thread && job->result.outcome == XI_OUTCOME_TEMPFAIL) {
+		passdb_job_forget_attempt(job);
+		passdb_job_to_thread(job);
+		return;
+	}
+	xi_resolution_free(job->res);
+	job->res = NULL;
+	e_debug(authdb_event(request), "xident: answered from the mirror's memory and a bind "
+		"sent from the auth process's main thread");
+	plain_answer(job);
+	passdb_job_free(job);
+	auth_request_unref(&request);
+}
+
+static void passdb_job_bind_input(struct passdb_job *job);
+static void passdb_job_bind_timeout(struct passdb_job *job);
+
+/* Starts the bind of a resolved job: false when no bind connection is
+ * idle (the job is untouched). */
+static bool passdb_job_bind_send(struct passdb_job *job)
+{
+	int fd, rc;
+
+	xi_authdb_capture(&job->event);
+	rc = xi_verify_password_start(job->db->memory_resolver, job->res, job->password,
+				      &job->bind_wait, &fd);
+	xi_authdb_capture(NULL);
+	if (rc < 0)
+		return FALSE;
+	if (rc == 0) {
+		passdb_job_bind_finish(job, TRUE);
+		return TRUE;
+	}
+	DLLIST_PREPEND(&pending_binds, job);
+	job->bind_fd = fd;
+	job->io = io_add(fd, IO_READ, passdb_job_bind_input, job);
+	job->to = timeout_add(1000 * (unsigned)xi_config_int(job->db->cfg, XI_CFG_LDAP_TIMEOUT),
+			      passdb_job_bind_timeout, job);
+	return TRUE;
+}
+
+static struct passdb_job *bind_queue_pop(void);
+
+static bool passdb_job_bind_send_queued(struct passdb_job *job)
+{
+	(void)bind_queue_pop(); /* job is the head */
+	if (passdb_job_bind_send(job))
+		return TRUE;
+	/* still none idle: back at the head */
+	job->next = bind_queue;
+	bind_queue = job;
+	if (bind_queue_tail == NULL)
+		bind_queue_tail = job;
+	bind_queue_count++;
+	return FALSE;
+}
+
+static struct passdb_job *bind_queue_pop(void)
+{
+	struct passdb_job *job = bind_queue;
+
+	if (job != NULL) {
+		bind_queue = job->next;
+		if (bind_queue == NULL)
+			bind_queue_tail = NULL;
+		job->next = NULL;
+		bind_queue_count--;
+	}
+	return job;
+}
+
+/* A bind connection may have come free: the waiting logons take it in
+ * order.  With no bind of ours in flight nothing would wake them (threads
+ * hold every connection): they go to threads then. */
+static void bind_queue_kick(void)
+{
+	struct passdb_job *job;
+
+	while (bind_queue != NULL) {
+		job = bind_queue;
+		if (!passdb_job_bind_send_queued(job))
+			break;
+	}
+	if (pending_binds != NULL)
+		return;
+	while ((job = bind_queue_pop()) != NULL) {
+		passdb_job_forget_attempt(job);
+		passdb_job_to_thread(job);
+	}
+}
+
+static void passdb_job_bind_input(struct passdb_job *job)
+{
+	int fd = job->bind_fd, rc;
+
+	/* Off the ioloop before the answer is read: a broken connection is
+	 * closed on the way, and its fd must not be in epoll by then. */
+	io_remove(&job->io);
+	xi_authdb_capture(&job->event);
+	rc = xi_verify_password_continue(job->db->memory_resolver, job->res, job->bind_wait);
+	xi_authdb_capture(NULL);
+	if (rc == 0) {
+		/* part of the answer only */
+		job->io = io_add(fd, IO_READ, passdb_job_bind_input, job);
+		return;
+	}
+	job->bind_wait = NULL;
+	passdb_job_bind_stop(job);
+	if (rc < 0) {
+		passdb_job_forget_attempt(job);
+		passdb_job_to_thread(job);
+	} else {
+		passdb_job_bind_finish(job, TRUE);
+	}
+	bind_queue_kick();
+}
+
+static void passdb_job_bind_timeout(struct passdb_job *job)
+{
+	/* stop first: cancelling closes the connection */
+	passdb_job_bind_stop(job);
+	xi_verify_password_cancel(job->db->memory_resolver, job->res, job->bind_wait,
+				  "no answer within ldap_timeout");
+	job->bind_wait = NULL;
+	passdb_job_bind_finish(job, FALSE);
+	bind_queue_kick();
+}
+
+enum bind_attempt { BIND_NOT_HERE, BIND_ANSWERED, BIND_PENDING };
+
+/* Bind mode with the mirror: the lookups from memory and the bind sent
+ * without waiting, here on the main thread; its answer comes back through
+ * the ioloop.  BIND_NOT_HERE leaves the job as it was, for a thread. */
+static enum bind_attempt passdb_job_try_bind(struct passdb_job *job)
+{
+	struct xi_resolver *memory = job->db->memory_resolver;
+	struct xi_logon_request req;
+	struct xi_error err;
+
+	if (job->plain_callback == NULL || memory == NULL || !xi_resolver_binds(memory))
+		return BIND_NOT_HERE;
+	logon_request(job, &req);
+	xi_authdb_capture(&job->event);
+	if (xi_resolve(memory, &req, NULL, NULL, &job->res, &err) < 0) {
+		xi_authdb_capture(NULL);
+		return BIND_NOT_HERE;
+	}
+	xi_authdb_capture(NULL);
+	auth_request_ref(job->request);
+	/* Behind the logons already waiting, in order. */
+	if (bind_queue == NULL && passdb_job_bind_send(job))
+		return BIND_PENDING;
+	if (pending_binds != NULL && bind_queue_count < job->db->queue_limit) {
+		job->next = NULL;
+		if (bind_queue_tail != NULL)
+			bind_queue_tail->next = job;
+		else
+			bind_queue = job;
+		bind_queue_tail = job;
+		bind_queue_count++;
+		return BIND_PENDING;
+	}
+	passdb_job_forget_attempt(job);
+	struct auth_request *request = job->request;
+	auth_request_unref(&request); /* job->request stays: the caller's */
+	return BIND_NOT_HERE;
+}
+
+/* Runs the job where the module says: from memory here, a resolver thread
+ * (answered later from the ioloop), or here and now. */
 static void passdb_job_start(struct passdb_job *job, bool module_blocking)
 {
 	struct auth_request *request = job->request;
 
+	if (xi_authdb_try_memory(job->db, module_blocking)) {
+		if (passdb_job_try_memory(job)) {
+			passdb_job_free(job);
+			return;
+		}
+		/* BIND_ANSWERED and BIND_PENDING own the job now */
+		if (passdb_job_try_bind(job) != BIND_NOT_HERE)
+			return;
+	}
 	switch (xi_authdb_where(job->db, module_blocking)) {
 	case XI_RUN_THREAD:
 		job->job.done = passdb_job_done;
@@ -441,6 +741,28 @@ static struct passdb_module *passdb_xident_preinit(pool_t pool, const char *args
 static void passdb_xident_deinit(struct passdb_module *_module)
 {
 	struct xident_passdb_module *module = (struct xident_passdb_module *)_module;
+
+	/* Dovecot expects every pending request answered. */
+	struct passdb_job *queued;
+
+	while ((queued = bind_queue_pop()) != NULL) {
+		struct auth_request *request = queued->request;
+
+		passdb_job_fail(queued);
+		xi_resolution_free(queued->res);
+		queued->res = NULL;
+		passdb_job_free(queued);
+		auth_request_unref(&request);
+	}
+	while (pending_binds != NULL) {
+		struct passdb_job *job = pending_binds;
+
+		passdb_job_bind_stop(job);
+		xi_verify_password_cancel(job->db->memory_resolver, job->res, job->bind_wait,
+					  "the auth process is stopping");
+		job->bind_wait = NULL;
+		passdb_job_bind_finish(job, FALSE);
+	}
 
 	xi_authdb_unref(&module->db);
 }

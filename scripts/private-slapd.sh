@@ -113,6 +113,12 @@ moduleload syncprov
 moduleload pw-sha2
 moduleload argon2
 sizelimit unlimited
+# No "stats" log by default: slapd would format lines for every operation
+# and hand each to syslog(), which retries connecting to /dev/log per line
+# when no syslog daemon runs (none here); nothing reads them.  -d output
+# (slapd.log) is not affected.  XI_SLAPD_LOGLEVEL=stats restores slapd's
+# default, e.g. to compare.
+loglevel ${XI_SLAPD_LOGLEVEL:-0}
 CONF
 		if [ "$tls" = yes ]; then
 			cat <<CONF

@@ -111,6 +111,7 @@ extern const struct bench_driver bench_imap_driver;
 extern const struct bench_driver bench_imap_session_driver;
 extern const struct bench_driver bench_pop3_driver;
 extern const struct bench_driver bench_pop3_ntlm_driver;
+extern const struct bench_driver bench_imap_ntlm_driver;
 extern const struct bench_driver bench_ldap_search_driver;
 
 /* NTLMv2 client (bench_ntlm.c).  Messages are raw bytes. */

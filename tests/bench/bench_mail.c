@@ -1,5 +1,5 @@
 /* IMAP and POP3 logons on fresh TCP connections, the way a mail client
- * checks a mailbox: greeting, LOGIN (or USER/PASS, or AUTH NTLM), LOGOUT
+ * checks a mailbox: greeting, LOGIN (or USER/PASS, or AUTHENTICATE/AUTH NTLM), LOGOUT
  * (or QUIT), close.  A logon is timed from connect() to the server's OK for
  * the password. */
 #include "bench.h"
@@ -162,6 +162,66 @@ static enum bench_step pop3_ntlm_line(struct bench_conn *conn, const char *line)
 	return BENCH_ERROR;
 }
 
+/* IMAP AUTHENTICATE NTLM (RFC 3501 SASL continuations, no SASL-IR: the
+ * exchange Outlook performs): "+ ", the NEGOTIATE, "+ CHALLENGE", the
+ * AUTHENTICATE, then the tagged OK or NO. */
+static enum bench_step imap_ntlm_line(struct bench_conn *conn, const char *line)
+{
+	unsigned char raw[4096], msg[4096];
+	char b64[6000];
+	size_t len;
+	int clen;
+
+	switch (conn->state) {
+	case MAIL_GREETING:
+		if (strncmp(line, "* OK", 4) != 0 || bench_sendf(conn, "a AUTHENTICATE NTLM\r\n") < 0)
+			return BENCH_ERROR;
+		conn->state = MAIL_WAIT_NTLM_GO;
+		return BENCH_MORE;
+	case MAIL_WAIT_NTLM_GO:
+		if (line[0] != '+')
+			break;	/* refused at once (no NTLM here): the tagged line */
+		len = bench_ntlm_negotiate(raw, sizeof(raw));
+		if (len == 0 || bench_b64_encode(raw, len, b64, sizeof(b64)) < 0 ||
+		    bench_sendf(conn, "%s\r\n", b64) < 0)
+			return BENCH_ERROR;
+		conn->state = MAIL_WAIT_NTLM_CHALLENGE;
+		return BENCH_MORE;
+	case MAIL_WAIT_NTLM_CHALLENGE:
+		if (strncmp(line, "+ ", 2) != 0)
+			break;	/* refused before the challenge: the tagged line */
+		clen = bench_b64_decode(line + 2, raw, sizeof(raw));
+		if (clen <= 0)
+			return BENCH_ERROR;
+		len = bench_ntlm_authenticate(raw, (size_t)clen, conn->opts->domain,
+					      conn->user->name, conn->user->nt_hash, msg, sizeof(msg));
+		if (len == 0 || bench_b64_encode(msg, len, b64, sizeof(b64)) < 0 ||
+		    bench_sendf(conn, "%s\r\n", b64) < 0)
+			return BENCH_ERROR;
+		conn->state = MAIL_WAIT_LOGIN;
+		return BENCH_MORE;
+	case MAIL_WAIT_LOGIN:
+		break;
+	case MAIL_WAIT_LOGOUT:
+		if (strncmp(line, "b ", 2) == 0)
+			return BENCH_CLOSE;
+		return BENCH_MORE;	/* * BYE */
+	default:
+		return BENCH_ERROR;
+	}
+	/* MAIL_WAIT_LOGIN, or a refusal instead of a continuation */
+	if (line[0] == '*')
+		return BENCH_MORE;
+	if (bench_sendf(conn, "b LOGOUT\r\n") < 0)
+		return BENCH_ERROR;
+	conn->state = MAIL_WAIT_LOGOUT;
+	if (strncmp(line, "a OK", 4) == 0)
+		return BENCH_LOGON_OK;
+	if (strncmp(line, "a NO", 4) == 0)
+		return BENCH_LOGON_FAILED;
+	return BENCH_ERROR;
+}
+
 static void mail_close(struct bench_conn *conn)
 {
 	close(conn->fd);
@@ -169,6 +229,10 @@ static void mail_close(struct bench_conn *conn)
 
 const struct bench_driver bench_imap_driver = {
 	.name = "imap", .open = mail_open, .line = imap_line, .close = mail_close,
+};
+
+const struct bench_driver bench_imap_ntlm_driver = {
+	.name = "imap-ntlm", .open = mail_open, .line = imap_ntlm_line, .close = mail_close,
 };
 
 const struct bench_driver bench_pop3_driver = {

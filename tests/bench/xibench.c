@@ -5,7 +5,7 @@
  * Modes: auth-plain and auth-ntlm speak Dovecot's auth-client protocol on
  * its UNIX socket (the directory path without login processes); imap and
  * pop3 log on and out on fresh TCP connections (pop3-ntlm with MS-POP3's
- * AUTH NTLM); imap-session runs a whole IMAP session per connection
+ * AUTH NTLM, imap-ntlm with AUTHENTICATE NTLM); imap-session runs a whole IMAP session per connection
  * (bench_imap_session.c: LOGIN, SELECT, FETCH, SEARCH, STORE, LOGOUT) and
  * reports sessions/s, the latency of whole sessions and of every command;
  * ldap-search runs the search
@@ -57,7 +57,7 @@ struct bench_run {
 static const struct bench_driver *const drivers[] = {
 	&bench_auth_plain_driver, &bench_auth_ntlm_driver, &bench_imap_driver,
 	&bench_imap_session_driver,
-	&bench_pop3_driver, &bench_pop3_ntlm_driver, &bench_ldap_search_driver,
+	&bench_pop3_driver, &bench_pop3_ntlm_driver, &bench_imap_ntlm_driver, &bench_ldap_search_driver,
 };
 
 uint64_t bench_now_ns(void)
@@ -590,7 +590,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xibench --mode MODE --users FILE [options]\n"
-		"modes: auth-plain auth-ntlm (--socket PATH) | imap imap-session pop3 pop3-ntlm\n"
+		"modes: auth-plain auth-ntlm (--socket PATH) | imap imap-ntlm imap-session pop3 pop3-ntlm\n"
 		"       (--host H --port P)\n"
 		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid])\n"
 		"  -c, --connections N   concurrent connections (10)\n"

@@ -442,8 +442,19 @@ def dovecot(t, d):
             # Each unanswered try keeps slapd frozen for ldap_timeout, and a
             # refresh caught by the freeze starts over; a few logons with
             # slapd running between tries leave the refresh room to finish.
-            for _ in range(5):
+            # Freeze only once a logon was answered from the mirror's
+            # memory (the plugin's debug line), not after a guessed number
+            # of logons: a refresh still running would fall through to the
+            # frozen slapd.
+            def in_memory():
+                mark = dc.log_mark()
                 auth('EXAMPLE\\asmith', 'asmith-pw')
+                return "answered from the mirror's memory" in dc.wait_log(
+                    "answered from the mirror's memory", mark, timeout=2.0)
+            try:
+                wait_until(in_memory, SYNC_WAIT, 'a logon answered from memory')
+            except TimeoutError:
+                pass
             os.kill(d.pid, signal.SIGSTOP)
             try:
                 out = auth('EXAMPLE\\asmith', 'asmith-pw')

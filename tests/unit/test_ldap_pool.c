@@ -1,7 +1,7 @@
 /*
  * LDAP connection and pool logic that needs no server: URI checks, failover
  * over dead ports, typed errors naming every URI, slots released after a
- * failed open, bounds on the pool size.  Servers are in the integration
+ * failed open, bounds on the pool size, try_get never opening.  Servers are in the integration
  * suites (tests/integration/test_resolver.py).
  */
 #include <netinet/in.h>
@@ -108,6 +108,13 @@ int main(void)
 	       XI_LDAP_BIND_ERROR && err.status == XI_ERR_TEMP,
 	       "user bind with servers down: error, temporary (never a rejected password)");
 	tap_is_int(parsed, 0, "no result parsed");
+	/* The non-blocking checkout never opens a connection (the event-loop
+	 * caller must not wait for a connect) and leaves the slot free. */
+	conn = (struct xi_ldap_conn *)&ops;
+	tap_ok(xi_ldap_pool_try_get(pool, XI_POOL_BIND, &conn) == 0 && conn == NULL,
+	       "try_get with no open connection: none, at once");
+	tap_ok(xi_ldap_pool_try_get(pool, XI_POOL_SEARCH, &conn) == 0 && conn == NULL,
+	       "try_get again (search set): none, the slot was left free");
 	xi_ldap_pool_stats(pool, &st);
 	tap_is_int(st.waits, 0, "no caller waited for a slot: failed opens release them");
 	tap_is_int(st.opened, 0, "nothing opened");
