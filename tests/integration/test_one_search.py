@@ -24,8 +24,6 @@ from slapd import Slapd  # noqa: E402
 LOOP = build_path('tests', 'resolver-loop')
 XIDENT = build_path('tools', 'xident')
 
-MONITOR_DB = '\ndatabase monitor\naccess to * by * read\n'
-
 # twin: an account whose mailbox is named after it, while another owner's
 # mailbox shares that alias (two candidates in search 1: the fallback).
 EXTRA = '''dn: uid=twin,ou=EXAMPLE,ou=accounts,dc=example,dc=com
@@ -100,21 +98,6 @@ CASES = [
 ]
 
 
-def op_counts(uri):
-    """{'search': n, 'bind': n} slapd has initiated (cn=Monitor)."""
-    r = run(['ldapsearch', '-x', '-LLL', '-o', 'ldif-wrap=no', '-H', uri, '-s', 'one',
-             '-b', 'cn=Operations,cn=Monitor', '(objectClass=*)', 'monitorOpInitiated'])
-    out, cn = {}, None
-    for line in r.stdout.splitlines():
-        if line.startswith('dn: cn='):
-            cn = line[7:].split(',', 1)[0].lower()
-        elif line.startswith('monitorOpInitiated: ') and cn in ('search', 'bind'):
-            out[cn] = int(line.split(': ', 1)[1])
-    if set(out) != {'search', 'bind'}:
-        raise RuntimeError('cannot read slapd\'s operation counters: %s' % r.stderr.strip())
-    return out
-
-
 class Loop:
     """One resolver-loop: a long-lived resolver (its connection is made by
     the warm-up logon, so the counts below are the logons' own)."""
@@ -142,9 +125,9 @@ class Loop:
 def counted(d, loop, name, pw):
     """One logon and what slapd saw for it (less the second reading's own
     bind and search)."""
-    before = op_counts(d.uri)
+    before = d.op_counts()
     r, line = loop.logon(name, pw)
-    after = op_counts(d.uri)
+    after = d.op_counts()
     return r, line, after['search'] - before['search'] - 1, after['bind'] - before['bind'] - 1
 
 
@@ -246,15 +229,11 @@ def main():
             t.ok(False, 'resolver-loop built at %s' % LOOP)
             return
         d = Slapd()
-        d.stop()
-        conf = os.path.join(d.dir, 'slapd.conf')
-        with open(conf, 'a') as f:
-            f.write(MONITOR_DB)
-        d.start()
+        d.enable_monitor()
         pw = run(['slappasswd', '-h', '{SSHA}', '-s', 'twin-pw']).stdout.strip()
         r = d.modify(EXTRA % {'pw': pw})
         t.ok(r.returncode == 0, 'the twin entries added', r.stderr)
-        t.ok(op_counts(d.uri)['search'] > 0, 'slapd counts its operations (cn=Monitor)')
+        t.ok(d.op_counts()['search'] > 0, 'slapd counts its operations (cn=Monitor)')
         t.run('live bind', live, t, d, 'bind')
         t.run('live hash', live, t, d, 'hash')
         t.run('mirror', mirror_agrees, t, d)

@@ -57,6 +57,23 @@ def imap_logon(port, name, pw):
             pass
 
 
+def wait_synced(t, d, fn, what, timeout=SYNC_WAIT):
+    """Waits, slapd running, until fn()'s logon costs slapd no search: the
+    auth process's mirror is complete (slapd's cn=Monitor counters; each
+    reading is itself one search)."""
+    deadline = time.monotonic() + timeout
+    probes, cost = 0, None
+    while time.monotonic() < deadline:
+        probes += 1
+        before = d.op_counts()
+        fn()
+        cost = d.op_counts()['search'] - before['search'] - 1
+        if cost == 0:
+            break
+    return t.ok(cost == 0, '%s (%d probes)' % (what, probes),
+                'the last logon cost %r searches' % cost)
+
+
 def until_frozen(t, d, fn, want, what, timeout=SYNC_WAIT):
     """Probes fn() with slapd frozen until its answer starts with want."""
     deadline = time.monotonic() + timeout
@@ -73,6 +90,7 @@ def until_frozen(t, d, fn, want, what, timeout=SYNC_WAIT):
 with Tap() as t:
     root = make_root()
     with Slapd(ldif=[sample_ldif(root, uid=VMAIL_UID, gid=VMAIL_UID)]) as d:
+        d.enable_monitor()
         # The control: without the mirror a frozen slapd fails the logon
         # (within ldap_timeout), so the probes below can tell.
         live = Server(d, root, name='xidentd-live', password_mode='hash', ldap_timeout=2,
@@ -90,6 +108,7 @@ with Tap() as t:
         # Live first: the server works with slapd running.
         t.ok(pop3_logon(s.port, 'EXAMPLE\\jdoe', 'jdoe-pw').startswith('+OK'),
              'POP3 logon with slapd running')
+        wait_synced(t, d, pop3('EXAMPLE\\jdoe', 'jdoe-pw'), 'the mirror answers: a logon costs slapd no search')
         until_frozen(t, d, pop3('EXAMPLE\\jdoe', 'jdoe-pw'), '+OK',
                      'mirror in sync: POP3 logon while slapd is stopped')
         t.ok(frozen(d, imap('EXAMPLE\\asmith', 'asmith-pw')).startswith('OK'),
@@ -116,6 +135,8 @@ with Tap() as t:
         os.kill(s.proc.pid, signal.SIGHUP)
         wait_until(lambda: [p for p in s.children('xidentd-auth') if p not in old_auth],
                    timeout=20, what='a new auth process')
+        wait_synced(t, d, imap('EXAMPLE\\jdoe', 'jdoe-pw'),
+                    'after SIGHUP the new mirror answers: a logon costs slapd no search')
         until_frozen(t, d, imap('EXAMPLE\\jdoe', 'jdoe-pw'), 'OK',
                      'after SIGHUP the new auth process answers from its mirror')
         t.ok(frozen(d, pop3('jd.mirror@example.com', 'jdoe-pw')).startswith('+OK'),

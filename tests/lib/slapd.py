@@ -136,6 +136,32 @@ class Slapd:
         return subprocess.run([SCRIPT, 'status', self.dir], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL).returncode == 0
 
+    def enable_monitor(self):
+        """Adds slapd's cn=Monitor database (readable by anyone) and restarts
+        slapd with it, same data, same ports: op_counts() reads it."""
+        self.stop()
+        with open(os.path.join(self.dir, 'slapd.conf'), 'a') as f:
+            f.write('\ndatabase monitor\naccess to * by * read\n')
+        return self.start()
+
+    def op_counts(self):
+        """{'search': n, 'bind': n}: the operations slapd has initiated so far
+        (cn=Monitor; enable_monitor() first).  The read is itself a search,
+        counted in the value it returns."""
+        r = subprocess.run(['ldapsearch', '-x', '-LLL', '-o', 'ldif-wrap=no', '-H', self.uri,
+                            '-s', 'one', '-b', 'cn=Operations,cn=Monitor', '(objectClass=*)',
+                            'monitorOpInitiated'], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        out, cn = {}, None
+        for line in r.stdout.splitlines():
+            if line.startswith('dn: cn='):
+                cn = line[7:].split(',', 1)[0].lower()
+            elif line.startswith('monitorOpInitiated: ') and cn in ('search', 'bind'):
+                out[cn] = int(line.split(': ', 1)[1])
+        if set(out) != {'search', 'bind'}:
+            raise RuntimeError('cannot read slapd\'s operation counters: %s' % r.stderr.strip())
+        return out
+
     def log(self):
         try:
             with open(os.path.join(self.dir, 'slapd.log'), errors='replace') as f:
