@@ -317,10 +317,12 @@ static void run_command(struct net *n, struct conn *c, struct xd_imap_login *l,
 		const struct xi_imap_arg *user = cmd->args, *pass = user != NULL ? user->next : NULL;
 		if (cmd->argc != 2 || !arg_is_string(user) || !arg_is_string(pass)) {
 			sendf(n, c, "%s BAD LOGIN needs a user name and a password.", cmd->tag);
+			xi_imap_parser_release(l->parser); /* a password may be among them */
 			return;
 		}
 		if (!plaintext_ok(n, c)) {
 			refuse_plaintext(n, c, cmd->tag);
+			xi_imap_parser_release(l->parser); /* LOGINDISABLED: never read */
 			return;
 		}
 		set_name(l, user->str);

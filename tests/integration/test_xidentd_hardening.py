@@ -249,6 +249,8 @@ def test_no_password_left(t, d, root, mode):
     for what, pw, run in [
             ('IMAP LOGIN refused', 'jdoe-typo-pw',
              lambda: imap_session(imap_port, ['a1 LOGIN EXAMPLE\\jdoe jdoe-typo-pw'])),
+            ('IMAP LOGIN with a third argument (BAD)', 'jdoe-extra-pw',
+             lambda: imap_session(imap_port, ['a1 LOGIN EXAMPLE\\jdoe jdoe-extra-pw extra'])),
             ('IMAP LOGIN over TLS refused', 'cwhite-typo-pw',
              lambda: imaps_session(imaps_port, ['a1 LOGIN BRANCH\\cwhite\\helpdesk cwhite-typo-pw'], cert)),
             ('IMAP AUTHENTICATE PLAIN refused', 'asmith-typo-pw',
@@ -258,7 +260,7 @@ def test_no_password_left(t, d, root, mode):
              lambda: pop3_session(srv.port, ['USER EXAMPLE\\mmiller\\mike', 'PASS mmiller-typo-pw']))]:
         c, last = run()
         sessions.append(c)
-        if not t.ok(last.startswith('a1 NO') or last.startswith('-ERR'),
+        if not t.ok(last.startswith(('a1 NO', 'a1 BAD', '-ERR')),
                     '%s (password_mode = %s): refused, connection open' % (what, mode), last):
             continue
         net, auth = srv.children('xidentd-net'), srv.children('xidentd-auth')

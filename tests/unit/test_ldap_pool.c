@@ -113,8 +113,11 @@ int main(void)
 	conn = (struct xi_ldap_conn *)&ops;
 	tap_ok(xi_ldap_pool_try_get(pool, XI_POOL_BIND, &conn) == 0 && conn == NULL,
 	       "try_get with no open connection: none, at once");
-	tap_ok(xi_ldap_pool_try_get(pool, XI_POOL_SEARCH, &conn) == 0 && conn == NULL,
-	       "try_get again (search set): none, the slot was left free");
+	/* A slot try_get kept would make this bind wait for it (counted in
+	 * st.waits below) on the pool of one. */
+	tap_ok(xi_ldap_pool_user_bind(pool, "uid=x,dc=example,dc=com", "pw", 2, &ops, &err) ==
+	       XI_LDAP_BIND_ERROR && err.status == XI_ERR_TEMP,
+	       "a user bind after try_get: the bind slot was left free");
 	xi_ldap_pool_stats(pool, &st);
 	tap_is_int(st.waits, 0, "no caller waited for a slot: failed opens release them");
 	tap_is_int(st.opened, 0, "nothing opened");
