@@ -106,6 +106,10 @@ struct xi_resolution {
 	 * nothing is postponed.  A copy without secrets or delegates. */
 	struct xi_dir_entry *postponed;
 
+	/* Directory operations every name of this form costs before the
+	 * proof (even_out): 2 where an alias costs 2, else 1. */
+	unsigned pre_proof_ops;
+
 	unsigned ops;
 	struct xi_logon_result r;     /* resolved fields, filled as we go */
 	char mail_address[XI_NAME_MAX];
@@ -874,6 +878,10 @@ static void resolve_name(struct xi_resolution *res, const struct xi_logon_name *
 		rcpt_typed = n->mailbox;
 	}
 
+	/* A name that may be a recipient's alias or address costs two
+	 * operations when it is one (search 1, then its primary account). */
+	res->pre_proof_ops = two_step && rcpt_part != 0 ? 2 : 1;
+
 	trace(res, "name: form %s%s%s%s%s%s%s%s%s", xi_logon_form_name(n->form),
 	      n->domain[0] ? ", domain " : "", n->domain, n->account[0] ? ", account " : "",
 	      n->account, n->upn[0] ? ", name@suffix " : "", n->upn,
@@ -966,6 +974,51 @@ static void sanitize_login(char *out, size_t size, const char *a, const char *se
 	}
 }
 
+static bool search_owned(struct xi_resolution *res, struct verdict *v);
+
+/* design.md §3: nothing about the directory may show before the password
+ * is proven, the number of directory round trips included.  Every name of
+ * a form costs what its dearest kind costs (pre_proof_ops), made up with
+ * reads of a DN that does not exist.  A host that finishes before it
+ * checks an NTLM response has the postponed search made here, and two
+ * operations for every name. */
+static void even_out(struct xi_resolution *res, unsigned made, bool finish_before_proof)
+{
+	const struct xi_resolver *rv = res->resolver;
+	unsigned want = res->pre_proof_ops;
+	struct xi_dir_result dr;
+	struct xi_error err;
+	struct verdict v;
+
+	if (res->method == XI_METHOD_NONE)
+		return; /* a lookup: no password to guard */
+	if (finish_before_proof && res->method == XI_METHOD_NTLM) {
+		if (want < 2)
+			want = 2;
+		if (res->postponed != NULL && !res->decided) {
+			unsigned before = res->ops;
+
+			if (!search_owned(res, &v)) {
+				res->pre = v;
+				res->decided = true;
+			}
+			made += res->ops - before;
+			free(res->postponed);
+			res->postponed = NULL;
+		}
+	}
+	if (res->decided && res->pre.outcome == XI_OUTCOME_TEMPFAIL)
+		return;
+	for (; made < want; made++) {
+		xi_error_clear(&err);
+		if (xi_dir_read(rv->dir, rv->dummy_dn, false, false, &dr, &res->ops, &err) < 0)
+			return;
+		xi_dir_result_free(&dr);
+		trace(res, "before the proof: a read of %s, so that this name costs what every name of its form costs",
+		      rv->dummy_dn);
+	}
+}
+
 int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 	       xi_trace_fn *trace_fn, void *trace_ctx,
 	       struct xi_resolution **res_r, struct xi_error *err)
@@ -1017,6 +1070,7 @@ int xi_resolve(struct xi_resolver *rv, const struct xi_logon_request *req,
 		return 0;
 	}
 	resolve_name(res, &n);
+	even_out(res, res->ops, req->finish_before_proof);
 	if (!res->decided && res->postponed != NULL && !res->account_disabled)
 		trace(res, "if the password is proven: search 2 finds the mailboxes of %s and the rules above choose one",
 		      res->r.account_dn);

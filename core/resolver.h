@@ -59,6 +59,11 @@ struct xi_logon_request {
 	enum xi_protocol protocol;
 	enum xi_auth_method method;
 	const char *remote;        /* remote address, for events; may be NULL */
+	/* NTLM only: the host calls xi_finish before it has checked the
+	 * response (Dovecot's credentials lookup, where the mechanism verifies
+	 * afterwards), so everything xi_finish would search is searched in
+	 * xi_resolve, where it counts as before the proof (design.md §3). */
+	bool finish_before_proof;
 };
 
 /* Lengths bound what the directory may hand us; longer values are refused. */

@@ -284,6 +284,8 @@ static void credentials_run(struct xi_job *_job)
 	struct xi_error err;
 
 	logon_request(job, &req);
+	/* Dovecot's mechanism checks the response after this lookup. */
+	req.finish_before_proof = true;
 	xi_authdb_capture(&job->event);
 	job->resolve_ret = xi_resolve(job->resolver, &req, NULL, NULL, &res, &err);
 	if (job->resolve_ret < 0) {

@@ -288,17 +288,19 @@ def equal_cost(t, conf, mode):
                     (mode, known, unknown, a.get('ldap operations'))):
             t.diag(a['stdout'] + b['stdout'])
         t.eq(a.get('client'), b.get('client'), '%s: %s and %s get the same text' % (mode, known, unknown))
-    # A name that is only the alias of a mailbox costs one operation more
-    # than an unknown name: its primary account is read for what the proof
-    # needs (the bind DN, the hash).  Every account-form name, known or
-    # not, costs one search: the mailbox search of an account that search 1
-    # does not settle waits for the proof.
+    # A name that is only the alias of a mailbox has its primary account
+    # read before the proof (the bind DN, the hash); every other name of
+    # that form makes up for it, so an alias costs what an unknown name
+    # costs.  The mailbox search of an account that search 1 does not
+    # settle waits for the proof.
     a = resolve(conf, 'johnd', 'wrong-password')
     b = resolve(conf, 'nosuchalias', 'wrong-password')
     t.eq((a.get('outcome'), b.get('outcome'), a.get('client')), ('bad_credentials', 'bad_credentials', b.get('client')),
          '%s: johnd and nosuchalias both refused with the same text' % mode)
-    t.eq(int(a.get('ldap operations', '0')) - int(b.get('ldap operations', '0')), 1,
-         '%s: the alias johnd costs one operation more than nosuchalias (the primary account read)' % mode)
+    if not t.eq(a.get('ldap operations'), b.get('ldap operations'),
+                '%s: the alias johnd and nosuchalias cost the same LDAP operations (%s)' %
+                (mode, a.get('ldap operations'))):
+        t.diag(a['stdout'] + b['stdout'])
     # An alias two mailboxes share is refused before any proof (Exchange's
     # "Ambiguous Alias"), but it costs what an unknown name costs.
     a = resolve(conf, 'wong', 'wrong-password')
@@ -497,12 +499,12 @@ def main():
         # LDAP operations per logon (searches + binds), measured
         t.run('ops bind', ops_per_mode, t, bind_conf, 'bind', [
             ('EXAMPLE\\jdoe\\johnd', 'jdoe-pw', 2), ('EXAMPLE\\jdoe', 'jdoe-pw', 3),
-            ('johnd', 'jdoe-pw', 3), ('jdoe@example.com', 'jdoe-pw', 3),
-            ('EXAMPLE\\rjames', 'rjames-pw', 2), ('rjames', 'rjames-pw', 2), ('EXAMPLE\\bjones', 'bjones-pw', 2)])
+            ('johnd', 'jdoe-pw', 3), ('jdoe@example.com', 'jdoe-pw', 4),
+            ('EXAMPLE\\rjames', 'rjames-pw', 2), ('rjames', 'rjames-pw', 3), ('EXAMPLE\\bjones', 'bjones-pw', 2)])
         t.run('ops hash', ops_per_mode, t, hash_conf, 'hash', [
             ('EXAMPLE\\jdoe\\johnd', 'jdoe-pw', 1), ('EXAMPLE\\jdoe', 'jdoe-pw', 2),
-            ('johnd', 'jdoe-pw', 2), ('jdoe@example.com', 'jdoe-pw', 2),
-            ('EXAMPLE\\rjames', 'rjames-pw', 1), ('rjames', 'rjames-pw', 1), ('EXAMPLE\\bjones', 'bjones-pw', 1)])
+            ('johnd', 'jdoe-pw', 2), ('jdoe@example.com', 'jdoe-pw', 3),
+            ('EXAMPLE\\rjames', 'rjames-pw', 1), ('rjames', 'rjames-pw', 2), ('EXAMPLE\\bjones', 'bjones-pw', 1)])
         t.run('ad style', ad_style, t, d, [('bind', bind_conf), ('hash', hash_conf)])
         t.run('hostile values', hostile_values, t, d, bind_conf)
         t.run('injection', injection, t, bind_conf)
