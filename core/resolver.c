@@ -1099,6 +1099,30 @@ static bool quick_stored_hash(const char *stored)
 		quick_scheme(scheme);
 }
 
+/* The proof of a bind-mode logon from the bind's answer, whether the bind
+ * was made here or sent without waiting (xi_verify_password_continue). */
+static void bind_proof(struct xi_resolution *res, const char *dn, enum xi_dir_bind r,
+		       const struct xi_error *err)
+{
+	switch (r) {
+	case XI_DIR_BIND_OK:
+		res->proof = res->real_account ? PROOF_OK : PROOF_FAILED;
+		break;
+	case XI_DIR_BIND_REJECTED:
+		res->proof = PROOF_FAILED;
+		copy(res->proof_note, sizeof(res->proof_note), "the directory rejected the bind");
+		break;
+	case XI_DIR_BIND_ERROR:
+	default:
+		res->proof = PROOF_ERROR;
+		xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", dn, err->message);
+		break;
+	}
+	trace(res, "proof: bind as %s: %s", res->real_account ? dn : "a DN that does not exist",
+	      res->proof == PROOF_OK ? "accepted" : res->proof == PROOF_FAILED ? "rejected" :
+	      res->proof_note);
+}
+
 void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const char *password)
 {
 	size_t len = password != NULL ? strlen(password) : 0;
@@ -1122,23 +1146,8 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 		const char *dn = res->real_account ? res->bind_dn : rv->dummy_dn;
 
 		xi_error_clear(&err);
-		switch (xi_dir_verify_bind(rv->dir, dn, password, len, &res->ops, &err)) {
-		case XI_DIR_BIND_OK:
-			res->proof = res->real_account ? PROOF_OK : PROOF_FAILED;
-			break;
-		case XI_DIR_BIND_REJECTED:
-			res->proof = PROOF_FAILED;
-			copy(res->proof_note, sizeof(res->proof_note), "the directory rejected the bind");
-			break;
-		case XI_DIR_BIND_ERROR:
-		default:
-			res->proof = PROOF_ERROR;
-			xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", dn, err.message);
-			break;
-		}
-		trace(res, "proof: bind as %s: %s", res->real_account ? dn : "a DN that does not exist",
-		      res->proof == PROOF_OK ? "accepted" : res->proof == PROOF_FAILED ? "rejected" :
-		      res->proof_note);
+		bind_proof(res, dn, xi_dir_verify_bind(rv->dir, dn, password, len, &res->ops, &err),
+			   &err);
 		return;
 	}
 	if (!res->real_account) {
@@ -1170,30 +1179,6 @@ void xi_verify_password(struct xi_resolver *rv, struct xi_resolution *res, const
 	}
 	OPENSSL_cleanse(res->stored, sizeof(res->stored));
 	trace(res, "proof: userPassword hash: %s", rc == 1 ? "matches" : rc == 0 ? "does not match" :
-	      res->proof_note);
-}
-
-/* The proof of a bind-mode logon from the bind's answer, as
- * xi_verify_password sets it. */
-static void bind_proof(struct xi_resolution *res, const char *dn, enum xi_dir_bind r,
-		       const struct xi_error *err)
-{
-	switch (r) {
-	case XI_DIR_BIND_OK:
-		res->proof = res->real_account ? PROOF_OK : PROOF_FAILED;
-		break;
-	case XI_DIR_BIND_REJECTED:
-		res->proof = PROOF_FAILED;
-		copy(res->proof_note, sizeof(res->proof_note), "the directory rejected the bind");
-		break;
-	case XI_DIR_BIND_ERROR:
-	default:
-		res->proof = PROOF_ERROR;
-		xfmt(res->proof_note, sizeof(res->proof_note), "bind as %s: %s", dn, err->message);
-		break;
-	}
-	trace(res, "proof: bind as %s: %s", res->real_account ? dn : "a DN that does not exist",
-	      res->proof == PROOF_OK ? "accepted" : res->proof == PROOF_FAILED ? "rejected" :
 	      res->proof_note);
 }
 
