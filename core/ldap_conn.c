@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/time.h>
 
 
@@ -403,6 +404,24 @@ int xi_ldap_conn_fd(struct xi_ldap_conn *conn)
 	return fd;
 }
 
+bool xi_ldap_conn_closed_by_server(struct xi_ldap_conn *conn)
+{
+	struct pollfd p = { .fd = xi_ldap_conn_fd(conn), .events = POLLIN };
+
+	if (p.fd < 0) {
+		conn->broken = true;
+		return true;
+	}
+	/* An idle connection has nothing to read: input, a hang-up or an
+	 * error there is the server's end (a close after its idle timeout or
+	 * a restart, perhaps a Notice of Disconnection before it). */
+	if (poll(&p, 1, 0) > 0 && p.revents != 0) {
+		conn->broken = true;
+		return true;
+	}
+	return false;
+}
+
 static enum xi_ldap_bind_result user_bind_result(struct xi_ldap_conn *conn, const char *dn,
 						 int rc, struct xi_error *err)
 {
@@ -430,9 +449,15 @@ int xi_ldap_conn_user_bind_send(struct xi_ldap_conn *conn, const char *dn, const
 		*result_r = XI_LDAP_BIND_REJECTED;
 		return 0;
 	}
+	if (xi_ldap_conn_closed_by_server(conn)) {
+		xi_error_set(err, XI_ERR_TEMP, "%s: the server closed the idle connection: "
+			     "bind not sent", conn->uri);
+		return -1;
+	}
 	conn->ops++;
 	/* The request is encoded (password included) and written here; a
-	 * request this small never waits for the socket. */
+	 * request this small never waits for the socket, and a failed write
+	 * of it sent nothing. */
 	rc = ldap_sasl_bind(conn->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, msgid_r);
 	if (rc != LDAP_SUCCESS) {
 		conn_fail(conn, err, rc, "bind as", dn);

@@ -144,11 +144,13 @@ void xi_verify_password(struct xi_resolver *resolver, struct xi_resolution *res,
  * start: 0 when the proof is already made (hash mode, decided outcomes, an
  * empty password); 1 when a bind is on its way: call continue whenever
  * *fd_r is readable; -1 when it cannot start without waiting (no idle open
- * LDAP bind connection): call xi_verify_password elsewhere (a thread).
+ * LDAP bind connection) or the bind was not sent (the server had closed
+ * the idle connection): call xi_verify_password elsewhere (a thread).
  * The password may be wiped once start returned.  continue: 0 while
- * waiting, 1 once the proof is made, -1 when the connection turned out
- * broken before any answer (nothing proven: xi_verify_password elsewhere,
- * which opens a fresh one).  cancel gives the bind up (e.g. after
+ * waiting, 1 once the proof is made (a connection that broke after the
+ * bind was sent makes it a temporary failure: the password is not sent
+ * again, a directory counting failed attempts would count it twice).
+ * cancel gives the bind up (e.g. after
  * ldap_timeout): the proof becomes a temporary failure saying why.  wait is
  * freed by a continue that returns non-zero, or by cancel. */
 struct xi_bind_wait;

@@ -375,6 +375,15 @@ static void passdb_job_fail(struct passdb_job *job)
 		job->credentials_callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, job->request);
 }
 
+/* Main thread: Dovecot's answer for whichever lookup the job serves. */
+static void passdb_job_answer(struct passdb_job *job)
+{
+	if (job->plain_callback != NULL)
+		plain_answer(job);
+	else
+		credentials_answer(job);
+}
+
 static void passdb_job_done(struct xi_job *_job, bool ran)
 {
 	struct passdb_job *job = (struct passdb_job *)_job;
@@ -384,10 +393,8 @@ static void passdb_job_done(struct xi_job *_job, bool ran)
 		e_error(authdb_event(request), "xident: auth process stopping: "
 			"logon not resolved (temporary failure)");
 		passdb_job_fail(job);
-	} else if (job->plain_callback != NULL) {
-		plain_answer(job);
 	} else {
-		credentials_answer(job);
+		passdb_job_answer(job);
 	}
 	passdb_job_free(job);
 	auth_request_unref(&request);
@@ -421,21 +428,18 @@ static bool passdb_job_try_memory(struct passdb_job *job)
 		"in the auth process's main thread");
 	if (job->password != NULL)
 		OPENSSL_cleanse(job->password, strlen(job->password));
-	if (job->plain_callback != NULL)
-		plain_answer(job);
-	else
-		credentials_answer(job);
+	passdb_job_answer(job);
 	return TRUE;
 }
 
-/* The job to a resolver thread after all (the mirror or the connection
- * could not serve it here); the caller's reference on the request goes
- * with it. */
-static void passdb_job_to_thread(struct passdb_job *job)
+/* Runs the job where the module says: a resolver thread (answered later
+ * from the ioloop), here and now, or nowhere (the process is stopping).
+ * One reference on the request goes with the job: the caller's. */
+static void passdb_job_dispatch(struct passdb_job *job, bool module_blocking)
 {
 	struct auth_request *request = job->request;
 
-	switch (xi_authdb_where(job->db, FALSE)) {
+	switch (xi_authdb_where(job->db, module_blocking)) {
 	case XI_RUN_THREAD:
 		job->job.done = passdb_job_done;
 		if (xi_jobs_submit(xi_authdb_jobs(job->db), &job->job))
@@ -448,7 +452,7 @@ static void passdb_job_to_thread(struct passdb_job *job)
 		break;
 	case XI_RUN_HERE:
 		job->job.run(&job->job);
-		plain_answer(job);
+		passdb_job_answer(job);
 		break;
 	case XI_RUN_REFUSE:
 		e_error(authdb_event(request), "xident: auth process stopping: "
@@ -477,8 +481,12 @@ static void passdb_job_bind_stop(struct passdb_job *job)
 	DLLIST_REMOVE(&pending_binds, job);
 }
 
-/* The proof is made: phase 3, then Dovecot's answer, or a thread when the
- * outcome is a temporary failure a thread might not have. */
+/* The proof is made: phase 3, then Dovecot's answer.  retry_on_thread:
+ * no bind was sent (answered without one), so a temporary failure may go
+ * to a thread, which might not have it.  Once a bind was sent, the
+ * password is never sent again for this logon, whatever ended it (server
+ * gone, busy, timeout): a directory that counts failed attempts
+ * (ppolicy) would count the one attempt twice. */
 static void passdb_job_bind_finish(struct passdb_job *job, bool retry_on_thread)
 {
 	struct auth_request *request = job->request;
@@ -488,7 +496,7 @@ static void passdb_job_bind_finish(struct passdb_job *job, bool retry_on_thread)
 	xi_authdb_capture(NULL);
 	if (retry_on_thread && job->result.outcome == XI_OUTCOME_TEMPFAIL) {
 		passdb_job_forget_attempt(job);
-		passdb_job_to_thread(job);
+		passdb_job_dispatch(job, FALSE);
 		return;
 	}
 	xi_resolution_free(job->res);
@@ -573,7 +581,7 @@ static void bind_queue_kick(void)
 		return;
 	while ((job = bind_queue_pop()) != NULL) {
 		passdb_job_forget_attempt(job);
-		passdb_job_to_thread(job);
+		passdb_job_dispatch(job, FALSE);
 	}
 }
 
@@ -594,12 +602,7 @@ static void passdb_job_bind_input(struct passdb_job *job)
 	}
 	job->bind_wait = NULL;
 	passdb_job_bind_stop(job);
-	if (rc < 0) {
-		passdb_job_forget_attempt(job);
-		passdb_job_to_thread(job);
-	} else {
-		passdb_job_bind_finish(job, TRUE);
-	}
+	passdb_job_bind_finish(job, FALSE);
 	bind_queue_kick();
 }
 
@@ -669,33 +672,8 @@ static void passdb_job_start(struct passdb_job *job, bool module_blocking)
 		if (passdb_job_try_bind(job) != BIND_NOT_HERE)
 			return;
 	}
-	switch (xi_authdb_where(job->db, module_blocking)) {
-	case XI_RUN_THREAD:
-		job->job.done = passdb_job_done;
-		auth_request_ref(request);
-		if (xi_jobs_submit(xi_authdb_jobs(job->db), &job->job))
-			return;
-		e_error(authdb_event(request), "xident: %u logons already wait for a "
-			"resolver thread (queue limit; raise threads= or queue= in the "
-			"passdb args, or check the directory's speed): temporary failure",
-			job->db->queue_limit);
-		passdb_job_fail(job);
-		auth_request_unref(&request);
-		break;
-	case XI_RUN_HERE:
-		job->job.run(&job->job);
-		if (job->plain_callback != NULL)
-			plain_answer(job);
-		else
-			credentials_answer(job);
-		break;
-	case XI_RUN_REFUSE:
-		e_error(authdb_event(request), "xident: auth process stopping: "
-			"logon not resolved (temporary failure)");
-		passdb_job_fail(job);
-		break;
-	}
-	passdb_job_free(job);
+	auth_request_ref(request);
+	passdb_job_dispatch(job, module_blocking);
 }
 
 static void passdb_xident_verify_plain(struct auth_request *request, const char *password,
