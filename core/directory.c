@@ -95,11 +95,33 @@ int xi_dir_bind_poll(struct xi_dir_bind_wait *w, enum xi_dir_bind *result_r, str
 		return 0;
 	/* A connection that broke after the bind was sent is an answer too
 	 * (an error): the server may have seen the password, so it is not
-	 * sent again elsewhere.  The pool closes the connection. */
-	xi_ldap_pool_put(w->pool, w->conn);
-	free(w);
+	 * sent again elsewhere.  The connection stays checked out until
+	 * xi_dir_bind_again or xi_dir_bind_release. */
 	*result_r = dir_bind(r);
 	return 1;
+}
+
+int xi_dir_bind_again(struct xi_dir_bind_wait *w, const char *dn, const char *password,
+		      size_t password_len, enum xi_dir_bind *result_r, unsigned *ops,
+		      struct xi_error *err)
+{
+	enum xi_ldap_bind_result r;
+	int rc;
+
+	rc = xi_ldap_conn_user_bind_send(w->conn, dn, password, password_len, &w->msgid, &r, err);
+	if (rc == 0)
+		*result_r = dir_bind(r);
+	else if (rc > 0 && ops != NULL)
+		(*ops)++;
+	return rc;
+}
+
+void xi_dir_bind_release(struct xi_dir_bind_wait *w)
+{
+	if (w == NULL)
+		return;
+	xi_ldap_pool_put(w->pool, w->conn);
+	free(w);
 }
 
 void xi_dir_bind_cancel(struct xi_dir_bind_wait *w)
