@@ -19,7 +19,15 @@ that password reached slapd.  The relay can also
   finds it closed before sending anything, sends its password once on a
   new connection and logs on (a restarted or idle-timed-out slapd costs no
   failed logon).
+
+Then 60 logons pipelined on one auth-socket connection, right and wrong
+passwords interleaved, all waiting for the one bind connection
+(ldap_pool_size = 1): each bind goes out on the connection the previous
+answer came back on (held by the main thread, not returned to the pool in
+between); every answer is its own, every bind was sent from the main
+thread, and each right password reached slapd once per logon.
 """
+import base64
 import collections
 import os
 import socket
@@ -149,7 +157,7 @@ class CountingRelay:
 def instance(slapd, relay):
     d = Dovecot(passdb='passdb {\n  driver = xident\n  args = %(dir)s/xident.conf\n}',
                 userdb='userdb {\n  driver = prefetch\n}\n', modules=MODULES,
-                name='bindonce')
+                name='bindonce', auth_socket=True)
     slapd.write_config(path=os.path.join(d.dir, 'xident.conf'), uris=[relay.uri],
                        password_mode='bind', directory_mirror='yes', ldap_pool_size='1',
                        ldap_timeout='5')
@@ -214,6 +222,64 @@ def server_closed_idle(t, d, relay):
          '(found closed before sending, sent on a new connection)')
 
 
+def auth_pipelined(path, requests, timeout=60.0):
+    """Sends every (id, user, password) on one auth-client connection
+    before reading; returns {id: (OK|FAIL, {field: value})}."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    out = [b'VERSION\t1\t2\nCPID\t%d\n' % os.getpid()]
+    for rid, user, password in requests:
+        resp = base64.b64encode(b'\0' + user.encode() + b'\0' + password.encode())
+        out.append(b'AUTH\t%d\tPLAIN\tservice=imap\tsecured\tresp=%s\n' % (rid, resp))
+    s.sendall(b''.join(out))
+    got, buf = {}, b''
+    try:
+        while len(got) < len(requests):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                parts = line.decode('utf-8', 'replace').split('\t')
+                if parts[0] in ('OK', 'FAIL') and len(parts) > 1 and parts[1].isdigit():
+                    got[int(parts[1])] = (parts[0], dict(p.split('=', 1) if '=' in p else (p, '')
+                                                         for p in parts[2:]))
+    except OSError:
+        pass
+    s.close()
+    return got
+
+
+def pipelined_on_one_connection(t, d, relay):
+    users = [('EXAMPLE\\jdoe', 'jdoe-pw', 'johnd'), ('EXAMPLE\\asmith', 'asmith-pw', 'asmith'),
+             ('bjones', 'bjones-pw', 'bjones')]
+    t.ok(wait_bind_path(d), 'pipelined: binds are sent from the main thread', d.log_tail())
+    requests, want = [], {}
+    for k in range(60):
+        name, password, mailbox = users[k % 3]
+        wrong = (k // 3) % 2 == 1
+        requests.append((k + 1, name, 'nope' if wrong else password))
+        want[k + 1] = ('FAIL', None) if wrong else ('OK', mailbox)
+    right_jdoe = sum(1 for _, n, p in requests if p == RIGHT_PW.decode())
+    before = relay.count(RIGHT_PW)
+    mark = d.log_mark()
+    got = auth_pipelined(d.auth_socket, requests)
+    bad = [(i, w, got.get(i)) for i, w in want.items()
+           if got.get(i) is None or got[i][0] != w[0] or
+           (w[1] is not None and got[i][1].get('user') != w[1]) or
+           got[i][1].get('code') == 'temp_fail']
+    t.ok(not bad, '60 pipelined logons, one bind connection: each answer is its own',
+         '\n'.join(map(repr, bad[:10])))
+    wait_until(lambda: d.log_since(mark).count(BIND) >= len(requests), 10.0, 'debug lines')
+    log = d.log_since(mark)
+    t.eq((log.count(BIND), log.count(BIND_THREAD)), (len(requests), 0),
+         'pipelined: every bind sent and answered on the main thread (queued ones on the connection that just answered)')
+    t.eq(relay.count(RIGHT_PW) - before, right_jdoe,
+         'pipelined: each right password reached slapd once per logon')
+
+
 with Tap() as t:
     for m in MODULES:
         if not os.path.exists(m):
@@ -230,6 +296,7 @@ with Tap() as t:
         d.start()
         t.run('cut after send', cut_after_send, t, d, relay)
         t.run('server closed the idle connection', server_closed_idle, t, d, relay)
+        t.run('pipelined', pipelined_on_one_connection, t, d, relay)
         t.eq(d.crashes(), [], 'no Fatal/Panic in the log')
     finally:
         d.stop()
