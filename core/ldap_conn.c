@@ -226,6 +226,21 @@ static int probe(struct xi_ldap_conn *conn, struct xi_error *err)
 	return 0;
 }
 
+/* A user-bind connection reads each answer with one read() instead of
+ * libldap's two (the header, then the rest): liblber's read-ahead layer
+ * above the socket (below TLS).  Only there: a bind connection has one
+ * answer outstanding at a time, so nothing it buffers waits unseen while
+ * the caller watches the fd (xi_ldap_conn_closed_by_server looks at the
+ * buffer too).  Without it the connection works as before. */
+static void read_ahead(struct xi_ldap_conn *conn)
+{
+	Sockbuf *sb = NULL;
+
+	if (ldap_get_option(conn->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL)
+		(void)ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER,
+					 NULL);
+}
+
 int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, bool bind,
 			  struct xi_ldap_conn **conn_r, struct xi_error *err)
 {
@@ -282,6 +297,8 @@ int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, boo
 	} else if (probe(conn, err) < 0) {
 		goto fail;
 	}
+	if (!bind)
+		read_ahead(conn);
 	*conn_r = conn;
 	return 0;
 fail:
@@ -407,8 +424,15 @@ int xi_ldap_conn_fd(struct xi_ldap_conn *conn)
 bool xi_ldap_conn_closed_by_server(struct xi_ldap_conn *conn)
 {
 	struct pollfd p = { .fd = xi_ldap_conn_fd(conn), .events = POLLIN };
+	Sockbuf *sb = NULL;
 
 	if (p.fd < 0) {
+		conn->broken = true;
+		return true;
+	}
+	/* read ahead already (see read_ahead) */
+	if (ldap_get_option(conn->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL &&
+	    ber_sockbuf_ctrl(sb, LBER_SB_OPT_DATA_READY, NULL) > 0) {
 		conn->broken = true;
 		return true;
 	}
