@@ -85,7 +85,7 @@ int main(void)
 	 * message starts a new exchange that knows, for one more max age. */
 	{
 		struct xd_ntlm_table *tt = xd_ntlm_table_new(2, 2, 1000);
-		struct xd_ntlm_exchange *x;
+		struct xd_ntlm_exchange *x = NULL;
 		tap_ok(tt != NULL && take(tt, 1, "192.0.2.1", 0, &x) && !xd_ntlm_exchange_after_expiry(x),
 		       "tombstones: a first exchange follows no expiry");
 		*xd_ntlm_exchange_sasl(x) = xi_ntlm_sasl_new(&settings, true);
