@@ -21,6 +21,7 @@
  */
 #include "ntlm_server.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,10 +40,6 @@ enum server_state { ST_NEW, ST_CHALLENGED, ST_AUTHENTICATED, ST_DONE };
 struct xi_ntlm_server {
 	bool allow_v1;
 	unsigned window;
-	char nb_domain[NAME_MAX_BYTES + 1];
-	char dns_domain[NAME_MAX_BYTES + 1];
-	char nb_computer[NAME_MAX_BYTES + 1];
-	char dns_computer[NAME_MAX_BYTES + 1];
 
 	enum server_state state;
 	bool names_ok;                  /* user/domain/workstation decoded */
@@ -55,10 +52,19 @@ struct xi_ntlm_server {
 	size_t negotiate_len, challenge_len, authenticate_len;
 	struct xi_ntlm_authenticate auth;  /* points into authenticate */
 
+	/* The names last: public text, and 5.6 KB that neither needs zeroing
+	 * when the exchange starts (each is written before it is read) nor
+	 * wiping when it ends; the fields above are both. */
+	char nb_domain[NAME_MAX_BYTES + 1];
+	char dns_domain[NAME_MAX_BYTES + 1];
+	char nb_computer[NAME_MAX_BYTES + 1];
+	char dns_computer[NAME_MAX_BYTES + 1];
 	char user[ID_UTF8_MAX];
 	char domain[ID_UTF8_MAX];
 	char workstation[ID_UTF8_MAX];
 };
+
+#define SERVER_STATE_SIZE offsetof(struct xi_ntlm_server, nb_domain)
 
 const char *xi_ntlm_failure_name(enum xi_ntlm_failure f)
 {
@@ -93,9 +99,11 @@ struct xi_ntlm_server *xi_ntlm_server_new(const struct xi_ntlm_settings *setting
 
 	if (settings == NULL)
 		return NULL;
-	srv = calloc(1, sizeof(*srv));
+	srv = malloc(sizeof(*srv));
 	if (srv == NULL)
 		return NULL;
+	memset(srv, 0, SERVER_STATE_SIZE);
+	srv->user[0] = srv->domain[0] = srv->workstation[0] = '\0';
 	srv->allow_v1 = settings->allow_v1;
 	srv->window = settings->timestamp_window;
 	/* impacket refuses a challenge without the NetBIOS computer name, so
@@ -119,7 +127,7 @@ void xi_ntlm_server_free(struct xi_ntlm_server *srv)
 	OPENSSL_clear_free(srv->negotiate, srv->negotiate_len);
 	OPENSSL_clear_free(srv->challenge, srv->challenge_len);
 	OPENSSL_clear_free(srv->authenticate, srv->authenticate_len);
-	OPENSSL_cleanse(srv, sizeof(*srv));
+	OPENSSL_cleanse(srv, SERVER_STATE_SIZE);
 	free(srv);
 }
 
@@ -365,7 +373,8 @@ static int build_identity(const struct xi_ntlm_server *srv, struct identity *id,
 	char upper[ID_UTF8_MAX * 2];
 	int n;
 
-	memset(id, 0, sizeof(*id));
+	/* Only the counts: every spelling is written before it is read. */
+	id->nusers = id->ndomains = 0;
 	if (xi_utf8_upper(srv->user, upper, sizeof(upper), err) < 0)
 		return -1;
 	n = xi_utf8_to_utf16le(upper, strlen(upper), id->user[0], ID16_MAX, err);
@@ -504,7 +513,7 @@ out:
 	OPENSSL_cleanse(ntowf, sizeof(ntowf));
 	OPENSSL_cleanse(proof, sizeof(proof));
 	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(id, sizeof(*id));
+	/* The identity holds the user's and domain's names, nothing secret. */
 	free(id);
 	return f;
 }
