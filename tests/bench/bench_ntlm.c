@@ -285,26 +285,25 @@ size_t bench_ntlm_authenticate_user(const unsigned char *chal, size_t chal_len,
 
 bool bench_nt_hash(const char *password, unsigned char out[16])
 {
-	/* MD4 lives in OpenSSL's legacy provider; load it into a private
-	 * library context so the process default stays untouched. */
+	/* MD4 lives in OpenSSL's legacy provider: loaded once into a private
+	 * library context (the process default stays untouched) and kept, so
+	 * that a users file without NT hashes costs one MD4 per user. */
+	static OSSL_LIB_CTX *ctx;
+	static EVP_MD *md4;
 	unsigned char utf16[1024];
 	size_t len = to_utf16le(password, false, utf16, sizeof(utf16));
-	OSSL_LIB_CTX *ctx;
-	OSSL_PROVIDER *legacy;
-	EVP_MD *md4 = NULL;
 	unsigned int outlen = 16;
-	bool ok = false;
 
-	if (len == (size_t)-1 || (ctx = OSSL_LIB_CTX_new()) == NULL)
+	if (len == (size_t)-1)
 		return false;
-	legacy = OSSL_PROVIDER_load(ctx, "legacy");
-	if (legacy != NULL && (md4 = EVP_MD_fetch(ctx, "MD4", NULL)) != NULL)
-		ok = EVP_Digest(utf16, len, out, &outlen, md4, NULL) == 1;
-	EVP_MD_free(md4);
-	if (legacy != NULL)
-		OSSL_PROVIDER_unload(legacy);
-	OSSL_LIB_CTX_free(ctx);
-	return ok;
+	if (md4 == NULL) {
+		if (ctx == NULL && (ctx = OSSL_LIB_CTX_new()) == NULL)
+			return false;
+		if (OSSL_PROVIDER_load(ctx, "legacy") == NULL ||
+		    (md4 = EVP_MD_fetch(ctx, "MD4", NULL)) == NULL)
+			return false;
+	}
+	return EVP_Digest(utf16, len, out, &outlen, md4, NULL) == 1 && outlen == 16;
 }
 
 int bench_b64_encode(const unsigned char *in, size_t len, char *out, size_t cap)
