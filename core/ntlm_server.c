@@ -443,7 +443,7 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 	struct xi_ntlm_buf parts[2];
 	uint8_t ntowf[16] = { 0 }, proof[16] = { 0 }, key[16] = { 0 };
 	const uint8_t *want, *lm_cc = NULL;
-	bool lmv2 = a->nt.len == 0, found = false;
+	bool lmv2 = a->nt.len == 0, found = false, need_key = session_base_key != NULL;
 	enum xi_ntlm_failure f = XI_NTLM_OK;
 	size_t i, j;
 	uint64_t now, diff, window;
@@ -454,6 +454,15 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 	if (build_identity(srv, id, err) < 0) {
 		free(id);
 		return XI_NTLM_MALFORMED;
+	}
+	if (!lmv2 && !need_key) {
+		/* The MIC is keyed with the session key: derive it when one is
+		 * announced (parsed once already in authenticate). */
+		if (xi_ntlm_parse_v2_blob(a->nt.data + 16, a->nt.len - 16u, &blob, err) < 0) {
+			free(id);
+			return XI_NTLM_MALFORMED;
+		}
+		need_key = blob.has_av_flags && (blob.av_flags & XI_MSV_AV_FLAG_MIC_PRESENT);
 	}
 	parts[0] = (struct xi_ntlm_buf){ srv->server_challenge, 8 };
 	if (lmv2) {
@@ -476,7 +485,7 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 			}
 			if (CRYPTO_memcmp(proof, want, 16) == 0 && !found) {
 				struct xi_ntlm_buf kp = { proof, 16 };
-				if (xi_ntlm_hmac_md5(ntowf, 16, &kp, 1, key, err) < 0) {
+				if (need_key && xi_ntlm_hmac_md5(ntowf, 16, &kp, 1, key, err) < 0) {
 					f = XI_NTLM_INTERNAL;
 					goto out;
 				}
@@ -508,7 +517,8 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 				goto out;
 		}
 	}
-	memcpy(session_base_key, key, 16);
+	if (session_base_key != NULL)
+		memcpy(session_base_key, key, 16);
 out:
 	OPENSSL_cleanse(ntowf, sizeof(ntowf));
 	OPENSSL_cleanse(proof, sizeof(proof));
@@ -537,7 +547,7 @@ static enum xi_ntlm_failure verify_v1(struct xi_ntlm_server *srv, const uint8_t 
 		return XI_NTLM_INTERNAL;
 	if (CRYPTO_memcmp(expect, a->nt.data, 24) != 0 || !hash_known)
 		f = fail(err, XI_NTLM_BAD_RESPONSE, XI_ERR_DENIED, "NTLMv1 response does not match (wrong password or user)");
-	else if (xi_ntlm_md4(nt_hash, 16, session_base_key, err) < 0)
+	else if (session_base_key != NULL && xi_ntlm_md4(nt_hash, 16, session_base_key, err) < 0)
 		f = XI_NTLM_INTERNAL;
 	OPENSSL_cleanse(expect, sizeof(expect));
 	return f;
