@@ -174,8 +174,6 @@ void xi_authdb_unref(struct xi_authdb **_db)
 	xi_authdb_close_jobs(db);
 	if (--db->refcount > 0)
 		return;
-	if (db->dir != NULL)
-		xi_dir_destroy(db->dir);
 	xi_resolver_destroy(db->memory_resolver);
 	xi_resolver_destroy(db->resolver);
 	xi_config_free(db->cfg);
@@ -185,11 +183,11 @@ void xi_authdb_unref(struct xi_authdb **_db)
 	i_free(db);
 }
 
-struct xi_directory *xi_authdb_directory(struct xi_authdb *db, struct xi_error *err)
+struct xi_directory *xi_authdb_directory(struct xi_authdb *db, struct xi_error *err ATTR_UNUSED)
 {
-	if (db->dir == NULL && xi_directory_ldap_create(db->cfg, &db->dir, err) < 0)
-		db->dir = NULL;
-	return db->dir;
+	/* The passdb's resolver's: a userdb of its own would hold a second
+	 * LDAP pool, and never use the mirror. */
+	return xi_resolver_directory(db->resolver);
 }
 
 enum xi_authdb_run xi_authdb_where(struct xi_authdb *db, bool module_blocking)
