@@ -199,7 +199,7 @@ static bool parse_hex16(const char *s, unsigned char out[16])
 	return strlen(s) == 32;
 }
 
-static int load_users(struct bench_run *run, const char *path, bool need_nt)
+static int load_users(struct bench_run *run, const char *path, bool need_nt, const char *domain)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024];
@@ -243,6 +243,8 @@ static int load_users(struct bench_run *run, const char *path, bool need_nt)
 			fprintf(stderr, "xibench: no NT hash for %s and MD4 is unavailable\n", name);
 			goto fail;
 		}
+		if (need_nt && domain != NULL)
+			u->has_ntowfv2 = bench_ntlm_ntowfv2(domain, u->name, u->nt_hash, u->ntowfv2);
 	}
 	fclose(f);
 	if (run->user_count == 0) {
@@ -692,7 +694,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (load_users(&run, users_path, strstr(run.opts.mode, "ntlm") != NULL) < 0)
+	if (load_users(&run, users_path, strstr(run.opts.mode, "ntlm") != NULL, run.opts.domain) < 0)
 		return 1;
 	if (run.driver->command_count > 0 &&
 	    (run.command_lat = calloc(run.driver->command_count, sizeof(*run.command_lat))) == NULL)
