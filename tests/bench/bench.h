@@ -33,6 +33,8 @@ struct bench_opts {
 	const char *ldap_bind_dn;
 	const char *ldap_bind_pw;
 	const char *ldap_attr;		/* attribute the user name is matched on */
+	const char *ldap_filter;	/* filter template, %u = the escaped user name (NULL: the lookup passdb's) */
+	const char *ldap_attrs;		/* comma-separated attributes asked for (NULL: userPassword) */
 	const char *service;		/* auth modes: service=... */
 	const char *domain;		/* NTLM domain */
 	unsigned connections;

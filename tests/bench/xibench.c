@@ -594,7 +594,8 @@ static void usage(FILE *f)
 		"usage: xibench --mode MODE --users FILE [options]\n"
 		"modes: auth-plain auth-ntlm (--socket PATH) | imap imap-ntlm imap-session pop3 pop3-ntlm\n"
 		"       (--host H --port P)\n"
-		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid])\n"
+		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid]\n"
+		"                    [--ldap-filter TEMPLATE (%%u = escaped name)] [--ldap-attrs a,b,...])\n"
 		"  -c, --connections N   concurrent connections (10)\n"
 		"  -d, --duration S      seconds measured (5)\n"
 		"  -w, --warmup S        seconds run before measuring (0.5)\n"
@@ -622,6 +623,8 @@ int main(int argc, char **argv)
 		{ "bind-dn", required_argument, NULL, 'D' },
 		{ "bind-pw", required_argument, NULL, 'W' },
 		{ "attr", required_argument, NULL, 'a' },
+		{ "ldap-filter", required_argument, NULL, 'F' },
+		{ "ldap-attrs", required_argument, NULL, 'A' },
 		{ "service", required_argument, NULL, 'S' },
 		{ "domain", required_argument, NULL, 'N' },
 		{ "label", required_argument, NULL, 'l' },
@@ -655,6 +658,8 @@ int main(int argc, char **argv)
 		case 'D': run.opts.ldap_bind_dn = optarg; break;
 		case 'W': run.opts.ldap_bind_pw = optarg; break;
 		case 'a': run.opts.ldap_attr = optarg; break;
+		case 'F': run.opts.ldap_filter = optarg; break;
+		case 'A': run.opts.ldap_attrs = optarg; break;
 		case 'S': run.opts.service = optarg; break;
 		case 'N': run.opts.domain = optarg; break;
 		case 'l': run.opts.label = optarg; break;
