@@ -16,6 +16,7 @@ static const struct xi_attrmap maps[] = {
 		.mailbox_class = "xidentMailbox",
 		.custom_class = "xidentCustomRecipient",
 		.dl_class = "xidentDistributionList",
+		.names_imply_class = true,
 		.domain = "xidentDomain",
 		.account_name = "xidentAccountName",
 		.upn = "xidentUserPrincipalName",

@@ -69,6 +69,14 @@ struct xi_attrmap {
 	 * attribute (AD: a user with msExchHomeServerName has a mailbox, a
 	 * mail-enabled user without one is a custom recipient). */
 	const char *mailbox_marker;
+	/* The schema allows the account attributes (name, UPN) only on
+	 * account_class entries and the alias and primary account only on the
+	 * recipient classes, so a search by them need not also test
+	 * objectClass: that term makes the server read the largest index list
+	 * of the directory (measured with slapd, tests/bench/search-cost: it
+	 * was two thirds of a logon's search).  Entries are still classified by
+	 * the objectClass values they return. */
+	bool names_imply_class;
 
 	/* account */
 	const char *domain;            /* NULL: not stored; accounts belong to default_domains */

@@ -131,7 +131,7 @@
 	X(MAX_NTLM_EXCHANGES_PER_SOURCE, "max_ntlm_exchanges_per_source", XI_CT_INT, "0", 0, "0..1000000", \
 	  "xidentd: NTLM exchanges (NEGOTIATE sent, AUTHENTICATE not yet answered) held at once for one remote address, further ones getting a temporary failure; 0: max_connections_per_source (one per connection).") \
 	X(NTLM_EXCHANGE_TIMEOUT, "ntlm_exchange_timeout", XI_CT_INT, "30", 0, "1..3600", \
-	  "xidentd: seconds an NTLM exchange may wait for the client's AUTHENTICATE before it is dropped.") \
+	  "xidentd: seconds an NTLM exchange may wait for the client's AUTHENTICATE before it is dropped; a later AUTHENTICATE is refused as event 13004 outcome=ntlm_timeout.") \
 	X(MAX_FAILED_LOGONS, "max_failed_logons", XI_CT_INT, "3", 0, "1..100", \
 	  "xidentd: failed logons after which a connection is closed.") \
 	X(LOGON_FAILURE_DELAY, "logon_failure_delay", XI_CT_INT, "500", 0, "0..60000", \

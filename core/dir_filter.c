@@ -81,40 +81,62 @@ static void fb_recipient_classes(struct fbuf *f, const struct xi_attrmap *m)
 	fb_add(f, ")");
 }
 
+/* (|(attr=v1)(attr=v2)...), or (attr=v1) alone: slapd evaluates an OR of
+ * one term as an OR (measured: a fifth of the search's work). */
+static void fb_any_of(struct fbuf *f, const char *attr, const char *const *values, size_t n)
+{
+	size_t i;
+
+	if (n != 1)
+		fb_add(f, "(|");
+	for (i = 0; i < n; i++)
+		fb_eq(f, attr, values[i]);
+	if (n != 1)
+		fb_add(f, ")");
+}
+
 static int build_filter(const struct xi_attrmap *m, const struct xi_dir_query *q, struct fbuf *f)
 {
+	bool implied = m->names_imply_class;
 	int parts = 0;
-	size_t i;
 
 	fb_add(f, "(|");
 	if (q->account != NULL && m->account_class != NULL && m->account_name != NULL) {
-		fb_add(f, "(&");
-		fb_class(f, m->account_class);
+		bool by_domain = m->domain != NULL && q->domain_count > 0;
+
+		if (!implied || by_domain)
+			fb_add(f, "(&");
+		if (!implied)
+			fb_class(f, m->account_class);
 		fb_eq(f, m->account_name, q->account);
-		if (m->domain != NULL && q->domain_count > 0) {
-			fb_add(f, "(|");
-			for (i = 0; i < q->domain_count; i++)
-				fb_eq(f, m->domain, q->domains[i]);
+		if (by_domain)
+			fb_any_of(f, m->domain, q->domains, q->domain_count);
+		if (!implied || by_domain)
 			fb_add(f, ")");
-		}
-		fb_add(f, ")");
 		parts++;
 	}
 	if (q->upn != NULL && m->account_class != NULL && m->upn != NULL) {
-		fb_add(f, "(&");
-		fb_class(f, m->account_class);
+		if (!implied) {
+			fb_add(f, "(&");
+			fb_class(f, m->account_class);
+		}
 		fb_eq(f, m->upn, q->upn);
-		fb_add(f, ")");
+		if (!implied)
+			fb_add(f, ")");
 		parts++;
 	}
 	if (q->alias != NULL && m->alias != NULL) {
-		fb_add(f, "(&");
-		fb_recipient_classes(f, m);
+		if (!implied) {
+			fb_add(f, "(&");
+			fb_recipient_classes(f, m);
+		}
 		fb_eq(f, m->alias, q->alias);
-		fb_add(f, ")");
+		if (!implied)
+			fb_add(f, ")");
 		parts++;
 	}
 	if (q->mail != NULL && m->mail != NULL) {
+		/* Accounts (inetOrgPerson) carry mail too: always by class. */
 		fb_add(f, "(&");
 		fb_recipient_classes(f, m);
 		fb_eq(f, m->mail, q->mail);
@@ -122,13 +144,16 @@ static int build_filter(const struct xi_attrmap *m, const struct xi_dir_query *q
 		parts++;
 	}
 	if (q->owner_key != NULL && m->primary_account != NULL && m->mailbox_class != NULL) {
-		fb_add(f, "(&");
-		fb_class(f, m->mailbox_class);
+		if (!implied) {
+			fb_add(f, "(&");
+			fb_class(f, m->mailbox_class);
+		}
 		if (m->link_kind == XI_LINK_SID)
 			fb_eq_sid(f, m->primary_account, q->owner_key);
 		else
 			fb_eq(f, m->primary_account, q->owner_key);
-		fb_add(f, ")");
+		if (!implied)
+			fb_add(f, ")");
 		parts++;
 	}
 	if (q->sid_key != NULL && m->account_class != NULL && m->account_sid != NULL) {

@@ -3,6 +3,7 @@
  * and thin operation wrappers that turn libldap's codes into typed errors.
  */
 #include "ldap_conn.h"
+#include "ldap_wipe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,8 @@ static int service_bind(struct xi_ldap_conn *conn, struct xi_error *err)
 	struct berval cred = { .bv_len = strlen(pw), .bv_val = (char *)pw };
 	int rc;
 
+	if (xi_ldap_wipe_writes(conn->ld, err) < 0)
+		return -1;
 	conn->ops++;
 	rc = ldap_sasl_bind_s(conn->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
@@ -278,6 +281,9 @@ int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, boo
 		goto fail;
 	}
 	conn->tls = ldaps;
+	/* Before the first request that carries a password (ldap_wipe.h). */
+	if (xi_ldap_wipe_writes(conn->ld, err) < 0)
+		goto fail;
 	if (starttls) {
 		conn->ops++;
 		rc = ldap_start_tls_s(conn->ld, NULL, NULL);
@@ -400,6 +406,8 @@ enum xi_ldap_bind_result xi_ldap_conn_user_bind(struct xi_ldap_conn *conn, const
 		xi_error_set(err, XI_OK, "empty DN or password: not sent (it would be an anonymous bind)");
 		return XI_LDAP_BIND_REJECTED;
 	}
+	if (xi_ldap_wipe_writes(conn->ld, err) < 0)
+		return XI_LDAP_BIND_ERROR;
 	conn->ops++;
 	rc = ldap_sasl_bind_s(conn->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
@@ -476,6 +484,10 @@ int xi_ldap_conn_user_bind_send(struct xi_ldap_conn *conn, const char *dn, const
 	if (xi_ldap_conn_closed_by_server(conn)) {
 		xi_error_set(err, XI_ERR_TEMP, "%s: the server closed the idle connection: "
 			     "bind not sent", conn->uri);
+		return -1;
+	}
+	if (xi_ldap_wipe_writes(conn->ld, err) < 0) {
+		conn->broken = true;
 		return -1;
 	}
 	conn->ops++;

@@ -6,27 +6,39 @@
 #include "ntlm_crypto.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/provider.h>
 
 #include "ntlm_server.h"
 #include "unicode.h"
 
-/* The private context for MD4/DES/RC4: built once, then only read (OpenSSL's
- * library contexts are safe to fetch from concurrently).  Never freed: it
- * lives as long as the process, like OpenSSL's own default context. */
-static pthread_once_t legacy_once = PTHREAD_ONCE_INIT;
-static OSSL_LIB_CTX *legacy_ctx;
+/* Every algorithm is fetched once, on first use, and then only read:
+ * fetching by name per call (what HMAC(EVP_md5(), ...) and an EVP_MAC with a
+ * digest parameter do) cost more than the MD5 work of an NTLMv2 check.
+ * The legacy provider (MD4/DES/RC4) lives in a private library context.
+ * Nothing here is ever changed after the once, and fetched EVP_MD /
+ * EVP_CIPHER objects may be shared between threads; never freed: they live
+ * as long as the process, like OpenSSL's own default context. */
+struct algorithms {
+	EVP_MD *md5;
+	OSSL_LIB_CTX *legacy;   /* NULL: the legacy provider did not load */
+	EVP_MD *md4;
+	EVP_CIPHER *des_ecb, *rc4;
+};
 
-static void legacy_init(void)
+static pthread_once_t algorithms_once = PTHREAD_ONCE_INIT;
+static struct algorithms algorithms;
+
+static void algorithms_init(void)
 {
-	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+	OSSL_LIB_CTX *ctx;
 
+	algorithms.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	ctx = OSSL_LIB_CTX_new();
 	if (ctx == NULL)
 		return;
 	if (OSSL_PROVIDER_load(ctx, "legacy") == NULL ||
@@ -34,72 +46,105 @@ static void legacy_init(void)
 		OSSL_LIB_CTX_free(ctx);
 		return;
 	}
-	legacy_ctx = ctx;
+	algorithms.legacy = ctx;
+	algorithms.md4 = EVP_MD_fetch(ctx, "MD4", NULL);
+	algorithms.des_ecb = EVP_CIPHER_fetch(ctx, "DES-ECB", NULL);
+	algorithms.rc4 = EVP_CIPHER_fetch(ctx, "RC4", NULL);
 }
 
-static OSSL_LIB_CTX *legacy(struct xi_error *err)
+static const struct algorithms *fetched(void)
 {
-	pthread_once(&legacy_once, legacy_init);
-	if (legacy_ctx == NULL)
-		xi_error_set(err, XI_ERR_UNSUPPORTED,
-			     "OpenSSL legacy provider unavailable (needed for MD4/DES/RC4: NT hashes, NTLMv1, NTLM key exchange)");
-	return legacy_ctx;
+	pthread_once(&algorithms_once, algorithms_init);
+	return &algorithms;
 }
 
-/* HMAC fetched once: fetching per call cost more than the MAC itself (about
- * 5 us against 1 us here).  Immutable after the once; EVP_MAC objects may be
- * shared between threads. */
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-static EVP_MAC *hmac;
-
-static void hmac_init(void)
+static int legacy_missing(struct xi_error *err)
 {
-	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	return xi_error_set(err, XI_ERR_UNSUPPORTED,
+			    "OpenSSL legacy provider unavailable (needed for MD4/DES/RC4: NT hashes, NTLMv1, NTLM key exchange)");
 }
 
+/* One digest of a row of parts into out[16], on a context the caller owns
+ * (so HMAC's two passes share it). */
+static bool digest_on(EVP_MD_CTX *ctx, const EVP_MD *md, const struct xi_ntlm_buf *parts,
+		      size_t nparts, uint8_t out[16])
+{
+	unsigned int out_len = 0;
+	size_t i;
+
+	if (md == NULL || EVP_DigestInit_ex2(ctx, md, NULL) != 1)
+		return false;
+	for (i = 0; i < nparts; i++)
+		if (parts[i].len > 0 && EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)
+			return false;
+	return EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 16;
+}
+
+#define HMAC_MD5_BLOCK 64
+#define HMAC_MD5_PARTS_MAX 8
+
+/* HMAC-MD5 as RFC 2104 defines it, on the fetched MD5: the same bytes as
+ * OpenSSL's HMAC, without building a MAC context and fetching its digest by
+ * name on every call. */
 int xi_ntlm_hmac_md5(const uint8_t *key, size_t key_len,
 		     const struct xi_ntlm_buf *parts, size_t nparts,
 		     uint8_t out[16], struct xi_error *err)
 {
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
-	size_t i, out_len = 0;
-	int ok = 0;
+	const struct algorithms *alg = fetched();
+	struct xi_ntlm_buf inner_parts[1 + HMAC_MD5_PARTS_MAX], outer_parts[2];
+	uint8_t ipad[HMAC_MD5_BLOCK], opad[HMAC_MD5_BLOCK], inner[16], hashed_key[16];
+	EVP_MD_CTX *ctx;
+	size_t i;
+	bool ok = false;
 
-	pthread_once(&hmac_once, hmac_init);
-	if (hmac != NULL)
-		ctx = EVP_MAC_CTX_new(hmac);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"MD5", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (ctx != NULL && EVP_MAC_init(ctx, key, key_len, params) == 1) {
-		ok = 1;
-		for (i = 0; i < nparts && ok; i++)
-			ok = EVP_MAC_update(ctx, parts[i].data, parts[i].len) == 1;
-		ok = ok && EVP_MAC_final(ctx, out, &out_len, 16) == 1 && out_len == 16;
-	}
-	EVP_MAC_CTX_free(ctx);
-	if (!ok)
+	if (nparts > HMAC_MD5_PARTS_MAX)
+		return xi_error_set(err, XI_ERR_INTERNAL, "HMAC-MD5 over more than %d parts",
+				    HMAC_MD5_PARTS_MAX);
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || alg->md5 == NULL) {
+		EVP_MD_CTX_free(ctx);
 		return xi_error_set(err, XI_ERR_INTERNAL, "HMAC-MD5 unavailable from OpenSSL's default provider");
+	}
+	if (key_len > HMAC_MD5_BLOCK) {
+		/* A key longer than a block is hashed first (RFC 2104 2). */
+		struct xi_ntlm_buf k = { key, key_len };
+
+		if (!digest_on(ctx, alg->md5, &k, 1, hashed_key))
+			goto out;
+		key = hashed_key;
+		key_len = sizeof(hashed_key);
+	}
+	memset(ipad, 0x36, sizeof(ipad));
+	memset(opad, 0x5c, sizeof(opad));
+	for (i = 0; i < key_len; i++) {
+		ipad[i] ^= key[i];
+		opad[i] ^= key[i];
+	}
+	inner_parts[0] = (struct xi_ntlm_buf){ ipad, sizeof(ipad) };
+	for (i = 0; i < nparts; i++)
+		inner_parts[1 + i] = parts[i];
+	outer_parts[0] = (struct xi_ntlm_buf){ opad, sizeof(opad) };
+	outer_parts[1] = (struct xi_ntlm_buf){ inner, sizeof(inner) };
+	ok = digest_on(ctx, alg->md5, inner_parts, 1 + nparts, inner) &&
+	     digest_on(ctx, alg->md5, outer_parts, 2, out);
+out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_cleanse(ipad, sizeof(ipad));
+	OPENSSL_cleanse(opad, sizeof(opad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	OPENSSL_cleanse(hashed_key, sizeof(hashed_key));
+	if (!ok)
+		return xi_error_set(err, XI_ERR_INTERNAL, "HMAC-MD5 failed in OpenSSL");
 	return 0;
 }
 
-static int digest(OSSL_LIB_CTX *libctx, const char *name, const struct xi_ntlm_buf *parts,
+static int digest(const EVP_MD *md, const char *name, const struct xi_ntlm_buf *parts,
 		  size_t nparts, uint8_t out[16], struct xi_error *err)
 {
-	EVP_MD *md = EVP_MD_fetch(libctx, name, NULL);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int out_len = 0;
-	size_t i;
-	int ok = 0;
+	bool ok = ctx != NULL && digest_on(ctx, md, parts, nparts, out);
 
-	if (md != NULL && ctx != NULL && EVP_DigestInit_ex(ctx, md, NULL) == 1) {
-		ok = 1;
-		for (i = 0; i < nparts && ok; i++)
-			ok = EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) == 1;
-		ok = ok && EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 16;
-	}
 	EVP_MD_CTX_free(ctx);
-	EVP_MD_free(md);
 	if (!ok)
 		return xi_error_set(err, XI_ERR_INTERNAL, "%s digest failed in OpenSSL", name);
 	return 0;
@@ -108,34 +153,31 @@ static int digest(OSSL_LIB_CTX *libctx, const char *name, const struct xi_ntlm_b
 int xi_ntlm_md5(const struct xi_ntlm_buf *parts, size_t nparts, uint8_t out[16],
 		struct xi_error *err)
 {
-	return digest(NULL, "MD5", parts, nparts, out, err);
+	return digest(fetched()->md5, "MD5", parts, nparts, out, err);
 }
 
 int xi_ntlm_md4(const uint8_t *data, size_t len, uint8_t out[16], struct xi_error *err)
 {
 	struct xi_ntlm_buf part = { data, len };
-	OSSL_LIB_CTX *ctx = legacy(err);
+	const struct algorithms *alg = fetched();
 
-	if (ctx == NULL)
-		return -1;
-	return digest(ctx, "MD4", &part, 1, out, err);
+	if (alg->legacy == NULL)
+		return legacy_missing(err);
+	return digest(alg->md4, "MD4", &part, 1, out, err);
 }
 
 /* Encrypts (or, for RC4, streams) len bytes with a cipher from the legacy
  * context; no padding, one shot. */
-static int legacy_cipher(const char *name, const uint8_t *key, const uint8_t *in, size_t len,
-			 uint8_t *out, struct xi_error *err)
+static int legacy_cipher(const EVP_CIPHER *cipher, const char *name, const uint8_t *key,
+			 const uint8_t *in, size_t len, uint8_t *out, struct xi_error *err)
 {
-	OSSL_LIB_CTX *libctx = legacy(err);
-	EVP_CIPHER *cipher;
 	EVP_CIPHER_CTX *ctx;
 	int n1 = 0, n2 = 0, ok = 0;
 
-	if (libctx == NULL)
-		return -1;
+	if (fetched()->legacy == NULL)
+		return legacy_missing(err);
 	if (len > INT32_MAX)
 		return xi_error_set(err, XI_ERR_INTERNAL, "cipher input too long");
-	cipher = EVP_CIPHER_fetch(libctx, name, NULL);
 	ctx = EVP_CIPHER_CTX_new();
 	if (cipher != NULL && ctx != NULL &&
 	    EVP_EncryptInit_ex2(ctx, cipher, key, NULL, NULL) == 1 &&
@@ -145,7 +187,6 @@ static int legacy_cipher(const char *name, const uint8_t *key, const uint8_t *in
 	    (size_t)(n1 + n2) == len)
 		ok = 1;
 	EVP_CIPHER_CTX_free(ctx);
-	EVP_CIPHER_free(cipher);
 	if (!ok)
 		return xi_error_set(err, XI_ERR_INTERNAL, "%s failed in OpenSSL's legacy provider", name);
 	return 0;
@@ -169,7 +210,7 @@ int xi_ntlm_des7(const uint8_t k[7], const uint8_t data[8], uint8_t out[8],
 	key[7] = (uint8_t)(k[6] << 1);
 	for (i = 0; i < 8; i++)
 		key[i] &= 0xFE;
-	rc = legacy_cipher("DES-ECB", key, data, 8, out, err);
+	rc = legacy_cipher(fetched()->des_ecb, "DES-ECB", key, data, 8, out, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }
@@ -194,7 +235,7 @@ int xi_ntlm_desl(const uint8_t key[16], const uint8_t data[8], uint8_t out[24],
 int xi_ntlm_rc4(const uint8_t key[16], const uint8_t *in, size_t len, uint8_t *out,
 		struct xi_error *err)
 {
-	return legacy_cipher("RC4", key, in, len, out, err);
+	return legacy_cipher(fetched()->rc4, "RC4", key, in, len, out, err);
 }
 
 int xi_ntlm_ntowfv2(const uint8_t nt_hash[16], const uint8_t *user16, size_t user_len,

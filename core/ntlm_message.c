@@ -239,9 +239,13 @@ int xi_ntlm_build_challenge(const struct xi_ntlm_challenge_spec *spec, uint8_t *
 
 	*out_r = NULL;
 	*len_r = 0;
-	buf = calloc(1, size);
+	buf = malloc(size);
 	if (buf == NULL)
 		return xi_error_set(err, XI_ERR_NOMEM, "out of memory");
+	/* Only the header needs zeroes (reserved fields, the version); every
+	 * byte after it up to pos is written below, and nothing past pos is
+	 * ever read. */
+	memset(buf, 0, XI_NTLM_CHALLENGE_HEADER);
 	memcpy(buf, signature, sizeof(signature));
 	put32(buf + 8, 2);
 	if ((spec->flags & XI_NTLMSSP_REQUEST_TARGET) && spec->target_name != NULL) {

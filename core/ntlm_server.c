@@ -21,6 +21,7 @@
  */
 #include "ntlm_server.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,10 +40,6 @@ enum server_state { ST_NEW, ST_CHALLENGED, ST_AUTHENTICATED, ST_DONE };
 struct xi_ntlm_server {
 	bool allow_v1;
 	unsigned window;
-	char nb_domain[NAME_MAX_BYTES + 1];
-	char dns_domain[NAME_MAX_BYTES + 1];
-	char nb_computer[NAME_MAX_BYTES + 1];
-	char dns_computer[NAME_MAX_BYTES + 1];
 
 	enum server_state state;
 	bool names_ok;                  /* user/domain/workstation decoded */
@@ -55,10 +52,19 @@ struct xi_ntlm_server {
 	size_t negotiate_len, challenge_len, authenticate_len;
 	struct xi_ntlm_authenticate auth;  /* points into authenticate */
 
+	/* The names last: public text, and 5.6 KB that neither needs zeroing
+	 * when the exchange starts (each is written before it is read) nor
+	 * wiping when it ends; the fields above are both. */
+	char nb_domain[NAME_MAX_BYTES + 1];
+	char dns_domain[NAME_MAX_BYTES + 1];
+	char nb_computer[NAME_MAX_BYTES + 1];
+	char dns_computer[NAME_MAX_BYTES + 1];
 	char user[ID_UTF8_MAX];
 	char domain[ID_UTF8_MAX];
 	char workstation[ID_UTF8_MAX];
 };
+
+#define SERVER_STATE_SIZE offsetof(struct xi_ntlm_server, nb_domain)
 
 const char *xi_ntlm_failure_name(enum xi_ntlm_failure f)
 {
@@ -93,9 +99,11 @@ struct xi_ntlm_server *xi_ntlm_server_new(const struct xi_ntlm_settings *setting
 
 	if (settings == NULL)
 		return NULL;
-	srv = calloc(1, sizeof(*srv));
+	srv = malloc(sizeof(*srv));
 	if (srv == NULL)
 		return NULL;
+	memset(srv, 0, SERVER_STATE_SIZE);
+	srv->user[0] = srv->domain[0] = srv->workstation[0] = '\0';
 	srv->allow_v1 = settings->allow_v1;
 	srv->window = settings->timestamp_window;
 	/* impacket refuses a challenge without the NetBIOS computer name, so
@@ -119,7 +127,7 @@ void xi_ntlm_server_free(struct xi_ntlm_server *srv)
 	OPENSSL_clear_free(srv->negotiate, srv->negotiate_len);
 	OPENSSL_clear_free(srv->challenge, srv->challenge_len);
 	OPENSSL_clear_free(srv->authenticate, srv->authenticate_len);
-	OPENSSL_cleanse(srv, sizeof(*srv));
+	OPENSSL_cleanse(srv, SERVER_STATE_SIZE);
 	free(srv);
 }
 
@@ -365,7 +373,8 @@ static int build_identity(const struct xi_ntlm_server *srv, struct identity *id,
 	char upper[ID_UTF8_MAX * 2];
 	int n;
 
-	memset(id, 0, sizeof(*id));
+	/* Only the counts: every spelling is written before it is read. */
+	id->nusers = id->ndomains = 0;
 	if (xi_utf8_upper(srv->user, upper, sizeof(upper), err) < 0)
 		return -1;
 	n = xi_utf8_to_utf16le(upper, strlen(upper), id->user[0], ID16_MAX, err);
@@ -434,7 +443,7 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 	struct xi_ntlm_buf parts[2];
 	uint8_t ntowf[16] = { 0 }, proof[16] = { 0 }, key[16] = { 0 };
 	const uint8_t *want, *lm_cc = NULL;
-	bool lmv2 = a->nt.len == 0, found = false;
+	bool lmv2 = a->nt.len == 0, found = false, need_key = session_base_key != NULL;
 	enum xi_ntlm_failure f = XI_NTLM_OK;
 	size_t i, j;
 	uint64_t now, diff, window;
@@ -445,6 +454,15 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 	if (build_identity(srv, id, err) < 0) {
 		free(id);
 		return XI_NTLM_MALFORMED;
+	}
+	if (!lmv2 && !need_key) {
+		/* The MIC is keyed with the session key: derive it when one is
+		 * announced (parsed once already in authenticate). */
+		if (xi_ntlm_parse_v2_blob(a->nt.data + 16, a->nt.len - 16u, &blob, err) < 0) {
+			free(id);
+			return XI_NTLM_MALFORMED;
+		}
+		need_key = blob.has_av_flags && (blob.av_flags & XI_MSV_AV_FLAG_MIC_PRESENT);
 	}
 	parts[0] = (struct xi_ntlm_buf){ srv->server_challenge, 8 };
 	if (lmv2) {
@@ -467,7 +485,7 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 			}
 			if (CRYPTO_memcmp(proof, want, 16) == 0 && !found) {
 				struct xi_ntlm_buf kp = { proof, 16 };
-				if (xi_ntlm_hmac_md5(ntowf, 16, &kp, 1, key, err) < 0) {
+				if (need_key && xi_ntlm_hmac_md5(ntowf, 16, &kp, 1, key, err) < 0) {
 					f = XI_NTLM_INTERNAL;
 					goto out;
 				}
@@ -499,12 +517,13 @@ static enum xi_ntlm_failure verify_v2(struct xi_ntlm_server *srv, const uint8_t 
 				goto out;
 		}
 	}
-	memcpy(session_base_key, key, 16);
+	if (session_base_key != NULL)
+		memcpy(session_base_key, key, 16);
 out:
 	OPENSSL_cleanse(ntowf, sizeof(ntowf));
 	OPENSSL_cleanse(proof, sizeof(proof));
 	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(id, sizeof(*id));
+	/* The identity holds the user's and domain's names, nothing secret. */
 	free(id);
 	return f;
 }
@@ -528,7 +547,7 @@ static enum xi_ntlm_failure verify_v1(struct xi_ntlm_server *srv, const uint8_t 
 		return XI_NTLM_INTERNAL;
 	if (CRYPTO_memcmp(expect, a->nt.data, 24) != 0 || !hash_known)
 		f = fail(err, XI_NTLM_BAD_RESPONSE, XI_ERR_DENIED, "NTLMv1 response does not match (wrong password or user)");
-	else if (xi_ntlm_md4(nt_hash, 16, session_base_key, err) < 0)
+	else if (session_base_key != NULL && xi_ntlm_md4(nt_hash, 16, session_base_key, err) < 0)
 		f = XI_NTLM_INTERNAL;
 	OPENSSL_cleanse(expect, sizeof(expect));
 	return f;

@@ -73,7 +73,9 @@ const char *xi_ntlm_server_domain(const struct xi_ntlm_server *srv);
 const char *xi_ntlm_server_workstation(const struct xi_ntlm_server *srv);
 
 /* Checks the response against the stored NT hash; on success fills the
- * session base key.  Constant-time comparisons.  nt_hash may be NULL: the
+ * session base key, unless session_base_key is NULL (a host that neither
+ * signs nor seals; the key is then derived only when a MIC needs it, one
+ * HMAC-MD5 less per logon).  Constant-time comparisons.  nt_hash may be NULL: the
  * same work is done and the result is XI_NTLM_BAD_RESPONSE, so the time
  * taken does not tell an unknown account from a wrong password.
  * WARNING for hosts: that BAD_RESPONSE is only the core's equal-work answer.

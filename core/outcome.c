@@ -116,6 +116,14 @@ static const struct xi_outcome_info outcomes[XI_OUTCOME__COUNT] = {
 		"have the user close some (or check for a client that leaves sessions open), or raise "
 		"max_user_sessions in xident.conf.",
 		1, "IN-USE", "LIMIT" },
+	[XI_OUTCOME_NTLM_TIMEOUT] = {
+		XI_OUTCOME_NTLM_TIMEOUT, "ntlm_timeout", 13004, XI_CAT_AUTHENTICATION,
+		XI_LEVEL_NONE, "failure",
+		"The NTLM logon took too long to complete; please try again.",
+		"The client answered the NTLM challenge after ntlm_exchange_timeout: it is too slow "
+		"or stalled (a slow network, a client waiting for its user); if clients are "
+		"legitimately that slow, raise ntlm_exchange_timeout in xident.conf.",
+		0, "AUTH", "AUTHENTICATIONFAILED" },
 };
 
 const char *xi_outcome_no_recipient_remedy(void)

@@ -26,6 +26,7 @@ enum xi_outcome {
 	/* Decided by a server (xidentd) around the resolver, not by it: */
 	XI_OUTCOME_PLAINTEXT_DISABLED, /* clear-text logon on a connection that is not secure */
 	XI_OUTCOME_SESSION_LIMIT,     /* the user already has the allowed number of sessions */
+	XI_OUTCOME_NTLM_TIMEOUT,      /* the client answered the NTLM challenge after ntlm_exchange_timeout */
 	XI_OUTCOME__COUNT
 };
 

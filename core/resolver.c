@@ -1570,6 +1570,11 @@ int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
 	return 0;
 }
 
+struct xi_directory *xi_resolver_directory(struct xi_resolver *rv)
+{
+	return rv->dir;
+}
+
 bool xi_resolver_binds(const struct xi_resolver *rv)
 {
 	return !rv->hash_mode;

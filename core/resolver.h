@@ -124,6 +124,12 @@ int xi_resolver_memory_only(struct xi_resolver *rv, struct xi_resolver **view_r,
  * (false: every one would end TEMPFAIL, e.g. clear text in bind mode). */
 bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method);
 
+/* The resolver's own directory (the mirror in front of the LDAP pool when
+ * directory_mirror = yes), for a host's lookups beside its logons (a
+ * userdb), so one process holds one mirror and one pool.  Thread-safe like
+ * the resolver; valid until rv is destroyed; never destroy it. */
+struct xi_directory *xi_resolver_directory(struct xi_resolver *rv);
+
 /* Whether clear-text logons are proven by a bind (password_mode = bind). */
 bool xi_resolver_binds(const struct xi_resolver *rv);
 

@@ -56,9 +56,6 @@ struct xi_authdb {
 	 * wake-up); a logon it cannot answer goes to a thread.  NULL without
 	 * a mirror. */
 	struct xi_resolver *memory_resolver;
-	/* The userdb's own view of the directory (mailbox by alias), opened
-	 * on first use, on the main thread. */
-	struct xi_directory *dir;
 
 	unsigned threads, queue_limit;
 	bool inline_main;
@@ -75,8 +72,8 @@ struct xi_authdb {
 struct xi_authdb *xi_authdb_get(const char *args, struct xi_authdb_options *opts_r);
 void xi_authdb_unref(struct xi_authdb **db);
 
-/* The directory for userdb lookups; NULL with err when it cannot be made.
- * Main thread only (it is created on first use). */
+/* The directory for userdb lookups: the resolver's own (its mirror and
+ * LDAP pool, shared with the passdb), never NULL; err stays clear. */
 struct xi_directory *xi_authdb_directory(struct xi_authdb *db, struct xi_error *err);
 
 /* Where a module's request runs. */

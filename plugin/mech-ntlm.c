@@ -217,7 +217,6 @@ static void ntlm_credentials_callback(enum passdb_result result,
 {
 	struct ntlm_auth_request *request = (struct ntlm_auth_request *)auth_request;
 	struct xi_error err;
-	uint8_t session_key[16];
 	static const uint8_t zero_hash[16];
 	enum xi_ntlm_failure f;
 
@@ -255,8 +254,8 @@ static void ntlm_credentials_callback(enum passdb_result result,
 			  "the passdb returned an NT hash of the wrong size or an empty one");
 		return;
 	}
-	f = xi_ntlm_server_verify(request->server, credentials, session_key, &err);
-	OPENSSL_cleanse(session_key, sizeof(session_key));
+	/* No signing or sealing follows a SASL logon: no session key. */
+	f = xi_ntlm_server_verify(request->server, credentials, NULL, &err);
 	if (f == XI_NTLM_OK) {
 		ntlm_succeed(request);
 		return;

@@ -165,6 +165,7 @@ apply_outcome(struct auth_request *request, const struct xi_logon_result *r, boo
 	case XI_OUTCOME_NTLM_DISABLED:
 	case XI_OUTCOME_PLAINTEXT_DISABLED: /* decided by xidentd, never by the resolver */
 	case XI_OUTCOME_SESSION_LIMIT:      /* Dovecot has its own limit */
+	case XI_OUTCOME_NTLM_TIMEOUT:       /* xidentd's NTLM table; Dovecot times out its own */
 		set_field(request, deferred, "nologin", "y");
 		set_field(request, deferred, "reason", reason_text(r));
 		return PASSDB_RESULT_OK;

@@ -45,6 +45,7 @@ struct userdb_job {
 
 	int ret;
 	char error[256];
+	char searched[256];   /* where the answer came from (mirror or LDAP), for auth_debug */
 	unsigned found_count;
 	char home[XI_FIELD_MAX];
 	char mail[XI_FIELD_MAX];
@@ -87,6 +88,7 @@ static void lookup_run(struct xi_job *_job)
 		q.alias = job->user;
 	xi_dir_result_init(&res);
 	job->ret = xi_dir_find(job->dir, &q, &res, NULL, &err);
+	xi_copy_text(job->searched, sizeof(job->searched), res.searched);
 	if (job->ret < 0) {
 		xi_copy_text(job->error, sizeof(job->error), err.message);
 		xi_dir_result_free(&res);
@@ -119,11 +121,12 @@ static void lookup_answer(struct userdb_job *job)
 			job->user, job->error);
 		job->callback(USERDB_RESULT_INTERNAL_FAILURE, request);
 	} else if (job->found_count == 1) {
+		e_debug(authdb_event(request), "xident: mailbox %s found (%s)", job->user, job->searched);
 		set_fields(request, job);
 		job->callback(USERDB_RESULT_OK, request);
 	} else {
-		e_debug(authdb_event(request), "xident: %s mailbox named %s",
-			job->found_count == 0 ? "no" : "more than one", job->user);
+		e_debug(authdb_event(request), "xident: %s mailbox named %s (%s)",
+			job->found_count == 0 ? "no" : "more than one", job->user, job->searched);
 		job->callback(USERDB_RESULT_USER_UNKNOWN, request);
 	}
 }

@@ -146,6 +146,9 @@ index mail                                          eq
 index entryCSN,entryUUID                            eq
 
 # The access model of ldap-schema/README.md.
+access to *
+	by dn.exact="$SERVICE" read
+	by * break
 access to attrs=userPassword
 	by dn.exact="$ADMIN" =w
 	by dn.exact="$SERVICE" read

@@ -276,11 +276,24 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 	free(out);
 	if (st == XI_NTLM_SASL_FAILURE) {
 		bool disabled = xi_ntlm_sasl_disabled(*sasl);
+		bool late = !disabled && xd_ntlm_exchange_after_expiry(slot);
 		if (disabled) {
 			struct xi_event ev;
 			xi_event_from_outcome(&ev, XI_OUTCOME_NTLM_DISABLED, protocol);
 			ev.remote = remote;
 			ev.cause = "NTLM is not in ntlm_protocols for this protocol";
+			xd_emit(&ev);
+		} else if (late) {
+			/* The connection's exchange expired before this message
+			 * came: the client is slow, its message is not malformed. */
+			struct xi_event ev;
+			char cause[160];
+			xi_event_from_outcome(&ev, XI_OUTCOME_NTLM_TIMEOUT, protocol);
+			snprintf(cause, sizeof(cause), "the client answered the NTLM challenge after "
+				 "ntlm_exchange_timeout (%lld s): the exchange had expired",
+				 xi_config_int(a->cfg, XI_CFG_NTLM_EXCHANGE_TIMEOUT));
+			ev.remote = remote;
+			ev.cause = cause;
 			xd_emit(&ev);
 		} else {
 			ntlm_event(xi_ntlm_sasl_failure(*sasl), protocol, remote,
@@ -288,7 +301,8 @@ static void handle_ntlm(struct auth *a, struct xi_msg *m)
 		}
 		xd_ntlm_table_release(a->ntlm_table, slot, false);
 		reply_simple(a, m->conn, XI_AUTH_FAIL,
-			     disabled ? XI_OUTCOME_NTLM_DISABLED : XI_OUTCOME_NTLM_FAILED, "");
+			     disabled ? XI_OUTCOME_NTLM_DISABLED :
+			     late ? XI_OUTCOME_NTLM_TIMEOUT : XI_OUTCOME_NTLM_FAILED, "");
 		return;
 	}
 	/* NEED_HASH: resolve the AUTHENTICATE's names, verify, finish. */

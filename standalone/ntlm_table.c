@@ -11,6 +11,9 @@
  * most 45 bytes; longer ones are cut, which only merges their counts). */
 #define SOURCE_MAX 64
 
+/* How many max ages an expired exchange's tombstone is kept. */
+#define TOMBSTONE_AGES 4
+
 struct source {
 	struct source *next; /* in its bucket */
 	size_t exchanges;
@@ -25,7 +28,16 @@ struct xd_ntlm_exchange {
 	uint64_t started_ms;
 	uint32_t conn;
 	bool busy;    /* a worker holds it (outside the lock) */
-	bool forget;  /* ended meanwhile (connection gone, or expired): drop when released */
+	bool forget;  /* its connection is gone: drop when released */
+	bool expired; /* older than max_age_ms: a tombstone once no worker holds it */
+	/* A tombstone holds no SASL state and counts for nothing: it only
+	 * remembers, for a while, that conn's exchange expired, so that the
+	 * connection's late AUTHENTICATE is reported as a timeout, not as a
+	 * malformed message.  It lives in by_conn and on the tombstone list
+	 * (older/newer), and since expired_ms. */
+	bool tombstone;
+	bool after_expiry; /* started where conn's previous exchange had expired */
+	uint64_t expired_ms;
 };
 
 struct xd_ntlm_table {
@@ -38,6 +50,12 @@ struct xd_ntlm_table {
 	struct xd_ntlm_exchange **by_conn;
 	struct source **by_source;
 	struct xd_ntlm_exchange *oldest, *newest;
+	/* Tombstones, oldest first: each is kept TOMBSTONE_AGES max ages (a
+	 * client slower still gets the plain failure) and at most capacity of
+	 * them, so a connection that never comes back costs a few bytes for
+	 * a while. */
+	struct xd_ntlm_exchange *tomb_oldest, *tomb_newest;
+	size_t tombs;
 };
 
 static size_t conn_bucket(const struct xd_ntlm_table *t, uint32_t conn)
@@ -91,15 +109,21 @@ static struct source *source_find(struct xd_ntlm_table *t, const char *addr, siz
 	return NULL;
 }
 
-/* Unlinks e from both lists and its source; the caller frees it. */
-static void unlink_exchange(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e)
+static void unlink_by_conn(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e)
 {
 	struct xd_ntlm_exchange **pp = &t->by_conn[conn_bucket(t, e->conn)];
-	struct source *s = e->source;
 
 	while (*pp != e)
 		pp = &(*pp)->bucket_next;
 	*pp = e->bucket_next;
+}
+
+/* Takes a live exchange off the age list and its source, uncounted; it
+ * stays in by_conn. */
+static void unlink_live(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e)
+{
+	struct source *s = e->source;
+
 	if (e->older != NULL)
 		e->older->newer = e->newer;
 	else
@@ -116,6 +140,30 @@ static void unlink_exchange(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e)
 		*sp = s->next;
 		free(s);
 	}
+	e->source = NULL;
+	e->older = e->newer = NULL;
+}
+
+/* Unlinks a live exchange from both lists and its source; the caller frees it. */
+static void unlink_exchange(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e)
+{
+	unlink_by_conn(t, e);
+	unlink_live(t, e);
+}
+
+/* Unlinks a tombstone from by_conn and the tombstone list; the caller frees it. */
+static void unlink_tombstone(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e)
+{
+	unlink_by_conn(t, e);
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		t->tomb_oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		t->tomb_newest = e->older;
+	t->tombs--;
 }
 
 static void exchange_free(struct xd_ntlm_exchange *e)
@@ -124,8 +172,36 @@ static void exchange_free(struct xd_ntlm_exchange *e)
 	free(e);
 }
 
-/* Ends the exchanges older than max_age_ms; one a worker holds ends when it
- * is released.  Returns the list of those to free (outside the lock). */
+/* Turns an expired live exchange (held by no worker, still in by_conn)
+ * into a tombstone.  Its SASL state is freed under the lock: expiry is the
+ * rare path.  The oldest tombstones go (onto dead) when there are capacity
+ * of them. */
+static void bury(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e, uint64_t now_ms,
+		 struct xd_ntlm_exchange **dead)
+{
+	unlink_live(t, e);
+	xi_ntlm_sasl_free(e->sasl);
+	e->sasl = NULL;
+	e->tombstone = true;
+	e->expired_ms = now_ms;
+	e->older = t->tomb_newest;
+	if (t->tomb_newest != NULL)
+		t->tomb_newest->newer = e;
+	else
+		t->tomb_oldest = e;
+	t->tomb_newest = e;
+	t->tombs++;
+	while (t->tombs > t->capacity) {
+		struct xd_ntlm_exchange *old = t->tomb_oldest;
+		unlink_tombstone(t, old);
+		old->bucket_next = *dead;
+		*dead = old;
+	}
+}
+
+/* Ends the exchanges older than max_age_ms (one a worker holds ends when
+ * it is released) and drops the tombstones kept long enough.  Returns the
+ * list of what to free (outside the lock). */
 static struct xd_ntlm_exchange *expire(struct xd_ntlm_table *t, uint64_t now_ms)
 {
 	struct xd_ntlm_exchange *e = t->oldest, *dead = NULL;
@@ -135,13 +211,20 @@ static struct xd_ntlm_exchange *expire(struct xd_ntlm_table *t, uint64_t now_ms)
 	while (e != NULL && now_ms > e->started_ms && now_ms - e->started_ms >= t->max_age_ms) {
 		struct xd_ntlm_exchange *next = e->newer;
 		if (e->busy) {
-			e->forget = true;
+			if (!e->expired) {
+				e->expired = true;
+				e->expired_ms = now_ms;
+			}
 		} else {
-			unlink_exchange(t, e);
-			e->bucket_next = dead;
-			dead = e;
+			bury(t, e, now_ms, &dead);
 		}
 		e = next;
+	}
+	while ((e = t->tomb_oldest) != NULL && now_ms > e->expired_ms &&
+	       now_ms - e->expired_ms >= TOMBSTONE_AGES * t->max_age_ms) {
+		unlink_tombstone(t, e);
+		e->bucket_next = dead;
+		dead = e;
 	}
 	return dead;
 }
@@ -206,7 +289,14 @@ enum xd_ntlm_take xd_ntlm_table_take(struct xd_ntlm_table *t, uint32_t conn, con
 	for (e = t->by_conn[conn_bucket(t, conn)]; e != NULL; e = e->bucket_next)
 		if (e->conn == conn && !e->forget)
 			break;
-	if (e == NULL) {
+	if (e != NULL && e->tombstone) {
+		unlink_tombstone(t, e);
+		e->bucket_next = dead;
+		dead = e;
+		ret = start(t, conn, source, now_ms, exchange_r);
+		if (ret == XD_NTLM_TAKEN)
+			(*exchange_r)->after_expiry = true;
+	} else if (e == NULL) {
 		ret = start(t, conn, source, now_ms, exchange_r);
 	} else if (e->busy) {
 		ret = XD_NTLM_BUSY;
@@ -229,18 +319,32 @@ struct xi_ntlm_sasl **xd_ntlm_exchange_sasl(struct xd_ntlm_exchange *e)
 	return &e->sasl;
 }
 
+bool xd_ntlm_exchange_after_expiry(const struct xd_ntlm_exchange *e)
+{
+	return e->after_expiry;
+}
+
 void xd_ntlm_table_release(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e, bool keep)
 {
-	bool drop;
+	struct xd_ntlm_exchange *dead = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	drop = !keep || e->forget;
 	e->busy = false;
-	if (drop)
+	if (!keep || e->forget) {
 		unlink_exchange(t, e);
+		e->bucket_next = dead;
+		dead = e;
+	} else if (e->expired) {
+		/* It expired while its worker answered: the connection's next
+		 * message finds the tombstone. */
+		bury(t, e, e->expired_ms, &dead);
+	}
 	pthread_mutex_unlock(&t->lock);
-	if (drop)
-		exchange_free(e);
+	while (dead != NULL) {
+		struct xd_ntlm_exchange *d = dead;
+		dead = d->bucket_next;
+		exchange_free(d);
+	}
 }
 
 void xd_ntlm_table_forget(struct xd_ntlm_table *t, uint32_t conn)
@@ -251,7 +355,10 @@ void xd_ntlm_table_forget(struct xd_ntlm_table *t, uint32_t conn)
 	for (e = t->by_conn[conn_bucket(t, conn)]; e != NULL; e = e->bucket_next) {
 		if (e->conn != conn || e->forget)
 			continue;
-		if (e->busy) {
+		if (e->tombstone) {
+			unlink_tombstone(t, e);
+			drop = e;
+		} else if (e->busy) {
 			e->forget = true;
 		} else {
 			unlink_exchange(t, e);
@@ -300,6 +407,11 @@ void xd_ntlm_table_free(struct xd_ntlm_table *t)
 	while (t->oldest != NULL) {
 		struct xd_ntlm_exchange *e = t->oldest;
 		unlink_exchange(t, e);
+		exchange_free(e);
+	}
+	while (t->tomb_oldest != NULL) {
+		struct xd_ntlm_exchange *e = t->tomb_oldest;
+		unlink_tombstone(t, e);
 		exchange_free(e);
 	}
 	free(t->by_conn);

@@ -11,7 +11,11 @@
  * exchanges cannot take the entries others need)
  * and an age (ntlm_exchange_timeout: a client answers a challenge at
  * once, so an exchange older than that is abandoned and is dropped long
- * before the pre-logon idle timeout closes its connection).
+ * before the pre-logon idle timeout closes its connection).  An expired
+ * exchange leaves a tombstone for four more max ages (at most capacity
+ * of them): the connection's next message starts a new exchange that knows
+ * its predecessor expired, so a late AUTHENTICATE is reported as a client
+ * too slow (outcome ntlm_timeout), not as a malformed message.
  *
  * Thread-safe (one mutex): the auth process's workers take an exchange,
  * use its SASL state outside the lock, and give it back.  The clock is the
@@ -47,6 +51,10 @@ enum xd_ntlm_take xd_ntlm_table_take(struct xd_ntlm_table *t, uint32_t conn, con
 				     uint64_t now_ms, struct xd_ntlm_exchange **exchange_r);
 /* The SASL state of a taken exchange, for its holder to read and set. */
 struct xi_ntlm_sasl **xd_ntlm_exchange_sasl(struct xd_ntlm_exchange *e);
+/* Whether this exchange began where its connection's previous one had
+ * expired unanswered: a message that cannot start an exchange is then a
+ * client that answered too late. */
+bool xd_ntlm_exchange_after_expiry(const struct xd_ntlm_exchange *e);
 /* Gives a taken exchange back: keep it (the exchange goes on) or end it.
  * It ends anyway when its connection was forgotten or it expired meanwhile. */
 void xd_ntlm_table_release(struct xd_ntlm_table *t, struct xd_ntlm_exchange *e, bool keep);

@@ -40,6 +40,11 @@ struct worker {
 	int sock;            /* -1: told to exit (or gone), waits to be reaped */
 	uint32_t uid, gid;
 	bool busy;           /* serving a session the master counts */
+	/* The busy session's client descriptor, duplicated: when the
+	 * process says the session ended, end_session shuts the connection
+	 * down, so a process that says so and goes on serving the client (a
+	 * compromised one, to get past max_user_sessions) loses it. */
+	int client;
 	struct timespec idle_since;
 };
 
@@ -149,12 +154,28 @@ static struct worker *worker_of(struct spawner *s, pid_t pid)
 	return NULL;
 }
 
+/* The session of a busy process ended (it said so, or it was reaped):
+ * shutdown ends the client connection for every descriptor of it, the
+ * process's own included, so what the master is told is true. */
+static void end_session(struct worker *w)
+{
+	if (w->client >= 0) {
+		(void)shutdown(w->client, SHUT_RDWR);
+		close(w->client);
+	}
+	w->client = -1;
+	w->busy = false;
+}
+
 /* Tells a mail process to exit: it reads EOF where it waits. */
 static void retire(struct worker *w)
 {
 	if (w->sock >= 0)
 		close(w->sock);
 	w->sock = -1;
+	if (w->client >= 0)
+		close(w->client);
+	w->client = -1;
 	w->busy = false;
 }
 
@@ -182,10 +203,16 @@ static pid_t hand_over(struct spawner *s, const struct xd_spawn *sp, const struc
 	struct worker *w;
 
 	while ((w = idle_worker(s, sp->uid, sp->gid)) != NULL) {
+		int client = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+		if (client < 0)
+			return 0; /* a process of its own, which says nothing */
 		if (xi_msg_send(w->sock, msg, fd) == 0) {
 			w->busy = true;
+			w->client = client;
 			return w->pid;
 		}
+		close(client);
 		retire(w); /* gone or broken: its reaping says no more */
 	}
 	return 0;
@@ -195,23 +222,36 @@ static pid_t hand_over(struct spawner *s, const struct xd_spawn *sp, const struc
  * may serve further sessions (a socketpair to it).  Its pid or -1. */
 static pid_t fork_session(struct spawner *s, struct xd_spawn *sp, int fd)
 {
-	int pair[2] = { -1, -1 };
+	int pair[2] = { -1, -1 }, client = -1;
 	pid_t pid;
 
 	if (sp->set.sessions > 1 && s->n < WORKERS_MAX &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
 		pair[0] = pair[1] = -1;
+	/* A process that will report its sessions' ends: keep the client to
+	 * end it (end_session); without a copy, one session and exit. */
+	if (pair[0] >= 0 && (client = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		close(pair[0]);
+		close(pair[1]);
+		pair[0] = pair[1] = -1;
+	}
 	pid = fork();
 	if (pid == 0) {
 		close(s->master);
 		close(s->sigfd);
 		/* Nothing of the other sessions' processes: a mail process
-		 * must not be able to hand work to, or end, another. */
-		for (size_t i = 0; i < s->n; i++)
+		 * must not be able to hand work to, or end, another, nor
+		 * reach another's client. */
+		for (size_t i = 0; i < s->n; i++) {
 			if (s->workers[i].sock >= 0)
 				close(s->workers[i].sock);
+			if (s->workers[i].client >= 0)
+				close(s->workers[i].client);
+		}
 		if (pair[0] >= 0)
 			close(pair[0]);
+		if (client >= 0)
+			close(client);
 		sigprocmask(SIG_UNBLOCK, &s->blocked, NULL);
 		run_session(sp, fd, pair[1]);
 	}
@@ -220,12 +260,14 @@ static pid_t fork_session(struct spawner *s, struct xd_spawn *sp, int fd)
 	if (pid < 0) {
 		if (pair[0] >= 0)
 			close(pair[0]);
+		if (client >= 0)
+			close(client);
 		return -1;
 	}
 	if (pair[0] >= 0) {
 		struct worker *w = &s->workers[s->n++];
 		*w = (struct worker){ .pid = pid, .sock = pair[0], .uid = sp->uid, .gid = sp->gid,
-				      .busy = true };
+				      .busy = true, .client = client };
 		fcntl(w->sock, F_SETFL, O_NONBLOCK);
 	}
 	return pid;
@@ -269,7 +311,7 @@ static int on_worker(struct spawner *s, struct worker *w, struct xi_msg *msg)
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (r > 0 && msg->type == XI_MSG_ENDED && w->busy) {
-		w->busy = false;
+		end_session(w);
 		clock_gettime(CLOCK_MONOTONIC, &w->idle_since);
 		return report(s->master, msg, XI_MSG_ENDED, (uint32_t)w->pid, 0, false);
 	}
@@ -298,6 +340,7 @@ static int reap(struct spawner *s, struct xi_msg *msg)
 		if (w != NULL) {
 			if (w->sock >= 0)
 				close(w->sock);
+			end_session(w);
 			*w = s->workers[--s->n];
 		}
 		/* An idle process's last session was reported when it ended. */

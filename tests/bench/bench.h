@@ -15,6 +15,11 @@ struct bench_user {
 	char *password;
 	unsigned char nt_hash[16];
 	bool has_nt_hash;
+	/* NTOWFv2 for --domain, computed once when the users are loaded: it
+	 * depends only on the NT hash, the user and the domain, and a real
+	 * client keeps it too; the server still derives it on every logon. */
+	unsigned char ntowfv2[16];
+	bool has_ntowfv2;
 };
 
 struct bench_opts {
@@ -28,6 +33,8 @@ struct bench_opts {
 	const char *ldap_bind_dn;
 	const char *ldap_bind_pw;
 	const char *ldap_attr;		/* attribute the user name is matched on */
+	const char *ldap_filter;	/* filter template, %u = the escaped user name (NULL: the lookup passdb's) */
+	const char *ldap_attrs;		/* comma-separated attributes asked for (NULL: userPassword) */
 	const char *service;		/* auth modes: service=... */
 	const char *domain;		/* NTLM domain */
 	unsigned connections;
@@ -122,6 +129,14 @@ size_t bench_ntlm_authenticate(const unsigned char *challenge, size_t challenge_
 			       const char *domain, const char *user,
 			       const unsigned char nt_hash[16],
 			       unsigned char *out, size_t cap);
+/* bench_ntlm_authenticate for a bench user, from its kept NTOWFv2 when it
+ * has one (for this domain). */
+size_t bench_ntlm_authenticate_user(const unsigned char *challenge, size_t challenge_len,
+				    const char *domain, const struct bench_user *u,
+				    unsigned char *out, size_t cap);
+/* NTOWFv2 = HMAC-MD5(NT hash, UTF-16LE(UPPER(user) + domain)). */
+bool bench_ntlm_ntowfv2(const char *domain, const char *user, const unsigned char nt_hash[16],
+			unsigned char out[16]);
 /* The same with a given client challenge and timestamp (8 bytes each; NULL
  * = random / the server's or the current time), for the MS-NLMP vectors. */
 size_t bench_ntlm_authenticate_fixed(const unsigned char *challenge, size_t challenge_len,

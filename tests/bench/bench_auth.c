@@ -82,8 +82,8 @@ static int send_ntlm_authenticate(struct bench_conn *conn, const char *challenge
 
 	if (clen <= 0)
 		return -1;
-	mlen = bench_ntlm_authenticate(challenge, (size_t)clen, conn->opts->domain,
-				       conn->user->name, conn->user->nt_hash, msg, sizeof(msg));
+	mlen = bench_ntlm_authenticate_user(challenge, (size_t)clen, conn->opts->domain, conn->user,
+					      msg, sizeof(msg));
 	if (mlen == 0 || bench_b64_encode(msg, mlen, b64, sizeof(b64)) < 0)
 		return -1;
 	conn->state = AUTH_WAIT_RESULT;

@@ -1,6 +1,7 @@
 /* Raw directory rate: on each connection, bound as the service account,
  * one search at a time for a random user's entry, as a password-lookup
- * passdb performs it.  libldap does the I/O; the loop only waits on its
+ * passdb performs it (or, with --ldap-filter and --ldap-attrs, any other
+ * search per user, e.g. xident's first search).  libldap does the I/O; the loop only waits on its
  * descriptor and collects results without blocking. */
 #include "bench.h"
 
@@ -12,9 +13,13 @@
 #define LDAP_DEPRECATED 0
 #include <ldap.h>
 
+#define ATTRS_MAX 32
+
 struct ldap_state {
 	LDAP *ld;
 	int msgid;
+	char *attr_text;
+	char *attrs[ATTRS_MAX + 1];
 };
 
 /* RFC 4515 escaping of a filter value. */
@@ -36,19 +41,65 @@ static int escape_filter_value(const char *in, char *out, size_t cap)
 	return 0;
 }
 
+/* The filter of --ldap-filter: every %u becomes the escaped name, %% a %. */
+static int expand_filter(const char *tmpl, const char *value, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *tmpl != '\0'; tmpl++) {
+		const char *add = NULL;
+		char one[2] = { *tmpl, '\0' };
+		size_t len;
+
+		if (*tmpl == '%' && tmpl[1] == 'u')
+			add = value, tmpl++;
+		else if (*tmpl == '%' && tmpl[1] == '%')
+			add = "%", tmpl++;
+		else
+			add = one;
+		len = strlen(add);
+		if (n + len >= cap)
+			return -1;
+		memcpy(out + n, add, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 static int send_search(struct bench_conn *conn)
 {
 	struct ldap_state *st = conn->priv;
 	const struct bench_user *u = bench_begin_logon(conn);
-	char value[1024], filter[1200];
-	char *attrs[] = { "userPassword", NULL };
+	char value[1024], filter[4096];
 
 	if (escape_filter_value(u->name, value, sizeof(value)) < 0)
 		return -1;
-	snprintf(filter, sizeof(filter), "(&(objectClass=inetOrgPerson)(%s=%s))",
-		 conn->opts->ldap_attr, value);
-	return ldap_search_ext(st->ld, conn->opts->ldap_base, LDAP_SCOPE_SUBTREE, filter, attrs,
+	if (conn->opts->ldap_filter != NULL) {
+		if (expand_filter(conn->opts->ldap_filter, value, filter, sizeof(filter)) < 0)
+			return -1;
+	} else {
+		snprintf(filter, sizeof(filter), "(&(objectClass=inetOrgPerson)(%s=%s))",
+			 conn->opts->ldap_attr, value);
+	}
+	return ldap_search_ext(st->ld, conn->opts->ldap_base, LDAP_SCOPE_SUBTREE, filter, st->attrs,
 			       0, NULL, NULL, NULL, 0, &st->msgid) == LDAP_SUCCESS ? 0 : -1;
+}
+
+/* --ldap-attrs a,b,c (or the lookup passdb's userPassword) as a NULL-ended list. */
+static int split_attrs(struct ldap_state *st, const char *list)
+{
+	size_t n = 0;
+	char *save = NULL, *tok;
+
+	st->attr_text = strdup(list != NULL ? list : "userPassword");
+	if (st->attr_text == NULL)
+		return -1;
+	for (tok = strtok_r(st->attr_text, ",", &save); tok != NULL && n < ATTRS_MAX;
+	     tok = strtok_r(NULL, ",", &save))
+		st->attrs[n++] = tok;
+	st->attrs[n] = NULL;
+	return tok == NULL ? 0 : -1;
 }
 
 static void ldap_state_free(struct bench_conn *conn)
@@ -58,6 +109,7 @@ static void ldap_state_free(struct bench_conn *conn)
 	if (st != NULL) {
 		if (st->ld != NULL)
 			ldap_unbind_ext_s(st->ld, NULL, NULL);
+		free(st->attr_text);
 		free(st);
 	}
 	conn->priv = NULL;
@@ -69,7 +121,8 @@ static int ldap_open(struct bench_conn *conn)
 	int version = LDAP_VERSION3, fd = -1;
 
 	conn->priv = st;
-	if (st == NULL || ldap_initialize(&st->ld, conn->opts->ldap_uri) != LDAP_SUCCESS)
+	if (st == NULL || split_attrs(st, conn->opts->ldap_attrs) < 0 ||
+	    ldap_initialize(&st->ld, conn->opts->ldap_uri) != LDAP_SUCCESS)
 		goto fail;
 	ldap_set_option(st->ld, LDAP_OPT_PROTOCOL_VERSION, &version);
 	if (conn->opts->ldap_bind_dn != NULL) {
@@ -113,6 +166,10 @@ static enum bench_step ldap_readable(struct bench_conn *conn)
 		err = LDAP_OTHER;
 	if (send_search(conn) < 0)
 		return BENCH_ERROR;
+	/* The lookup passdb's filter finds one entry; a --ldap-filter like
+	 * xident's finds the account and its mailbox. */
+	if (conn->opts->ldap_filter != NULL)
+		return err == LDAP_SUCCESS && entries >= 1 ? BENCH_LOGON_OK : BENCH_LOGON_FAILED;
 	return err == LDAP_SUCCESS && entries == 1 ? BENCH_LOGON_OK : BENCH_LOGON_FAILED;
 }
 

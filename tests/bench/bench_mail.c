@@ -142,9 +142,8 @@ static enum bench_step pop3_ntlm_line(struct bench_conn *conn, const char *line)
 		{
 			unsigned char msg[4096];
 
-			len = bench_ntlm_authenticate(raw, (size_t)clen, conn->opts->domain,
-						      conn->user->name, conn->user->nt_hash,
-						      msg, sizeof(msg));
+			len = bench_ntlm_authenticate_user(raw, (size_t)clen, conn->opts->domain, conn->user,
+					      msg, sizeof(msg));
 			if (len == 0 || bench_b64_encode(msg, len, b64, sizeof(b64)) < 0 ||
 			    bench_sendf(conn, "%s\r\n", b64) < 0)
 				return BENCH_ERROR;
@@ -193,8 +192,8 @@ static enum bench_step imap_ntlm_line(struct bench_conn *conn, const char *line)
 		clen = bench_b64_decode(line + 2, raw, sizeof(raw));
 		if (clen <= 0)
 			return BENCH_ERROR;
-		len = bench_ntlm_authenticate(raw, (size_t)clen, conn->opts->domain,
-					      conn->user->name, conn->user->nt_hash, msg, sizeof(msg));
+		len = bench_ntlm_authenticate_user(raw, (size_t)clen, conn->opts->domain, conn->user,
+					      msg, sizeof(msg));
 		if (len == 0 || bench_b64_encode(msg, len, b64, sizeof(b64)) < 0 ||
 		    bench_sendf(conn, "%s\r\n", b64) < 0)
 			return BENCH_ERROR;

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
@@ -77,19 +76,46 @@ static size_t to_utf16le(const char *s, bool upper, unsigned char *out, size_t c
 	return n;
 }
 
+/* MD5 fetched once and one digest context reused for every HMAC: HMAC()
+ * with EVP_md5() fetches the algorithm and builds a MAC context per call,
+ * which cost the client more than the MAC itself.  xibench runs one thread,
+ * so the static context is never shared. */
+static EVP_MD *md5;
+static EVP_MD_CTX *md5_ctx;
+
+static bool md5_parts(const unsigned char *a, size_t a_len, const unsigned char *b,
+		      size_t b_len, const unsigned char *c, size_t c_len, unsigned char out[16])
+{
+	unsigned int len = 0;
+
+	if (md5 == NULL && (md5 = EVP_MD_fetch(NULL, "MD5", NULL)) == NULL)
+		return false;
+	if (md5_ctx == NULL && (md5_ctx = EVP_MD_CTX_new()) == NULL)
+		return false;
+	return EVP_DigestInit_ex2(md5_ctx, md5, NULL) == 1 &&
+	       EVP_DigestUpdate(md5_ctx, a, a_len) == 1 &&
+	       (b_len == 0 || EVP_DigestUpdate(md5_ctx, b, b_len) == 1) &&
+	       (c_len == 0 || EVP_DigestUpdate(md5_ctx, c, c_len) == 1) &&
+	       EVP_DigestFinal_ex(md5_ctx, out, &len) == 1 && len == 16;
+}
+
+/* HMAC-MD5 (RFC 2104) of a || b with a key of at most 64 bytes. */
 static bool hmac_md5(const unsigned char *key, size_t key_len, const unsigned char *a, size_t a_len,
 		     const unsigned char *b, size_t b_len, unsigned char out[16])
 {
-	unsigned char buf[4096];
-	unsigned int len = 16;
+	unsigned char ipad[64], opad[64], inner[16];
+	size_t i;
 
-	if (a_len + b_len > sizeof(buf))
+	if (key_len > sizeof(ipad))
 		return false;
-	if (a_len > 0)
-		memcpy(buf, a, a_len);
-	if (b_len > 0)
-		memcpy(buf + a_len, b, b_len);
-	return HMAC(EVP_md5(), key, (int)key_len, buf, a_len + b_len, out, &len) != NULL;
+	memset(ipad, 0x36, sizeof(ipad));
+	memset(opad, 0x5c, sizeof(opad));
+	for (i = 0; i < key_len; i++) {
+		ipad[i] ^= key[i];
+		opad[i] ^= key[i];
+	}
+	return md5_parts(ipad, sizeof(ipad), a, a_len, b, b_len, inner) &&
+	       md5_parts(opad, sizeof(opad), inner, sizeof(inner), NULL, 0, out);
 }
 
 /* Finds the server's timestamp in the target info, so the response falls
@@ -123,14 +149,28 @@ static void put_field(unsigned char *header, unsigned char *msg, size_t *off,
 	*off += len;
 }
 
-size_t bench_ntlm_authenticate_fixed(const unsigned char *chal, size_t chal_len,
-				     const char *domain, const char *user,
-				     const unsigned char nt_hash[16],
-				     const unsigned char *fixed_client_challenge,
-				     const unsigned char *fixed_timestamp,
-				     unsigned char *out, size_t cap)
+/* NTOWFv2 = HMAC-MD5(NT hash, UTF-16LE(UPPER(user) + domain)) */
+static bool ntowfv2(const char *domain, const char *user, const unsigned char nt_hash[16],
+		    unsigned char out[16])
 {
-	unsigned char ident[1024], ntowf[16], blob[2048], nt_resp[2048 + 16], lm_resp[24];
+	unsigned char ident[1024];
+	size_t ulen, dlen;
+
+	ulen = to_utf16le(user, true, ident, sizeof(ident) / 2);
+	dlen = to_utf16le(domain, false, ident + (ulen == (size_t)-1 ? 0 : ulen), sizeof(ident) / 2);
+	return ulen != (size_t)-1 && dlen != (size_t)-1 &&
+	       hmac_md5(nt_hash, 16, ident, ulen + dlen, NULL, 0, out);
+}
+
+/* The AUTHENTICATE for a user whose NTOWFv2 is known. */
+static size_t authenticate_ntowf(const unsigned char *chal, size_t chal_len,
+				 const char *domain, const char *user,
+				 const unsigned char ntowf[16],
+				 const unsigned char *fixed_client_challenge,
+				 const unsigned char *fixed_timestamp,
+				 unsigned char *out, size_t cap)
+{
+	unsigned char blob[2048], nt_resp[2048 + 16], lm_resp[24];
 	unsigned char udom[512], uuser[512];
 	const unsigned char *server_challenge, *info;
 	size_t ulen, dlen, info_len, info_off, blob_len, off;
@@ -146,13 +186,6 @@ size_t bench_ntlm_authenticate_fixed(const unsigned char *chal, size_t chal_len,
 	if (info_off > chal_len || info_len > chal_len - info_off)
 		return 0;
 	info = chal + info_off;
-
-	/* NTOWFv2 = HMAC-MD5(NT hash, UTF-16LE(UPPER(user) + domain)) */
-	ulen = to_utf16le(user, true, ident, sizeof(ident) / 2);
-	dlen = to_utf16le(domain, false, ident + (ulen == (size_t)-1 ? 0 : ulen), sizeof(ident) / 2);
-	if (ulen == (size_t)-1 || dlen == (size_t)-1 ||
-	    !hmac_md5(nt_hash, 16, ident, ulen + dlen, NULL, 0, ntowf))
-		return 0;
 
 	if (fixed_timestamp != NULL) {
 		memcpy(ts, fixed_timestamp, 8);
@@ -206,6 +239,21 @@ size_t bench_ntlm_authenticate_fixed(const unsigned char *chal, size_t chal_len,
 	return off;
 }
 
+size_t bench_ntlm_authenticate_fixed(const unsigned char *chal, size_t chal_len,
+				     const char *domain, const char *user,
+				     const unsigned char nt_hash[16],
+				     const unsigned char *fixed_client_challenge,
+				     const unsigned char *fixed_timestamp,
+				     unsigned char *out, size_t cap)
+{
+	unsigned char ntowf[16];
+
+	if (!ntowfv2(domain, user, nt_hash, ntowf))
+		return 0;
+	return authenticate_ntowf(chal, chal_len, domain, user, ntowf, fixed_client_challenge,
+				  fixed_timestamp, out, cap);
+}
+
 size_t bench_ntlm_authenticate(const unsigned char *chal, size_t chal_len,
 			       const char *domain, const char *user,
 			       const unsigned char nt_hash[16],
@@ -215,28 +263,47 @@ size_t bench_ntlm_authenticate(const unsigned char *chal, size_t chal_len,
 					     NULL, NULL, out, cap);
 }
 
+bool bench_ntlm_ntowfv2(const char *domain, const char *user, const unsigned char nt_hash[16],
+			unsigned char out[16])
+{
+	return ntowfv2(domain, user, nt_hash, out);
+}
+
+size_t bench_ntlm_authenticate_user(const unsigned char *chal, size_t chal_len,
+				    const char *domain, const struct bench_user *u,
+				    unsigned char *out, size_t cap)
+{
+	unsigned char ntowf[16];
+
+	if (u->has_ntowfv2)
+		return authenticate_ntowf(chal, chal_len, domain, u->name, u->ntowfv2, NULL, NULL,
+					  out, cap);
+	if (!ntowfv2(domain, u->name, u->nt_hash, ntowf))
+		return 0;
+	return authenticate_ntowf(chal, chal_len, domain, u->name, ntowf, NULL, NULL, out, cap);
+}
+
 bool bench_nt_hash(const char *password, unsigned char out[16])
 {
-	/* MD4 lives in OpenSSL's legacy provider; load it into a private
-	 * library context so the process default stays untouched. */
+	/* MD4 lives in OpenSSL's legacy provider: loaded once into a private
+	 * library context (the process default stays untouched) and kept, so
+	 * that a users file without NT hashes costs one MD4 per user. */
+	static OSSL_LIB_CTX *ctx;
+	static EVP_MD *md4;
 	unsigned char utf16[1024];
 	size_t len = to_utf16le(password, false, utf16, sizeof(utf16));
-	OSSL_LIB_CTX *ctx;
-	OSSL_PROVIDER *legacy;
-	EVP_MD *md4 = NULL;
 	unsigned int outlen = 16;
-	bool ok = false;
 
-	if (len == (size_t)-1 || (ctx = OSSL_LIB_CTX_new()) == NULL)
+	if (len == (size_t)-1)
 		return false;
-	legacy = OSSL_PROVIDER_load(ctx, "legacy");
-	if (legacy != NULL && (md4 = EVP_MD_fetch(ctx, "MD4", NULL)) != NULL)
-		ok = EVP_Digest(utf16, len, out, &outlen, md4, NULL) == 1;
-	EVP_MD_free(md4);
-	if (legacy != NULL)
-		OSSL_PROVIDER_unload(legacy);
-	OSSL_LIB_CTX_free(ctx);
-	return ok;
+	if (md4 == NULL) {
+		if (ctx == NULL && (ctx = OSSL_LIB_CTX_new()) == NULL)
+			return false;
+		if (OSSL_PROVIDER_load(ctx, "legacy") == NULL ||
+		    (md4 = EVP_MD_fetch(ctx, "MD4", NULL)) == NULL)
+			return false;
+	}
+	return EVP_Digest(utf16, len, out, &outlen, md4, NULL) == 1 && outlen == 16;
 }
 
 int bench_b64_encode(const unsigned char *in, size_t len, char *out, size_t cap)

@@ -199,7 +199,7 @@ static bool parse_hex16(const char *s, unsigned char out[16])
 	return strlen(s) == 32;
 }
 
-static int load_users(struct bench_run *run, const char *path, bool need_nt)
+static int load_users(struct bench_run *run, const char *path, bool need_nt, const char *domain)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024];
@@ -243,6 +243,8 @@ static int load_users(struct bench_run *run, const char *path, bool need_nt)
 			fprintf(stderr, "xibench: no NT hash for %s and MD4 is unavailable\n", name);
 			goto fail;
 		}
+		if (need_nt && domain != NULL)
+			u->has_ntowfv2 = bench_ntlm_ntowfv2(domain, u->name, u->nt_hash, u->ntowfv2);
 	}
 	fclose(f);
 	if (run->user_count == 0) {
@@ -592,7 +594,8 @@ static void usage(FILE *f)
 		"usage: xibench --mode MODE --users FILE [options]\n"
 		"modes: auth-plain auth-ntlm (--socket PATH) | imap imap-ntlm imap-session pop3 pop3-ntlm\n"
 		"       (--host H --port P)\n"
-		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid])\n"
+		"       ldap-search (--uri URI --base DN [--bind-dn DN --bind-pw PW] [--attr uid]\n"
+		"                    [--ldap-filter TEMPLATE (%%u = escaped name)] [--ldap-attrs a,b,...])\n"
 		"  -c, --connections N   concurrent connections (10)\n"
 		"  -d, --duration S      seconds measured (5)\n"
 		"  -w, --warmup S        seconds run before measuring (0.5)\n"
@@ -620,6 +623,8 @@ int main(int argc, char **argv)
 		{ "bind-dn", required_argument, NULL, 'D' },
 		{ "bind-pw", required_argument, NULL, 'W' },
 		{ "attr", required_argument, NULL, 'a' },
+		{ "ldap-filter", required_argument, NULL, 'F' },
+		{ "ldap-attrs", required_argument, NULL, 'A' },
 		{ "service", required_argument, NULL, 'S' },
 		{ "domain", required_argument, NULL, 'N' },
 		{ "label", required_argument, NULL, 'l' },
@@ -653,6 +658,8 @@ int main(int argc, char **argv)
 		case 'D': run.opts.ldap_bind_dn = optarg; break;
 		case 'W': run.opts.ldap_bind_pw = optarg; break;
 		case 'a': run.opts.ldap_attr = optarg; break;
+		case 'F': run.opts.ldap_filter = optarg; break;
+		case 'A': run.opts.ldap_attrs = optarg; break;
 		case 'S': run.opts.service = optarg; break;
 		case 'N': run.opts.domain = optarg; break;
 		case 'l': run.opts.label = optarg; break;
@@ -687,7 +694,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (load_users(&run, users_path, strstr(run.opts.mode, "ntlm") != NULL) < 0)
+	if (load_users(&run, users_path, strstr(run.opts.mode, "ntlm") != NULL, run.opts.domain) < 0)
 		return 1;
 	if (run.driver->command_count > 0 &&
 	    (run.command_lat = calloc(run.driver->command_count, sizeof(*run.command_lat))) == NULL)

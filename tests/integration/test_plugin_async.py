@@ -440,6 +440,27 @@ def test_blocking(t, slapd, args=' blocking=yes', what='blocking=yes (auth-worke
         d.stop()
 
 
+
+def test_default_threads(t, slapd):
+    """Without threads=: one resolver thread per search connection in hash
+    mode (a logon holds nothing else; more threads would only wait for a
+    connection), twice as many in bind mode (search set + bind set)."""
+    for mode, pool, want in (('hash', 3, 3), ('bind', 3, 6)):
+        d = instance(slapd, 'threads-%s' % mode, conf={'password_mode': mode, 'ldap_pool_size': str(pool)})
+        d.start()
+        try:
+            c = AuthClient(d.auth_socket)
+            c.send_plain(1, USERS[0][0], USERS[0][1])
+            g = c.replies([1], timeout=30).get(1)
+            c.close()
+            lines = [l for l in d.log().splitlines() if 'resolver threads' in l]
+            t.ok(g is not None and g[0] == 'OK' and any('xident: %d resolver threads' % want in l for l in lines),
+                 '%s mode, ldap_pool_size = %d: %d resolver threads by default' % (mode, pool, want),
+                 '%r %r' % (g, lines))
+        finally:
+            d.stop()
+
+
 with Tap() as t:
     for m in MODULES:
         if not os.path.exists(m):
@@ -469,3 +490,4 @@ with Tap() as t:
     t.run('silent directory', test_silent_directory, t, slapd)
     t.run('blocking', test_blocking, t, slapd)
     t.run('inline', test_blocking, t, slapd, ' threads=0', 'threads=0 (main thread)')
+    t.run('default threads', test_default_threads, t, slapd)

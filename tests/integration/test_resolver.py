@@ -269,6 +269,37 @@ def hostile_values(t, d, conf):
     t.ok(r.returncode == 0, 'xidentProtocols restored', r.stderr)
 
 
+def class_checked(t, d, confs):
+    """The xident map's search names no objectClass (its schema allows the
+    names on no other entry: core/dir_filter.c), so an entry that carries
+    them anyway (extensibleObject allows any attribute) comes back from
+    slapd; it must still be neither an account nor a mailbox."""
+    pw = run(['slappasswd', '-h', '{SSHA}', '-s', 'ghost-pw']).stdout.strip()
+    r = d.modify('dn: cn=ghost,ou=services,dc=example,dc=com\nchangetype: add\n'
+                 'objectClass: device\nobjectClass: extensibleObject\ncn: ghost\n'
+                 'xidentDomain: EXAMPLE\nxidentAccountName: ghost\nuserPassword: %s\n\n'
+                 'dn: cn=ghostbox,ou=services,dc=example,dc=com\nchangetype: add\n'
+                 'objectClass: device\nobjectClass: extensibleObject\ncn: ghostbox\n'
+                 'xidentAlias: ghostbox\n'
+                 'xidentPrimaryAccount: uid=jdoe,ou=EXAMPLE,ou=accounts,dc=example,dc=com\n\n' % pw)
+    t.ok(r.returncode == 0, 'classless entries with xident names added', r.stderr)
+    for mode, conf in confs:
+        r = resolve(conf, 'EXAMPLE\\ghost', 'ghost-pw')
+        check(t, r, '%s: EXAMPLE\\ghost (no xidentAccount class) is no account' % mode, 'bad_credentials')
+        t.contains(r['stdout'], 'cn=ghost,ou=services', '%s: slapd returned it (the filter has no class term)'
+                   % mode)
+        check(t, resolve(conf, 'ghostbox', 'jdoe-pw'),
+              '%s: ghostbox (no xidentMailbox class) is no mailbox' % mode, 'bad_credentials')
+        check(t, resolve(conf, 'EXAMPLE\\jdoe\\ghostbox', 'jdoe-pw'),
+              '%s: EXAMPLE\\jdoe\\ghostbox opens no classless entry' % mode, 'no_mailbox')
+        check(t, resolve(conf, 'EXAMPLE\\jdoe', 'jdoe-pw'),
+              '%s: EXAMPLE\\jdoe still opens johnd beside a classless entry it is primary of' % mode,
+              'ok', 11202, user='johnd')
+    r = d.modify('dn: cn=ghost,ou=services,dc=example,dc=com\nchangetype: delete\n\n'
+                 'dn: cn=ghostbox,ou=services,dc=example,dc=com\nchangetype: delete\n\n')
+    t.ok(r.returncode == 0, 'classless entries removed', r.stderr)
+
+
 def equal_cost(t, conf, mode):
     """Unknown name vs wrong password of the same form: same LDAP operations."""
     pairs = [
@@ -507,6 +538,7 @@ def main():
             ('EXAMPLE\\rjames', 'rjames-pw', 1), ('rjames', 'rjames-pw', 2), ('EXAMPLE\\bjones', 'bjones-pw', 1)])
         t.run('ad style', ad_style, t, d, [('bind', bind_conf), ('hash', hash_conf)])
         t.run('hostile values', hostile_values, t, d, bind_conf)
+        t.run('class checked', class_checked, t, d, [('bind', bind_conf), ('hash', hash_conf)])
         t.run('injection', injection, t, bind_conf)
         t.run('config rows', config_rows, t, d)
         t.run('restricted', restricted, t, d)

@@ -11,7 +11,8 @@
 - the ACLs: only the service account reads xidentNTHash and userPassword,
   the restricted (Q255269) account sees neither the hash nor any mailbox
   entry, anonymous may only bind; every documented demo password binds;
-- the index lines of ldap-schema/README.md are the ones the private slapd uses;
+- the index lines and the access list of ldap-schema/README.md are the
+  ones the private slapd uses, the service account's clause first;
 - ldaps:// and StartTLS with the throwaway CA.
 """
 import os
@@ -306,6 +307,34 @@ def indexes(t, d):
          'README: %r\nslapd.conf: %r' % (readme, used))
 
 
+def access_lines(text):
+    """The access list of a slapd.conf text: the 'access to' lines and the
+    'by' lines under them, white space folded."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line.startswith('access to '):
+            inside = True
+        elif not (inside and line[:1] in ' \t' and line.strip().startswith('by ')):
+            inside = False
+            continue
+        out.append(re.sub(r'\s+', ' ', line.strip()))
+    return out
+
+
+def access_list(t, d):
+    with open(README, encoding='utf-8') as f:
+        readme = f.read()
+    readme = readme[readme.index('## Access control'):]
+    readme = access_lines(readme[readme.index('```') + 3:readme.index('```', readme.index('```') + 3)])
+    with open(os.path.join(d.dir, 'slapd.conf')) as f:
+        used = access_lines(f.read())
+    t.ok(readme and readme == used, 'the private slapd uses the access list of the README',
+         'README: %r\nslapd.conf: %r' % (readme, used))
+    t.ok(readme[:3] == ['access to *', 'by dn.exact="cn=xident-service,ou=services,%s" read' % BASE,
+                        'by * break'],
+         'the service account\'s clause comes first (slapd checks every returned attribute)', readme[:3])
+
+
 def tls(t):
     with Slapd(tls=True) as d:
         env = dict(os.environ, LDAPTLS_CACERT=d.ca_file)
@@ -371,6 +400,7 @@ with Tap() as t:
         t.run('acls', acls, t, d)
         t.run('demo passwords', demo_passwords, t, d)
         t.run('indexes', indexes, t, d)
+        t.run('access list', access_list, t, d)
         if cc is not None:
             a, b = subschema(d.uri), subschema(cc.uri)
             t.ok(len(a) == len(ATTRIBUTES) + len(CLASSES) and a == b,

@@ -151,9 +151,62 @@ def test_ntlm_flood(t, d, root):
         hangup(c)
     for c in late:
         hangup(c)
+
+    # A client that answers the challenge after ntlm_exchange_timeout is
+    # told so, and the event names the timeout, not a malformed message.
+    slow = SourceConn(srv.port, '127.0.0.3')
+    drive = impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE')
+    slow.readline()
+    slow.send('AUTH NTLM')
+    slow.readline()
+    slow.send(base64.b64encode(drive(b'')).decode())
+    challenge = slow.readline()
+    t.ok(challenge.startswith('+ ') and len(challenge) > 20, 'the slow client gets a challenge', challenge)
+    other, ok = half_done_ntlm(srv.port, '127.0.0.3')
+    t.ok(ok, 'a second exchange from its address: the cap (2) is reached')
+    late = []
+    # The slow client's exchange has expired once its address may start
+    # another (the cap frees when the two are ntlm_exchange_timeout old).
+    wait_until(fresh_from(srv.port, '127.0.0.3', late), timeout=20, what='the slow exchange expired')
+    mark = len(srv.log())
+    slow.send(base64.b64encode(drive(base64.b64decode(challenge[2:].strip()))).decode())
+    answer = slow.readline()
+    t.ok(answer.startswith('-ERR [AUTH] The NTLM logon took too long'),
+         'the late AUTHENTICATE: the client is told the logon took too long', answer)
+    event = wait_until(lambda: [ln for ln in srv.log()[mark:].splitlines()
+                                if 'event=13004' in ln and 'remote=127.0.0.3' in ln],
+                       timeout=20, what='event 13004 for 127.0.0.3')
+    t.ok(len(event) == 1 and 'outcome=ntlm_timeout' in event[0] and
+         'ntlm_exchange_timeout (2 s)' in event[0] and 'raise ntlm_exchange_timeout' in event[0],
+         'one event 13004 outcome=ntlm_timeout naming the key, its value and the remedy', event)
+    t.ok('malformed' not in srv.log()[mark:], 'not logged as a malformed message', srv.log()[mark:])
+    # Trying again (the client text's advice) works on the same connection.
+    drive = impacket_ntlm('jdoe', 'jdoe-pw', 'EXAMPLE')
+    slow.send('AUTH NTLM')
+    line = slow.readline()
+    while line.startswith('+') and not line.startswith('+OK'):
+        ch = line[1:].strip()
+        slow.send(base64.b64encode(drive(base64.b64decode(ch) if ch else b'')).decode())
+        line = slow.readline()
+    t.ok(line.startswith('+OK Logged on to mailbox johnd'), 'a prompt retry logs on', line)
+    for c in [slow, other] + late:
+        hangup(c)
     out = srv.log()
     t.ok('Sanitizer' not in out and 'runtime error' not in out, 'no sanitizer report', out[-2000:])
     srv.proc.stop()
+
+
+def fresh_from(port, source, late):
+    """A condition: a new half-done exchange from source gets a challenge
+    (kept in late), or the refused connection is closed."""
+    def fresh():
+        c, ok = half_done_ntlm(port, source)
+        if ok:
+            late.append(c)
+        else:
+            hangup(c)
+        return ok
+    return fresh
 
 
 def imap_session(port, lines):

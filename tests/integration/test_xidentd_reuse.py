@@ -4,9 +4,12 @@ another (as Dovecot's service_count), only of mailboxes with its own uid
 and gid, and exits after the configured number.  The master's session
 counts stay exact: max_user_sessions frees a slot when a session ends in a
 process that lives on, and when a reused process is killed mid-session."""
+import ctypes
 import imaplib
 import os
+import re
 import signal
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
@@ -65,6 +68,48 @@ class Pop3:
             self.c.send('QUIT')
             self.c.readline()
         hangup(self.c)
+
+
+def msg_type(name):
+    """A message type's number, counted in standalone/privsep.h's enum."""
+    with open(os.path.join(SRC, 'standalone', 'privsep.h')) as f:
+        body = f.read().split('enum xi_msg_type {', 1)[1].split('};', 1)[0]
+    names = re.findall(r'^\s*(XI_MSG_\w+)', body, re.M)
+    first = int(re.search(r'XI_MSG_\w+\s*=\s*(\d+)', body).group(1))
+    return first + names.index(name)
+
+
+def seqpacket_fds(pid):
+    """pid's descriptors that are AF_UNIX SOCK_SEQPACKET sockets (the mail
+    process's socket to the spawner)."""
+    types = {}
+    with open('/proc/net/unix') as f:
+        for row in f.read().splitlines()[1:]:
+            col = row.split()
+            types[col[6]] = col[4]
+    out = []
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith('socket:[') and types.get(target[8:-1]) == '0005':
+            out.append(int(fd))
+    return out
+
+
+def steal_fd(pid, fd):
+    """A copy of pid's descriptor fd (pidfd_getfd(2), as root)."""
+    nr = {'x86_64': 438, 'aarch64': 438}[os.uname().machine]
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        got = libc.syscall(nr, pidfd, fd, 0)
+        if got < 0:
+            raise OSError(ctypes.get_errno(), 'pidfd_getfd')
+        return got
+    finally:
+        os.close(pidfd)
 
 
 def imap_open(port, name, pw):
@@ -157,6 +202,36 @@ with Tap() as t:
                 pass
         t.ok(s.proc.p.poll() is None and 'killed by signal' in s.log(),
              'xidentd runs on and logged the killed process', s.log()[-1500:])
+
+        # A compromised reused mail process reports its session ended (an
+        # XI_MSG_ENDED on its own socket to the spawner, forged here with
+        # a copy of that socket) while it goes on serving the client: the
+        # spawner shuts the client connection down, so the master's count
+        # (max_user_sessions) stays true.  Without that, the client below
+        # would still be served after the session was counted as ended.
+        for x in s.children('xidentd-mail'):
+            os.kill(x, signal.SIGKILL)
+        wait_until(lambda: not s.children('xidentd-mail'), timeout=20, what='no mail process left')
+        p = Pop3(s.port, 'EXAMPLE\\jdoe', 'jdoe-pw')
+        t.ok(p.reply.startswith('+OK'), 'jdoe logs on (a reusable mail process)', p.reply)
+        liar = s.children('xidentd-mail')
+        socks = seqpacket_fds(liar[0]) if len(liar) == 1 else []
+        t.ok(len(socks) == 1, 'its mail process has one socket to the spawner', repr((liar, socks)))
+        if len(socks) == 1:
+            forged = steal_fd(liar[0], socks[0])
+            os.write(forged, struct.pack('=II', msg_type('XI_MSG_ENDED'), 0))
+            os.close(forged)
+            p.c.send('STAT')
+            try:
+                answer = p.c.readline()
+            except (OSError, EOFError) as e:
+                answer = repr(e)
+            t.ok(not answer.startswith('+OK'),
+                 'after it says its session ended, its client is no longer served', answer)
+            wait_until(lambda: liar[0] not in s.children('xidentd-mail'), timeout=20,
+                       what='the lying process gone')
+            t.ok(True, 'the lying process is gone (its real end came out of turn: killed)')
+        hangup(p.c)
         s.proc.stop()
         t.ok('Sanitizer' not in s.log() and 'runtime error' not in s.log(),
              'no sanitizer report in the server log', s.log()[-3000:])

@@ -515,6 +515,43 @@ static void test_mic(void)
 	finish_run(&r);
 }
 
+/* A host that does not want the session key (the Dovecot mechanism) passes
+ * NULL: the response is proven all the same, and a MIC is still checked
+ * (its key is then derived for it alone). */
+static void test_no_session_key(void)
+{
+	struct client c = { .kind = V2, .user = "alice", .domain = "XIDENT" };
+	struct run r;
+
+	start(&r, &settings, &c);
+	send_auth(&r, r.auth, r.auth_len);
+	IS_FAIL(xi_ntlm_server_verify(r.srv, nt_hash, NULL, &r.err), XI_NTLM_OK, "NTLMv2 verified without a session key wanted");
+	finish_run(&r);
+
+	start(&r, &settings, &c);
+	send_auth(&r, r.auth, r.auth_len);
+	IS_FAIL(xi_ntlm_server_verify(r.srv, wrong_hash, NULL, &r.err), XI_NTLM_BAD_RESPONSE, "wrong password refused without a session key wanted");
+	finish_run(&r);
+
+	c.mic = true;
+	start(&r, &settings, &c);
+	send_auth(&r, r.auth, r.auth_len);
+	IS_FAIL(xi_ntlm_server_verify(r.srv, nt_hash, NULL, &r.err), XI_NTLM_OK, "NTLMv2 with MIC verified without a session key wanted");
+	finish_run(&r);
+
+	start(&r, &settings, &c);
+	r.auth[80] ^= 1;
+	send_auth(&r, r.auth, r.auth_len);
+	IS_FAIL(xi_ntlm_server_verify(r.srv, nt_hash, NULL, &r.err), XI_NTLM_BAD_MIC, "altered MIC refused without a session key wanted");
+	finish_run(&r);
+
+	c.kind = V1;
+	start(&r, &settings_v1, &c);
+	send_auth(&r, r.auth, r.auth_len);
+	IS_FAIL(xi_ntlm_server_verify(r.srv, nt_hash, NULL, &r.err), XI_NTLM_OK, "NTLMv1 verified without a session key wanted");
+	finish_run(&r);
+}
+
 static void test_replay_and_order(void)
 {
 	struct client c = { .kind = V2, .user = "alice", .domain = "XIDENT" };
@@ -824,6 +861,7 @@ int main(void)
 	test_challenge();
 	test_good();
 	test_mic();
+	test_no_session_key();
 	test_replay_and_order();
 	test_hostile_authenticate();
 	test_hostile_negotiate();

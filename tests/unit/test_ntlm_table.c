@@ -81,6 +81,76 @@ int main(void)
 	tap_ok(xd_ntlm_table_count(t, "192.0.2.9") == 2, "both kept");
 	xd_ntlm_table_release(t, e, true);
 
+	/* An expired exchange leaves a tombstone: its connection's next
+	 * message starts a new exchange that knows, for one more max age. */
+	{
+		struct xd_ntlm_table *tt = xd_ntlm_table_new(2, 2, 1000);
+		struct xd_ntlm_exchange *x = NULL;
+		tap_ok(tt != NULL && take(tt, 1, "192.0.2.1", 0, &x) && !xd_ntlm_exchange_after_expiry(x),
+		       "tombstones: a first exchange follows no expiry");
+		*xd_ntlm_exchange_sasl(x) = xi_ntlm_sasl_new(&settings, true);
+		xd_ntlm_table_release(tt, x, true);
+		tap_ok(take(tt, 2, "192.0.2.2", 1500, &x), "1.5 s later another connection starts one");
+		xd_ntlm_table_release(tt, x, true);
+		tap_ok(xd_ntlm_table_count(tt, "192.0.2.1") == 0 && xd_ntlm_table_count(tt, NULL) == 1,
+		       "the expired one counts no more (its source may start others)");
+		tap_ok(take(tt, 1, "192.0.2.1", 1600, &x) && xd_ntlm_exchange_after_expiry(x) &&
+		       *xd_ntlm_exchange_sasl(x) == NULL,
+		       "its connection's late message starts afresh, after an expiry");
+		xd_ntlm_table_release(tt, x, false);
+		tap_ok(take(tt, 1, "192.0.2.1", 1700, &x) && !xd_ntlm_exchange_after_expiry(x),
+		       "the tombstone is used once");
+		xd_ntlm_table_release(tt, x, false);
+		/* Forgotten, or kept too long: no tombstone left. */
+		tap_ok(take(tt, 3, "192.0.2.3", 2000, &x), "a third connection");
+		xd_ntlm_table_release(tt, x, true);
+		tap_ok(take(tt, 4, "192.0.2.4", 3000, &x), "expires the other two");
+		xd_ntlm_table_release(tt, x, true);
+		xd_ntlm_table_forget(tt, 3);
+		tap_ok(take(tt, 3, "192.0.2.3", 3100, &x) && !xd_ntlm_exchange_after_expiry(x),
+		       "a forgotten connection's tombstone is gone");
+		xd_ntlm_table_release(tt, x, false);
+		/* Expired while a worker holds it and keeps it: buried on release. */
+		tap_ok(take(tt, 5, "192.0.2.5", 5000, &held), "a worker holds an exchange");
+		tap_ok(take(tt, 6, "192.0.2.6", 6000, &x), "it expires meanwhile");
+		xd_ntlm_table_release(tt, x, true);
+		xd_ntlm_table_release(tt, held, true);
+		tap_ok(xd_ntlm_table_count(tt, "192.0.2.5") == 0, "given back kept: ended all the same");
+		tap_ok(take(tt, 5, "192.0.2.5", 6100, &x) && xd_ntlm_exchange_after_expiry(x),
+		       "and its connection's next message knows why");
+		xd_ntlm_table_release(tt, x, true);
+		/* At most capacity tombstones: the oldest go first. */
+		for (uint32_t c = 100; c < 110; c++) {
+			if (take(tt, c, "192.0.2.100", 10000 + c, &x))
+				xd_ntlm_table_release(tt, x, true);
+			if (take(tt, c + 1000, "192.0.2.101", 12000 + c, &x))
+				xd_ntlm_table_release(tt, x, false);
+		}
+		tap_ok(take(tt, 109, "192.0.2.100", 12500, &x) && xd_ntlm_exchange_after_expiry(x),
+		       "a recent tombstone is kept");
+		xd_ntlm_table_release(tt, x, false);
+		tap_ok(take(tt, 100, "192.0.2.100", 12501, &x) && !xd_ntlm_exchange_after_expiry(x),
+		       "the oldest went when there were more than capacity");
+		xd_ntlm_table_release(tt, x, true);
+		xd_ntlm_table_free(tt); /* tombstones and live ones freed (ASan checks) */
+
+		/* A tombstone is kept four max ages. */
+		tt = xd_ntlm_table_new(10, 10, 1000);
+		tap_ok(tt != NULL && take(tt, 1, "192.0.2.1", 0, &x), "tombstone age: one");
+		xd_ntlm_table_release(tt, x, true);
+		tap_ok(take(tt, 2, "192.0.2.1", 0, &x), "and two");
+		xd_ntlm_table_release(tt, x, true);
+		tap_ok(take(tt, 3, "192.0.2.3", 1000, &x), "both expire at 1 s");
+		xd_ntlm_table_release(tt, x, true);
+		tap_ok(take(tt, 1, "192.0.2.1", 4999, &x) && xd_ntlm_exchange_after_expiry(x),
+		       "a tombstone 3.999 s old is kept");
+		xd_ntlm_table_release(tt, x, false);
+		tap_ok(take(tt, 2, "192.0.2.1", 5000, &x) && !xd_ntlm_exchange_after_expiry(x),
+		       "one 4 s old is gone");
+		xd_ntlm_table_release(tt, x, false);
+		xd_ntlm_table_free(tt);
+	}
+
 	/* Capacity: the whole table, from many sources. */
 	all = true;
 	for (uint32_t c = 1000; c < 1098 && all; c++) {

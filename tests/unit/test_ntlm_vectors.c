@@ -107,5 +107,31 @@ int main(void)
 	tap_ok(memcmp(key, ntowf2, 16) == 0, "NTOWFv2 upper-cases the user name");
 	xi_ntlm_ntowfv2_utf8(nt, "User", "DOMAIN", key, &err);
 	tap_ok(memcmp(key, ntowf2, 16) != 0, "NTOWFv2 keeps the domain's case");
+
+	/* xi_ntlm_hmac_md5 is RFC 2104 written out on MD5: RFC 2202's vectors,
+	 * the data split over parts (an empty one too), and a key longer than
+	 * MD5's block, which is hashed first. */
+	{
+		static const char data2[] = "what do ya want for nothing?";
+		static const char data6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+		struct xi_ntlm_buf p2[3] = { { (const uint8_t *)data2, 10 }, { NULL, 0 },
+					     { (const uint8_t *)data2 + 10, sizeof(data2) - 11 } };
+		struct xi_ntlm_buf p6 = { (const uint8_t *)data6, sizeof(data6) - 1 };
+		struct xi_ntlm_buf many[9];
+		uint8_t long_key[80], mac[16];
+		size_t i;
+
+		tap_is_int(xi_ntlm_hmac_md5((const uint8_t *)"Jefe", 4, p2, 3, mac, &err), 0,
+			   "HMAC-MD5 over three parts runs");
+		tap_ok(is_hex(mac, 16, "750c783e6ab0b503eaa86e310a5db738"), "HMAC-MD5: RFC 2202 test case 2");
+		memset(long_key, 0xaa, sizeof(long_key));
+		tap_is_int(xi_ntlm_hmac_md5(long_key, sizeof(long_key), &p6, 1, mac, &err), 0,
+			   "HMAC-MD5 with an 80-byte key runs");
+		tap_ok(is_hex(mac, 16, "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"), "HMAC-MD5: RFC 2202 test case 6 (key longer than a block)");
+		for (i = 0; i < 9; i++)
+			many[i] = p6;
+		tap_is_int(xi_ntlm_hmac_md5(long_key, 16, many, 9, mac, &err), -1,
+			   "HMAC-MD5 over more parts than it takes is refused, not overrun");
+	}
 	return tap_done();
 }

@@ -35,6 +35,7 @@ int main(void)
 		{ XI_OUTCOME_TEMPFAIL, "tempfail", 13003, XI_CAT_AUTHENTICATION },
 		{ XI_OUTCOME_PLAINTEXT_DISABLED, "plaintext_disabled", 13003, XI_CAT_AUTHENTICATION },
 		{ XI_OUTCOME_SESSION_LIMIT, "session_limit", 13003, XI_CAT_AUTHENTICATION },
+		{ XI_OUTCOME_NTLM_TIMEOUT, "ntlm_timeout", 13004, XI_CAT_AUTHENTICATION },
 	};
 	char buf[XI_TEXT_VALUE_MAX * 3];
 	char tiny[12];
@@ -72,6 +73,8 @@ int main(void)
 	tap_ok(xi_outcome_by_name("no_such_outcome") == NULL && xi_outcome_by_name(NULL) == NULL,
 	       "an unknown name finds no row");
 	tap_is_str(xi_outcome_info(XI_OUTCOME_TEMPFAIL)->pop3_code, "SYS/TEMP", "tempfail is [SYS/TEMP]");
+	tap_ok(strstr(xi_outcome_info(XI_OUTCOME_NTLM_TIMEOUT)->remedy, "ntlm_exchange_timeout") != NULL,
+	       "ntlm_timeout's remedy names the key to raise");
 	tap_is_str(xi_outcome_info(XI_OUTCOME_SESSION_LIMIT)->pop3_code, "IN-USE",
 		   "the session limit is [IN-USE]");
 	tap_is_str(xi_outcome_info(XI_OUTCOME_PLAINTEXT_DISABLED)->client_text,
