@@ -69,8 +69,10 @@ int xi_dir_bind_start(struct xi_directory *dir, const char *dn, const char *pass
 	}
 	rc = xi_ldap_conn_user_bind_send(w->conn, dn, password, password_len, &w->msgid, &r, err);
 	if (rc <= 0) {
-		/* Not sent: answered at once, or the idle connection is gone
-		 * (the pool closes it; a thread retries on a fresh one). */
+		/* Not sent: answered at once, or the idle connection was
+		 * closed by the server or its write failed (the pool closes
+		 * it; a thread may retry on a fresh one: nothing reached the
+		 * server). */
 		xi_ldap_pool_put(pool, w->conn);
 		free(w);
 		*fd_r = -1;
@@ -88,19 +90,38 @@ int xi_dir_bind_start(struct xi_directory *dir, const char *dn, const char *pass
 int xi_dir_bind_poll(struct xi_dir_bind_wait *w, enum xi_dir_bind *result_r, struct xi_error *err)
 {
 	enum xi_ldap_bind_result r;
-	bool broken;
 
 	if (xi_ldap_conn_user_bind_poll(w->conn, w->msgid, &r, err) == 0)
 		return 0;
-	/* The connection was idle before this bind: one that broke had lost
-	 * its server before we sent anything worth an answer. */
-	broken = r == XI_LDAP_BIND_ERROR && xi_ldap_conn_broken(w->conn);
-	xi_ldap_pool_put(w->pool, w->conn);
-	free(w);
-	if (broken)
-		return -1;
+	/* A connection that broke after the bind was sent is an answer too
+	 * (an error): the server may have seen the password, so it is not
+	 * sent again elsewhere.  The connection stays checked out until
+	 * xi_dir_bind_again or xi_dir_bind_release. */
 	*result_r = dir_bind(r);
 	return 1;
+}
+
+int xi_dir_bind_again(struct xi_dir_bind_wait *w, const char *dn, const char *password,
+		      size_t password_len, enum xi_dir_bind *result_r, unsigned *ops,
+		      struct xi_error *err)
+{
+	enum xi_ldap_bind_result r;
+	int rc;
+
+	rc = xi_ldap_conn_user_bind_send(w->conn, dn, password, password_len, &w->msgid, &r, err);
+	if (rc == 0)
+		*result_r = dir_bind(r);
+	else if (rc > 0 && ops != NULL)
+		(*ops)++;
+	return rc;
+}
+
+void xi_dir_bind_release(struct xi_dir_bind_wait *w)
+{
+	if (w == NULL)
+		return;
+	xi_ldap_pool_put(w->pool, w->conn);
+	free(w);
 }
 
 void xi_dir_bind_cancel(struct xi_dir_bind_wait *w)

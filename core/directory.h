@@ -170,17 +170,26 @@ void xi_dir_destroy(struct xi_directory *dir);
  * 1 when the bind is on its way (watch *fd_r for input, then call
  * xi_dir_bind_poll), 0 when answered at once (*result_r), -1 when it
  * cannot start without waiting (no idle open bind connection, or no LDAP
- * under dir): bind with xi_dir_verify_bind elsewhere.  poll: 0 while
- * waiting; 1 with *result_r (wait freed); -1 when the connection turned out
- * broken before any answer (wait freed, nothing proven: bind elsewhere,
- * where a fresh connection is opened).  cancel gives a bind up (its
- * connection is closed). */
+ * under dir) or the bind was not sent (the server had closed the idle
+ * connection): bind with xi_dir_verify_bind elsewhere.  poll: 0 while
+ * waiting; 1 with *result_r, XI_DIR_BIND_ERROR when the connection broke
+ * after the bind was sent (the server may have seen the password: it is
+ * not sent again).  After an answer the connection stays checked out, so
+ * that a host with binds waiting sends the next one on it (again: as
+ * start, on the same fd; -1 leaves it to be released) and keeps watching
+ * the same fd; release returns it to the pool (closed when broken: stop
+ * watching the fd first).  cancel gives a bind up (its connection is
+ * closed, the wait freed). */
 struct xi_dir_bind_wait;
 int xi_dir_bind_start(struct xi_directory *dir, const char *dn, const char *password,
 		      size_t password_len, struct xi_dir_bind_wait **wait_r, int *fd_r,
 		      enum xi_dir_bind *result_r, unsigned *ops, struct xi_error *err);
 int xi_dir_bind_poll(struct xi_dir_bind_wait *wait, enum xi_dir_bind *result_r,
 		     struct xi_error *err);
+int xi_dir_bind_again(struct xi_dir_bind_wait *wait, const char *dn, const char *password,
+		      size_t password_len, enum xi_dir_bind *result_r, unsigned *ops,
+		      struct xi_error *err);
+void xi_dir_bind_release(struct xi_dir_bind_wait *wait);
 void xi_dir_bind_cancel(struct xi_dir_bind_wait *wait);
 
 void xi_dir_result_init(struct xi_dir_result *res);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,12 @@ struct directory_mirror {
 	/* The process that runs the sync thread: a child forked from it has
 	 * the copy but not the thread, so its copy would never change. */
 	pid_t owner;
+	/* Non-zero in the owner only: a page the kernel wipes in a forked
+	 * child (MADV_WIPEONFORK), so that every lookup knows without a
+	 * getpid() system call (three per logon before).  NULL where the
+	 * kernel cannot: getpid() then. */
+	volatile unsigned char *owner_page;
+	size_t owner_page_size;
 
 	/* Readers and the writer: the store and whether it may answer. */
 	pthread_rwlock_t lock;
@@ -486,7 +493,32 @@ static const char *short_state(struct directory_mirror *dm, char *buf, size_t si
 /* Whether this process runs the sync thread (see owner). */
 static bool followed(const struct directory_mirror *dm)
 {
+	if (dm->owner_page != NULL)
+		return dm->owner_page[0] != 0;
 	return getpid() == dm->owner;
+}
+
+static void mark_owner(struct directory_mirror *dm)
+{
+#ifdef MADV_WIPEONFORK
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (page <= 0)
+		return;
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, (size_t)page, MADV_WIPEONFORK) < 0) {
+		munmap(p, (size_t)page);
+		return;
+	}
+	dm->owner_page = p;
+	dm->owner_page_size = (size_t)page;
+	dm->owner_page[0] = 1;
+#else
+	(void)dm;
+#endif
 }
 
 /* Prefixes what the live search says with why the mirror did not answer. */
@@ -650,6 +682,8 @@ static void dm_destroy(struct xi_directory *dir)
 	pthread_rwlock_destroy(&dm->lock);
 	pthread_cond_destroy(&dm->wake);
 	pthread_mutex_destroy(&dm->ctl);
+	if (dm->owner_page != NULL)
+		munmap((void *)dm->owner_page, dm->owner_page_size);
 	free(dm);
 }
 
@@ -724,6 +758,7 @@ int xi_directory_mirror_create(const struct xi_config *cfg, struct xi_directory 
 			return xi_error_set(err, XI_ERR_NOMEM, "cannot create the mirror's lock");
 		}
 	}
+	mark_owner(dm);
 	pthread_mutex_init(&dm->ctl, NULL);
 	{
 		pthread_condattr_t ca;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/time.h>
 
 
@@ -228,6 +229,21 @@ static int probe(struct xi_ldap_conn *conn, struct xi_error *err)
 	return 0;
 }
 
+/* A user-bind connection reads each answer with one read() instead of
+ * libldap's two (the header, then the rest): liblber's read-ahead layer
+ * above the socket (below TLS).  Only there: a bind connection has one
+ * answer outstanding at a time, so nothing it buffers waits unseen while
+ * the caller watches the fd (xi_ldap_conn_closed_by_server looks at the
+ * buffer too).  Without it the connection works as before. */
+static void read_ahead(struct xi_ldap_conn *conn)
+{
+	Sockbuf *sb = NULL;
+
+	if (ldap_get_option(conn->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL)
+		(void)ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER,
+					 NULL);
+}
+
 int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, bool bind,
 			  struct xi_ldap_conn **conn_r, struct xi_error *err)
 {
@@ -287,6 +303,8 @@ int xi_ldap_conn_open_uri(const struct xi_ldap_settings *s, const char *uri, boo
 	} else if (probe(conn, err) < 0) {
 		goto fail;
 	}
+	if (!bind)
+		read_ahead(conn);
 	*conn_r = conn;
 	return 0;
 fail:
@@ -411,6 +429,31 @@ int xi_ldap_conn_fd(struct xi_ldap_conn *conn)
 	return fd;
 }
 
+bool xi_ldap_conn_closed_by_server(struct xi_ldap_conn *conn)
+{
+	struct pollfd p = { .fd = xi_ldap_conn_fd(conn), .events = POLLIN };
+	Sockbuf *sb = NULL;
+
+	if (p.fd < 0) {
+		conn->broken = true;
+		return true;
+	}
+	/* read ahead already (see read_ahead) */
+	if (ldap_get_option(conn->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL &&
+	    ber_sockbuf_ctrl(sb, LBER_SB_OPT_DATA_READY, NULL) > 0) {
+		conn->broken = true;
+		return true;
+	}
+	/* An idle connection has nothing to read: input, a hang-up or an
+	 * error there is the server's end (a close after its idle timeout or
+	 * a restart, perhaps a Notice of Disconnection before it). */
+	if (poll(&p, 1, 0) > 0 && p.revents != 0) {
+		conn->broken = true;
+		return true;
+	}
+	return false;
+}
+
 static enum xi_ldap_bind_result user_bind_result(struct xi_ldap_conn *conn, const char *dn,
 						 int rc, struct xi_error *err)
 {
@@ -438,13 +481,19 @@ int xi_ldap_conn_user_bind_send(struct xi_ldap_conn *conn, const char *dn, const
 		*result_r = XI_LDAP_BIND_REJECTED;
 		return 0;
 	}
+	if (xi_ldap_conn_closed_by_server(conn)) {
+		xi_error_set(err, XI_ERR_TEMP, "%s: the server closed the idle connection: "
+			     "bind not sent", conn->uri);
+		return -1;
+	}
 	if (xi_ldap_wipe_writes(conn->ld, err) < 0) {
 		conn->broken = true;
 		return -1;
 	}
 	conn->ops++;
 	/* The request is encoded (password included) and written here; a
-	 * request this small never waits for the socket. */
+	 * request this small never waits for the socket, and a failed write
+	 * of it sent nothing. */
 	rc = ldap_sasl_bind(conn->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, msgid_r);
 	if (rc != LDAP_SUCCESS) {
 		conn_fail(conn, err, rc, "bind as", dn);

@@ -108,12 +108,18 @@ enum xi_ldap_bind_result xi_ldap_conn_user_bind(struct xi_ldap_conn *conn, const
  * send returns 1 when the request is on its way (*msgid_r; then call poll
  * whenever xi_ldap_conn_fd is readable), 0 when answered at once
  * (*result_r: an empty DN or password, refused as above), -1 with err
- * when it could not be sent (the connection may now be broken).  poll
+ * when it was not sent (the connection may now be broken; an idle
+ * connection the server has closed is found before anything is written:
+ * xi_ldap_conn_closed_by_server).  poll
  * returns 0 while the answer has not arrived, 1 with *result_r (and err
  * for REJECTED and ERROR) once it has.  A bind given up before its answer
  * must be abandoned: the connection is then broken, so that the pool
  * closes it instead of handing a late answer to its next user. */
 int xi_ldap_conn_fd(struct xi_ldap_conn *conn);
+/* Whether the server has closed this idle connection (it is then broken):
+ * checked without waiting before a password is sent on it, so that a bind
+ * is retried elsewhere only when it provably never reached the server. */
+bool xi_ldap_conn_closed_by_server(struct xi_ldap_conn *conn);
 int xi_ldap_conn_user_bind_send(struct xi_ldap_conn *conn, const char *dn, const char *password,
 				size_t password_len, int *msgid_r,
 				enum xi_ldap_bind_result *result_r, struct xi_error *err);

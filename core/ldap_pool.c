@@ -300,20 +300,26 @@ enum xi_ldap_bind_result xi_ldap_pool_user_bind(struct xi_ldap_pool *pool, const
 {
 	enum xi_ldap_bind_result r = XI_LDAP_BIND_ERROR;
 	struct xi_ldap_conn *conn;
-	bool fresh, broken;
+	bool fresh;
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (pool_get(pool, XI_POOL_BIND, attempt > 0, &conn, &fresh, err) < 0)
 			return XI_LDAP_BIND_ERROR;
+		/* Retried only when the bind provably never reached the server
+		 * (the idle connection was closed by it): a password sent
+		 * twice is two failed attempts to a directory that counts
+		 * them (ppolicy). */
+		if (!fresh && xi_ldap_conn_closed_by_server(conn)) {
+			xi_ldap_pool_put(pool, conn);
+			count_retry(pool);
+			continue;
+		}
 		if (ops != NULL && password_len > 0 && dn != NULL && dn[0] != '\0')
 			(*ops)++;
 		r = xi_ldap_conn_user_bind(conn, dn, password, password_len, err);
-		broken = r == XI_LDAP_BIND_ERROR && xi_ldap_conn_broken(conn);
 		xi_ldap_pool_put(pool, conn);
-		if (!broken || fresh)
-			break;
-		count_retry(pool);
+		break;
 	}
 	return r;
 }

@@ -7,9 +7,10 @@
  *           (bind mode), so a search never runs under a user's identity.
  * Connections are opened lazily (a resolver can be created while the
  * directory is down; logons then fail temporarily until it is back).  A
- * connection that breaks (server down, timeout) is closed, and the operation
- * is retried once on a freshly opened one when it had run on an old
- * connection: a restarted slapd costs no failed logon.
+ * connection that breaks (server down, timeout) is closed, and a search is
+ * retried once on a freshly opened one when it had run on an old
+ * connection: a restarted slapd costs no failed logon.  A bind is retried
+ * only when it was never sent (see xi_ldap_pool_user_bind).
  *
  * Thread-safe: a mutex and a condition variable guard the slots; the LDAP
  * work itself runs outside the lock, one thread per connection.
@@ -57,7 +58,10 @@ int xi_ldap_pool_search(struct xi_ldap_pool *pool, const char *base, int scope,
 			xi_ldap_result_fn *parse, void *parse_ctx, unsigned *ops,
 			struct xi_error *err);
 
-/* A user bind on a bind connection, with the same retry. */
+/* A user bind on a bind connection.  Retried on a new connection only when
+ * the idle one was found closed by the server before the password was
+ * sent; once sent, whatever ends it (server gone, busy, timeout) is the
+ * answer: the same password is never sent twice for one call. */
 enum xi_ldap_bind_result xi_ldap_pool_user_bind(struct xi_ldap_pool *pool, const char *dn,
 						const char *password, size_t password_len,
 						unsigned *ops, struct xi_error *err);

@@ -1187,6 +1187,20 @@ struct xi_bind_wait {
 	char dn[XI_DN_MAX];
 };
 
+/* Everything but a bind to send is proven as xi_verify_password does (the
+ * decided cases, hash mode): true when that is done. */
+static bool proof_without_bind(struct xi_resolver *rv, struct xi_resolution *res,
+			       const char *password)
+{
+	if (rv->hash_mode || res->proof != PROOF_PENDING ||
+	    (res->decided && res->pre.outcome != XI_OUTCOME_BAD_CREDENTIALS &&
+	     res->pre.outcome != XI_OUTCOME_AMBIGUOUS)) {
+		xi_verify_password(rv, res, password);
+		return true;
+	}
+	return false;
+}
+
 int xi_verify_password_start(struct xi_resolver *rv, struct xi_resolution *res,
 			     const char *password, struct xi_bind_wait **wait_r, int *fd_r)
 {
@@ -1198,14 +1212,8 @@ int xi_verify_password_start(struct xi_resolver *rv, struct xi_resolution *res,
 
 	*wait_r = NULL;
 	*fd_r = -1;
-	/* Everything but a bind to send: as xi_verify_password (the decided
-	 * cases, hash mode). */
-	if (rv->hash_mode || res->proof != PROOF_PENDING ||
-	    (res->decided && res->pre.outcome != XI_OUTCOME_BAD_CREDENTIALS &&
-	     res->pre.outcome != XI_OUTCOME_AMBIGUOUS)) {
-		xi_verify_password(rv, res, password);
+	if (proof_without_bind(rv, res, password))
 		return 0;
-	}
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -1;
@@ -1223,22 +1231,46 @@ int xi_verify_password_start(struct xi_resolver *rv, struct xi_resolution *res,
 	return 1;
 }
 
+int xi_verify_password_again(struct xi_resolver *rv, struct xi_resolution *res,
+			     const char *password, struct xi_bind_wait *w)
+{
+	size_t len = password != NULL ? strlen(password) : 0;
+	enum xi_dir_bind r = XI_DIR_BIND_ERROR;
+	struct xi_error err;
+	int rc;
+
+	if (proof_without_bind(rv, res, password))
+		return 0;
+	copy(w->dn, sizeof(w->dn), res->real_account ? res->bind_dn : rv->dummy_dn);
+	xi_error_clear(&err);
+	rc = xi_dir_bind_again(w->dir_wait, w->dn, password != NULL ? password : "", len, &r,
+			       &res->ops, &err);
+	if (rc == 0)
+		bind_proof(res, w->dn, r, &err);
+	return rc;
+}
+
 int xi_verify_password_continue(struct xi_resolver *rv, struct xi_resolution *res,
 				struct xi_bind_wait *w)
 {
 	enum xi_dir_bind r = XI_DIR_BIND_ERROR;
 	struct xi_error err;
-	int rc;
 
 	(void)rv;
 	xi_error_clear(&err);
-	rc = xi_dir_bind_poll(w->dir_wait, &r, &err);
-	if (rc == 0)
+	if (xi_dir_bind_poll(w->dir_wait, &r, &err) == 0)
 		return 0;
-	if (rc > 0)
-		bind_proof(res, w->dn, r, &err);
+	bind_proof(res, w->dn, r, &err);
+	return 1;
+}
+
+void xi_verify_password_release(struct xi_resolver *rv, struct xi_bind_wait *w)
+{
+	(void)rv;
+	if (w == NULL)
+		return;
+	xi_dir_bind_release(w->dir_wait);
 	free(w);
-	return rc;
 }
 
 void xi_verify_password_cancel(struct xi_resolver *rv, struct xi_resolution *res,

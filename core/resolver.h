@@ -150,18 +150,26 @@ void xi_verify_password(struct xi_resolver *resolver, struct xi_resolution *res,
  * start: 0 when the proof is already made (hash mode, decided outcomes, an
  * empty password); 1 when a bind is on its way: call continue whenever
  * *fd_r is readable; -1 when it cannot start without waiting (no idle open
- * LDAP bind connection): call xi_verify_password elsewhere (a thread).
+ * LDAP bind connection) or the bind was not sent (the server had closed
+ * the idle connection): call xi_verify_password elsewhere (a thread).
  * The password may be wiped once start returned.  continue: 0 while
- * waiting, 1 once the proof is made, -1 when the connection turned out
- * broken before any answer (nothing proven: xi_verify_password elsewhere,
- * which opens a fresh one).  cancel gives the bind up (e.g. after
- * ldap_timeout): the proof becomes a temporary failure saying why.  wait is
- * freed by a continue that returns non-zero, or by cancel. */
+ * waiting, 1 once the proof is made (a connection that broke after the
+ * bind was sent makes it a temporary failure: the password is not sent
+ * again, a directory counting failed attempts would count it twice).
+ * After continue's 1 the wait keeps its connection: again sends the bind
+ * of another logon on it (the same fd; returns as start, and after -1 the
+ * wait must be released), release gives it back to the pool (which closes
+ * it when broken: stop watching the fd first).  cancel gives the bind up
+ * (e.g. after ldap_timeout): the proof becomes a temporary failure saying
+ * why, the connection is closed and the wait freed. */
 struct xi_bind_wait;
 int xi_verify_password_start(struct xi_resolver *resolver, struct xi_resolution *res,
 			     const char *password, struct xi_bind_wait **wait_r, int *fd_r);
 int xi_verify_password_continue(struct xi_resolver *resolver, struct xi_resolution *res,
 				struct xi_bind_wait *wait);
+int xi_verify_password_again(struct xi_resolver *resolver, struct xi_resolution *res,
+			     const char *password, struct xi_bind_wait *wait);
+void xi_verify_password_release(struct xi_resolver *resolver, struct xi_bind_wait *wait);
 void xi_verify_password_cancel(struct xi_resolver *resolver, struct xi_resolution *res,
 			       struct xi_bind_wait *wait, const char *why);
 

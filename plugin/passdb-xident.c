@@ -202,11 +202,21 @@ struct passdb_job {
 	/* A bind-mode logon resolved from the mirror on the main thread,
 	 * waiting for its bind's answer (passdb_job_try_bind). */
 	struct xi_resolution *res;
-	struct xi_bind_wait *bind_wait;
-	int bind_fd;
-	struct io *io;
+	struct bind_conn *conn;
 	struct timeout *to;
 	struct passdb_job *prev, *next;
+};
+
+/* A bind connection the main thread holds while a bind of its own is on
+ * it.  After an answer it stays held, its fd watched, when another logon
+ * waits for a connection: that one's bind goes out on it at once, with no
+ * epoll_ctl() to stop and start watching (two system calls per logon).
+ * It goes back to the pool when no logon waits (io removed first: the
+ * pool closes a broken connection). */
+struct bind_conn {
+	struct xi_bind_wait *wait;
+	struct io *io;
+	struct passdb_job *job;
 };
 
 /* The binds in flight from the main thread, and the logons resolved from
@@ -376,6 +386,15 @@ static void passdb_job_fail(struct passdb_job *job)
 		job->credentials_callback(PASSDB_RESULT_INTERNAL_FAILURE, NULL, 0, job->request);
 }
 
+/* Main thread: Dovecot's answer for whichever lookup the job serves. */
+static void passdb_job_answer(struct passdb_job *job)
+{
+	if (job->plain_callback != NULL)
+		plain_answer(job);
+	else
+		credentials_answer(job);
+}
+
 static void passdb_job_done(struct xi_job *_job, bool ran)
 {
 	struct passdb_job *job = (struct passdb_job *)_job;
@@ -385,10 +404,8 @@ static void passdb_job_done(struct xi_job *_job, bool ran)
 		e_error(authdb_event(request), "xident: auth process stopping: "
 			"logon not resolved (temporary failure)");
 		passdb_job_fail(job);
-	} else if (job->plain_callback != NULL) {
-		plain_answer(job);
 	} else {
-		credentials_answer(job);
+		passdb_job_answer(job);
 	}
 	passdb_job_free(job);
 	auth_request_unref(&request);
@@ -422,21 +439,18 @@ static bool passdb_job_try_memory(struct passdb_job *job)
 		"in the auth process's main thread");
 	if (job->password != NULL)
 		OPENSSL_cleanse(job->password, strlen(job->password));
-	if (job->plain_callback != NULL)
-		plain_answer(job);
-	else
-		credentials_answer(job);
+	passdb_job_answer(job);
 	return TRUE;
 }
 
-/* The job to a resolver thread after all (the mirror or the connection
- * could not serve it here); the caller's reference on the request goes
- * with it. */
-static void passdb_job_to_thread(struct passdb_job *job)
+/* Runs the job where the module says: a resolver thread (answered later
+ * from the ioloop), here and now, or nowhere (the process is stopping).
+ * One reference on the request goes with the job: the caller's. */
+static void passdb_job_dispatch(struct passdb_job *job, bool module_blocking)
 {
 	struct auth_request *request = job->request;
 
-	switch (xi_authdb_where(job->db, FALSE)) {
+	switch (xi_authdb_where(job->db, module_blocking)) {
 	case XI_RUN_THREAD:
 		job->job.done = passdb_job_done;
 		if (xi_jobs_submit(xi_authdb_jobs(job->db), &job->job))
@@ -449,7 +463,7 @@ static void passdb_job_to_thread(struct passdb_job *job)
 		break;
 	case XI_RUN_HERE:
 		job->job.run(&job->job);
-		plain_answer(job);
+		passdb_job_answer(job);
 		break;
 	case XI_RUN_REFUSE:
 		e_error(authdb_event(request), "xident: auth process stopping: "
@@ -471,15 +485,12 @@ static void passdb_job_forget_attempt(struct passdb_job *job)
 		"to a resolver thread");
 }
 
-static void passdb_job_bind_stop(struct passdb_job *job)
-{
-	io_remove(&job->io);
-	timeout_remove(&job->to);
-	DLLIST_REMOVE(&pending_binds, job);
-}
-
-/* The proof is made: phase 3, then Dovecot's answer, or a thread when the
- * outcome is a temporary failure a thread might not have. */
+/* The proof is made: phase 3, then Dovecot's answer.  retry_on_thread:
+ * no bind was sent (answered without one), so a temporary failure may go
+ * to a thread, which might not have it.  Once a bind was sent, the
+ * password is never sent again for this logon, whatever ended it (server
+ * gone, busy, timeout): a directory that counts failed attempts
+ * (ppolicy) would count the one attempt twice. */
 static void passdb_job_bind_finish(struct passdb_job *job, bool retry_on_thread)
 {
 	struct auth_request *request = job->request;
@@ -489,7 +500,7 @@ static void passdb_job_bind_finish(struct passdb_job *job, bool retry_on_thread)
 	xi_authdb_capture(NULL);
 	if (retry_on_thread && job->result.outcome == XI_OUTCOME_TEMPFAIL) {
 		passdb_job_forget_attempt(job);
-		passdb_job_to_thread(job);
+		passdb_job_dispatch(job, FALSE);
 		return;
 	}
 	xi_resolution_free(job->res);
@@ -501,18 +512,57 @@ static void passdb_job_bind_finish(struct passdb_job *job, bool retry_on_thread)
 	auth_request_unref(&request);
 }
 
-static void passdb_job_bind_input(struct passdb_job *job);
+static void bind_conn_input(struct bind_conn *bc);
 static void passdb_job_bind_timeout(struct passdb_job *job);
 
-/* Starts the bind of a resolved job: false when no bind connection is
- * idle (the job is untouched). */
+/* job's bind is on bc: wait for its answer. */
+static void bind_conn_attach(struct bind_conn *bc, struct passdb_job *job)
+{
+	bc->job = job;
+	job->conn = bc;
+	DLLIST_PREPEND(&pending_binds, job);
+	job->to = timeout_add(1000 * (unsigned)xi_config_int(job->db->cfg, XI_CFG_LDAP_TIMEOUT),
+			      passdb_job_bind_timeout, job);
+}
+
+static void bind_conn_detach(struct passdb_job *job)
+{
+	job->conn->job = NULL;
+	job->conn = NULL;
+	timeout_remove(&job->to);
+	DLLIST_REMOVE(&pending_binds, job);
+}
+
+/* Back to the pool: off the ioloop first, the pool may close it. */
+static void bind_conn_release(struct xi_resolver *memory, struct bind_conn *bc)
+{
+	io_remove(&bc->io);
+	xi_verify_password_release(memory, bc->wait);
+	i_free(bc);
+}
+
+/* Gives a bind up (ldap_timeout, deinit): its connection is closed. */
+static void bind_conn_cancel(struct passdb_job *job, const char *why)
+{
+	struct bind_conn *bc = job->conn;
+
+	bind_conn_detach(job);
+	io_remove(&bc->io);
+	xi_verify_password_cancel(job->db->memory_resolver, job->res, bc->wait, why);
+	i_free(bc);
+}
+
+/* Starts the bind of a resolved job on an idle pool connection: false
+ * when none is idle or the bind was not sent (the job is untouched). */
 static bool passdb_job_bind_send(struct passdb_job *job)
 {
+	struct xi_bind_wait *wait;
+	struct bind_conn *bc;
 	int fd, rc;
 
 	xi_authdb_capture(&job->event);
 	rc = xi_verify_password_start(job->db->memory_resolver, job->res, job->password,
-				      &job->bind_wait, &fd);
+				      &wait, &fd);
 	xi_authdb_capture(NULL);
 	if (rc < 0)
 		return FALSE;
@@ -520,15 +570,23 @@ static bool passdb_job_bind_send(struct passdb_job *job)
 		passdb_job_bind_finish(job, TRUE);
 		return TRUE;
 	}
-	DLLIST_PREPEND(&pending_binds, job);
-	job->bind_fd = fd;
-	job->io = io_add(fd, IO_READ, passdb_job_bind_input, job);
-	job->to = timeout_add(1000 * (unsigned)xi_config_int(job->db->cfg, XI_CFG_LDAP_TIMEOUT),
-			      passdb_job_bind_timeout, job);
+	bc = i_new(struct bind_conn, 1);
+	bc->wait = wait;
+	bc->io = io_add(fd, IO_READ, bind_conn_input, bc);
+	bind_conn_attach(bc, job);
 	return TRUE;
 }
 
 static struct passdb_job *bind_queue_pop(void);
+
+static void bind_queue_push_front(struct passdb_job *job)
+{
+	job->next = bind_queue;
+	bind_queue = job;
+	if (bind_queue_tail == NULL)
+		bind_queue_tail = job;
+	bind_queue_count++;
+}
 
 static bool passdb_job_bind_send_queued(struct passdb_job *job)
 {
@@ -536,11 +594,7 @@ static bool passdb_job_bind_send_queued(struct passdb_job *job)
 	if (passdb_job_bind_send(job))
 		return TRUE;
 	/* still none idle: back at the head */
-	job->next = bind_queue;
-	bind_queue = job;
-	if (bind_queue_tail == NULL)
-		bind_queue_tail = job;
-	bind_queue_count++;
+	bind_queue_push_front(job);
 	return FALSE;
 }
 
@@ -574,43 +628,56 @@ static void bind_queue_kick(void)
 		return;
 	while ((job = bind_queue_pop()) != NULL) {
 		passdb_job_forget_attempt(job);
-		passdb_job_to_thread(job);
+		passdb_job_dispatch(job, FALSE);
 	}
 }
 
-static void passdb_job_bind_input(struct passdb_job *job)
+/* bc has answered: the next waiting logon's bind goes out on it, else it
+ * goes back to the pool. */
+static void bind_conn_reuse(struct xi_resolver *memory, struct bind_conn *bc)
 {
-	int fd = job->bind_fd, rc;
+	struct passdb_job *job;
+	int rc;
 
-	/* Off the ioloop before the answer is read: a broken connection is
-	 * closed on the way, and its fd must not be in epoll by then. */
-	io_remove(&job->io);
-	xi_authdb_capture(&job->event);
-	rc = xi_verify_password_continue(job->db->memory_resolver, job->res, job->bind_wait);
-	xi_authdb_capture(NULL);
-	if (rc == 0) {
-		/* part of the answer only */
-		job->io = io_add(fd, IO_READ, passdb_job_bind_input, job);
-		return;
-	}
-	job->bind_wait = NULL;
-	passdb_job_bind_stop(job);
-	if (rc < 0) {
-		passdb_job_forget_attempt(job);
-		passdb_job_to_thread(job);
-	} else {
+	while ((job = bind_queue_pop()) != NULL) {
+		xi_authdb_capture(&job->event);
+		rc = xi_verify_password_again(memory, job->res, job->password, bc->wait);
+		xi_authdb_capture(NULL);
+		if (rc > 0) {
+			bind_conn_attach(bc, job);
+			return;
+		}
+		if (rc < 0) {
+			/* not sent (the server closed it): another
+			 * connection, or a thread, serves this one */
+			bind_queue_push_front(job);
+			break;
+		}
 		passdb_job_bind_finish(job, TRUE);
 	}
+	bind_conn_release(memory, bc);
+}
+
+static void bind_conn_input(struct bind_conn *bc)
+{
+	struct passdb_job *job = bc->job;
+	struct xi_resolver *memory = job->db->memory_resolver;
+	int rc;
+
+	xi_authdb_capture(&job->event);
+	rc = xi_verify_password_continue(memory, job->res, bc->wait);
+	xi_authdb_capture(NULL);
+	if (rc == 0)
+		return; /* part of the answer only */
+	bind_conn_detach(job);
+	passdb_job_bind_finish(job, FALSE);
+	bind_conn_reuse(memory, bc);
 	bind_queue_kick();
 }
 
 static void passdb_job_bind_timeout(struct passdb_job *job)
 {
-	/* stop first: cancelling closes the connection */
-	passdb_job_bind_stop(job);
-	xi_verify_password_cancel(job->db->memory_resolver, job->res, job->bind_wait,
-				  "no answer within ldap_timeout");
-	job->bind_wait = NULL;
+	bind_conn_cancel(job, "no answer within ldap_timeout");
 	passdb_job_bind_finish(job, FALSE);
 	bind_queue_kick();
 }
@@ -670,33 +737,8 @@ static void passdb_job_start(struct passdb_job *job, bool module_blocking)
 		if (passdb_job_try_bind(job) != BIND_NOT_HERE)
 			return;
 	}
-	switch (xi_authdb_where(job->db, module_blocking)) {
-	case XI_RUN_THREAD:
-		job->job.done = passdb_job_done;
-		auth_request_ref(request);
-		if (xi_jobs_submit(xi_authdb_jobs(job->db), &job->job))
-			return;
-		e_error(authdb_event(request), "xident: %u logons already wait for a "
-			"resolver thread (queue limit; raise threads= or queue= in the "
-			"passdb args, or check the directory's speed): temporary failure",
-			job->db->queue_limit);
-		passdb_job_fail(job);
-		auth_request_unref(&request);
-		break;
-	case XI_RUN_HERE:
-		job->job.run(&job->job);
-		if (job->plain_callback != NULL)
-			plain_answer(job);
-		else
-			credentials_answer(job);
-		break;
-	case XI_RUN_REFUSE:
-		e_error(authdb_event(request), "xident: auth process stopping: "
-			"logon not resolved (temporary failure)");
-		passdb_job_fail(job);
-		break;
-	}
-	passdb_job_free(job);
+	auth_request_ref(request);
+	passdb_job_dispatch(job, module_blocking);
 }
 
 static void passdb_xident_verify_plain(struct auth_request *request, const char *password,
@@ -760,10 +802,7 @@ static void passdb_xident_deinit(struct passdb_module *_module)
 	while (pending_binds != NULL) {
 		struct passdb_job *job = pending_binds;
 
-		passdb_job_bind_stop(job);
-		xi_verify_password_cancel(job->db->memory_resolver, job->res, job->bind_wait,
-					  "the auth process is stopping");
-		job->bind_wait = NULL;
+		bind_conn_cancel(job, "the auth process is stopping");
 		passdb_job_bind_finish(job, FALSE);
 	}
 
