@@ -330,8 +330,13 @@ def userdb_mode(t, slapd, homes):
                  'userdb: %s looked up in memory on the main thread' % user, log[-2000:])
         after = threads(pid)
         t.ok(pid is not None and before > 0 and after == before,
-             'userdb lookups from memory: no resolver thread started (%d threads before, %d after)' %
+             'userdb lookups from memory: no thread started (%d threads before, %d after)' %
              (before, after))
+        if before > 2:
+            # logons before the mirror was in sync had started the resolver
+            # threads: the count above cannot show a lookup handed to one
+            t.diag('userdb: the resolver threads were already running (%d threads): the debug '
+                   'lines above, not the thread count, show the main thread answered' % before)
 
         # The mirror out of sync: to a thread, a temporary failure as live.
         slapd.stop()
