@@ -144,8 +144,8 @@
 	  "xidentd: logged-on sessions one user may hold at once from one remote address (as Dovecot's mail_max_userip_connections); further logons are refused with [IN-USE]. 0: no limit.") \
 	X(MAIL_PROCESS_SESSIONS, "mail_process_sessions", XI_CT_INT, "1", 0, "1..100000", \
 	  "xidentd: sessions one mail process serves, one after another, before it exits (as Dovecot's service_count for imap and pop3). Between sessions it waits, idle, for the next logon to a mailbox with the same uid and gid, and is never given one of another uid or gid; an idle process exits after 60 seconds. 1: a new process for every session.") \
-	X(AUTH_THREADS, "auth_threads", XI_CT_INT, "8", 0, "1..64", \
-	  "xidentd: logons the authentication process works on at once (threads sharing the LDAP pool); a slow directory answer then holds up one logon, not all.") \
+	X(AUTH_THREADS, "auth_threads", XI_CT_INT, "0", 0, "0..64", \
+	  "xidentd: logons the authentication process works on at once (threads sharing the LDAP pool); a slow directory answer then holds up one logon, not all. 0: one thread per connection a logon holds at a time, ldap_pool_size in password_mode = hash (a logon needs only a search connection; more threads would wait for one), twice that in password_mode = bind (the search set and the bind set), at most 64.") \
 	X(AUTH_QUEUE, "auth_queue", XI_CT_INT, "1024", 0, "1..65536", \
 	  "xidentd: logon requests waiting for a thread; beyond it a logon is answered as a temporary failure at once.") \
 	X(IDLE_TIMEOUT_PREAUTH, "idle_timeout_preauth", XI_CT_INT, "60", 0, "5..3600", \

@@ -15,6 +15,8 @@
  * interface, not as a logon name: a logon name "reception" would open the
  * account reception's mailbox, while the mailbox named reception may be
  * another.  A userdb lookup is not a logon: no event, no password.
+ * While the passdb's mirror is in sync the lookup is answered from its
+ * memory on the main thread; otherwise on a resolver thread.
  */
 #include "lib.h"
 #include "auth-common.h"
@@ -72,7 +74,8 @@ static void set_fields(struct auth_request *request, const struct userdb_job *jo
 	}
 }
 
-/* Resolver thread (or the caller, when blocking): core calls only. */
+/* Resolver thread (or the caller: blocking, or the main thread with the
+ * mirror's memory view): core calls only. */
 static void lookup_run(struct xi_job *_job)
 {
 	struct userdb_job *job = (struct userdb_job *)_job;
@@ -153,6 +156,31 @@ static void userdb_job_done(struct xi_job *_job, bool ran)
 	auth_request_unref(&request);
 }
 
+/* The mailbox looked up in the mirror's memory here on the main thread,
+ * as the passdb answers logons: true when answered.  Whatever the memory
+ * cannot answer now (the mirror not in sync, the sync thread changing an
+ * entry) leaves the job as it was, for a resolver thread. */
+static bool userdb_job_try_memory(struct userdb_job *job)
+{
+	struct xi_directory *shared = job->dir;
+
+	job->dir = xi_resolver_directory(job->db->memory_resolver);
+	lookup_run(&job->job);
+	job->dir = shared;
+	if (job->ret < 0) {
+		e_debug(authdb_event(job->request), "xident: mailbox %s not looked up in the "
+			"mirror's memory (%s): to a resolver thread", job->user, job->error);
+		job->ret = 0;
+		job->error[0] = '\0';
+		job->searched[0] = '\0';
+		return FALSE;
+	}
+	e_debug(authdb_event(job->request), "xident: mailbox %s looked up in the mirror's "
+		"memory in the auth process's main thread", job->user);
+	lookup_answer(job);
+	return TRUE;
+}
+
 /* The passdb xident of this same request already returned the mailbox's
  * userdb fields (with the logon): they are the answer, as userdb prefetch
  * would give it, and no directory work is needed. */
@@ -195,6 +223,10 @@ static void userdb_xident_lookup(struct auth_request *request, userdb_callback_t
 	job->user = i_strdup(request->fields.user);
 	job->by_mail = format != NULL && strcmp(format, "%m") == 0;
 
+	if (xi_authdb_try_memory(db, module->module.blocking) && userdb_job_try_memory(job)) {
+		userdb_job_free(job);
+		return;
+	}
 	switch (xi_authdb_where(db, module->module.blocking)) {
 	case XI_RUN_THREAD:
 		auth_request_ref(request);

@@ -22,6 +22,10 @@ slapd with the sample directory; auth_debug names the path each logon took.
   logon waits for its bind while an NTLM logon is answered from memory
   meanwhile (the main thread is not blocked); the bind ends as a temporary
   failure after ldap_timeout.
+- userdb xident (doveadm user, as LMTP asks): while the mirror is in sync
+  a mailbox is looked up in its memory on the main thread (found, and not
+  found), no resolver thread started; slapd stopped: the lookup goes to a
+  resolver thread (a temporary failure, never "no such mailbox").
 """
 import signal
 import threading
@@ -74,9 +78,9 @@ def sha512_crypt(password):
     return r.stdout.strip()
 
 
-def instance(slapd, name, **conf):
+def instance(slapd, name, userdb='userdb {\n  driver = prefetch\n}\n', **conf):
     d = Dovecot(passdb='passdb {\n  driver = xident\n  args = %(dir)s/xident.conf\n}',
-                userdb='userdb {\n  driver = prefetch\n}\n',
+                userdb=userdb,
                 modules=MODULES, mechanisms='plain login ntlm', name=name,
                 extra='import_environment = $import_environment XIDENT_CONF=%s\n' %
                       '%(dir)s/xident.conf')
@@ -300,6 +304,69 @@ def bind_mode(t, slapd):
         d.stop()
 
 
+USERDB_MEMORY = "looked up in the mirror's memory in the auth process's main thread"
+USERDB_THREAD = "memory (the mirror cannot answer this from memory now): to a resolver thread"
+
+
+def userdb_mode(t, slapd, homes):
+    d = instance(slapd, 'memuserdb', password_mode='hash',
+                 userdb='userdb {\n  driver = xident\n  args = %(dir)s/xident.conf\n}')
+    d.start()
+    try:
+        t.ok(wait_memory(d), 'userdb: the mirror in sync (a logon answered from memory)', d.log_tail())
+        pid = auth_pid(d)
+        before = threads(pid)
+        for user, home in (('johnd', 'johnd'), ('reception', 'reception'), ('nosuchmailbox', None)):
+            mark = d.log_mark()
+            r = d.doveadm('user', user)
+            if home is not None:
+                t.ok(r.returncode == 0 and os.path.join(homes, 'vmail', home) in r.stdout,
+                     'userdb: doveadm user %s: its home from the directory' % user, r.stdout + r.stderr)
+            else:
+                t.ok(r.returncode != 0 and 'UNAVAILABLE' not in r.stdout + r.stderr,
+                     'userdb: doveadm user %s: not found' % user, r.stdout + r.stderr)
+            log = d.wait_log(USERDB_MEMORY, mark, timeout=5)
+            t.ok('mailbox %s %s' % (user, USERDB_MEMORY) in log and USERDB_THREAD not in log,
+                 'userdb: %s looked up in memory on the main thread' % user, log[-2000:])
+        after = threads(pid)
+        t.ok(pid is not None and before > 0 and after == before,
+             'userdb lookups from memory: no thread started (%d threads before, %d after)' %
+             (before, after))
+        if before > 2:
+            # logons before the mirror was in sync had started the resolver
+            # threads: the count above cannot show a lookup handed to one
+            t.diag('userdb: the resolver threads were already running (%d threads): the debug '
+                   'lines above, not the thread count, show the main thread answered' % before)
+
+        # The mirror out of sync: to a thread, a temporary failure as live.
+        slapd.stop()
+        last = {}
+
+        def down():
+            mark = d.log_mark()
+            r = d.doveadm('user', 'johnd')
+            last['r'] = r
+            last['log'] = d.wait_log('to a resolver thread', mark, timeout=5)
+            return USERDB_THREAD in last['log']
+        try:
+            wait_until(down, 20.0, 'a userdb lookup sent to a thread')
+        except TimeoutError:
+            pass
+        t.ok(USERDB_THREAD in last.get('log', ''),
+             'userdb, slapd stopped: the mirror out of sync, the lookup to a resolver thread',
+             last.get('log', '')[-2000:])
+        r = last.get('r')
+        t.ok(r is not None and r.returncode != 0,
+             'userdb, slapd stopped: the lookup fails (no home given)',
+             r and (r.stdout + r.stderr))
+        slapd.start()
+        wait_port(slapd.port)
+        t.ok(wait_memory(d), 'userdb: slapd back, in sync again')
+        t.eq(d.crashes(), [], 'userdb from memory: no Fatal/Panic in the log')
+    finally:
+        d.stop()
+
+
 with Tap() as t:
     for m in MODULES:
         if not os.path.exists(m):
@@ -315,5 +382,6 @@ with Tap() as t:
     try:
         t.run('hash mode', hash_mode, t, slapd)
         t.run('bind mode', bind_mode, t, slapd)
+        t.run('userdb', userdb_mode, t, slapd, homes)
     finally:
         slapd.stop()
