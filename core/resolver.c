@@ -1580,6 +1580,14 @@ bool xi_resolver_binds(const struct xi_resolver *rv)
 	return !rv->hash_mode;
 }
 
+unsigned xi_resolver_default_threads(const struct xi_config *cfg)
+{
+	unsigned pool = (unsigned)xi_config_int(cfg, XI_CFG_LDAP_POOL_SIZE);
+
+	/* ENUM index 1 of "bind|hash", as in xi_resolver_create. */
+	return xi_config_enum(cfg, XI_CFG_PASSWORD_MODE) == 1 ? pool : 2 * pool;
+}
+
 bool xi_resolver_memory_answers(const struct xi_resolver *rv, enum xi_auth_method method)
 {
 	if (!rv->memory_only)

@@ -209,21 +209,6 @@ bool xi_authdb_try_memory(const struct xi_authdb *db, bool module_blocking)
 		!db->jobs_closed;
 }
 
-/* One thread per connection a logon holds at a time.  In hash mode a
- * logon needs only a connection of the search set: a thread beyond them
- * could only wait for one, and every wait is two more context switches
- * (measured on the live hash bench row: 4.6 voluntary context switches
- * per logon in the auth process with 8 threads on 4 connections, 1.6 with
- * 4).  Bind mode proves the password on a connection of the bind set, so
- * twice as many keep both sets busy. */
-static unsigned default_threads(const struct xi_config *cfg)
-{
-	unsigned pool = (unsigned)xi_config_int(cfg, XI_CFG_LDAP_POOL_SIZE);
-	bool hash_mode = xi_config_enum(cfg, XI_CFG_PASSWORD_MODE) == 1;
-
-	return hash_mode ? pool : 2 * pool;
-}
-
 struct xi_jobs *xi_authdb_jobs(struct xi_authdb *db)
 {
 	const char *error;
@@ -231,7 +216,7 @@ struct xi_jobs *xi_authdb_jobs(struct xi_authdb *db)
 
 	if (db->jobs != NULL || db->jobs_closed)
 		return db->jobs;
-	threads = db->threads != 0 ? db->threads : default_threads(db->cfg);
+	threads = db->threads != 0 ? db->threads : xi_resolver_default_threads(db->cfg);
 	if (threads > MAX_THREADS)
 		threads = MAX_THREADS;
 	queue_limit = db->queue_limit != 0 ? db->queue_limit : DEFAULT_QUEUE_LIMIT;

@@ -432,23 +432,15 @@ static void enqueue(struct auth *a, const struct xi_msg *m)
 	pthread_mutex_unlock(&a->queue_lock);
 }
 
-/* auth_threads = 0: one worker per connection a logon holds at a time.  A
- * hash logon holds only a search connection, so a worker beyond
- * ldap_pool_size could only wait for one, two more context switches per
- * wait (bench row xidentd-hash/pop3, every thread of the auth process:
- * 3.8-3.9 voluntary context switches per logon with 8 workers on 4
- * connections, 1.9-2.4 with 4).  A bind logon also proves the password on
- * a connection of the bind set, so twice as many keep both sets busy.  The
- * plugin's resolver threads follow the same rule. */
+/* auth_threads, or with 0 the resolver's rule (xi_resolver_default_threads)
+ * within the setting's own range. */
 static size_t auth_thread_count(const struct xi_config *cfg)
 {
 	size_t threads = (size_t)xi_config_int(cfg, XI_CFG_AUTH_THREADS);
-	size_t pool = (size_t)xi_config_int(cfg, XI_CFG_LDAP_POOL_SIZE);
-	bool hash_mode = xi_config_enum(cfg, XI_CFG_PASSWORD_MODE) == 1;
 
 	if (threads != 0)
 		return threads;
-	threads = hash_mode ? pool : 2 * pool;
+	threads = xi_resolver_default_threads(cfg);
 	return threads < XD_AUTH_THREADS_MAX ? threads : XD_AUTH_THREADS_MAX;
 }
 

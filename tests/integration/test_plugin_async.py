@@ -172,14 +172,6 @@ def is_worker(argv):
     return any(b'auth-worker' in a for a in argv) or b'-w' in argv
 
 
-def auth_pid(d):
-    """The auth process (the module wrapper execs /usr/lib/dovecot/auth)."""
-    for p in children(d.pid):
-        argv = cmdline(p)
-        if argv and argv[0].split(b' ')[0].endswith(b'/auth') and not is_worker(argv):
-            return p
-    return None
-
 
 def auth_workers(d):
     return [p for p in children(d.pid) if is_worker(cmdline(p))]
@@ -370,7 +362,7 @@ def test_silent_directory(t, slapd):
              'temporary failure' % len(early), early)
         log = d.wait_log('already wait for a resolver thread', mark)
         t.contains(log, 'already wait for a resolver thread', 'queue full: the reason is logged')
-        pid = auth_pid(d)
+        pid = d.auth_pid()
         t.ok(pid is not None, 'found the auth process', children(d.pid))
         if pid is None:
             return
@@ -481,7 +473,7 @@ with Tap() as t:
     t.run('userdb', test_userdb_no_directory, t, d)
     threads = [l for l in d.log().splitlines() if 'resolver threads' in l]
     t.ok(any('4 resolver threads' in l for l in threads), 'threads=4: the log says 4 resolver threads', threads)
-    t.ok(auth_pid(d) is not None and not auth_workers(d), 'an auth process and no auth-worker process',
+    t.ok(d.auth_pid() is not None and not auth_workers(d), 'an auth process and no auth-worker process',
          [cmdline(p) for p in children(d.pid)])
     t.run('slapd stops', test_slapd_stops, t, d, slapd)
     t.ok(not d.crashes(), 'async instance: no Fatal/Panic', d.crashes())

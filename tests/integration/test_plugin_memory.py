@@ -91,32 +91,6 @@ def instance(slapd, name, userdb='userdb {\n  driver = prefetch\n}\n', **conf):
     return d
 
 
-def children(pid):
-    out = []
-    for e in os.listdir('/proc'):
-        if e.isdigit():
-            try:
-                with open('/proc/%s/stat' % e) as f:
-                    if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
-                        out.append(int(e))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
-
-
-def auth_pid(d):
-    for p in children(d.pid):
-        try:
-            with open('/proc/%d/cmdline' % p, 'rb') as f:
-                argv = f.read().split(b'\0')
-        except OSError:
-            continue
-        if argv and argv[0].split(b' ')[0].endswith(b'/auth') and b'-w' not in argv and \
-                not any(b'auth-worker' in a for a in argv):
-            return p
-    return None
-
-
 def threads(pid):
     if pid is None:
         return -1   # not found (e.g. under XI_DOVECOT_VALGRIND)
@@ -184,7 +158,7 @@ def hash_mode(t, slapd):
     try:
         t.ok(wait_memory(d), 'hash mode: once the mirror is in sync, a logon is answered from memory',
              d.log_tail())
-        pid = auth_pid(d)
+        pid = d.auth_pid()
         before = threads(pid)
 
         def check(what, fn, user, password, ok, path):
@@ -314,7 +288,7 @@ def userdb_mode(t, slapd, homes):
     d.start()
     try:
         t.ok(wait_memory(d), 'userdb: the mirror in sync (a logon answered from memory)', d.log_tail())
-        pid = auth_pid(d)
+        pid = d.auth_pid()
         before = threads(pid)
         for user, home in (('johnd', 'johnd'), ('reception', 'reception'), ('nosuchmailbox', None)):
             mark = d.log_mark()

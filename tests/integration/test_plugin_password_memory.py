@@ -44,24 +44,6 @@ def instance(slapd, name, **conf):
     return d
 
 
-def auth_pid(d):
-    """The auth process (not an auth-worker) among the master's children."""
-    for e in os.listdir('/proc'):
-        if not e.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % e) as f:
-                if int(f.read().rsplit(')', 1)[1].split()[1]) != d.pid:
-                    continue
-            with open('/proc/%s/cmdline' % e, 'rb') as f:
-                argv = f.read().split(b'\0')
-        except (OSError, ValueError, IndexError):
-            continue
-        if argv and argv[0].split(b' ')[0].endswith(b'/auth') and b'-w' not in argv and \
-                not any(b'auth-worker' in a for a in argv):
-            return int(e)
-    return None
-
 
 def check(t, d, what, right, wrong):
     imap = d.port('imap')
@@ -71,7 +53,7 @@ def check(t, d, what, right, wrong):
     t.ok(line.startswith('a1 OK'), '%s: AUTHENTICATE PLAIN with the password' % what, line)
     line = imap_login(imap, 'EXAMPLE\\jdoe', wrong)[0]
     t.ok(line.startswith('a1 NO'), '%s: a wrong password is refused (by the bind)' % what, line)
-    pid = auth_pid(d)
+    pid = d.auth_pid()
     # As libldap encodes it in a simple bind: context tag [0], length, bytes.
     left = [pw for pw in (right, wrong)
             if pid is not None and memory_holds(pid, b'\x80' + bytes([len(pw)]) + pw.encode())]

@@ -39,24 +39,6 @@ def instance(slapd, name, **conf):
     return d
 
 
-def auth_pid(d):
-    """The auth process (not an auth-worker) among the master's children."""
-    for e in os.listdir('/proc'):
-        if not e.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % e) as f:
-                if int(f.read().rsplit(')', 1)[1].split()[1]) != d.pid:
-                    continue
-            with open('/proc/%s/cmdline' % e, 'rb') as f:
-                argv = f.read().split(b'\0')
-        except (OSError, ValueError, IndexError):
-            continue
-        if argv and argv[0].split(b' ')[0].endswith(b'/auth') and b'-w' not in argv and \
-                not any(b'auth-worker' in a for a in argv):
-            return int(e)
-    return None
-
 
 def slapd_connections(pid, port):
     """pid's established TCP connections to port."""
@@ -124,7 +106,7 @@ with Tap() as t:
     # "LDAP (mirror not in sync ...)") is retried, at most 5 times.
     for attempt in range(5):
         wait_until(in_sync, SYNC_WAIT, 'a logon answered from the mirror')
-        pid = auth_pid(d)
+        pid = d.auth_pid()
         before = slapd_connections(pid, slapd.port)
         ops = slapd.op_counts()
         mark = d.log_mark()
@@ -166,7 +148,7 @@ with Tap() as t:
     line = imap_login(d.port('imap'), 'EXAMPLE\\jdoe', 'jdoe-pw')[0]
     t.ok(line.startswith('a1 OK'), 'live: a logon', line)
     mark = d.log_mark()
-    pid = auth_pid(d)
+    pid = d.auth_pid()
     before = slapd_connections(pid, slapd.port)
     t.eq(before, 1, 'live: the logon left one pooled connection (ldap_pool_size = 1)')
     userdb_lookups(t, d, homes, 'live')

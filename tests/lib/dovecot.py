@@ -122,6 +122,25 @@ class Dovecot:
     def port(self, name):
         return self.ports[name]
 
+    def auth_pid(self):
+        """The auth process among the master's children: not an
+        auth-worker (the module wrapper execs .../auth), None if absent."""
+        for e in os.listdir('/proc'):
+            if not e.isdigit():
+                continue
+            try:
+                with open('/proc/%s/stat' % e) as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) != self.pid:
+                        continue
+                with open('/proc/%s/cmdline' % e, 'rb') as f:
+                    argv = f.read().split(b'\0')
+            except (OSError, ValueError, IndexError):
+                continue
+            if argv and argv[0].split(b' ')[0].endswith(b'/auth') and b'-w' not in argv and \
+                    not any(b'auth-worker' in a for a in argv):
+                return int(e)
+        return None
+
     def _certificate(self):
         self.cert = os.path.join(self.dir, 'cert.pem')
         self.key = os.path.join(self.dir, 'key.pem')
